@@ -1,0 +1,17 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+RUN useradd --create-home leadflow
+COPY pyproject.toml README.md ./
+COPY leadflow ./leadflow
+COPY campaigns ./campaigns
+COPY leads ./leads
+COPY sales ./sales
+RUN pip install .
+COPY . .
+RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+    && mkdir -p /app/var && chown -R leadflow /app/var
+USER leadflow
+EXPOSE 8000
+CMD ["gunicorn", "leadflow.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]

@@ -1,0 +1,84 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+def new_intake_key():
+    return secrets.token_urlsafe(24)
+
+
+class Channel(models.TextChoices):
+    SEARCH_ADS = "search_ads", _("Search ads")
+    SOCIAL_ADS = "social_ads", _("Social ads")
+    EMAIL = "email", _("Email")
+    EVENTS = "events", _("Events")
+    CONTENT = "content", _("Content / SEO")
+    REFERRAL = "referral", _("Referral")
+    PARTNER = "partner", _("Partner")
+    OTHER = "other", _("Other")
+
+
+class Campaign(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"), null=True, blank=True)
+    budget = models.DecimalField(_("budget"), max_digits=12, decimal_places=2, default=0)
+    spend = models.DecimalField(_("actual spend"), max_digits=12, decimal_places=2, default=0)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+    )
+    utm_campaign = models.CharField(_("UTM campaign code"), max_length=100, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    intake_key = models.CharField(
+        max_length=64, unique=True, default=new_intake_key, editable=False
+    )
+    # Where the public intake form may send people back to after a post (no open redirect).
+    allowed_origin = models.URLField(
+        _("website allowed for intake redirects"),
+        blank=True,
+        help_text=_("e.g. https://www.example.com; intake posts may only redirect there."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-start_date", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("utm_campaign"),
+                condition=~models.Q(utm_campaign=""),
+                name="campaign_utm_code_unique_ci",
+                violation_error_message=_("Another campaign already uses this UTM code."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_date__isnull=True)
+                | models.Q(end_date__gte=models.F("start_date")),
+                name="campaign_end_after_start",
+                violation_error_message=_("The end date cannot be before the start date."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(budget__gte=0) & models.Q(spend__gte=0),
+                name="campaign_money_not_negative",
+                violation_error_message=_("Budget and spend cannot be negative."),
+            ),
+        ]
+        indexes = [
+            # Dashboard and campaign list: "campaigns of a channel".
+            models.Index(fields=["channel"], name="campaign_channel_idx"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("campaigns:detail", args=[self.pk])

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LeadflowConfig(AppConfig):
+    name = "leadflow"
+    verbose_name = "LeadFlow"

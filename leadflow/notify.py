@@ -1,0 +1,20 @@
+"""In-app notifications (the bell) and the emails that go with some of them."""
+
+from django.db import transaction
+
+from .models import Notification
+
+
+def notify(*, user, kind, lead=None, actor=None, text="", url="", email=False):
+    """Create a notification for ``user``; with ``email``, mail it once the transaction
+    commits (a rolled-back action never sends)."""
+    if not url and lead is not None:
+        url = lead.get_absolute_url()
+    notification = Notification.objects.create(
+        user=user, kind=kind, lead=lead, actor=actor, text=text[:300], url=url
+    )
+    if email and user.email:
+        from .tasks import send_notification_email
+
+        transaction.on_commit(lambda: send_notification_email.delay(notification.pk))
+    return notification

@@ -1,0 +1,53 @@
+"""Roles are Django groups (SPEC §1); these helpers are the one place that reads them.
+
+A superuser counts as a manager. A user may hold several roles; each check is
+independent, so a marketer who is also in Sales may do both sides' work.
+"""
+
+MARKETING = "Marketing"
+SALES = "Sales"
+MANAGERS = "Managers"
+ALL_ROLES = (MARKETING, SALES, MANAGERS)
+
+
+def role_names(user):
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    cached = getattr(user, "_leadflow_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
+        user._leadflow_roles = cached
+    return cached
+
+
+def is_manager(user):
+    return bool(getattr(user, "is_superuser", False) and user.is_active) or (
+        MANAGERS in role_names(user)
+    )
+
+
+def is_marketer(user):
+    return MARKETING in role_names(user)
+
+
+def is_rep(user):
+    return SALES in role_names(user)
+
+
+def can_market(user):
+    """Marketing-court actions: campaigns, qualification, handoff (marketers and managers)."""
+    return is_marketer(user) or is_manager(user)
+
+
+def has_any_role(user):
+    return bool(role_names(user)) or is_manager(user)
+
+
+def primary_role(user):
+    if is_manager(user):
+        return MANAGERS
+    if is_marketer(user):
+        return MARKETING
+    if is_rep(user):
+        return SALES
+    return None

@@ -1,0 +1,18 @@
+from celery import shared_task
+
+from .emails import send_notification
+
+
+@shared_task
+def ping():
+    """Health check: a worker that answers "pong" is consuming the broker."""
+    return "pong"
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=30, retry_backoff=True)
+def send_notification_email(self, notification_id):
+    """Email one notification to its user (retried with backoff if the mail server fails)."""
+    try:
+        send_notification(notification_id)
+    except OSError as exc:
+        raise self.retry(exc=exc) from exc

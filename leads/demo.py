@@ -1,0 +1,786 @@
+"""Deterministic demo data (``manage.py seed_demo``).
+
+Each lead's life is simulated forward from its creation moment with the rules of
+SPEC §3: every timestamp follows the previous one and none lies after ``now``, so
+a lead created yesterday is still early in its life while a lead from last year
+is mostly closed. Rows are streamed to the database in chunks: COPY on PostgreSQL,
+executemany elsewhere. Deadlines come from :func:`leads.sla.refresh_deadlines`, and
+the flags a sweep would have raised and resolved are written with them.
+"""
+
+import datetime as dt
+import io
+import random
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign, Channel, new_intake_key
+from leadflow import roles
+from leadflow.models import Notification, Profile
+from sales.models import Activity, Dispute, Handoff, Objection
+
+from .models import FLAG_SIDE, Flag, FlagKind, Lead, Side, StageChange, Touch
+from .sla import SLA, refresh_deadlines
+
+User = get_user_model()
+H = dt.timedelta(hours=1)
+D = dt.timedelta(days=1)
+
+FIRST_NAMES = (
+    "Anna Bram Chantal Daan Eva Fleur Gijs Hanna Iris Jasper Kim Lars Lotte Maarten Noor Olivier "
+    "Pieter Quinten Roos Sanne Thijs Ursula Vera Willem Xander Yara Zoe Emma Liam Sophie Noah "
+    "Julia Lucas Mila Finn Sara Sem Tess Levi Nina Luuk James Olivia Ben Chloe Jack Grace Sam"
+).split()
+LAST_NAMES = (
+    "de Jong|Jansen|de Vries|van den Berg|van Dijk|Bakker|Janssen|Visser|Smit|Meijer|de Boer|"
+    "Mulder|de Groot|Bos|Vos|Peters|Hendriks|van Leeuwen|Dekker|Brouwer|de Wit|Dijkstra|Smits|"
+    "de Graaf|van der Meer|Smith|Jones|Taylor|Brown|Williams|Wilson|Evans|Thomas|Roberts|Walker"
+).split("|")
+COMPANY_A = "Noord Zuid Delta Polder Rijn Maas Lage Hoge Oranje Blauw Groen Snel Slim Vast".split()
+COMPANY_B = "Logistiek Software Bouw Techniek Zorg Media Advies Energie Retail Finance".split()
+COMPANY_C = ("B.V.", "N.V.", "Groep", "& Co", "Ltd", "GmbH", "")
+TITLES = (
+    "CEO",
+    "CFO",
+    "Head of Operations",
+    "IT Manager",
+    "Procurement Lead",
+    "Office Manager",
+    "Marketing Director",
+    "Founder",
+    "Project Manager",
+    "Engineer",
+)
+COUNTRIES = ("Netherlands", "Netherlands", "Netherlands", "Belgium", "Germany", "United Kingdom")
+DOMAINS = ("example.com", "example.org", "example.net", "mail.example", "bedrijf.example")
+INQUIRY_BY_CHANNEL = {
+    Channel.SEARCH_ADS: ("web_form", "information_request", "phone_call"),
+    Channel.SOCIAL_ADS: ("web_form", "web_form", "information_request"),
+    Channel.EMAIL: ("email", "web_form", "information_request"),
+    Channel.EVENTS: ("event", "event", "phone_call"),
+    Channel.CONTENT: ("web_form", "information_request", "email"),
+    Channel.REFERRAL: ("phone_call", "email", "other"),
+    Channel.PARTNER: ("email", "phone_call", "information_request"),
+    Channel.OTHER: ("other", "phone_call", "email"),
+}
+UTM_BY_CHANNEL = {
+    Channel.SEARCH_ADS: ("google", "cpc"),
+    Channel.SOCIAL_ADS: ("linkedin", "paid_social"),
+    Channel.EMAIL: ("newsletter", "email"),
+    Channel.EVENTS: ("event", "offline"),
+    Channel.CONTENT: ("blog", "organic"),
+    Channel.REFERRAL: ("referral", "referral"),
+    Channel.PARTNER: ("partner", "partner"),
+    Channel.OTHER: ("", ""),
+}
+CAMPAIGN_NAMES = {
+    Channel.SEARCH_ADS: ("Google Ads – brand", "Google Ads – generic terms", "Bing Ads"),
+    Channel.SOCIAL_ADS: ("LinkedIn lead gen", "Meta retargeting", "LinkedIn ABM"),
+    Channel.EMAIL: ("Monthly newsletter", "Product launch mailing", "Win-back mailing"),
+    Channel.EVENTS: ("Trade fair Utrecht", "Webinar series", "Customer day"),
+    Channel.CONTENT: ("Whitepaper download", "Blog / SEO", "ROI calculator"),
+    Channel.REFERRAL: ("Customer referral programme", "Word of mouth"),
+    Channel.PARTNER: ("Reseller network", "Integration partners"),
+    Channel.OTHER: ("Inbound phone (untracked)",),
+}
+# Per channel: (qualification rate, rejection rate): the dashboard should show differences.
+CHANNEL_QUALITY = {
+    Channel.SEARCH_ADS: (0.70, 0.18),
+    Channel.SOCIAL_ADS: (0.60, 0.32),
+    Channel.EMAIL: (0.72, 0.15),
+    Channel.EVENTS: (0.80, 0.12),
+    Channel.CONTENT: (0.65, 0.25),
+    Channel.REFERRAL: (0.85, 0.08),
+    Channel.PARTNER: (0.82, 0.10),
+    Channel.OTHER: (0.60, 0.22),
+}
+# Per rep: (mean hours to respond, rejection factor, mean hours to first contact, win rate).
+REP_STYLE = ((4, 0.8, 10, 0.55), (14, 1.0, 30, 0.45), (30, 1.5, 70, 0.35))
+REJECTION_REASONS = (
+    "not_a_fit",
+    "no_budget",
+    "bad_contact_data",
+    "duplicate",
+    "spam",
+    "not_interested",
+)
+LOST_REASONS = ("price", "competitor", "timing", "no_decision", "unresponsive", "other")
+DISQUALIFY_REASONS = ("not_a_fit", "no_budget", "bad_contact_data", "spam", "competitor")
+OBJECTIONS = ("price", "timing", "competitor", "no_need", "authority", "other")
+OUTCOMES = {
+    "call": ("connected", "voicemail", "no_answer", "connected", "objection"),
+    "email": ("replied", "no_answer", "replied"),
+    "meeting": ("meeting_held", "meeting_held", "objection"),
+}
+
+
+def _model_columns(model):
+    return [f.column for f in model._meta.concrete_fields]
+
+
+def _adapt_sqlite(value):
+    if isinstance(value, dt.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+class _Sink:
+    """Buffers rows per table and writes them with COPY (PostgreSQL) or executemany."""
+
+    def __init__(self, models):
+        self.tables = {m: (m._meta.db_table, _model_columns(m)) for m in models}
+        self.rows = {m: [] for m in models}
+        self.counts = dict.fromkeys(models, 0)
+        self.postgres = connection.vendor == "postgresql"
+
+    def add(self, model, row):
+        self.rows[model].append(row)
+
+    def flush(self):
+        with connection.cursor() as cursor:
+            for model, rows in self.rows.items():
+                if not rows:
+                    continue
+                table, columns = self.tables[model]
+                cols = ", ".join(connection.ops.quote_name(c) for c in columns)
+                if self.postgres:
+                    with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                else:
+                    rows[:] = [tuple(map(_adapt_sqlite, row)) for row in rows]
+                    marks = ", ".join(["%s"] * len(columns))
+                    cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+                self.counts[model] += len(rows)
+                rows.clear()
+
+
+class _Ids:
+    def __init__(self, models):
+        self.next = {}
+        for model in models:
+            last = model.objects.order_by("-pk").values_list("pk", flat=True).first()
+            self.next[model] = (last or 0) + 1
+
+    def take(self, model):
+        value = self.next[model]
+        self.next[model] = value + 1
+        return value
+
+
+class _LeadState:
+    """The attributes refresh_deadlines reads, without a model instance per lead."""
+
+    __slots__ = (
+        "campaign_id",
+        "stage",
+        "mql_at",
+        "rejected_at",
+        "dispute_ruled_at",
+        "disputed_at",
+        "last_handed_off_at",
+        "last_contact_at",
+        "next_follow_up_at",
+        "last_activity_at",
+        "accepted_at",
+        "handed_off_at",
+        "mql_due_at",
+        "rejection_due_at",
+        "response_due_at",
+        "contact_due_at",
+        "follow_up_due_at",
+        "stale_due_at",
+        "convert_due_at",
+    )
+    FROM_ROW = __slots__[1:12]
+
+
+LEAD_COLUMNS = _model_columns(Lead)
+DEADLINES = (
+    ("mql_due_at", FlagKind.MQL_WAITING),
+    ("rejection_due_at", FlagKind.REJECTION_UNACTIONED),
+    ("response_due_at", FlagKind.RESPONSE_OVERDUE),
+    ("contact_due_at", FlagKind.FIRST_CONTACT_OVERDUE),
+    ("follow_up_due_at", FlagKind.FOLLOW_UP_OVERDUE),
+    ("stale_due_at", FlagKind.STALLED),
+    ("convert_due_at", FlagKind.UNCONVERTED),
+)
+
+
+def ensure_users(password):
+    """The five demo users of SPEC §6, with their roles; passwords (re)set to ``password``."""
+    spec = [
+        ("marketer", "Maud", "Marketing", roles.MARKETING),
+        ("rep1", "Ruben", "de Vries", roles.SALES),
+        ("rep2", "Sanne", "Bakker", roles.SALES),
+        ("rep3", "Tom", "Visser", roles.SALES),
+        ("manager", "Mila", "Janssen", roles.MANAGERS),
+    ]
+    users = {}
+    for username, first, last, role in spec:
+        user, _ = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"},
+        )
+        user.set_password(password)
+        user.is_active = True
+        user.save()
+        user.groups.add(Group.objects.get(name=role))
+        Profile.objects.get_or_create(user=user)
+        users[username] = user
+    return users
+
+
+def _campaigns(rng, now, marketer):
+    campaigns = []
+    for channel, names in CAMPAIGN_NAMES.items():
+        for i, name in enumerate(names):
+            start = (now - dt.timedelta(days=rng.randint(200, 400))).date()
+            ongoing = i == 0 or rng.random() < 0.5
+            end = None if ongoing else start + dt.timedelta(days=rng.randint(60, 240))
+            budget = Decimal(rng.randrange(2000, 60000, 500))
+            campaigns.append(
+                Campaign(
+                    name=name,
+                    channel=channel,
+                    start_date=start,
+                    end_date=end,
+                    budget=budget,
+                    spend=(budget * Decimal(rng.uniform(0.4, 1.1))).quantize(Decimal("1.00")),
+                    # A few campaigns have no owner: their marketing flags go to managers.
+                    owner=None if (channel == Channel.OTHER) else marketer,
+                    utm_campaign=f"{channel}-{i + 1}".replace("_", "-"),
+                    description=f"{Channel(channel).label} campaign ({name}).",
+                    intake_key=new_intake_key(),
+                    allowed_origin="https://www.example.com",
+                )
+            )
+    Campaign.objects.bulk_create(campaigns)
+    return list(Campaign.objects.order_by("pk"))
+
+
+class Seeder:
+    CHUNK = 5000
+
+    def __init__(self, *, leads, seed, now=None, password="demo", stdout=None):
+        self.n = leads
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.now = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
+        self.password = password
+        self.stdout = stdout or io.StringIO()
+        self.sla = SLA()
+
+    def run(self):
+        users = ensure_users(self.password)
+        self.marketer = users["marketer"]
+        self.manager = users["manager"]
+        self.reps = [users["rep1"], users["rep2"], users["rep3"]]
+        with transaction.atomic():
+            self.campaigns = _campaigns(self.rng, self.now, self.marketer)
+        models = (Lead, Touch, StageChange, Handoff, Activity, Objection, Dispute, Flag)
+        self.ids = _Ids(models)
+        self.sink = _Sink(models)
+        lead_defaults = {f.column: f.get_default() for f in Lead._meta.concrete_fields}
+        self.lead_defaults = lead_defaults
+        for start in range(0, self.n, self.CHUNK):
+            with transaction.atomic():
+                for _ in range(min(self.CHUNK, self.n - start)):
+                    self._lead()
+                self.sink.flush()
+        self._fix_sequences(models)
+        self._profiles()
+        return self.sink.counts
+
+    # --- helpers -----------------------------------------------------------
+    def _fix_sequences(self, models):
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            for model in models:
+                table = model._meta.db_table
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
+                )
+            cursor.execute(f"ANALYZE {', '.join(m._meta.db_table for m in models)}")
+
+    def _profiles(self):
+        for rep in self.reps:
+            Profile.objects.filter(user=rep).update(last_assigned_at=self.now - H)
+        Notification.objects.filter(user__in=[*self.reps, self.marketer, self.manager]).delete()
+
+    def _stage_change(self, lead_id, frm, to, by, at, note=""):
+        self.sink.add(
+            StageChange,
+            (self.ids.take(StageChange), lead_id, frm, to, by.pk if by else None, at, note),
+        )
+
+    def _flag(self, lead_id, kind, responsible, due, raised, resolved):
+        notified = raised  # demo history: as if the notification went out when raised
+        self.sink.add(
+            Flag,
+            (
+                self.ids.take(Flag),
+                lead_id,
+                kind,
+                FLAG_SIDE[kind].value,
+                responsible,
+                due,
+                raised,
+                resolved,
+                notified,
+            ),
+        )
+
+    def _maybe_breach(self, lead_id, kind, responsible, due, acted_at):
+        """A resolved flag when the action came after the deadline (a sweep would have
+        raised it at the deadline and resolved it at the action)."""
+        if acted_at is not None and acted_at > due:
+            self._flag(lead_id, kind, responsible, due, due, acted_at)
+
+    def _h(self, lo, hi):
+        return dt.timedelta(hours=self.rng.uniform(lo, hi))
+
+    # --- one lead ----------------------------------------------------------
+    def _lead(self):
+        rng, now = self.rng, self.now
+        lead_id = self.ids.take(Lead)
+        # Newer leads are a little more frequent (a growing pipeline).
+        age = dt.timedelta(days=365 * (rng.random() ** 1.15))
+        created = now - age
+        campaign = rng.choice(self.campaigns)
+        channel = campaign.channel
+        sales_generated = rng.random() < 0.07
+        first = rng.choice(FIRST_NAMES)
+        last = rng.choice(LAST_NAMES)
+        company = (
+            f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)} {rng.choice(COMPANY_C)}".strip()
+        )
+        local = f"{first}.{last}".lower().replace(" ", "")
+        row = dict(self.lead_defaults)
+        source, medium = UTM_BY_CHANNEL[channel]
+        row.update(
+            id=lead_id,
+            first_name=first,
+            last_name=last,
+            email=f"{local}.{lead_id}@{rng.choice(DOMAINS)}",
+            phone=f"+31 6 {rng.randint(10000000, 99999999)}",
+            company=company,
+            job_title=rng.choice(TITLES),
+            country=rng.choice(COUNTRIES),
+            consent=rng.random() < 0.8,
+            campaign_id=campaign.pk,
+            last_touch_campaign_id=campaign.pk,
+            inquiry_type=rng.choice(INQUIRY_BY_CHANNEL[channel]),
+            utm_source=source,
+            utm_medium=medium,
+            utm_campaign=campaign.utm_campaign if source else "",
+            created_at=created,
+            updated_at=now,
+            score=rng.randint(0, 100) if rng.random() < 0.6 else None,
+            created_by_id=self.marketer.pk,
+        )
+        self.sink.add(
+            Touch,
+            (
+                self.ids.take(Touch),
+                lead_id,
+                None if sales_generated else campaign.pk,
+                row["inquiry_type"],
+                "seed",
+                created,
+                self.marketer.pk,
+                source,
+                medium,
+                row["utm_campaign"],
+                "",
+                "",
+                "",
+            ),
+        )
+        # Some people inquire again later: extra touches on the same lead.
+        if not sales_generated and rng.random() < 0.12:
+            again = created + self._h(24, 24 * 60)
+            if again <= now:
+                other = rng.choice(self.campaigns)
+                row["last_touch_campaign_id"] = other.pk
+                self.sink.add(
+                    Touch,
+                    (
+                        self.ids.take(Touch),
+                        lead_id,
+                        other.pk,
+                        rng.choice(INQUIRY_BY_CHANNEL[other.channel]),
+                        "seed",
+                        again,
+                        self.marketer.pk,
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                    ),
+                )
+        state = _LeadState()
+        for name in _LeadState.__slots__:
+            setattr(state, name, None)
+        state.campaign_id = campaign.pk
+        if sales_generated:
+            self._sales_generated(row, created)
+        else:
+            self._marketing_life(row, created, campaign)
+        for name in _LeadState.FROM_ROW:
+            setattr(state, name, row[name])
+        refresh_deadlines(state, self.sla)
+        responsible = self._responsible(row, campaign)
+        for column, kind in DEADLINES:
+            due = getattr(state, column)
+            row[column] = due
+            if due is not None and due <= now:
+                self._flag(lead_id, kind, responsible[FLAG_SIDE[kind]], due, due, None)
+        self.sink.add(Lead, tuple(row[c] for c in LEAD_COLUMNS))
+
+    def _responsible(self, row, campaign):
+        return {Side.SALES: row["owner_id"], Side.MARKETING: campaign.owner_id}
+
+    def _set_stage(self, row, stage):
+        row["stage"] = stage
+        row["owner_side"] = (
+            Side.SALES.value
+            if stage in ("handed_off", "accepted", "contacted", "opportunity")
+            else Side.CLOSED.value
+            if stage in ("won", "lost")
+            else Side.MARKETING.value
+        )
+
+    def _sales_generated(self, row, created):
+        rep = self.rng.choice(self.reps)
+        row.update(origin="sales", owner_id=rep.pk, accepted_at=created, created_by_id=rep.pk)
+        row["campaign_id"] = row["last_touch_campaign_id"] = None
+        row["utm_source"] = row["utm_medium"] = row["utm_campaign"] = ""
+        self._set_stage(row, "accepted")
+        self._stage_change(row["id"], "", "accepted", rep, created)
+        self._sales_work(row, rep, self.reps.index(rep), created, handoff_at=None)
+
+    def _marketing_life(self, row, created, campaign):
+        rng, now, lead_id = self.rng, self.now, row["id"]
+        qualify_rate, reject_rate = CHANNEL_QUALITY[campaign.channel]
+        self._set_stage(row, "new")
+        self._stage_change(lead_id, "", "new", self.marketer, created)
+        owner = campaign.owner_id
+        t = created + self._h(0.3, 40)
+        if t > now or rng.random() < 0.04:
+            return
+        r = rng.random()
+        if r > qualify_rate:
+            if rng.random() < 0.55:
+                self._set_stage(row, "nurture")
+                self._stage_change(lead_id, "new", "nurture", self.marketer, t)
+                later = t + dt.timedelta(days=rng.uniform(5, 90))
+                if later > now or rng.random() < 0.6:
+                    return
+                t = later
+                frm = "nurture"
+            else:
+                self._disqualify(row, "new", t)
+                return
+        else:
+            frm = "new"
+        self._set_stage(row, "mql")
+        row["mql_at"] = t
+        self._stage_change(lead_id, frm, "mql", self.marketer, t)
+        mql_at = t
+        t = mql_at + self._h(0.5, 50)
+        if t > now or rng.random() < 0.03:
+            return
+        self._maybe_breach(lead_id, FlagKind.MQL_WAITING, owner, mql_at + 24 * H, t)
+        if rng.random() < 0.05:
+            self._disqualify(row, "mql", t)
+            return
+        round_ = 0
+        kind = "handoff"
+        from_user = self.marketer
+        while True:
+            round_ += 1
+            outcome = self._handoff(row, t, kind, from_user, reject_rate)
+            if outcome is None:
+                return
+            rejected_at, handoff_id = outcome
+            # Marketing acts on the rejection, disputes it, or drops the ball.
+            if rng.random() < 0.06:
+                return
+            if rng.random() < 0.1:
+                result = self._dispute(row, handoff_id, rejected_at)
+                if result is None:
+                    return
+                t, kind, from_user = result
+                if kind == "overturn":
+                    continue
+            else:
+                t = rejected_at + self._h(1, 110)
+            if t > now:
+                return
+            clock = max(rejected_at, row["dispute_ruled_at"] or rejected_at)
+            self._maybe_breach(lead_id, FlagKind.REJECTION_UNACTIONED, owner, clock + 72 * H, t)
+            r = rng.random()
+            if r < 0.25 and round_ < 2:
+                kind, from_user = "handoff", self.marketer
+                continue
+            if r < 0.65:
+                self._set_stage(row, "nurture")
+                self._stage_change(lead_id, "rejected", "nurture", self.marketer, t)
+            else:
+                self._disqualify(row, "rejected", t)
+            return
+
+    def _disqualify(self, row, frm, at):
+        self._set_stage(row, "disqualified")
+        row["disqualify_reason"] = self.rng.choice(DISQUALIFY_REASONS)
+        self._stage_change(row["id"], frm, "disqualified", self.marketer, at)
+
+    def _dispute(self, row, handoff_id, rejected_at):
+        """Returns None (still pending or upheld and waiting), or (t, kind, by) to go on."""
+        rng, now = self.rng, self.now
+        raised = rejected_at + self._h(1, 30)
+        if raised > now:
+            return None
+        dispute_id = self.ids.take(Dispute)
+        ruled = raised + self._h(2, 80)
+        if ruled > now:
+            row["disputed_at"] = raised
+            self.sink.add(
+                Dispute,
+                (
+                    dispute_id,
+                    row["id"],
+                    handoff_id,
+                    self.marketer.pk,
+                    "This lead asked for a demo twice; please call.",
+                    raised,
+                    "",
+                    None,
+                    None,
+                    "",
+                ),
+            )
+            return None
+        ruling = "overturned" if rng.random() < 0.45 else "upheld"
+        self.sink.add(
+            Dispute,
+            (
+                dispute_id,
+                row["id"],
+                handoff_id,
+                self.marketer.pk,
+                "The company fits our profile; please reconsider.",
+                raised,
+                ruling,
+                self.manager.pk,
+                ruled,
+                "Reviewed the call notes.",
+            ),
+        )
+        row["dispute_ruled_at"] = ruled
+        if ruling == "overturned":
+            return ruled, "overturn", self.manager
+        return ruled + self._h(1, 60), "after_upheld", self.marketer
+
+    def _handoff(self, row, t, kind, from_user, reject_rate):
+        """Hand the lead to sales at t. Returns (rejected_at, handoff_id) when it comes back
+        rejected, else None (the lead stayed with sales or closed)."""
+        rng, now, lead_id = self.rng, self.now, row["id"]
+        rep_index = rng.randrange(len(self.reps))
+        rep = self.reps[rep_index]
+        queued = kind == "handoff" and rng.random() < 0.08
+        frm = row["stage"]
+        self._set_stage(row, "handed_off")
+        row["handed_off_at"] = row["handed_off_at"] or t
+        row["last_handed_off_at"] = t
+        row["owner_id"] = None if queued else rep.pk
+        self._stage_change(lead_id, frm, "handed_off", from_user, t)
+        handoff_id = self.ids.take(Handoff)
+        handoff = [
+            handoff_id,
+            lead_id,
+            "overturn" if kind == "overturn" else "handoff",
+            from_user.pk,
+            None if queued else rep.pk,
+            t,
+            None,
+            None,
+            "",
+            "",
+            "",
+        ]
+        mean_response, reject_factor, _, _ = REP_STYLE[rep_index]
+        respond = t + dt.timedelta(hours=rng.expovariate(1 / mean_response))
+        if queued:
+            claim = t + self._h(0.2, 30)
+            if claim > now:
+                self.sink.add(Handoff, tuple(handoff))
+                return None
+            handoff[4] = rep.pk
+            handoff[6] = claim
+            row["owner_id"] = rep.pk
+            respond = max(respond, claim)
+        # A dropped ball: some reps never answer some handoffs.
+        if respond > now or rng.random() < 0.03:
+            self.sink.add(Handoff, tuple(handoff))
+            return None
+        self._maybe_breach(lead_id, FlagKind.RESPONSE_OVERDUE, rep.pk, t + 24 * H, respond)
+        handoff[7] = respond
+        rejects = kind != "overturn" and rng.random() < reject_rate * reject_factor
+        if rejects:
+            reason = rng.choice(REJECTION_REASONS)
+            handoff[8] = "rejected"
+            handoff[9] = reason
+            self.sink.add(Handoff, tuple(handoff))
+            self._set_stage(row, "rejected")
+            row.update(
+                rejected_at=respond,
+                rejection_reason=reason,
+                owner_id=None,
+                disputed_at=None,
+                dispute_ruled_at=None,
+            )
+            self._stage_change(lead_id, "handed_off", "rejected", rep, respond)
+            return respond, handoff_id
+        handoff[8] = "accepted"
+        self.sink.add(Handoff, tuple(handoff))
+        self._set_stage(row, "accepted")
+        row["accepted_at"] = respond
+        self._stage_change(lead_id, "handed_off", "accepted", rep, respond)
+        self._sales_work(row, rep, rep_index, respond, handoff_at=t)
+        return None
+
+    def _activity(self, row, rep, kind, at, next_follow_up=None, objections=()):
+        activity_id = self.ids.take(Activity)
+        outcome = "" if kind == "note" else self.rng.choice(OUTCOMES[kind])
+        self.sink.add(
+            Activity,
+            (
+                activity_id,
+                row["id"],
+                rep.pk,
+                kind,
+                outcome,
+                "Spoke about requirements." if kind != "note" else "Internal note.",
+                at,
+                next_follow_up,
+                at,
+            ),
+        )
+        for tag in objections:
+            self.sink.add(Objection, (self.ids.take(Objection), activity_id, row["id"], tag))
+        row["last_activity_at"] = at
+        row["next_follow_up_at"] = next_follow_up
+        if kind != "note":
+            row["last_contact_at"] = at
+            row["first_contact_at"] = row["first_contact_at"] or at
+
+    def _sales_work(self, row, rep, rep_index, accepted_at, handoff_at):
+        rng, now, lead_id = self.rng, self.now, row["id"]
+        _, _, mean_contact, win_rate = REP_STYLE[rep_index]
+        if rng.random() < 0.07:
+            # Never contacted: lost as unresponsive after a while, or still waiting.
+            t = accepted_at + dt.timedelta(days=rng.uniform(10, 40))
+            if t <= now and rng.random() < 0.6:
+                self._set_stage(row, "lost")
+                row.update(closed_at=t, closed_from="accepted", lost_reason="unresponsive")
+                self._stage_change(lead_id, "accepted", "lost", rep, t)
+            return
+        t = accepted_at + dt.timedelta(hours=rng.expovariate(1 / mean_contact))
+        if t > now:
+            return
+        if handoff_at is not None:
+            self._maybe_breach(
+                lead_id,
+                FlagKind.FIRST_CONTACT_OVERDUE,
+                rep.pk,
+                row["last_handed_off_at"] + 48 * H,
+                t,
+            )
+        kind = rng.choice(("call", "call", "email", "meeting"))
+        self._set_stage(row, "contacted")
+        self._stage_change(lead_id, "accepted", "contacted", rep, t)
+        # Later activities, each maybe with a next follow-up planned.
+        extra = rng.randint(0, 4)
+        moments = [t]
+        for _ in range(extra):
+            nxt = moments[-1] + dt.timedelta(days=rng.uniform(0.5, 12))
+            if nxt > now:
+                break
+            moments.append(nxt)
+        objection_lead = rng.random() < 0.3
+        for i, at in enumerate(moments):
+            is_last = i == len(moments) - 1
+            follow = at + dt.timedelta(days=rng.uniform(1, 10)) if is_last else moments[i + 1]
+            tags = (rng.choice(OBJECTIONS),) if objection_lead and rng.random() < 0.5 else ()
+            act_kind = kind if i == 0 else rng.choice(("call", "email", "meeting", "note"))
+            self._activity(row, rep, act_kind, at, follow if rng.random() < 0.8 else None, tags)
+        t = moments[-1] + dt.timedelta(days=rng.uniform(1, 15))
+        if t > now:
+            return
+        r = rng.random()
+        if r < 0.35:
+            self._lose(row, rep, "contacted", t)
+            return
+        if r < 0.47:
+            return
+        self._set_stage(row, "opportunity")
+        row["opportunity_at"] = t
+        row["deal_value"] = Decimal(rng.randrange(1000, 90000, 250))
+        self._stage_change(lead_id, "contacted", "opportunity", rep, t)
+        t = t + dt.timedelta(days=rng.uniform(3, 45))
+        if t > now:
+            return
+        if rng.random() < win_rate:
+            self._set_stage(row, "won")
+            row.update(closed_at=t, closed_from="opportunity")
+            row["deal_value"] = (row["deal_value"] * Decimal(rng.uniform(0.7, 1.2))).quantize(
+                Decimal("1.00")
+            )
+            row["next_follow_up_at"] = None
+            self._stage_change(lead_id, "opportunity", "won", rep, t)
+        elif rng.random() < 0.8:
+            self._lose(row, rep, "opportunity", t)
+
+    def _lose(self, row, rep, frm, at):
+        self._set_stage(row, "lost")
+        row.update(closed_at=at, closed_from=frm, lost_reason=self.rng.choice(LOST_REASONS))
+        row["next_follow_up_at"] = None
+        self._stage_change(row["id"], frm, "lost", rep, at)
+
+
+def reset_demo_data():
+    """Remove leads, campaigns and everything hanging off them (not users)."""
+    tables = [
+        m._meta.db_table
+        for m in (Objection, Activity, Dispute, Handoff, Flag, StageChange, Touch, Notification)
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "TRUNCATE "
+                + ", ".join(
+                    [*tables, Lead._meta.db_table, "leads_slapolicy", "campaigns_campaign"]
+                )
+                + " RESTART IDENTITY CASCADE"
+            )
+            from .models import SLAPolicy
+
+            SLAPolicy.objects.get_or_create(is_global=True)
+        else:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(f"DELETE FROM {Lead._meta.db_table}")
+            cursor.execute("DELETE FROM leads_slapolicy WHERE campaign_id IS NOT NULL")
+            cursor.execute("DELETE FROM campaigns_campaign")

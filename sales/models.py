@@ -1,0 +1,197 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from leads.models import RejectionReason
+
+
+class HandoffKind(models.TextChoices):
+    HANDOFF = "handoff", _("Handoff")
+    REASSIGN = "reassign", _("Reassignment")
+    OVERTURN = "overturn", _("Rejection overturned")
+
+
+class HandoffOutcome(models.TextChoices):
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+    SUPERSEDED = "superseded", _("Superseded")
+
+
+class Handoff(models.Model):
+    """One transfer of a lead into sales' hands (or between reps, by a manager)."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="handoffs")
+    kind = models.CharField(
+        max_length=10, choices=HandoffKind.choices, default=HandoffKind.HANDOFF
+    )
+    from_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="handoffs_made",
+    )
+    # None: the lead went to the unassigned sales queue.
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="handoffs_received",
+    )
+    handed_at = models.DateTimeField()
+    # A handoff to the queue is claimed by a rep: to_user is set then, handed_at stays.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=HandoffOutcome.choices, blank=True)
+    rejection_reason = models.CharField(max_length=20, choices=RejectionReason.choices, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["handed_at", "id"]
+        indexes = [
+            # Lead timeline and "the pending handoff of a lead".
+            models.Index(fields=["lead", "handed_at"], name="handoff_lead_time_idx"),
+            # Sales scorecard: "handoffs received per rep in a period".
+            models.Index(fields=["to_user", "handed_at"], name="handoff_rep_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"Handoff of lead {self.lead_id} to {self.to_user or 'queue'}"
+
+
+class ActivityKind(models.TextChoices):
+    CALL = "call", _("Call")
+    EMAIL = "email", _("Email")
+    MEETING = "meeting", _("Meeting")
+    NOTE = "note", _("Note")
+
+
+# Proof of contact (SPEC §2): a note never counts.
+CONTACT_KINDS = (ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING)
+
+
+class ActivityOutcome(models.TextChoices):
+    CONNECTED = "connected", _("Connected")
+    VOICEMAIL = "voicemail", _("Left voicemail")
+    NO_ANSWER = "no_answer", _("No answer")
+    REPLIED = "replied", _("Replied")
+    MEETING_HELD = "meeting_held", _("Meeting held")
+    OBJECTION = "objection", _("Objection")
+
+
+class ObjectionTag(models.TextChoices):
+    PRICE = "price", _("Price")
+    TIMING = "timing", _("Timing")
+    COMPETITOR = "competitor", _("Competitor")
+    NO_NEED = "no_need", _("No need")
+    AUTHORITY = "authority", _("Authority")
+    OTHER = "other", _("Other")
+
+
+class Activity(models.Model):
+    """A sales follow-up: call, email, meeting or note."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="activities")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities"
+    )
+    kind = models.CharField(max_length=10, choices=ActivityKind.choices)
+    outcome = models.CharField(max_length=20, choices=ActivityOutcome.choices, blank=True)
+    notes = models.TextField(blank=True)
+    occurred_at = models.DateTimeField()
+    next_follow_up_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [
+            # Lead timeline: "activities of a lead in time order".
+            models.Index(fields=["lead", "occurred_at"], name="activity_lead_time_idx"),
+            # Sales scorecard: "follow-ups logged per rep in a period".
+            models.Index(fields=["user", "occurred_at"], name="activity_user_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on lead {self.lead_id}"
+
+    @property
+    def is_contact(self):
+        return self.kind in CONTACT_KINDS
+
+    @property
+    def objection_tags(self):
+        return [o.tag for o in self.objections.all()]
+
+
+class Objection(models.Model):
+    """One objection tag heard in one activity (lead denormalized for aggregation)."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="objections")
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="objections")
+    tag = models.CharField(max_length=20, choices=ObjectionTag.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["activity", "tag"], name="objection_once_per_activity")
+        ]
+        indexes = [
+            # Dashboard "objections heard per campaign / rep": joined from the lead cohort.
+            models.Index(fields=["lead", "tag"], name="objection_lead_tag_idx"),
+        ]
+
+    def __str__(self):
+        return self.get_tag_display()
+
+
+class DisputeRuling(models.TextChoices):
+    UPHELD = "upheld", _("Rejection upheld")
+    OVERTURNED = "overturned", _("Rejection overturned")
+
+
+class Dispute(models.Model):
+    """A marketer's challenge of a rejection, ruled on by a manager."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="disputes")
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="disputes")
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes_raised"
+    )
+    comment = models.TextField()
+    raised_at = models.DateTimeField()
+    ruling = models.CharField(max_length=10, choices=DisputeRuling.choices, blank=True)
+    ruled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="disputes_ruled",
+    )
+    ruled_at = models.DateTimeField(null=True, blank=True)
+    ruling_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            # At most one open dispute per lead.
+            models.UniqueConstraint(
+                fields=["lead"],
+                condition=Q(ruled_at__isnull=True),
+                name="dispute_one_open_per_lead",
+            )
+        ]
+        indexes = [
+            # Managers' queue of disputes awaiting a ruling.
+            models.Index(
+                fields=["raised_at"], condition=Q(ruled_at__isnull=True), name="dispute_open_idx"
+            )
+        ]
+
+    def __str__(self):
+        return f"Dispute of lead {self.lead_id}"
+
+    @property
+    def is_open(self):
+        return self.ruled_at is None

@@ -1,0 +1,425 @@
+"""Sales' court (SPEC §3): claim, accept, reject, follow-ups, opportunity, won, lost,
+and the manager's reopen, reassign and dispute rulings.
+
+Each function is one transaction that locks the lead first, so two people acting on
+one lead at once are decided by the database: the second sees the first's result and
+gets a clear :class:`~leads.lifecycle.TransitionNotAllowed`.
+"""
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leadflow import roles
+from leadflow.models import NotificationKind, Profile
+from leadflow.notify import notify
+from leads import lifecycle
+from leads.lifecycle import ActionForbidden, InvalidInput, TransitionNotAllowed
+from leads.models import (
+    ENDED_STAGES,
+    SALES_STAGES,
+    Lead,
+    LostReason,
+    RejectionReason,
+    Stage,
+)
+from leads.services import _note_assignment, _save, validate_rep
+
+from .models import (
+    CONTACT_KINDS,
+    Activity,
+    ActivityKind,
+    ActivityOutcome,
+    Dispute,
+    DisputeRuling,
+    Handoff,
+    HandoffKind,
+    HandoffOutcome,
+    Objection,
+    ObjectionTag,
+)
+
+User = get_user_model()
+
+# Clocks differ a little between browser and server; "now" from a form may be this far ahead.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _pending_handoff(lead):
+    return lead.handoffs.filter(outcome="").order_by("-handed_at", "-id").first()
+
+
+def _latest_handoff(lead):
+    return lead.handoffs.order_by("-handed_at", "-id").first()
+
+
+def _claim_into(lead, rep, at):
+    lead.owner = rep
+    handoff = _pending_handoff(lead)
+    if handoff is not None and handoff.to_user_id is None:
+        handoff.to_user = rep
+        handoff.claimed_at = at
+        handoff.save(update_fields=["to_user", "claimed_at"])
+
+
+@transaction.atomic
+def lead_claim(*, lead, by, at=None):
+    """A rep takes a lead from the unassigned sales queue (stays handed_off, now theirs)."""
+    if not roles.is_rep(by):
+        raise ActionForbidden(_("Only salespeople can claim leads."))
+    at = at or timezone.now()
+    lead = lifecycle.lock(lead)
+    if lead.stage != Stage.HANDED_OFF:
+        raise lifecycle.refuse(lead, _("claim"))
+    if lead.owner_id is not None:
+        if lead.owner_id == by.pk:
+            raise TransitionNotAllowed(_("You already claimed this lead."))
+        raise TransitionNotAllowed(
+            _("%(rep)s claimed this lead first.") % {"rep": lead.owner.get_username()}
+        )
+    _claim_into(lead, by, at)
+    _save(lead)
+    return lead
+
+
+def _require_actor_for_response(lead, by, at):
+    """Accept/reject of a handed-off lead: its rep or a manager; a rep acting on a queued
+    lead claims it in the same transaction."""
+    if lead.stage == Stage.HANDED_OFF and lead.owner_id is None:
+        if roles.is_rep(by):
+            _claim_into(lead, by, at)
+            return
+        if roles.is_manager(by):
+            raise TransitionNotAllowed(
+                _("This lead is in the unassigned queue: reassign it to a rep first.")
+            )
+    lifecycle.require_lead_owner(lead, by)
+
+
+@transaction.atomic
+def lead_accept(*, lead, by, note="", at=None):
+    """handed_off -> accepted."""
+    at = at or timezone.now()
+    lead = lifecycle.lock(lead)
+    if lead.stage != Stage.HANDED_OFF:
+        if lead.stage in SALES_STAGES and lead.accepted_at:
+            raise TransitionNotAllowed(
+                _("This lead was already accepted by %(rep)s.")
+                % {"rep": lead.owner.get_username() if lead.owner else _("someone")}
+            )
+        raise lifecycle.refuse(lead, _("accept"))
+    _require_actor_for_response(lead, by, at)
+    _accept(lead, by=by, at=at, note=note)
+    _save(lead)
+    return lead
+
+
+def _accept(lead, *, by, at, note=""):
+    lifecycle.move(lead, Stage.ACCEPTED, by=by, at=at, note=note)
+    handoff = _pending_handoff(lead)
+    if handoff is not None:
+        handoff.outcome = HandoffOutcome.ACCEPTED
+        handoff.responded_at = at
+        handoff.save(update_fields=["outcome", "responded_at"])
+
+
+@transaction.atomic
+def lead_reject(*, lead, by, reason, note="", at=None):
+    """handed_off or accepted -> rejected, with a reason: the ball goes back to marketing."""
+    if reason not in RejectionReason.values:
+        raise InvalidInput(_("Choose a reason for rejecting."), field="reason")
+    at = at or timezone.now()
+    lead = lifecycle.lock(lead)
+    if lead.stage not in (Stage.HANDED_OFF, Stage.ACCEPTED):
+        raise lifecycle.refuse(lead, _("reject"))
+    _require_actor_for_response(lead, by, at)
+    rep = lead.owner
+    handoff = _latest_handoff(lead)
+    lifecycle.move(lead, Stage.REJECTED, by=by, at=at, note=note)
+    lead.rejection_reason = reason
+    lead.disputed_at = None
+    lead.dispute_ruled_at = None
+    _save(lead)
+    if handoff is not None:
+        handoff.outcome = HandoffOutcome.REJECTED
+        handoff.responded_at = handoff.responded_at or at
+        handoff.rejection_reason = reason
+        handoff.note = "\n".join(filter(None, [handoff.note, note]))
+        if handoff.to_user_id is None:
+            handoff.to_user = rep
+        handoff.save()
+    return lead
+
+
+def _parse_money(value, field):
+    if value in (None, ""):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(_("Enter an amount."), field=field) from None
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
+        raise InvalidInput(_("Enter an amount between 0 and 9,999,999,999.99."), field=field)
+    return amount.quantize(Decimal("0.01"))
+
+
+@transaction.atomic
+def activity_log(
+    *,
+    lead,
+    by,
+    kind,
+    outcome="",
+    notes="",
+    occurred_at=None,
+    next_follow_up_at=None,
+    objections=(),
+):
+    """Log a follow-up on a lead with sales. A call, email or meeting is contact: it moves
+    a handed-off lead to accepted (implicitly) and then contacted, and an accepted lead to
+    contacted. A note never moves a stage."""
+    now = timezone.now()
+    occurred_at = occurred_at or now
+    if kind not in ActivityKind.values:
+        raise InvalidInput(_("Choose call, email, meeting or note."), field="kind")
+    if outcome and outcome not in ActivityOutcome.values:
+        raise InvalidInput(_("Choose a valid outcome."), field="outcome")
+    objections = list(dict.fromkeys(objections or ()))
+    if any(tag not in ObjectionTag.values for tag in objections):
+        raise InvalidInput(_("Choose valid objection tags."), field="objections")
+    if occurred_at > now + CLOCK_SKEW:
+        raise InvalidInput(_("An activity cannot be in the future."), field="occurred_at")
+    if next_follow_up_at is not None and next_follow_up_at <= occurred_at:
+        raise InvalidInput(
+            _("The next follow-up must be after this activity."), field="next_follow_up_at"
+        )
+    lead = lifecycle.lock(lead)
+    if lead.stage not in SALES_STAGES:
+        raise lifecycle.refuse(lead, _("log a follow-up on"))
+    if lead.owner_id is None:
+        raise TransitionNotAllowed(_("Claim this lead from the queue first."))
+    lifecycle.require_lead_owner(lead, by)
+    if occurred_at < (lead.last_handed_off_at or lead.created_at):
+        raise InvalidInput(
+            _("An activity cannot be before the lead reached sales."), field="occurred_at"
+        )
+
+    activity = Activity.objects.create(
+        lead=lead,
+        user=by,
+        kind=kind,
+        outcome=outcome,
+        notes=notes,
+        occurred_at=occurred_at,
+        next_follow_up_at=next_follow_up_at,
+    )
+    Objection.objects.bulk_create(
+        [Objection(activity=activity, lead=lead, tag=tag) for tag in objections]
+    )
+    is_newest = lead.last_activity_at is None or occurred_at >= lead.last_activity_at
+    if is_newest:
+        # The newest activity decides the next follow-up (none given: none scheduled).
+        lead.last_activity_at = occurred_at
+        lead.next_follow_up_at = next_follow_up_at
+    if kind in CONTACT_KINDS:
+        if lead.stage == Stage.HANDED_OFF:
+            _accept(lead, by=by, at=occurred_at, note=_("Accepted by logging contact."))
+        if lead.stage == Stage.ACCEPTED:
+            lifecycle.move(lead, Stage.CONTACTED, by=by, at=occurred_at)
+        if lead.first_contact_at is None:
+            lead.first_contact_at = occurred_at
+        if lead.last_contact_at is None or occurred_at > lead.last_contact_at:
+            lead.last_contact_at = occurred_at
+    _save(lead)
+    return activity
+
+
+@transaction.atomic
+def lead_to_opportunity(*, lead, by, value=None, note="", at=None):
+    """contacted -> opportunity, with an optional estimated deal value."""
+    value = _parse_money(value, "value")
+    at = at or timezone.now()
+    lead = lifecycle.lock(lead)
+    lifecycle.require_lead_owner(lead, by)
+    if lead.stage != Stage.CONTACTED:
+        raise lifecycle.refuse(lead, _("make an opportunity of"))
+    lifecycle.move(lead, Stage.OPPORTUNITY, by=by, at=at, note=note)
+    if value is not None:
+        lead.deal_value = value
+    _save(lead)
+    return lead
+
+
+@transaction.atomic
+def lead_win(*, lead, by, value, note="", at=None):
+    """opportunity -> won, with the deal value (> 0)."""
+    value = _parse_money(value, "value")
+    if value is None or value <= 0:
+        raise InvalidInput(_("A won deal needs a value above zero."), field="value")
+    at = at or timezone.now()
+    lead = lifecycle.lock(lead)
+    lifecycle.require_lead_owner(lead, by)
+    if lead.stage != Stage.OPPORTUNITY:
+        raise lifecycle.refuse(lead, _("win"))
+    lifecycle.move(lead, Stage.WON, by=by, at=at, note=note)
+    lead.deal_value = value
+    _save(lead)
+    return lead
+
+
+@transaction.atomic
+def lead_lose(*, lead, by, reason, note="", at=None):
+    """accepted, contacted or opportunity -> lost, with a reason."""
+    if reason not in LostReason.values:
+        raise InvalidInput(_("Choose a reason for losing."), field="reason")
+    at = at or timezone.now()
+    lead = lifecycle.lock(lead)
+    lifecycle.require_lead_owner(lead, by)
+    if lead.stage not in (Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY):
+        raise lifecycle.refuse(lead, _("mark as lost"))
+    lifecycle.move(lead, Stage.LOST, by=by, at=at, note=note)
+    lead.lost_reason = reason
+    _save(lead)
+    return lead
+
+
+@transaction.atomic
+def lead_reopen(*, lead, by, note="", at=None):
+    """won or lost -> the stage it closed from (managers only)."""
+    lifecycle.require_manager(by)
+    at = at or timezone.now()
+    lead = lifecycle.lock(lead)
+    if lead.stage not in (Stage.WON, Stage.LOST):
+        raise lifecycle.refuse(lead, _("reopen"))
+    if lead.email:
+        clash = (
+            Lead.objects.exclude(stage__in=ENDED_STAGES)
+            .exclude(pk=lead.pk)
+            .alias(email_ci=Lower("email"))
+            .filter(email_ci=lead.email.lower())
+            .first()
+        )
+        if clash is not None:
+            raise TransitionNotAllowed(
+                _("Lead #%(id)s is open with the same email; reopening would duplicate it.")
+                % {"id": clash.pk}
+            )
+    lifecycle.move(lead, lead.closed_from, by=by, at=at, note=note, reopen=True)
+    lead.closed_at = None
+    lead.closed_from = ""
+    lead.lost_reason = ""
+    _save(lead)
+    return lead
+
+
+@transaction.atomic
+def lead_reassign(*, lead, by, to_user, note="", at=None):
+    """Managers move a lead with sales to another rep, same stage (a Handoff record)."""
+    lifecycle.require_manager(by)
+    validate_rep(to_user)
+    at = at or timezone.now()
+    lead = lifecycle.lock(lead)
+    if lead.stage not in SALES_STAGES:
+        raise lifecycle.refuse(lead, _("reassign"))
+    if lead.owner_id == to_user.pk:
+        raise InvalidInput(_("This lead is already assigned to that rep."), field="to_user")
+    previous = lead.owner
+    pending = _pending_handoff(lead)
+    if pending is not None:
+        pending.outcome = HandoffOutcome.SUPERSEDED
+        pending.responded_at = at
+        pending.save(update_fields=["outcome", "responded_at"])
+    Handoff.objects.create(
+        lead=lead,
+        kind=HandoffKind.REASSIGN,
+        from_user=by,
+        to_user=to_user,
+        handed_at=at,
+        note=note,
+        # Past the response, the new rep inherits the acceptance.
+        outcome="" if lead.stage == Stage.HANDED_OFF else HandoffOutcome.ACCEPTED,
+        responded_at=None if lead.stage == Stage.HANDED_OFF else at,
+    )
+    lead.owner = to_user
+    # The new rep gets a fresh SLA clock for response and first contact.
+    lead.last_handed_off_at = at
+    _save(lead)
+    _note_assignment(to_user, at)
+    notify(user=to_user, kind=NotificationKind.REASSIGNED, lead=lead, actor=by, email=True)
+    if previous is not None:
+        notify(
+            user=previous,
+            kind=NotificationKind.REASSIGNED,
+            lead=lead,
+            actor=by,
+            text=_("Reassigned to %(rep)s.") % {"rep": to_user.get_username()},
+        )
+    return lead
+
+
+@transaction.atomic
+def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
+    """A manager rules on a disputed rejection: upheld (stays rejected) or overturned
+    (handed to the rep the manager picks)."""
+    lifecycle.require_manager(by)
+    if ruling not in DisputeRuling.values:
+        raise InvalidInput(_("Choose uphold or overturn."), field="ruling")
+    if ruling == DisputeRuling.OVERTURNED:
+        validate_rep(to_user)
+    at = at or timezone.now()
+    dispute_id = dispute.pk if isinstance(dispute, Dispute) else dispute
+    dispute = Dispute.objects.select_for_update().filter(pk=dispute_id).first()
+    if dispute is None:
+        raise TransitionNotAllowed(_("This dispute no longer exists."))
+    lead = lifecycle.lock(dispute.lead_id)
+    if dispute.ruled_at is not None:
+        raise TransitionNotAllowed(_("This dispute has already been ruled on."))
+    if lead.stage != Stage.REJECTED:
+        raise lifecycle.refuse(lead, _("rule on the rejection of"))
+    dispute.ruling = ruling
+    dispute.ruled_by = by
+    dispute.ruled_at = at
+    dispute.ruling_note = note
+    dispute.save()
+    lead.disputed_at = None
+    lead.dispute_ruled_at = at
+    if ruling == DisputeRuling.OVERTURNED:
+        lifecycle.move(lead, Stage.HANDED_OFF, by=by, at=at, note=_("Rejection overturned."))
+        lead.owner = to_user
+        Handoff.objects.create(
+            lead=lead,
+            kind=HandoffKind.OVERTURN,
+            from_user=by,
+            to_user=to_user,
+            handed_at=at,
+            note=note,
+        )
+        _note_assignment(to_user, at)
+        notify(user=to_user, kind=NotificationKind.HANDED_TO_YOU, lead=lead, actor=by, email=True)
+    _save(lead)
+    rejecting_rep = dispute.handoff.to_user
+    for user in {dispute.raised_by, rejecting_rep} - {None}:
+        notify(
+            user=user,
+            kind=NotificationKind.DISPUTE_RULED,
+            lead=lead,
+            actor=by,
+            text=DisputeRuling(ruling).label,
+        )
+    return dispute
+
+
+@transaction.atomic
+def rep_set_availability(*, rep, by, available):
+    """Managers mark a rep (un)available; round-robin skips unavailable reps."""
+    lifecycle.require_manager(by)
+    validate_rep(rep)
+    profile, _ = Profile.objects.select_for_update().get_or_create(user=rep)
+    profile.is_available = bool(available)
+    profile.save(update_fields=["is_available"])
+    return profile

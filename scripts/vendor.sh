@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Re-fetch the vendored front-end assets from the npm registry (npm pack, no install).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dest=static/vendor
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+(cd "$tmp" && npm pack --silent bootstrap@5.3.9 >/dev/null && tar xzf bootstrap-5.3.9.tgz && mv package bootstrap)
+mkdir -p "$dest/bootstrap/css" "$dest/bootstrap/js"
+cp "$tmp"/bootstrap/dist/css/bootstrap.min.css{,.map} "$dest/bootstrap/css/"
+cp "$tmp"/bootstrap/dist/js/bootstrap.bundle.min.js{,.map} "$dest/bootstrap/js/"
+cp "$tmp"/bootstrap/LICENSE "$dest/bootstrap/LICENSE"
+echo "vendored into $dest"

@@ -1,0 +1,2 @@
+// LeadFlow's small progressive enhancements; every page works without them.
+"use strict";

@@ -1,0 +1,165 @@
+"""Every lifecycle action, from every stage, by every role (SPEC §1 and §3).
+
+An allowed (role, stage) pair must succeed and move the lead where the table says;
+every other pair must raise a LeadflowError and write nothing.
+"""
+
+import pytest
+
+from leads import services as marketing
+from leads.lifecycle import ActionForbidden, LeadflowError, TransitionNotAllowed
+from leads.models import Stage, StageChange
+from sales import services as sales
+from sales.models import Activity, Handoff
+
+ALL_STAGES = list(Stage)
+SALES = (Stage.HANDED_OFF, Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY)
+
+
+def _qualify(lead, by, ctx):
+    return marketing.lead_qualify(lead=lead, by=by)
+
+
+def _nurture(lead, by, ctx):
+    return marketing.lead_nurture(lead=lead, by=by)
+
+
+def _recycle(lead, by, ctx):
+    return marketing.lead_recycle(lead=lead, by=by)
+
+
+def _disqualify(lead, by, ctx):
+    return marketing.lead_disqualify(lead=lead, by=by, reason="not_a_fit")
+
+
+def _hand_off(lead, by, ctx):
+    marketing.lead_hand_off(lead=lead, by=by, to_user=ctx["other_rep"])
+
+
+def _accept(lead, by, ctx):
+    return sales.lead_accept(lead=lead, by=by)
+
+
+def _reject(lead, by, ctx):
+    return sales.lead_reject(lead=lead, by=by, reason="no_budget")
+
+
+def _log_call(lead, by, ctx):
+    return sales.activity_log(lead=lead, by=by, kind="call", outcome="connected")
+
+
+def _opportunity(lead, by, ctx):
+    return sales.lead_to_opportunity(lead=lead, by=by, value="1000")
+
+
+def _win(lead, by, ctx):
+    return sales.lead_win(lead=lead, by=by, value="2500.50")
+
+
+def _lose(lead, by, ctx):
+    return sales.lead_lose(lead=lead, by=by, reason="competitor")
+
+
+def _reopen(lead, by, ctx):
+    return sales.lead_reopen(lead=lead, by=by)
+
+
+def _reassign(lead, by, ctx):
+    return sales.lead_reassign(lead=lead, by=by, to_user=ctx["other_rep"])
+
+
+MARKETING_ROLES = {"marketer", "manager"}
+SALES_ROLES = {"rep", "manager"}
+
+# action -> (function, stages it may start from, roles allowed, expected stage after)
+ACTIONS = {
+    "qualify": (_qualify, {Stage.NEW, Stage.NURTURE}, MARKETING_ROLES, Stage.MQL),
+    "nurture": (_nurture, {Stage.NEW, Stage.MQL}, MARKETING_ROLES, Stage.NURTURE),
+    "recycle": (_recycle, {Stage.REJECTED}, MARKETING_ROLES, Stage.NURTURE),
+    "disqualify": (
+        _disqualify,
+        {Stage.NEW, Stage.MQL, Stage.NURTURE, Stage.REJECTED},
+        MARKETING_ROLES,
+        Stage.DISQUALIFIED,
+    ),
+    "hand_off": (_hand_off, {Stage.MQL, Stage.REJECTED}, MARKETING_ROLES, Stage.HANDED_OFF),
+    "accept": (_accept, {Stage.HANDED_OFF}, SALES_ROLES, Stage.ACCEPTED),
+    "reject": (_reject, {Stage.HANDED_OFF, Stage.ACCEPTED}, SALES_ROLES, Stage.REJECTED),
+    "log_call": (_log_call, set(SALES), SALES_ROLES, None),
+    "opportunity": (_opportunity, {Stage.CONTACTED}, SALES_ROLES, Stage.OPPORTUNITY),
+    "win": (_win, {Stage.OPPORTUNITY}, SALES_ROLES, Stage.WON),
+    "lose": (_lose, {Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY}, SALES_ROLES, Stage.LOST),
+    "reopen": (_reopen, {Stage.WON, Stage.LOST}, {"manager"}, None),
+    "reassign": (_reassign, set(SALES), {"manager"}, None),
+}
+ROLES = ("marketer", "rep", "other_rep", "manager")
+
+
+def _expected_after(action, stage):
+    if action == "log_call":
+        return Stage.CONTACTED if stage in (Stage.HANDED_OFF, Stage.ACCEPTED) else stage
+    if action == "reopen":
+        return Stage.OPPORTUNITY  # the test leads close from opportunity
+    if action == "reassign":
+        return stage
+    return ACTIONS[action][3]
+
+
+def _snapshot(lead):
+    lead.refresh_from_db()
+    return (
+        lead.stage,
+        lead.owner_id,
+        StageChange.objects.filter(lead=lead).count(),
+        Handoff.objects.filter(lead=lead).count(),
+        Activity.objects.filter(lead=lead).count(),
+    )
+
+
+@pytest.mark.parametrize("stage", ALL_STAGES, ids=str)
+@pytest.mark.parametrize("action", ACTIONS, ids=str)
+def test_transition_matrix(action, stage, make_lead, marketer, rep, other_rep, manager):
+    users = {"marketer": marketer, "rep": rep, "other_rep": other_rep, "manager": manager}
+    func, from_stages, allowed_roles, _ = ACTIONS[action]
+    ctx = {"other_rep": other_rep}
+    for role in ROLES:
+        lead = make_lead(stage, owner=rep)
+        before = _snapshot(lead)
+        allowed = stage in from_stages and role in allowed_roles
+        if allowed:
+            func(lead, users[role], ctx)
+            lead.refresh_from_db()
+            assert lead.stage == _expected_after(action, stage), (role, action, stage)
+        else:
+            with pytest.raises(LeadflowError) as excinfo:
+                func(lead, users[role], ctx)
+            assert excinfo.value.message, "a refusal must carry a readable message"
+            assert _snapshot(lead) == before, f"{role} {action} from {stage} wrote something"
+
+
+def test_rep_cannot_accept_lead_handed_to_someone_else(make_lead, other_rep):
+    lead = make_lead(Stage.HANDED_OFF)
+    with pytest.raises(ActionForbidden, match="not assigned to you"):
+        sales.lead_accept(lead=lead, by=other_rep)
+
+
+def test_accepting_twice_says_who_accepted(make_lead, rep, manager):
+    lead = make_lead(Stage.HANDED_OFF)
+    sales.lead_accept(lead=lead, by=rep)
+    with pytest.raises(TransitionNotAllowed, match="already accepted by rep1"):
+        sales.lead_accept(lead=lead, by=manager)
+
+
+def test_every_transition_writes_a_stage_change_with_actor_and_time(make_lead, rep):
+    lead = make_lead(Stage.WON)
+    changes = list(StageChange.objects.filter(lead=lead).values_list("from_stage", "to_stage"))
+    assert changes == [
+        ("", "new"),
+        ("new", "mql"),
+        ("mql", "handed_off"),
+        ("handed_off", "accepted"),
+        ("accepted", "contacted"),
+        ("contacted", "opportunity"),
+        ("opportunity", "won"),
+    ]
+    assert all(c.by_id and c.at for c in StageChange.objects.filter(lead=lead))

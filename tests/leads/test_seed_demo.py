@@ -1,0 +1,163 @@
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from leads.demo import Seeder, reset_demo_data
+from leads.models import (
+    CLOSED_STAGES,
+    FLAG_DEADLINE,
+    SALES_STAGES,
+    Flag,
+    Lead,
+    Stage,
+    side_of,
+)
+from leads.sla import DEADLINE_FIELDS, refresh_deadlines
+
+AFTER_HANDOFF = {*SALES_STAGES, Stage.WON, Stage.LOST, Stage.REJECTED}
+
+
+def problems_of(lead, now):
+    """Every way a lead's timestamps disagree with its stage or with each other."""
+    out = []
+    stamps = [
+        lead.created_at,
+        lead.mql_at,
+        lead.handed_off_at,
+        lead.last_handed_off_at,
+        lead.accepted_at,
+        lead.rejected_at,
+        lead.first_contact_at,
+        lead.opportunity_at,
+        lead.closed_at,
+    ]
+    if any(s is not None and s > now for s in stamps):
+        out.append("timestamp in the future")
+    if any(s is not None and s < lead.created_at for s in stamps):
+        out.append("timestamp before creation")
+    if lead.owner_side != side_of(lead.stage):
+        out.append("owner_side does not match stage")
+    if lead.stage in SALES_STAGES and lead.stage != Stage.HANDED_OFF and lead.owner_id is None:
+        out.append("working sales stage without owner")
+    if lead.stage not in SALES_STAGES + CLOSED_STAGES and lead.owner_id is not None:
+        out.append("marketing stage with a rep as owner")
+    if lead.origin == "marketing" and lead.stage in AFTER_HANDOFF and not lead.handed_off_at:
+        out.append("with sales but never handed off")
+    if lead.handed_off_at and lead.last_handed_off_at < lead.handed_off_at:
+        out.append("last handoff before first")
+    if lead.mql_at and lead.handed_off_at and lead.handed_off_at < lead.mql_at:
+        out.append("handed off before mql")
+    accepted_stages = (Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY, Stage.WON)
+    if lead.stage in accepted_stages and not lead.accepted_at:
+        out.append("accepted stage without accepted_at")
+    if lead.stage in (Stage.CONTACTED, Stage.OPPORTUNITY, Stage.WON) and not lead.first_contact_at:
+        out.append("contacted without first_contact_at")
+    if lead.first_contact_at and lead.handed_off_at and lead.first_contact_at < lead.handed_off_at:
+        out.append("contact before handoff")
+    if lead.stage in (Stage.OPPORTUNITY, Stage.WON) and not lead.opportunity_at:
+        out.append("opportunity without opportunity_at")
+    if lead.stage == Stage.WON and not (lead.deal_value and lead.deal_value > 0):
+        out.append("won without value")
+    if lead.stage == Stage.LOST and not lead.lost_reason:
+        out.append("lost without reason")
+    if lead.stage in CLOSED_STAGES:
+        if not lead.closed_at or any(s and s > lead.closed_at for s in stamps):
+            out.append("closed_at missing or not last")
+    elif lead.closed_at:
+        out.append("open lead with closed_at")
+    if lead.stage == Stage.REJECTED and not (lead.rejected_at and lead.rejection_reason):
+        out.append("rejected without rejected_at/reason")
+    if lead.stage == Stage.MQL and not lead.mql_at:
+        out.append("mql without mql_at")
+    changes = list(lead.stage_changes.all())
+    if not changes or changes[-1].to_stage != lead.stage:
+        out.append("stage log does not end at the stage")
+    for before, after in zip(changes, changes[1:], strict=False):
+        if after.from_stage != before.to_stage or after.at < before.at:
+            out.append("stage log is not a chain in time order")
+            break
+    stored = [getattr(lead, f) for f in DEADLINE_FIELDS]
+    refresh_deadlines(lead)
+    if stored != [getattr(lead, f) for f in DEADLINE_FIELDS]:
+        out.append("stored deadlines differ from refresh_deadlines")
+    for activity in lead.activities.all():
+        if activity.occurred_at > now or activity.occurred_at < lead.created_at:
+            out.append("activity outside the lead's life")
+    return out
+
+
+@pytest.fixture
+def seeded(db, settings):
+    settings.DEBUG = True  # pytest-django runs with DEBUG off; seed_demo refuses that
+    out = StringIO()
+    call_command("seed_demo", leads=600, seed=7, stdout=out)
+    return out.getvalue()
+
+
+def test_seed_prints_the_password_and_users_can_log_in(seeded):
+    assert "password: demo" in seeded
+    for username in ("marketer", "rep1", "rep2", "rep3", "manager"):
+        assert authenticate(username=username, password="demo") is not None
+
+
+def test_seeded_leads_have_consistent_timestamps(seeded):
+    now = timezone.now()
+    bad = {}
+    for lead in Lead.objects.prefetch_related("stage_changes", "activities"):
+        found = problems_of(lead, now)
+        if found:
+            bad[lead.pk] = found
+    assert bad == {}
+
+
+def test_seed_covers_every_stage_and_flag_kind_and_rework(seeded):
+    stages = set(Lead.objects.values_list("stage", flat=True))
+    assert stages == set(Stage.values)
+    assert set(Flag.objects.values_list("kind", flat=True)) == set(FLAG_DEADLINE)
+    assert Flag.objects.filter(resolved_at__isnull=False).exists()
+    assert Lead.objects.filter(handoffs__outcome="rejected", stage=Stage.WON).exists() or (
+        Lead.objects.filter(
+            stage_changes__from_stage="rejected", stage_changes__to_stage="handed_off"
+        )
+        .distinct()
+        .exists()
+    )
+
+
+def test_open_flags_match_passed_deadlines(seeded):
+    now = timezone.now()
+    for flag in Flag.objects.open().select_related("lead"):
+        due = getattr(flag.lead, FLAG_DEADLINE[flag.kind])
+        assert due is not None and due <= now, flag
+
+
+def test_same_seed_gives_same_data(db):
+    now = timezone.now() - dt.timedelta(days=3)
+
+    def snapshot():
+        return list(
+            Lead.objects.order_by("id").values_list(
+                "email", "stage", "created_at", "closed_at", "owner__username"
+            )
+        )
+
+    Seeder(leads=150, seed=3, now=now).run()
+    first = snapshot()
+    reset_demo_data()
+    Seeder(leads=150, seed=3, now=now).run()
+    assert snapshot() == first
+    reset_demo_data()
+    Seeder(leads=150, seed=4, now=now).run()
+    assert snapshot() != first
+
+
+def test_seed_refuses_with_debug_off_and_on_a_full_database(seeded, settings):
+    with pytest.raises(CommandError, match="--reset"):
+        call_command("seed_demo", leads=10, stdout=StringIO())
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo", leads=10, reset=True, stdout=StringIO())

@@ -1,0 +1,120 @@
+"""Two people acting on one lead at the same moment: the database decides, exactly one
+wins and the other is told (SPEC §3). Real concurrency needs PostgreSQL row locks."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from leads import lifecycle
+from leads.lifecycle import LeadflowError
+from leads.models import Lead, Stage, StageChange
+from sales import services as sales
+from sales.models import Handoff
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+
+@pytest.fixture(autouse=True)
+def _needs_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture
+def slow_moves(monkeypatch):
+    """Hold the row lock a little longer so the two transactions surely overlap."""
+    real_move = lifecycle.move
+
+    def move(*args, **kwargs):
+        time.sleep(0.3)
+        return real_move(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "move", move)
+
+
+def race(*calls):
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            barrier.wait()
+            call()
+            results[i] = "ok"
+        except LeadflowError as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return results
+
+
+def test_two_reps_accepting_one_queued_lead_exactly_one_wins(
+    make_lead, rep, other_rep, slow_moves
+):
+    lead = make_lead(Stage.HANDED_OFF, owner=None)
+    results = race(
+        lambda: sales.lead_accept(lead=lead.pk, by=rep),
+        lambda: sales.lead_accept(lead=lead.pk, by=other_rep),
+    )
+    assert results.count("ok") == 1
+    loser = next(r for r in results if r != "ok")
+    assert "already accepted" in loser.message
+    lead = Lead.objects.get(pk=lead.pk)
+    assert lead.stage == Stage.ACCEPTED
+    assert StageChange.objects.filter(lead=lead, to_stage="accepted").count() == 1
+    assert Handoff.objects.get(lead=lead).to_user == lead.owner
+
+
+def test_rep_and_manager_accepting_at_once_write_one_acceptance(
+    make_lead, rep, manager, slow_moves
+):
+    lead = make_lead(Stage.HANDED_OFF)
+    results = race(
+        lambda: sales.lead_accept(lead=lead.pk, by=rep),
+        lambda: sales.lead_accept(lead=lead.pk, by=manager),
+    )
+    assert results.count("ok") == 1
+    assert StageChange.objects.filter(lead_id=lead.pk, to_stage="accepted").count() == 1
+
+
+def test_two_reps_claiming_one_lead_exactly_one_gets_it(make_lead, rep, other_rep, monkeypatch):
+    real_claim = sales._claim_into
+
+    def slow_claim(*args, **kwargs):
+        time.sleep(0.3)
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(sales, "_claim_into", slow_claim)
+    lead = make_lead(Stage.HANDED_OFF, owner=None)
+    results = race(
+        lambda: sales.lead_claim(lead=lead.pk, by=rep),
+        lambda: sales.lead_claim(lead=lead.pk, by=other_rep),
+    )
+    assert results.count("ok") == 1
+    loser = next(r for r in results if r != "ok")
+    assert "claimed this lead first" in loser.message
+    assert Lead.objects.get(pk=lead.pk).owner in (rep, other_rep)
+
+
+def test_reject_racing_accept_leaves_one_consistent_outcome(make_lead, rep, manager, slow_moves):
+    lead = make_lead(Stage.HANDED_OFF)
+    results = race(
+        lambda: sales.lead_accept(lead=lead.pk, by=rep),
+        lambda: sales.lead_reject(lead=lead.pk, by=manager, reason="spam"),
+    )
+    lead = Lead.objects.get(pk=lead.pk)
+    # Reject is allowed after accept, so both may succeed in that order; never a mix.
+    handoff = Handoff.objects.get(lead=lead)
+    if results.count("ok") == 2:
+        assert lead.stage == Stage.REJECTED and handoff.outcome == "rejected"
+    else:
+        assert lead.stage in (Stage.ACCEPTED, Stage.REJECTED)
+        assert handoff.outcome == lead.stage
