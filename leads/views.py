@@ -1,19 +1,329 @@
+from collections import defaultdict
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.views.generic import DetailView, ListView
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_POST
+from django.views.generic import DetailView, FormView
 
-from .models import Lead
+from leadflow import roles
+from leadflow.http import forbidden, run_action, safe_next
+
+from . import services
+from .filters import KeysetPage, LeadFilterForm
+from .forms import (
+    BulkForm,
+    DisputeForm,
+    DisqualifyForm,
+    HandOffForm,
+    LeadForm,
+    NoteForm,
+    QualifyForm,
+)
+from .lifecycle import InvalidInput, LeadflowError
+from .models import Flag, Lead, Stage
+from .timeline import build_timeline
+
+User = get_user_model()
+
+PER_PAGE = 50
+# Counting every match of a filter over a million leads is the slow part of a list;
+# beyond this many the list says "10,000+" (the pages themselves use keyset cursors).
+COUNT_CAP = 10_000
 
 
-class ScopedLeadMixin(LoginRequiredMixin):
-    """Every lead is fetched through the user's scope: another rep's lead is a 404."""
+def scoped_leads(user):
+    """Every lead a view touches comes from here: another rep's lead is a 404."""
+    return Lead.objects.for_user(user)
+
+
+def open_flags_by_lead(lead_ids):
+    flags = defaultdict(list)
+    for flag in Flag.objects.open().filter(lead_id__in=lead_ids).order_by("raised_at"):
+        flags[flag.lead_id].append(flag)
+    return flags
+
+
+def active_reps():
+    return list(
+        User.objects.filter(is_active=True, groups__name=roles.SALES)
+        .select_related("profile")
+        .order_by("username")
+        .distinct()
+    )
+
+
+class LeadListView(LoginRequiredMixin, FormView):
+    template_name = "leads/lead_list.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not (
+            roles.can_market(request.user) or roles.is_rep(request.user)
+        ):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        user = request.user
+        form = LeadFilterForm(request.GET, user=user)
+        filtered = form.filter(scoped_leads(user).select_related("campaign", "owner"))
+        page = KeysetPage(filtered, form.ordering(), request.GET.get("cursor"), PER_PAGE)
+        if page.invalid_cursor:
+            messages.warning(request, _("That page link was not valid; showing the first page."))
+        leads = page.object_list
+        flags = open_flags_by_lead([lead.pk for lead in leads])
+        for lead in leads:
+            lead.open_flags = flags.get(lead.pk, [])
+        total = filtered.order_by()[: COUNT_CAP + 1].count()
+        params = request.GET.copy()
+        params.pop("cursor", None)
+        reps = active_reps()
+        context = {
+            "form": form,
+            "leads": leads,
+            "page": page,
+            "total": min(total, COUNT_CAP),
+            "total_capped": total > COUNT_CAP,
+            "query": params.urlencode(),
+            "reps": reps,
+            "bulk_form": BulkForm(),
+            "can_bulk": roles.can_market(user),
+            "stages": Stage.choices,
+        }
+        return render(request, self.template_name, context)
+
+
+class LeadDetailView(LoginRequiredMixin, DetailView):
+    template_name = "leads/lead_detail.html"
+    context_object_name = "lead"
 
     def get_queryset(self):
-        return Lead.objects.for_user(self.request.user).select_related("campaign", "owner")
+        return scoped_leads(self.request.user).select_related(
+            "campaign", "last_touch_campaign", "owner", "created_by"
+        )
+
+    def get_context_data(self, **kwargs):
+        from sales.views import lead_action_context
+
+        context = super().get_context_data(**kwargs)
+        lead = self.object
+        user = self.request.user
+        context["timeline"] = build_timeline(lead)
+        context["utm"] = " · ".join(
+            f"{name}={getattr(lead, f'utm_{name}')}"
+            for name in ("source", "medium", "campaign", "term", "content")
+            if getattr(lead, f"utm_{name}")
+        )
+        context["milestones"] = [
+            (_("Created"), lead.created_at),
+            (_("MQL"), lead.mql_at),
+            (_("First handed off"), lead.handed_off_at),
+            (_("Last handed off"), lead.last_handed_off_at),
+            (_("Accepted"), lead.accepted_at),
+            (_("Rejected"), lead.rejected_at),
+            (_("First contact"), lead.first_contact_at),
+            (_("Opportunity"), lead.opportunity_at),
+            (_("Closed"), lead.closed_at),
+        ]
+        context["open_flags"] = list(Flag.objects.open().filter(lead=lead).order_by("raised_at"))
+        if roles.can_market(user):
+            context.update(marketing_action_context(lead))
+        context.update(lead_action_context(self.request, lead))
+        return context
 
 
-class LeadListView(ScopedLeadMixin, ListView):
-    paginate_by = 50
+def marketing_action_context(lead):
+    stage = lead.stage
+    return {
+        "can_qualify": stage in (Stage.NEW, Stage.NURTURE),
+        "can_nurture": stage in (Stage.NEW, Stage.MQL),
+        "can_recycle": stage == Stage.REJECTED and not lead.disputed_at,
+        "can_disqualify": stage in (Stage.NEW, Stage.MQL, Stage.NURTURE, Stage.REJECTED)
+        and not lead.disputed_at,
+        "can_hand_off": stage in (Stage.MQL, Stage.REJECTED) and not lead.disputed_at,
+        "can_dispute": stage == Stage.REJECTED and not lead.disputed_at,
+        "qualify_form": QualifyForm(),
+        "disqualify_form": DisqualifyForm(),
+        "hand_off_form": HandOffForm(),
+        "dispute_form": DisputeForm(),
+        "note_form": NoteForm(),
+    }
 
 
-class LeadDetailView(ScopedLeadMixin, DetailView):
-    pass
+class LeadCreateView(LoginRequiredMixin, FormView):
+    """Log a lead by hand; a known email adds a touch to the open lead instead."""
+
+    template_name = "leads/lead_form.html"
+    form_class = LeadForm
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if user.is_authenticated and not (roles.can_market(user) or roles.is_rep(user)):
+            return forbidden(request, _("Only marketers, salespeople and managers can log leads."))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        campaign = self.request.GET.get("campaign")
+        if campaign and campaign.isdigit():
+            kwargs.setdefault("initial", {})["campaign"] = int(campaign)
+        return kwargs
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            result = services.lead_intake(
+                by=self.request.user,
+                data=data,
+                campaign=data.get("campaign"),
+                inquiry_type=data["inquiry_type"],
+                source="manual",
+                message=data.get("notes") or "",
+            )
+        except InvalidInput as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            return self.form_invalid(form)
+        except LeadflowError as exc:
+            return forbidden(self.request, exc.message)
+        lead = result.lead
+        if result.created:
+            messages.success(self.request, _("Lead logged: %(lead)s.") % {"lead": lead})
+        else:
+            messages.info(
+                self.request,
+                format_html(
+                    _("Added to existing lead {} (same email): a new touch was recorded."),
+                    format_html('<a href="{}">#{} {}</a>', lead.get_absolute_url(), lead.pk, lead),
+                ),
+            )
+        return redirect(lead.get_absolute_url())
+
+
+def _qualify(request, lead, data):
+    return services.lead_qualify(
+        lead=lead, by=request.user, score=data["score"], note=data["note"]
+    )
+
+
+def _nurture(request, lead, data):
+    return services.lead_nurture(lead=lead, by=request.user, note=data["note"])
+
+
+def _recycle(request, lead, data):
+    return services.lead_recycle(lead=lead, by=request.user, note=data["note"])
+
+
+def _disqualify(request, lead, data):
+    return services.lead_disqualify(
+        lead=lead, by=request.user, reason=data["reason"], note=data["note"]
+    )
+
+
+def _dispute(request, lead, data):
+    return services.dispute_raise(lead=lead, by=request.user, comment=data["comment"])
+
+
+MARKETING_ACTIONS = {
+    "qualify": (QualifyForm, _qualify, _lazy("Qualified as MQL.")),
+    "nurture": (NoteForm, _nurture, _lazy("Moved to nurture.")),
+    "recycle": (NoteForm, _recycle, _lazy("Recycled to nurture.")),
+    "disqualify": (DisqualifyForm, _disqualify, _lazy("Disqualified.")),
+    "dispute": (DisputeForm, _dispute, _lazy("Rejection disputed; a manager will rule on it.")),
+}
+
+
+@login_required
+@require_POST
+def lead_action(request, pk, action):
+    """One marketing transition on one lead (qualify, nurture, recycle, disqualify, dispute)."""
+    lead = get_object_or_404(scoped_leads(request.user), pk=pk)
+    back = safe_next(request, lead.get_absolute_url())
+    if not roles.can_market(request.user):
+        return forbidden(request, _("Only marketers and managers can do this."))
+    form_class, call, success = MARKETING_ACTIONS[action]
+    form = form_class(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+    return run_action(
+        request, lambda: call(request, lead, form.cleaned_data), success=success, back=back
+    )
+
+
+@login_required
+@require_POST
+def lead_hand_off(request, pk):
+    lead = get_object_or_404(scoped_leads(request.user), pk=pk)
+    back = safe_next(request, lead.get_absolute_url())
+    if not roles.can_market(request.user):
+        return forbidden(request, _("Only marketers and managers can hand off leads."))
+    form = HandOffForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+
+    def hand_off():
+        handoff = services.lead_hand_off(lead=lead, by=request.user, **form.service_kwargs())
+        target = handoff.to_user.get_username() if handoff.to_user else _("the sales queue")
+        messages.success(request, _("Handed off to %(target)s.") % {"target": target})
+
+    return run_action(request, hand_off, success=None, back=back)
+
+
+@login_required
+@require_POST
+def lead_bulk(request):
+    """Apply one marketing action to many selected leads; each lead in its own transaction,
+    so one refusal does not undo the others; the message lists what was refused and why."""
+    back = safe_next(request, reverse("leads:list"))
+    if not roles.can_market(request.user):
+        return forbidden(request, _("Only marketers and managers can do this."))
+    form = BulkForm(request.POST)
+    hand_off_form = HandOffForm(request.POST)
+    if not form.is_valid() or (
+        form.cleaned_data.get("action") == "hand_off" and not hand_off_form.is_valid()
+    ):
+        for bound in (form, hand_off_form):
+            for errors in bound.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+        return redirect(back)
+    data = form.cleaned_data
+    # Only leads this user can see: ids outside the scope are silently not found.
+    ids = list(
+        scoped_leads(request.user).filter(pk__in=data["lead_ids"]).values_list("pk", flat=True)
+    )
+    action = data["action"]
+    by = request.user
+    if action == "qualify":
+        done, refused = services.bulk(services.lead_qualify, ids, by=by)
+    elif action == "nurture":
+        done, refused = services.bulk(services.lead_nurture, ids, by=by)
+    elif action == "disqualify":
+        done, refused = services.bulk(services.lead_disqualify, ids, by=by, reason=data["reason"])
+    else:
+        done, refused = services.bulk(
+            services.lead_hand_off, ids, by=by, **hand_off_form.service_kwargs()
+        )
+    missing = len(data["lead_ids"]) - len(ids)
+    if done:
+        messages.success(request, _("%(n)s lead(s) updated.") % {"n": len(done)})
+    for lead_id, message in refused[:20]:
+        messages.error(request, _("Lead #%(id)s: %(msg)s") % {"id": lead_id, "msg": message})
+    if len(refused) > 20:
+        messages.error(request, _("…and %(n)s more refused.") % {"n": len(refused) - 20})
+    if missing:
+        messages.error(request, _("%(n)s selected lead(s) were not found.") % {"n": missing})
+    return redirect(back)

@@ -6,6 +6,11 @@ from leadflow import roles
 from leads.models import SALES_STAGES, Lead
 
 
+def lead_action_context(request, lead):
+    """Context for templates/sales/_lead_actions.html on the lead page (sales' actions)."""
+    return {}
+
+
 @login_required
 def inbox(request):
     if not (roles.is_rep(request.user) or roles.is_manager(request.user)):

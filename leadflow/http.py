@@ -1,0 +1,36 @@
+"""Small view helpers shared by every app."""
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from leads.lifecycle import ActionForbidden, LeadflowError
+
+
+def safe_next(request, default):
+    """The POSTed/GET `next` when it points at this site, else ``default`` (no open redirect)."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def forbidden(request, message):
+    return render(request, "403.html", {"message": message}, status=403)
+
+
+def run_action(request, action, *, success, back):
+    """Run a service call for a page: a refusal becomes a message (or a 403 page for a
+    role that may not act at all); success adds ``success`` and goes ``back``."""
+    try:
+        result = action()
+    except ActionForbidden as exc:
+        return forbidden(request, exc.message)
+    except LeadflowError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    if success:
+        messages.success(request, success)
+    return result if hasattr(result, "status_code") else redirect(back)

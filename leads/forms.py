@@ -1,0 +1,193 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row, Submit
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Campaign
+from leadflow import roles
+
+from .models import DisqualifyReason, InquiryType, Lead
+
+User = get_user_model()
+
+
+def rep_choices_queryset():
+    return (
+        User.objects.filter(is_active=True, groups__name=roles.SALES)
+        .select_related("profile")
+        .order_by("username")
+        .distinct()
+    )
+
+
+class RepChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        name = obj.get_full_name() or obj.get_username()
+        profile = getattr(obj, "profile", None)
+        if profile is not None and not profile.is_available:
+            return _("%(name)s (unavailable)") % {"name": name}
+        return name
+
+
+class LeadForm(forms.ModelForm):
+    """Logging a lead by hand. The email dedupe happens in the service, not here."""
+
+    class Meta:
+        model = Lead
+        fields = [
+            "inquiry_type",
+            "campaign",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "company",
+            "job_title",
+            "country",
+            "notes",
+            "consent",
+        ]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["campaign"].queryset = Campaign.objects.order_by("name")
+        self.fields["inquiry_type"].choices = InquiryType.choices
+        sales_generated = user is not None and roles.is_rep(user) and not roles.can_market(user)
+        if sales_generated:
+            self.fields["campaign"].help_text = _(
+                "Optional: a lead you found yourself is logged as sales-generated."
+            )
+        else:
+            self.fields["campaign"].required = True
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            Row(Column("inquiry_type"), Column("campaign")),
+            Row(Column("first_name"), Column("last_name")),
+            Row(Column("email"), Column("phone")),
+            Row(Column("company"), Column("job_title"), Column("country")),
+            "notes",
+            "consent",
+            Submit("save", _("Log lead")),
+        )
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("email") and not data.get("phone"):
+            self.add_error("email", _("Give an email address or a phone number."))
+        return data
+
+    def validate_unique(self):
+        # Duplicates become touches (lead_intake); the unique email check must not refuse them.
+        pass
+
+
+class HandOffForm(forms.Form):
+    MODE_REP = "rep"
+    MODE_ROUND_ROBIN = "round_robin"
+    MODE_QUEUE = "queue"
+    mode = forms.ChoiceField(
+        label=_("Hand off to"),
+        choices=[
+            (MODE_REP, _("A chosen salesperson")),
+            (MODE_ROUND_ROBIN, _("Next salesperson in turn (round-robin)")),
+            (MODE_QUEUE, _("The unassigned sales queue")),
+        ],
+        initial=MODE_ROUND_ROBIN,
+        widget=forms.RadioSelect,
+    )
+    to_user = RepChoiceField(label=_("Salesperson"), queryset=User.objects.none(), required=False)
+    note = forms.CharField(
+        label=_("Note for sales"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].queryset = rep_choices_queryset()
+        self.fields["to_user"].widget.attrs["class"] = "form-select form-select-sm"
+        self.fields["note"].widget.attrs["class"] = "form-control form-control-sm"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("mode") == self.MODE_REP and not data.get("to_user"):
+            self.add_error("to_user", _("Choose the salesperson."))
+        return data
+
+    def service_kwargs(self):
+        data = self.cleaned_data
+        return {
+            "to_user": data["to_user"] if data["mode"] == self.MODE_REP else None,
+            "round_robin": data["mode"] == self.MODE_ROUND_ROBIN,
+            "note": data.get("note") or "",
+        }
+
+
+class DisqualifyForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Reason"), choices=DisqualifyReason.choices)
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+
+class QualifyForm(forms.Form):
+    score = forms.IntegerField(
+        label=_("Score (optional)"), required=False, min_value=0, max_value=100
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+
+class DisputeForm(forms.Form):
+    comment = forms.CharField(
+        label=_("Why should sales take this lead?"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class BulkForm(forms.Form):
+    ACTIONS = [
+        ("qualify", _("Qualify (MQL)")),
+        ("nurture", _("Move to nurture")),
+        ("hand_off", _("Hand off")),
+        ("disqualify", _("Disqualify")),
+    ]
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
+    ids = forms.CharField(widget=forms.MultipleHiddenInput, required=False)
+    reason = forms.ChoiceField(
+        label=_("Disqualify reason"),
+        choices=[("", "---------"), *DisqualifyReason.choices],
+        required=False,
+    )
+
+    MAX = 500
+
+    def __init__(self, data=None, **kwargs):
+        super().__init__(data, **kwargs)
+        self.lead_ids = []
+        if data is not None:
+            raw = data.getlist("ids") if hasattr(data, "getlist") else data.get("ids", [])
+            self.lead_ids = raw
+
+    def clean(self):
+        data = super().clean()
+        try:
+            ids = sorted({int(i) for i in self.lead_ids})
+        except (TypeError, ValueError):
+            raise forms.ValidationError(_("The selection is not valid.")) from None
+        if not ids:
+            raise forms.ValidationError(_("Select at least one lead."))
+        if len(ids) > self.MAX:
+            raise forms.ValidationError(
+                _("Select at most %(max)s leads at a time.") % {"max": self.MAX}
+            )
+        data["lead_ids"] = ids
+        if data.get("action") == "disqualify" and not data.get("reason"):
+            self.add_error("reason", _("Choose a reason for disqualifying."))
+        return data

@@ -1,0 +1,171 @@
+"""One time-ordered story of a lead: touches, stage changes, handoffs, activities,
+disputes and flags, each with who and when (SPEC §2). A fixed number of queries."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils.translation import gettext as _
+
+from sales.models import Activity, Dispute, Handoff
+
+from .models import Flag, StageChange, Touch
+
+
+@dataclass
+class Entry:
+    at: datetime
+    kind: str  # touch, stage, handoff, activity, dispute, ruling, flag_raised, flag_resolved
+    title: str
+    who: object = None
+    detail: str = ""
+    tags: list = field(default_factory=list)
+    order: int = 0
+    obj: object = None
+
+
+def _name(user):
+    return user.get_username() if user else ""
+
+
+def build_timeline(lead):
+    entries = []
+    for t in Touch.objects.filter(lead=lead).select_related("campaign", "created_by"):
+        utm = " · ".join(
+            v for v in (t.utm_source, t.utm_medium, t.utm_campaign, t.utm_term, t.utm_content) if v
+        )
+        entries.append(
+            Entry(
+                at=t.occurred_at,
+                kind="touch",
+                title=_("Inquiry (%(type)s) via %(campaign)s")
+                % {
+                    "type": t.get_inquiry_type_display(),
+                    "campaign": t.campaign or _("no campaign"),
+                },
+                who=t.created_by,
+                detail=" ".join(filter(None, [t.get_source_display(), utm, t.message])),
+                order=0,
+                obj=t,
+            )
+        )
+    for c in StageChange.objects.filter(lead=lead).select_related("by"):
+        title = (
+            _("Stage: %(from)s → %(to)s")
+            % {"from": c.get_from_stage_display(), "to": c.get_to_stage_display()}
+            if c.from_stage
+            else _("Created at stage %(to)s") % {"to": c.get_to_stage_display()}
+        )
+        entries.append(
+            Entry(at=c.at, kind="stage", title=title, who=c.by, detail=c.note, order=1, obj=c)
+        )
+    for h in Handoff.objects.filter(lead=lead).select_related("from_user", "to_user"):
+        target = _name(h.to_user) if h.to_user_id and not h.claimed_at else _("the sales queue")
+        entries.append(
+            Entry(
+                at=h.handed_at,
+                kind="handoff",
+                title=(
+                    _("%(kind)s to %(target)s") % {"kind": h.get_kind_display(), "target": target}
+                ),
+                who=h.from_user,
+                detail=h.note,
+                order=2,
+                obj=h,
+            )
+        )
+        if h.claimed_at:
+            entries.append(
+                Entry(
+                    at=h.claimed_at,
+                    kind="handoff",
+                    title=_("Claimed from the queue by %(rep)s") % {"rep": _name(h.to_user)},
+                    who=h.to_user,
+                    order=2,
+                    obj=h,
+                )
+            )
+        if h.responded_at and h.outcome:
+            detail = h.get_rejection_reason_display() if h.outcome == "rejected" else ""
+            entries.append(
+                Entry(
+                    at=h.responded_at,
+                    kind="handoff_response",
+                    title=_("Handoff %(outcome)s") % {"outcome": h.get_outcome_display().lower()},
+                    who=h.to_user,
+                    detail=detail,
+                    order=3,
+                    obj=h,
+                )
+            )
+    activities = Activity.objects.filter(lead=lead).select_related("user")
+    for a in activities.prefetch_related("objections"):
+        tags = [o.get_tag_display() for o in a.objections.all()]
+        title = a.get_kind_display()
+        if a.outcome:
+            title = f"{title}: {a.get_outcome_display().lower()}"
+        detail = a.notes
+        if a.next_follow_up_at:
+            detail = (detail + "\n" if detail else "") + _("Next follow-up: %(at)s") % {
+                "at": a.next_follow_up_at.strftime("%Y-%m-%d %H:%M")
+            }
+        entries.append(
+            Entry(
+                at=a.occurred_at,
+                kind="activity",
+                title=title,
+                who=a.user,
+                detail=detail,
+                tags=tags,
+                order=4,
+                obj=a,
+            )
+        )
+    for d in Dispute.objects.filter(lead=lead).select_related("raised_by", "ruled_by"):
+        entries.append(
+            Entry(
+                at=d.raised_at,
+                kind="dispute",
+                title=_("Rejection disputed"),
+                who=d.raised_by,
+                detail=d.comment,
+                order=5,
+                obj=d,
+            )
+        )
+        if d.ruled_at:
+            entries.append(
+                Entry(
+                    at=d.ruled_at,
+                    kind="ruling",
+                    title=d.get_ruling_display(),
+                    who=d.ruled_by,
+                    detail=d.ruling_note,
+                    order=6,
+                    obj=d,
+                )
+            )
+    for f in Flag.objects.filter(lead=lead).select_related("responsible"):
+        responsible = _name(f.responsible) or _("managers")
+        entries.append(
+            Entry(
+                at=f.raised_at,
+                kind="flag_raised",
+                title=_("Flag raised: %(kind)s") % {"kind": f.get_kind_display()},
+                detail=_("%(side)s side, responsible: %(who)s")
+                % {"side": f.get_side_display(), "who": responsible},
+                order=7,
+                obj=f,
+            )
+        )
+        if f.resolved_at:
+            entries.append(
+                Entry(
+                    at=f.resolved_at,
+                    kind="flag_resolved",
+                    title=_("Flag resolved: %(kind)s") % {"kind": f.get_kind_display()},
+                    order=8,
+                    obj=f,
+                )
+            )
+    entries.sort(key=lambda e: (e.at, e.order))
+    return entries
