@@ -2,6 +2,7 @@
 pytest-django's live server. A failing test leaves a screenshot and the page's console
 log under test-artifacts/; any console error fails the test."""
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -63,10 +64,8 @@ def console(page, request):
     if failed or errors:
         ARTIFACTS.mkdir(exist_ok=True)
         name = request.node.name.replace("/", "_")
-        try:
+        with contextlib.suppress(Exception):  # best effort on a broken page
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        except Exception:  # noqa: BLE001 - best effort on a broken page
-            pass
         (ARTIFACTS / f"{name}.console.log").write_text("\n".join(messages))
     assert not errors, f"console errors: {errors}"
 
