@@ -274,8 +274,8 @@ ACTIONS = {
 
 
 def _back_after(request, lead, back):
-    """Where to go after a successful action: ``back``, unless that is the page of a lead
-    the user can no longer see (a rep who rejected it), then the inbox."""
+    """Where to go after an action: ``back``, unless that is the page of a lead the user
+    can no longer see (a rep who rejected it, or lost a race for it), then the inbox."""
     if back == lead.get_absolute_url() and not (
         Lead.objects.for_user(request.user).filter(pk=lead.pk).exists()
     ):
@@ -325,8 +325,9 @@ def lead_action(request, pk, action):
         except ActionForbidden as exc:
             return forbidden(request, exc.message)
         except LeadflowError as exc:
+            # Someone else may have just taken the lead: go back only if it is still visible.
             messages.error(request, exc.message)
-            return redirect(back)
+            return redirect(_back_after(request, lead, back))
         else:
             messages.success(request, spec.success % {"lead": lead})
             return redirect(_back_after(request, lead, back))
