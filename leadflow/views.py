@@ -1,9 +1,13 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from leads.models import Lead
 
 from . import roles
 from .models import Notification
@@ -35,8 +39,15 @@ def notifications(request):
     ).get_page(request.GET.get("page"))
     shown = list(page.object_list)
     unread_ids = [n.pk for n in shown if n.read_at is None]
+    # A lead reassigned away from this user is no longer theirs to open: no dead link.
+    visible = set(
+        Lead.objects.for_user(request.user)
+        .filter(pk__in={n.lead_id for n in shown if n.lead_id})
+        .values_list("pk", flat=True)
+    )
     for n in shown:
         n.was_unread = n.read_at is None
+        n.can_open = n.lead_id in visible if n.lead_id else bool(n.url)
     if unread_ids:
         mine.filter(pk__in=unread_ids, read_at__isnull=True).update(read_at=timezone.now())
     # Unread beyond this page (older ones); the bell below counts after the update.
@@ -52,6 +63,11 @@ def notification_open(request, pk):
     if notification.read_at is None:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
+    if notification.lead_id and not (
+        Lead.objects.for_user(request.user).filter(pk=notification.lead_id).exists()
+    ):
+        messages.info(request, _("That lead is no longer yours to open."))
+        return redirect("notifications")
     target = notification.url
     if not target or not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()

@@ -10,6 +10,7 @@ from django.urls import reverse
 from leadflow.models import Notification
 from leadflow.notify import notify
 from leads.models import Stage
+from sales import services as sales
 
 LIST = reverse("notifications")
 
@@ -139,3 +140,17 @@ def test_every_kind_of_notification_renders_in_the_list(rep_client, rep, make_le
     body = rep_client.get(LIST).content.decode()
     assert notification.get_kind_display() in body and "Some detail" in body
     assert reverse("notification_open", args=[notification.pk]) in body
+
+
+def test_a_lead_reassigned_away_is_not_linked_any_more(
+    rep_client, manager, rep, other_rep, make_lead
+):
+    lead = make_lead(Stage.ACCEPTED)
+    sales.lead_reassign(lead=lead, by=manager, to_user=other_rep)
+    notification = rep.notifications.get(kind="reassigned")
+    body = rep_client.get(LIST).content.decode()
+    assert "Reassigned to rep2." in body
+    assert reverse("notification_open", args=[notification.pk]) not in body
+    response = rep_client.get(reverse("notification_open", args=[notification.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == LIST
+    assert b"That lead is no longer yours to open." in response.content
