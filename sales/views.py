@@ -353,7 +353,8 @@ def inbox(request):
     if not _can_work_sales(user):
         return forbidden(request, _("The sales inbox is for salespeople and managers."))
     now, end_of_today = _today_bounds()
-    mine = Lead.objects.filter(owner=user, stage__in=SALES_STAGES).select_related("campaign")
+    scoped = Lead.objects.for_user(user)
+    mine = scoped.filter(owner=user, stage__in=SALES_STAGES).select_related("campaign")
     awaiting = list(
         mine.filter(stage=Stage.HANDED_OFF).order_by(
             F("response_due_at").asc(nulls_last=True), "last_handed_off_at", "id"
@@ -372,13 +373,13 @@ def inbox(request):
         )[:SECTION_LIMIT]
     )
     queue = list(
-        Lead.objects.unassigned_queue()
+        scoped.unassigned_queue()
         .select_related("campaign")
         .order_by("last_handed_off_at", "id")[:QUEUE_LIMIT]
     )
     is_mine = Q(owner=user, stage__in=SALES_STAGES)
     in_queue = Q(stage=Stage.HANDED_OFF, owner__isnull=True)
-    counts = Lead.objects.filter(is_mine | in_queue).aggregate(
+    counts = scoped.filter(is_mine | in_queue).aggregate(
         awaiting=Count("pk", filter=is_mine & Q(stage=Stage.HANDED_OFF)),
         response_overdue=Count(
             "pk", filter=is_mine & Q(stage=Stage.HANDED_OFF, response_due_at__lt=now)
@@ -472,7 +473,8 @@ def team(request):
         .order_by("username")
     )
     in_queue = Q(stage=Stage.HANDED_OFF, owner__isnull=True)
-    totals = Lead.objects.with_sales().aggregate(
+    scoped = Lead.objects.for_user(request.user)
+    totals = scoped.with_sales().aggregate(
         open_total=Count("pk"),
         awaiting=Count("pk", filter=Q(stage=Stage.HANDED_OFF, owner__isnull=False)),
         response_overdue=Count(
@@ -489,11 +491,7 @@ def team(request):
         queue=Count("pk", filter=in_queue),
         queue_oldest=Min("last_handed_off_at", filter=in_queue),
     )
-    queue = list(
-        Lead.objects.unassigned_queue()
-        .select_related("campaign")
-        .order_by("last_handed_off_at", "id")[:QUEUE_LIMIT]
-    )
+    queue = list(scoped.unassigned_queue().order_by("last_handed_off_at", "id")[:QUEUE_LIMIT])
     context = {
         "reps": reps,
         "assignable_reps": [r for r in reps if r.is_active],
@@ -519,7 +517,8 @@ def rep_leads(request, user_id):
         pk=user_id,
     )
     leads = (
-        Lead.objects.filter(owner=rep, stage__in=SALES_STAGES)
+        Lead.objects.for_user(request.user)
+        .filter(owner=rep, stage__in=SALES_STAGES)
         .select_related("campaign")
         .order_by(F("next_follow_up_at").asc(nulls_last=True), "last_handed_off_at", "id")
     )
