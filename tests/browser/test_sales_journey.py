@@ -1,5 +1,4 @@
 import datetime as dt
-import re
 
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -46,13 +45,14 @@ def test_rep_accepts_calls_and_wins_a_lead_then_marketing_sees_it_won(
 
     page.get_by_role("button", name="Log out").click()
     login("marketer")
-    page.goto(f"{live_server.url}/leads/?campaign={campaign.pk}")
-    won_row = page.locator("#lead-table tr", has_text="Grace Hopper")
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/")
+    won_row = page.locator("#campaign-leads tr", has_text="Grace Hopper")
     expect(won_row.locator(".stage-badge")).to_have_text("Won")
-    expect(page.locator("#lead-table tr", has_text="Alan Turing")).to_contain_text("MQL")
+    expect(page.locator("#campaign-leads tr", has_text="Alan Turing")).to_contain_text("MQL")
+    expect(page.locator("#campaign-funnel tr[data-step=won] td").first).to_have_text("1")
 
     lead = Lead.objects.get(pk=lead.pk)
     assert (lead.stage, str(lead.deal_value), lead.owner.username) == ("won", "7500.00", "rep1")
     assert lead.first_contact_at is not None and lead.activities.get().objection_tags == ["price"]
     assert other.pk != lead.pk
-    assert re.search(r"/leads/\?campaign=\d+$", page.url)
+    assert page.url.endswith(f"/campaigns/{campaign.pk}/")
