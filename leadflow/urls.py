@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from leads import dashboard_views
+
 from . import views
 
 urlpatterns = [
@@ -12,6 +14,9 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("dashboard/<slug:table>.csv", dashboard_views.dashboard_csv, name="dashboard_csv"),
+    path("api/v1/funnel/", dashboard_views.funnel_api, name="funnel_api"),
     path("campaigns/", include("campaigns.urls")),
     path("leads/", include("leads.urls")),
     path("sales/", include("sales.urls")),
