@@ -4,7 +4,6 @@ user; the sweep is idempotent, keeps history and issues a fixed number of statem
 
 Every test runs twice (the ``sweep`` fixture): as a full and as an incremental sweep."""
 
-import datetime as dt
 from io import StringIO
 
 import pytest
@@ -18,7 +17,7 @@ from leads.sweep import sweep_flags
 from sales import services as sales
 
 from .. import factories
-from .conftest import D, H, SECOND, T0
+from .conftest import SECOND, T0, D, H
 
 pytestmark = pytest.mark.django_db
 
@@ -90,9 +89,7 @@ def test_rejection_unactioned_raised_after_72h_and_resolved_when_marketing_acts(
     sweep, clock, make_lead, marketer, rep, event
 ):
     lead = make_lead(Stage.REJECTED)
-    flag = assert_raised_exactly_at(
-        sweep, clock, lead, FlagKind.REJECTION_UNACTIONED, T0 + 72 * H
-    )
+    flag = assert_raised_exactly_at(sweep, clock, lead, FlagKind.REJECTION_UNACTIONED, T0 + 72 * H)
     assert flag.side == Side.MARKETING
     assert flag.responsible == marketer
 
