@@ -15,5 +15,6 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("leads/", include("leads.urls")),
     path("sales/", include("sales.urls")),
+    path("sla/", include("leads.sla_urls")),
     path("admin/", admin.site.urls),
 ]
