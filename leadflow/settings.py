@@ -201,6 +201,9 @@ EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
 EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
 if "EMAIL_FILE_PATH" in _email:
     EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+    # django-environ drops the leading slash: filemail:///tmp/mail means /tmp/mail.
+    if env.str("EMAIL_URL", default="").startswith("filemail:///"):
+        EMAIL_FILE_PATH = "/" + EMAIL_FILE_PATH.lstrip("/")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LeadFlow <leadflow@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
