@@ -156,12 +156,12 @@ def sweep_flags(now=None, *, full=None):
       racing cannot open a duplicate flag (the partial unique constraint
       flag_one_open_per_lead_kind and ``ON CONFLICT DO NOTHING``).
 
-    ``full=None`` decides by itself: a full sweep examines every lead with a deadline; an
-    incremental one only deadlines that passed, and leads that changed (``updated_at``),
-    since the last sweep's ``now`` minus OVERLAP, which gives the same result as long as
-    every writer of deadlines bumps ``Lead.updated_at`` (``Model.save`` does; the SLA
-    recompute does). As a safety net a full sweep runs when none ran for
-    SWEEP_FULL_INTERVAL_SECONDS, and when there is no earlier sweep.
+    A full sweep examines every lead with a deadline; an incremental one only deadlines
+    that passed, and leads that changed (``updated_at``), since the last sweep's ``now``
+    minus OVERLAP, which gives the same result as long as every writer of deadlines bumps
+    ``Lead.updated_at`` (``Model.save`` does; the SLA recompute does). ``full=None``
+    decides: full when none ran for SWEEP_FULL_INTERVAL_SECONDS (the safety net), else
+    incremental. With no earlier sweep (or one later than ``now``) it is always full.
     """
     started = time.perf_counter()
     now = now or timezone.now()

@@ -346,23 +346,50 @@ def test_closed_and_marketing_side_leads_carry_no_sales_flags(sweep, clock, make
     assert not Flag.objects.exists()
 
 
+def command(*args):
+    out = StringIO()
+    call_command("flag_leads", *args, stdout=out)
+    text = out.getvalue()
+    counts = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            counts[parts[0]] = [int(parts[1]), int(parts[2])]
+    return text, counts
+
+
 def test_flag_leads_command_prints_counts_per_kind(clock, make_lead):
     make_lead(Stage.HANDED_OFF)
     clock.at(T0 + 3 * D)
-    out = StringIO()
-    call_command("flag_leads", stdout=out)
-    text = out.getvalue()
-    assert "response_overdue" in text
-    lines = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip()}
-    assert lines["response_overdue"] == ["1", "0"]
-    assert lines["first_contact_overdue"] == ["1", "0"]
-    assert lines["mql_waiting"] == ["0", "0"]
-    assert lines["total"] == ["2", "0"]
-    out = StringIO()
-    call_command("flag_leads", stdout=out)
-    assert {line.split()[0]: line.split()[1:] for line in out.getvalue().splitlines()}[
-        "total"
-    ] == ["0", "0"]
+    text, counts = command()
+    assert text.startswith("full sweep at")
+    assert counts["response_overdue"] == [1, 0]
+    assert counts["first_contact_overdue"] == [1, 0]
+    assert counts["mql_waiting"] == [0, 0]
+    assert counts["total"] == [2, 0]
+    assert "notified by the worker" in text
+    _text, counts = command()
+    assert counts["total"] == [0, 0]
+    assert set(counts) == {kind.value for kind in FlagKind} | {"total"}
+
+
+def test_flag_leads_can_notify_or_mark_the_backlog_notified(clock, make_lead, rep):
+    from django.core import mail
+
+    make_lead(Stage.HANDED_OFF)
+    make_lead(Stage.MQL)
+    clock.at(T0 + 3 * D)
+    text, _counts = command("--mark-notified")
+    assert "Marked 3 flag(s) as notified" in text
+    assert mail.outbox == []
+    assert not Flag.objects.filter(notified_at__isnull=True).exists()
+
+    make_lead(Stage.HANDED_OFF)
+    clock.at(T0 + 5 * D)
+    text, counts = command("--notify")
+    assert counts["total"] == [2, 0]
+    assert "Notified 2 flag(s)." in text
+    assert [e.to for e in mail.outbox] == [[rep.email], [rep.email]]
 
 
 def test_an_incremental_sweep_only_looks_at_what_changed_and_a_full_one_repairs_the_rest(
