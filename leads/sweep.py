@@ -101,20 +101,28 @@ def _raise_sql(column, side, incremental):
         responsible, join = "c.owner_id", f"LEFT JOIN {CAMPAIGN} c ON c.id = l.campaign_id"
     else:
         responsible, join = "l.owner_id", ""
-    # Incremental: a deadline that passed since the last sweep (the partial index
-    # lead_<deadline>_idx), or a lead that changed since (lead_updated_idx).
-    recent = f"AND (l.{column} > %s OR l.updated_at > %s) " if incremental else ""
-    # The NOT EXISTS keeps the steady state cheap (no speculative insert per flagged
-    # lead); ON CONFLICT on the partial unique index is what makes racing sweeps safe.
+    open_flag = (
+        f"SELECT 1 FROM {FLAG} f WHERE f.lead_id = l.id AND f.kind = %s AND f.resolved_at IS NULL"
+    )
+    if incremental:
+        # A deadline that passed since the last sweep (the partial index
+        # lead_<deadline>_idx), or a lead that changed since (lead_updated_idx). The few
+        # candidates each probe flag_one_open_per_lead_kind: a scalar subquery with LIMIT
+        # is not turned into a join, so this never hashes every open flag of the kind.
+        candidates = (
+            f"AND (l.{column} > %s OR l.updated_at > %s) AND ({open_flag} LIMIT 1) IS NULL"
+        )
+    else:
+        candidates = f"AND NOT EXISTS ({open_flag})"
+    # Skipping flagged leads keeps the steady state cheap (no speculative insert per
+    # flagged lead); ON CONFLICT on the partial unique index makes racing sweeps safe.
     # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT (parsing ambiguity).
     return (
         f"INSERT INTO {FLAG} "
         "(lead_id, kind, side, responsible_id, due_at, raised_at, resolved_at, notified_at) "
         f"SELECT l.id, %s, %s, {responsible}, l.{column}, %s, NULL, NULL "
         f"FROM {LEAD} l {join} "
-        f"WHERE l.{column} <= %s {recent}AND NOT EXISTS ("
-        f"SELECT 1 FROM {FLAG} f WHERE f.lead_id = l.id AND f.kind = %s "
-        "AND f.resolved_at IS NULL) "
+        f"WHERE l.{column} <= %s {candidates} "
         "ON CONFLICT (lead_id, kind) WHERE resolved_at IS NULL DO NOTHING"
     )
 

@@ -32,7 +32,7 @@ def sweep(self):
     except OperationalError as exc:  # e.g. a deadlock with a concurrent sweep
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
     drain_flag_outbox.delay()
-    return {"raised": dict(result.raised), "resolved": dict(result.resolved)}
+    return {"raised": dict(+result.raised), "resolved": dict(+result.resolved)}
 
 
 @shared_task(bind=True, max_retries=8, ignore_result=True)
