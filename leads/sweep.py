@@ -106,11 +106,14 @@ def _raise_sql(column, side, incremental):
     )
     if incremental:
         # A deadline that passed since the last sweep (the partial index
-        # lead_<deadline>_idx), or a lead that changed since (lead_updated_idx). The few
+        # lead_<deadline>_idx), or a lead that changed since (lead_updated_idx): a UNION,
+        # because SQLite does not turn the OR of the two into two index ranges. The few
         # candidates each probe flag_one_open_per_lead_kind: a scalar subquery with LIMIT
         # is not turned into a join, so this never hashes every open flag of the kind.
         candidates = (
-            f"AND (l.{column} > %s OR l.updated_at > %s) AND ({open_flag} LIMIT 1) IS NULL"
+            f"AND l.id IN (SELECT id FROM {LEAD} WHERE {column} > %s AND {column} <= %s "
+            f"UNION SELECT id FROM {LEAD} WHERE updated_at > %s) "
+            f"AND ({open_flag} LIMIT 1) IS NULL"
         )
     else:
         candidates = f"AND NOT EXISTS ({open_flag})"
@@ -191,7 +194,7 @@ def sweep_flags(now=None, *, full=None):
             result.resolved[kind.value] = max(cursor.rowcount, 0)
         for kind, column in FLAG_DEADLINE.items():
             side = FLAG_SIDE[kind]
-            window = [since, since] if incremental else []
+            window = [since, at, since] if incremental else []
             cursor.execute(
                 _raise_sql(column, side, incremental),
                 [kind.value, side.value, at, at, *window, kind.value],
