@@ -782,6 +782,9 @@ def reset_demo_data():
     ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Inside a transaction that inserted rows (a test), deferred foreign-key checks
+            # are still pending and TRUNCATE refuses; run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(
                 "TRUNCATE "
                 + ", ".join(
