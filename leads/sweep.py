@@ -162,10 +162,11 @@ def sweep_flags(now=None, *, full=None):
       the lead's K deadline is NULL or ``> now``;
     - open flags are re-pointed at their current responsible user;
     - idempotent: a second run with the same ``now`` changes nothing;
-    - a fixed number of statements whatever the number of leads (17 incremental, 18
-      full), each its own short transaction unless the caller holds one; two sweeps
-      racing cannot open a duplicate flag (the partial unique constraint
-      flag_one_open_per_lead_kind and ``ON CONFLICT DO NOTHING``).
+    - a fixed number of statements whatever the number of leads (17 for an incremental
+      sweep; 20 for a full one, which also prunes old SweepRuns), each its own short
+      transaction unless the caller holds one; two sweeps racing cannot open a duplicate
+      flag (the partial unique constraint flag_one_open_per_lead_kind and
+      ``ON CONFLICT DO NOTHING``).
 
     A full sweep examines every lead with a deadline; an incremental one only deadlines
     that passed, and leads that changed (``updated_at``), since the last sweep's ``now``
