@@ -23,5 +23,6 @@ urlpatterns = [
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
+    path("sla/", include("leads.sla_urls")),
     path("admin/", admin.site.urls),
 ]
