@@ -27,7 +27,8 @@ def _context(request):
     # Pre-aggregated statistics (leads/stats.py), brought up to date first; a big backlog
     # (after an import, say) goes to the worker and the page says how old the figures are.
     current = stats.refresh(max_days=stats.INLINE_DAYS)
-    data = stats.funnel(filters)
+    medians = metrics.medians_with_owners(filters.cohort())
+    data = stats.funnel(filters, medians=medians)
     marketing = stats.marketing_scorecard(filters)
     rejection, lost = stats.reasons(filters, data)
     base = reverse("leads:list") + "?" + filters.lead_list_query()
@@ -47,7 +48,7 @@ def _context(request):
         ],
         "marketing": marketing,
         "costs": metrics.costs(filters, data, marketing),
-        "reps": stats.sales_scorecard(filters),
+        "reps": stats.sales_scorecard(filters, medians=medians),
         "rejection_reasons": [
             (label, rejection.get(value, 0)) for value, label in RejectionReason.choices
         ],

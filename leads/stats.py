@@ -394,9 +394,12 @@ def _sums(names):
     }
 
 
-def funnel(filters, sla_hours=None):
-    """metrics.funnel from the statistics (two queries: the sums and the raw median)."""
+def funnel(filters, sla_hours=None, medians=None):
+    """metrics.funnel from the statistics: the sums, and the median from the raw leads
+    (pass ``medians`` from ``metrics.medians_with_owners`` to share that query)."""
     data = _rows(CohortStats, filters).aggregate(**_sums(COHORT_SUMS))
+    if medians is None:
+        medians = (metrics.median_hours_to_first_contact(filters.cohort()), None)
     won_value = Decimal(data["won_value"] or 0).quantize(Decimal("0.01"))
     return {
         "generated": data["generated"],
@@ -410,7 +413,7 @@ def funnel(filters, sla_hours=None):
         "won_value": won_value,
         "acceptance_rate": metrics._rate(data["accepted"], data["handed_off"]),
         "contact_in_sla_rate": metrics._rate(data["contacted_in_sla"], data["handed_off"]),
-        "median_hours_to_first_contact": metrics.median_hours_to_first_contact(filters.cohort()),
+        "median_hours_to_first_contact": medians[0],
         "win_rate": metrics._rate(data["won"], data["accepted"]),
         "ball_dropped": {c: data[f"dropped_{c}"] for c in metrics.DROPPED_CATEGORIES},
         "contacted_in_sla": data["contacted_in_sla"],
@@ -445,7 +448,7 @@ def marketing_scorecard(filters):
     return metrics.assemble_marketing(filters, rows, reasons, flags)
 
 
-def sales_scorecard(filters, sla_hours=None):
+def sales_scorecard(filters, sla_hours=None, medians=None):
     owned = {
         row["owner"]: {**row, "handed": row["handed_off"]}
         for row in _rows(CohortStats, filters)
@@ -475,7 +478,9 @@ def sales_scorecard(filters, sla_hours=None):
         objections=objections,
         false_rejections=false_rejections,
         overturned=overturned,
-        medians=metrics.median_hours_by_owner(filters.cohort()),
+        medians=(
+            medians[1] if medians is not None else metrics.median_hours_by_owner(filters.cohort())
+        ),
     )
 
 

@@ -55,6 +55,10 @@ class Handoff(models.Model):
             models.Index(fields=["lead", "handed_at"], name="handoff_lead_time_idx"),
             # Sales scorecard: "handoffs received per rep in a period".
             models.Index(fields=["to_user", "handed_at"], name="handoff_rep_time_idx"),
+            # Dashboard false rejections: "rejected handoffs of these (won) leads".
+            models.Index(
+                fields=["lead"], condition=Q(outcome="rejected"), name="handoff_rejected_lead_idx"
+            ),
         ]
 
     def __str__(self):

@@ -103,3 +103,11 @@ def test_a_big_backlog_goes_to_the_worker_from_a_page(demo, monkeypatch):
         m.setattr("django.db.transaction.on_commit", lambda f, using=None, robust=False: f())
         assert stats.refresh(max_days=3) is False
     assert calls == [{}]
+
+
+def test_one_pass_medians_equal_the_separate_ones(demo):
+    cohort = metrics.Filters.default().cohort()
+    overall, by_owner = metrics.medians_with_owners(cohort)
+    assert overall == pytest.approx(metrics.median_hours_to_first_contact(cohort))
+    assert by_owner == pytest.approx(metrics.median_hours_by_owner(cohort))
+    assert by_owner and overall is not None

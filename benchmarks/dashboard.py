@@ -1,0 +1,283 @@
+"""The handoff dashboard at scale, next to hand-written SQL for the same numbers.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/leadflow_bench \\
+        .venv/bin/python benchmarks/dashboard.py --leads 1000000
+
+Seeds N leads with seed_demo unless the database already holds exactly N (--no-seed skips
+the check), makes sure the pre-aggregated statistics are current, then for the default
+90-day view and for a whole year prints (median of 5 runs):
+
+  page      GET /dashboard/ through Django (server time: refresh check, queries, template)
+  sql-pre   hand-written SQL over the same pre-aggregated tables, run back to back
+  sql-raw   hand-written SQL over the raw lead/handoff/activity/flag tables
+  orm-raw   leads/metrics.py, the raw reference definitions, through the ORM
+
+and the ratios page / sql-pre and page / sql-raw. PostgreSQL only.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+
+RAW_SQL = [
+    # Funnel, contact in SLA and where the ball dropped.
+    """
+    SELECT count(*), count(mql_at), count(handed_off_at), count(accepted_at),
+           count(first_contact_at), count(opportunity_at),
+           count(*) FILTER (WHERE stage = 'won'), count(*) FILTER (WHERE stage = 'lost'),
+           coalesce(sum(deal_value) FILTER (WHERE stage = 'won'), 0),
+           count(*) FILTER (WHERE first_contact_at <= handed_off_at + make_interval(hours => %(sla)s)),
+           count(*) FILTER (WHERE dropped AND rejected),
+           count(*) FILTER (WHERE dropped AND NOT rejected AND (sd OR (stage = 'lost' AND first_contact_at IS NULL))),
+           count(*) FILTER (WHERE dropped AND NOT rejected AND NOT (sd OR (stage = 'lost' AND first_contact_at IS NULL))
+                            AND stage = 'lost' AND first_contact_at IS NOT NULL),
+           count(*) FILTER (WHERE dropped AND NOT rejected AND NOT sd AND stage <> 'lost')
+    FROM (
+      SELECT l.*, (l.handed_off_at IS NOT NULL AND l.stage <> 'won') AS dropped,
+             (l.rejected_at IS NOT NULL AND (l.accepted_at IS NULL OR l.accepted_at < l.rejected_at)) AS rejected,
+             EXISTS (SELECT 1 FROM leads_flag f WHERE f.lead_id = l.id
+                     AND f.kind IN ('response_overdue', 'first_contact_overdue')) AS sd
+      FROM leads_lead l WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
+    ) x
+    """,
+    """
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_contact_at - handed_off_at))
+    FROM leads_lead WHERE created_at >= %(start)s AND created_at < %(end)s
+      AND first_contact_at IS NOT NULL AND handed_off_at IS NOT NULL
+    """,
+    # Per campaign (channels are sums of these) and per owner.
+    """
+    SELECT campaign_id, count(*), count(mql_at), count(handed_off_at), count(accepted_at),
+           count(rejected_at), count(*) FILTER (WHERE stage = 'won'),
+           coalesce(sum(deal_value) FILTER (WHERE stage = 'won'), 0)
+    FROM leads_lead WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY campaign_id
+    """,
+    """
+    SELECT owner_id, count(handed_off_at),
+           count(*) FILTER (WHERE first_contact_at <= handed_off_at + make_interval(hours => %(sla)s)),
+           count(accepted_at), count(*) FILTER (WHERE stage = 'won'), count(*) FILTER (WHERE stage = 'lost'),
+           coalesce(sum(deal_value) FILTER (WHERE stage = 'won'), 0),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_contact_at - handed_off_at))
+             FILTER (WHERE first_contact_at IS NOT NULL AND handed_off_at IS NOT NULL)
+    FROM leads_lead WHERE created_at >= %(start)s AND created_at < %(end)s AND owner_id IS NOT NULL
+    GROUP BY owner_id
+    """,
+    # Rejection reasons per campaign; lost reasons.
+    """
+    SELECT l.campaign_id, h.rejection_reason, count(*) FROM sales_handoff h
+    JOIN leads_lead l ON l.id = h.lead_id
+    WHERE h.outcome = 'rejected' AND l.created_at >= %(start)s AND l.created_at < %(end)s
+    GROUP BY 1, 2
+    """,
+    """
+    SELECT lost_reason, count(*) FROM leads_lead
+    WHERE stage = 'lost' AND created_at >= %(start)s AND created_at < %(end)s GROUP BY 1
+    """,
+    # Flags per campaign (marketing) and per responsible rep (sales).
+    """
+    SELECT l.campaign_id, f.side, f.responsible_id, count(*), count(*) FILTER (WHERE f.resolved_at IS NULL)
+    FROM leads_flag f JOIN leads_lead l ON l.id = f.lead_id
+    WHERE l.created_at >= %(start)s AND l.created_at < %(end)s GROUP BY 1, 2, 3
+    """,
+    # Handoffs per rep, false rejections.
+    """
+    SELECT h.to_user_id, count(DISTINCT h.lead_id),
+           count(DISTINCT h.lead_id) FILTER (WHERE h.outcome = 'accepted'),
+           count(*) FILTER (WHERE h.outcome = 'rejected'),
+           count(DISTINCT h.lead_id) FILTER (WHERE h.outcome = 'rejected' AND l.stage = 'won')
+    FROM sales_handoff h JOIN leads_lead l ON l.id = h.lead_id
+    WHERE h.to_user_id IS NOT NULL AND l.created_at >= %(start)s AND l.created_at < %(end)s
+    GROUP BY 1
+    """,
+    # Follow-ups per rep; objections per rep and per campaign.
+    """
+    SELECT a.user_id, count(*) FROM sales_activity a JOIN leads_lead l ON l.id = a.lead_id
+    WHERE l.created_at >= %(start)s AND l.created_at < %(end)s GROUP BY 1
+    """,
+    """
+    SELECT l.campaign_id, a.user_id, o.tag, count(*) FROM sales_objection o
+    JOIN sales_activity a ON a.id = o.activity_id JOIN leads_lead l ON l.id = o.lead_id
+    WHERE l.created_at >= %(start)s AND l.created_at < %(end)s GROUP BY 1, 2, 3
+    """,
+    # Weekly trend.
+    """
+    SELECT date_trunc('week', created_at AT TIME ZONE %(tz)s), count(*), count(mql_at),
+           count(handed_off_at), count(accepted_at),
+           count(*) FILTER (WHERE first_contact_at <= handed_off_at + make_interval(hours => %(sla)s)),
+           count(*) FILTER (WHERE stage = 'won')
+    FROM leads_lead WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY 1 ORDER BY 1
+    """,
+]
+
+PRE_SQL = [
+    """
+    SELECT sum(generated), sum(mql), sum(handed_off), sum(accepted), sum(contacted),
+           sum(opportunity), sum(won), sum(lost), sum(won_value), sum(contacted_in_sla),
+           sum(dropped_marketing), sum(dropped_sales), sum(dropped_market), sum(dropped_in_progress),
+           sum(rej_not_a_fit), sum(rej_no_budget), sum(rej_bad_contact_data), sum(rej_duplicate),
+           sum(rej_spam), sum(rej_not_interested), sum(lost_price), sum(lost_competitor),
+           sum(lost_timing), sum(lost_no_decision), sum(lost_unresponsive), sum(lost_other)
+    FROM leads_cohortstats WHERE day BETWEEN %(start_day)s AND %(end_day)s
+    """,
+    RAW_SQL[1],  # the median is read from the raw leads by the page too
+    """
+    SELECT campaign_id, sum(generated), sum(mql), sum(handed_off), sum(accepted), sum(rejected),
+           sum(won), sum(won_value), sum(rej_not_a_fit), sum(rej_no_budget),
+           sum(rej_bad_contact_data), sum(rej_duplicate), sum(rej_spam), sum(rej_not_interested),
+           sum(mflags_raised), sum(mflags_open), sum(obj_price), sum(obj_timing),
+           sum(obj_competitor), sum(obj_no_need), sum(obj_authority), sum(obj_other)
+    FROM leads_cohortstats WHERE day BETWEEN %(start_day)s AND %(end_day)s GROUP BY campaign_id
+    """,
+    """
+    SELECT owner_id, sum(handed_off), sum(contacted_in_sla), sum(accepted), sum(won), sum(lost),
+           sum(won_value)
+    FROM leads_cohortstats WHERE day BETWEEN %(start_day)s AND %(end_day)s AND owner_id IS NOT NULL
+    GROUP BY owner_id
+    """,
+    """
+    SELECT owner_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_contact_at - handed_off_at))
+    FROM leads_lead WHERE created_at >= %(start)s AND created_at < %(end)s AND owner_id IS NOT NULL
+      AND first_contact_at IS NOT NULL AND handed_off_at IS NOT NULL GROUP BY owner_id
+    """,
+    """
+    SELECT rep_id, sum(received), sum(accepted), sum(rejected), sum(false_rejections),
+           sum(overturned), sum(follow_ups), sum(obj_price), sum(obj_timing), sum(obj_competitor),
+           sum(obj_no_need), sum(obj_authority), sum(obj_other), sum(sflags_raised), sum(sflags_open)
+    FROM leads_repstats WHERE day BETWEEN %(start_day)s AND %(end_day)s GROUP BY rep_id
+    """,
+    """
+    SELECT date_trunc('week', day), sum(generated), sum(mql), sum(handed_off), sum(accepted),
+           sum(contacted_in_sla), sum(won)
+    FROM leads_cohortstats WHERE day BETWEEN %(start_day)s AND %(end_day)s GROUP BY 1 ORDER BY 1
+    """,
+    # The false-rejection list (the page reads it from the raw tables).
+    """
+    SELECT h.id, l.id, l.last_name FROM sales_handoff h JOIN leads_lead l ON l.id = h.lead_id
+    WHERE h.outcome = 'rejected' AND h.to_user_id IS NOT NULL AND l.stage = 'won'
+      AND l.created_at >= %(start)s AND l.created_at < %(end)s
+    ORDER BY l.closed_at DESC LIMIT 50
+    """,
+]
+
+
+def setup():
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.DEBUG = False
+    from leadflow.celery import app
+
+    app.conf.task_always_eager = True
+
+
+def median_ms(func, repeat=5):
+    func()  # warm caches
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def run_sql(statements, params):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-seed", action="store_true")
+    args = parser.parse_args()
+    setup()
+    import datetime as dt
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from leads import metrics, stats
+    from leads.demo import Seeder, reset_demo_data
+    from leads.filters import start_of_day
+    from leads.models import Lead
+    from leads.sla import global_policy
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("Run this against PostgreSQL (set DATABASE_URL).")
+    print(f"cores: {os.cpu_count()}  database: {os.environ.get('DATABASE_URL')}")
+    if not args.no_seed and Lead.objects.count() != args.leads:
+        started = time.perf_counter()
+        reset_demo_data()
+        Seeder(leads=args.leads, seed=args.seed).run()
+        print(f"seeded {args.leads:,} leads in {time.perf_counter() - started:.0f} s")
+    if not stats.refresh():
+        stats.rebuild()
+    started = time.perf_counter()
+    stats.rebuild()
+    print(f"full statistics rebuild: {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    stats.refresh()
+    print(f"refresh with nothing to do: {(time.perf_counter() - started) * 1000:.1f} ms")
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="manager"))
+    today = timezone.localdate()
+    sla = global_policy().first_contact_hours
+    print(
+        f"\n{'view':<10} {'page':>9} {'sql-pre':>9} {'sql-raw':>9} {'orm-raw':>9}  page/pre  page/raw"
+    )
+    for label, days in (("90 days", 90), ("365 days", 365)):
+        start_day = today - dt.timedelta(days=days - 1)
+        params = {
+            "start": start_of_day(start_day),
+            "end": start_of_day(today + dt.timedelta(days=1)),
+            "start_day": start_day,
+            "end_day": today,
+            "sla": sla,
+            "tz": str(timezone.get_current_timezone()),
+        }
+        url = f"/dashboard/?start={start_day.isoformat()}&end={today.isoformat()}"
+        filters = metrics.Filters(start=start_day, end=today)
+
+        def page(url=url):
+            response = client.get(url)
+            assert response.status_code == 200
+
+        def orm_raw(filters=filters):
+            metrics.funnel(filters)
+            metrics.marketing_scorecard(filters)
+            metrics.sales_scorecard(filters)
+            metrics.reasons(filters)
+            metrics.objections_by_campaign(filters)
+            metrics.false_rejections(filters)
+            metrics.weekly_trend(filters)
+
+        page_ms = median_ms(page)
+        pre_ms = median_ms(lambda params=params: run_sql(PRE_SQL, params))
+        raw_ms = median_ms(lambda params=params: run_sql(RAW_SQL, params), repeat=3)
+        orm_ms = median_ms(orm_raw, repeat=3)
+        print(
+            f"{label:<10} {page_ms:>7.0f}ms {pre_ms:>7.0f}ms {raw_ms:>7.0f}ms {orm_ms:>7.0f}ms"
+            f"  {page_ms / pre_ms:>7.2f}x {page_ms / raw_ms:>7.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
