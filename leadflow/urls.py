@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from campaigns.intake import intake
+
 from . import views
 
 urlpatterns = [
@@ -12,6 +14,14 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/profile/", views.profile, name="profile"),
+    path(
+        "accounts/profile/tokens/<int:pk>/revoke/",
+        views.api_token_revoke,
+        name="api_token_revoke",
+    ),
+    path("api/v1/", include("leadflow.api_urls")),
+    path("intake/<str:key>/", intake, name="intake"),
     path("campaigns/", include("campaigns.urls")),
     path("leads/", include("leads.urls")),
     path("sales/", include("sales.urls")),
