@@ -24,7 +24,7 @@ from .models import Campaign, Channel
 
 class CampaignSerializer(serializers.ModelSerializer):
     owner_username = serializers.CharField(
-        source="owner.username", read_only=True, default=None, allow_null=True
+        source="owner.username", read_only=True, allow_null=True
     )
     intake_key = serializers.SerializerMethodField(
         help_text=gettext_lazy("Secret key of the public intake form (marketers and managers).")

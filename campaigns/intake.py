@@ -31,6 +31,7 @@ from django.views.decorators.http import require_http_methods
 from leads.lifecycle import InvalidInput, LeadflowError
 from leads.models import InquiryType, TouchSource
 from leads.services import UTM_FIELDS, lead_intake
+from leads.sla import SLA
 
 from .models import Campaign
 
@@ -307,6 +308,22 @@ def _thanks(request, campaign, next_url):
     return _cors(response, request, campaign)
 
 
+# --- the SLA policies ----------------------------------------------------------------
+
+_sla = {"value": None, "until": 0.0}
+SLA_REUSE_SECONDS = 60
+
+
+def intake_sla():
+    """The SLA policies for lead_intake, reused for a minute by this process. A public
+    intake only ever creates ``new`` leads, whose deadlines do not depend on the policy, so
+    reusing it only saves the two policy queries per post (a fifth of the statements)."""
+    now = time.monotonic()
+    if _sla["value"] is None or now >= _sla["until"]:
+        _sla["value"], _sla["until"] = SLA(), now + SLA_REUSE_SECONDS
+    return _sla["value"]
+
+
 # --- the view --------------------------------------------------------------------------
 
 
@@ -321,9 +338,10 @@ def intake(request, key):
         if int(length) > _max_body():
             raise _too_large()
         _check_rate(f"ip:{client_ip(request)}", settings.INTAKE_RATE_PER_IP)
-        campaign = Campaign.objects.filter(intake_key=key).first()
-        if campaign is None:
-            raise IntakeRefused(404, _("This form is not accepting submissions."))
+        try:
+            campaign = Campaign.objects.get(intake_key=key)
+        except Campaign.DoesNotExist:
+            raise IntakeRefused(404, _("This form is not accepting submissions.")) from None
         if request.method == "OPTIONS":
             return _preflight(request, campaign)
         _check_rate(f"campaign:{campaign.pk}", settings.INTAKE_RATE_PER_KEY)
@@ -360,6 +378,7 @@ def _log_inquiry(request, campaign, data):
             source=TouchSource.INTAKE,
             utm=utm,
             message=message,
+            sla=intake_sla(),
         )
     except InvalidInput as exc:
         field = exc.field or "non_field_errors"

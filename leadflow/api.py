@@ -70,6 +70,12 @@ def api_url(request, name, *args):
     return request.build_absolute_uri(path) if request is not None else path
 
 
+def choice(choices, **kwargs):
+    """A read-only choice field whose empty value ("" for "not set") the schema admits:
+    ModelSerializer drops allow_blank from read-only fields."""
+    return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True, **kwargs)
+
+
 def validated(serializer_class, request):
     """The request body validated by ``serializer_class`` (a 400 with field errors if not)."""
     serializer = serializer_class(data=request.data, context={"request": request})
@@ -194,6 +200,12 @@ class LeadflowAutoSchema(AutoSchema):
         if self.method in ("POST", "PUT", "PATCH"):
             codes += ["409", "413", "415"]
         return codes
+
+    def _is_list_view(self, serializer=None):
+        # A page envelope ({next, previous, results}) is one object, not a list of them.
+        if getattr(serializer, "is_page", False):
+            return False
+        return super()._is_list_view(serializer)
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -17,12 +17,20 @@ from rest_framework.response import Response
 
 from campaigns.models import Campaign
 from leadflow import roles
-from leadflow.api import api_url, user_by_id, validated
+from leadflow.api import api_url, choice, user_by_id, validated
 from sales.api import DisputeSerializer, SalesLeadActions
 
 from . import services
 from .filters import KeysetPage, LeadFilterForm
-from .models import DisqualifyReason, Flag, InquiryType, Lead, TouchSource
+from .models import (
+    DisqualifyReason,
+    Flag,
+    InquiryType,
+    Lead,
+    LostReason,
+    RejectionReason,
+    TouchSource,
+)
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -34,19 +42,20 @@ MAX_PAGE_SIZE = 200
 class LeadSerializer(serializers.ModelSerializer):
     """A lead as the API shows it (read-only: changes go through the actions)."""
 
-    campaign_name = serializers.CharField(
-        source="campaign.name", read_only=True, default=None, allow_null=True
-    )
-    channel = serializers.CharField(
-        source="campaign.channel", read_only=True, default=None, allow_null=True
-    )
+    campaign_name = serializers.CharField(source="campaign.name", read_only=True, allow_null=True)
+    channel = serializers.CharField(source="campaign.channel", read_only=True, allow_null=True)
     owner_username = serializers.CharField(
-        source="owner.username", read_only=True, default=None, allow_null=True
+        source="owner.username", read_only=True, allow_null=True
     )
     open_flags = serializers.SerializerMethodField(
         help_text=gettext_lazy("Kinds of the lead's open flags, oldest first.")
     )
     url = serializers.SerializerMethodField()
+    # Blank when unknown (a phone-only lead), so not declared as format "email".
+    email = serializers.CharField(read_only=True)
+    rejection_reason = choice(RejectionReason.choices)
+    lost_reason = choice(LostReason.choices)
+    disqualify_reason = choice(DisqualifyReason.choices)
 
     class Meta:
         model = Lead
@@ -119,6 +128,8 @@ def lead_queryset():
 
 
 class LeadPageSerializer(serializers.Serializer):
+    is_page = True
+
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = LeadSerializer(many=True)

@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from leadflow.api import MAX_MONEY, CursorPagination, user_by_id, validated
+from leadflow.api import MAX_MONEY, CursorPagination, choice, user_by_id, validated
 from leads.models import Lead, LostReason, RejectionReason
 
 from . import services
@@ -24,6 +24,7 @@ from .models import Activity, ActivityKind, ActivityOutcome, Dispute, DisputeRul
 class ActivitySerializer(serializers.ModelSerializer):
     user_username = serializers.CharField(source="user.username", read_only=True)
     is_contact = serializers.BooleanField(read_only=True)
+    outcome = choice(ActivityOutcome.choices)
     objections = serializers.SerializerMethodField()
 
     class Meta:
@@ -51,6 +52,7 @@ class ActivitySerializer(serializers.ModelSerializer):
 class DisputeSerializer(serializers.ModelSerializer):
     raised_by_username = serializers.CharField(source="raised_by.username", read_only=True)
     is_open = serializers.BooleanField(read_only=True)
+    ruling = choice(DisputeRuling.choices)
 
     class Meta:
         model = Dispute
