@@ -1,9 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import feedback, views
 
 app_name = "campaigns"
 urlpatterns = [
     path("", views.CampaignListView.as_view(), name="list"),
+    path("new/", views.CampaignCreateView.as_view(), name="create"),
+    path("feedback/", feedback.feedback, name="feedback"),
     path("<int:pk>/", views.CampaignDetailView.as_view(), name="detail"),
+    path("<int:pk>/edit/", views.CampaignUpdateView.as_view(), name="update"),
+    path("<int:pk>/rotate-key/", views.rotate_key, name="rotate_key"),
 ]

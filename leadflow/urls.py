@@ -25,5 +25,8 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("leads/", include("leads.urls")),
     path("sales/", include("sales.urls")),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read/", views.notifications_read, name="notifications_read"),
+    path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
     path("admin/", admin.site.urls),
 ]

@@ -768,6 +768,9 @@ def reset_demo_data():
     ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Rows inserted earlier in this transaction leave deferred FK checks pending,
+            # and PostgreSQL refuses to TRUNCATE a table with pending trigger events.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(
                 "TRUNCATE "
                 + ", ".join(

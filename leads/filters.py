@@ -118,7 +118,7 @@ class LeadFilterForm(forms.Form):
         if data["q"]:
             term = data["q"].strip()
             qs = qs.filter(
-                # Each field has an UPPER(col) trigram index on PostgreSQL (leads 0003).
+                # Each field has an UPPER(col) trigram index on PostgreSQL (leads 0004).
                 Q(*[Q(**{f"{name}__icontains": term}) for name in SEARCH_FIELDS], _connector=Q.OR)
             )
         if data["stage"]:
@@ -211,15 +211,22 @@ def decode_cursor(token, ordering):
 
 
 def keyset_q(ordering, values, direction):
-    """The Q selecting rows strictly after (``next``) or before (``prev``) the cursor row."""
+    """The Q selecting rows strictly after (``next``) or before (``prev``) the cursor row.
+
+    (a, b) > (x, y) is written as ``a >= x AND (a > x OR (a = x AND b > y))``: the leading
+    range on the first sort column lets PostgreSQL seek into its index instead of filtering
+    every row before the cursor."""
     clauses = []
+    lead = None
     for i, field in enumerate(ordering):
         name = field.lstrip("-")
         descending = field.startswith("-")
         forward = descending if direction == "prev" else not descending
         equal = {ordering[j].lstrip("-"): values[j] for j in range(i)}
         clauses.append(Q(**equal, **{f"{name}__{'gt' if forward else 'lt'}": values[i]}))
-    return Q(*clauses, _connector=Q.OR)
+        if i == 0:
+            lead = Q(**{f"{name}__{'gte' if forward else 'lte'}": values[i]})
+    return lead & Q(*clauses, _connector=Q.OR)
 
 
 def reverse_ordering(ordering):
@@ -259,3 +266,57 @@ class KeysetPage:
         if self.has_previous and self.object_list:
             return encode_cursor(self.object_list[0], self.ordering, "prev")
         return None
+
+
+class PeriodForm(forms.Form):
+    """A cohort of leads by creation date (both ends inclusive, days in the site's time zone;
+    default the last 90 days), optionally one channel. Used by the feedback view and the
+    dashboard."""
+
+    DEFAULT_DAYS = 90
+
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    channel = forms.ChoiceField(
+        label=_("Channel"), choices=[("", _("All channels")), *Channel.choices], required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", f"{css} {css}-sm")
+
+    def clean(self):
+        data = super().clean()
+        today = timezone.localdate()
+        end = data.get("end") or today
+        start = data.get("start") or (end - dt.timedelta(days=self.DEFAULT_DAYS - 1))
+        if end < start:
+            self.add_error("end", _("The end date cannot be before the start date."))
+        if (end - start).days > 3660:
+            self.add_error("start", _("Choose a period of at most ten years."))
+        data["start"], data["end"] = start, end
+        return data
+
+    def period(self):
+        """(start, end) dates of a valid form, else the default period."""
+        if self.is_valid():
+            return self.cleaned_data["start"], self.cleaned_data["end"]
+        end = timezone.localdate()
+        return end - dt.timedelta(days=self.DEFAULT_DAYS - 1), end
+
+    def cohort(self, qs):
+        start, end = self.period()
+        qs = qs.filter(
+            created_at__gte=start_of_day(start),
+            created_at__lt=start_of_day(end + dt.timedelta(days=1)),
+        )
+        channel = self.cleaned_data.get("channel") if self.is_valid() else ""
+        if channel:
+            qs = qs.filter(campaign__channel=channel)
+        return qs

@@ -87,9 +87,10 @@ def refuse(lead, action):
     )
 
 
-def move(lead, to_stage, *, by, at, note="", reopen=False):
+def move(lead, to_stage, *, by, at, note="", reopen=False, save=True):
     """Move a locked lead to ``to_stage``: validates the move, records the StageChange,
-    sets ``stage``, ``owner_side`` and the timestamps of SPEC §3 (the caller saves)."""
+    sets ``stage``, ``owner_side`` and the timestamps of SPEC §3 (the caller saves the
+    lead). With ``save=False`` the StageChange is returned unsaved, for bulk inserts."""
     from_stage = lead.stage
     if reopen:
         if from_stage not in (Stage.WON, Stage.LOST) or to_stage != lead.closed_from:
@@ -117,9 +118,12 @@ def move(lead, to_stage, *, by, at, note="", reopen=False):
         lead.closed_from = from_stage
     if lead.owner_side == Side.MARKETING:
         lead.owner = None
-    return StageChange.objects.create(
+    change = StageChange(
         lead=lead, from_stage=from_stage, to_stage=to_stage, by=by, at=at, note=note[:500]
     )
+    if save:
+        change.save(force_insert=True)
+    return change
 
 
 def require_marketing(user):

@@ -94,6 +94,17 @@ class LeadQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(stage__in=ENDED_STAGES)
 
+    def open_with_email(self, *emails):
+        """Open leads whose email is one of ``emails`` (case-insensitive). Written so that
+        PostgreSQL can use the partial unique index lead_open_email_unique_ci."""
+        keys = [e.strip().lower() for e in emails if e and e.strip()]
+        return (
+            self.exclude(stage__in=[s.value for s in ENDED_STAGES])
+            .exclude(email="")
+            .alias(email_ci=Lower("email"))
+            .filter(email_ci__in=keys)
+        )
+
     def with_sales(self):
         return self.filter(stage__in=SALES_STAGES)
 
@@ -231,6 +242,11 @@ class Lead(models.Model):
             models.Index(fields=["created_at", "id"], name="lead_created_idx"),
             # Lead list filtered by stage, newest first.
             models.Index(fields=["stage", "created_at"], name="lead_stage_created_idx"),
+            # Lead list sorted by last name / company (keyset pages seek on these).
+            models.Index(fields=["last_name", "id"], name="lead_last_name_idx"),
+            models.Index(fields=["company", "id"], name="lead_company_idx"),
+            # Lead list filtered by owner, newest first.
+            models.Index(fields=["owner", "created_at"], name="lead_owner_created_idx"),
             # Campaign page and dashboard filtered by first-touch campaign.
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_created_idx"),
             # Rep inbox and rep scope: "owner = me AND stage IN (...)".
@@ -535,3 +551,106 @@ class Holiday(models.Model):
 
     def __str__(self):
         return f"{self.date} {self.name}".strip()
+
+
+class ImportStatus(models.TextChoices):
+    MAPPING = "mapping", _("Choose the columns")
+    VALIDATING = "validating", _("Checking the rows")
+    VALIDATED = "validated", _("Ready to import")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(models.Model):
+    """One CSV import: upload -> column mapping -> validation report -> confirm -> run.
+
+    The run commits batch by batch and records ``processed_rows`` in the same transaction,
+    so a crash leaves a clear state and a retry resumes exactly where it stopped."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="imports"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    filename = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    encoding = models.CharField(max_length=20)
+    delimiter = models.CharField(max_length=1)
+    header = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict, blank=True)
+    default_campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    default_inquiry_type = models.CharField(
+        max_length=30, choices=InquiryType.choices, default=InquiryType.OTHER
+    )
+    status = models.CharField(max_length=12, choices=ImportStatus.choices)
+    total_rows = models.PositiveIntegerField(default=0)
+    checked_rows = models.PositiveIntegerField(default=0)
+    valid_rows = models.PositiveIntegerField(default=0)
+    invalid_rows = models.PositiveIntegerField(default=0)
+    existing_matches = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    touched_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Import {self.pk} ({self.filename})"
+
+    def get_absolute_url(self):
+        return reverse("leads:import_detail", args=[self.pk])
+
+    @property
+    def progress(self):
+        if self.status in (ImportStatus.VALIDATING,):
+            done = self.checked_rows
+        else:
+            done = self.processed_rows
+        return round(100 * done / self.total_rows) if self.total_rows else 100
+
+
+class ImportFile(models.Model):
+    """The uploaded bytes, kept in the database so web and worker need no shared disk."""
+
+    job = models.OneToOneField(ImportJob, on_delete=models.CASCADE, related_name="file")
+    content = models.BinaryField()
+
+    def __str__(self):
+        return f"File of import {self.job_id}"
+
+
+class ImportOutcome(models.TextChoices):
+    INVALID = "invalid", _("Skipped")
+    CREATED = "created", _("Created")
+    TOUCHED = "touched", _("Added to existing lead")
+
+
+class ImportRow(models.Model):
+    """What happened to one line of an import (bad lines from validation, others from the run)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows")
+    line = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=10, choices=ImportOutcome.choices)
+    lead = models.ForeignKey(
+        Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    email = models.CharField(max_length=254, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["line"]
+        indexes = [
+            # The import report and its CSV: "rows of a job in line order".
+            models.Index(fields=["job", "outcome", "line"], name="importrow_job_idx"),
+        ]
+
+    def __str__(self):
+        return f"line {self.line}: {self.outcome}"

@@ -5,25 +5,31 @@ moves the lead through :mod:`leads.lifecycle` and refreshes its SLA deadlines. A
 refused move raises a :class:`~leads.lifecycle.LeadflowError` and writes nothing.
 """
 
+import logging
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leadflow import roles
+from leadflow.bulk import bulk_insert
 from leadflow.models import NotificationKind, Profile
 from leadflow.notify import notify
 from sales.models import Dispute, Handoff, HandoffKind
 
-from . import lifecycle
+from . import csv_import, lifecycle
 from .lifecycle import ActionForbidden, InvalidInput, TransitionNotAllowed
 from .models import (
-    ENDED_STAGES,
     DisqualifyReason,
+    ImportFile,
+    ImportJob,
+    ImportOutcome,
+    ImportRow,
+    ImportStatus,
     InquiryType,
     Lead,
     Origin,
@@ -31,10 +37,12 @@ from .models import (
     Stage,
     StageChange,
     Touch,
+    TouchSource,
 )
-from .sla import refresh_deadlines
+from .sla import SLA, refresh_deadlines
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "company", "job_title", "country")
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -55,10 +63,10 @@ def _save(lead, sla=None):
 def find_open_lead_by_email(email, *, lock=False):
     if not email:
         return None
-    qs = Lead.objects.exclude(stage__in=ENDED_STAGES).alias(email_ci=Lower("email"))
+    qs = Lead.objects.open_with_email(email)
     if lock:
         qs = qs.select_for_update()
-    return qs.filter(email_ci=email.strip().lower()).first()
+    return qs.first()
 
 
 def _add_touch(lead, *, campaign, inquiry_type, source, by, at, utm, message):
@@ -107,14 +115,7 @@ def lead_intake(
         raise InvalidInput(_("Last name is required."), field="last_name")
     if not data["email"] and not data["phone"]:
         raise InvalidInput(_("Give an email address or a phone number."), field="email")
-    if origin is None:
-        origin = (
-            Origin.SALES
-            if by is not None and roles.is_rep(by) and not roles.can_market(by)
-            else Origin.MARKETING
-        )
-    if origin == Origin.SALES and (by is None or not roles.is_rep(by)):
-        raise ActionForbidden(_("Only salespeople can log sales-generated leads."))
+    origin = intake_origin(by, origin)
     touch_args = {
         "campaign": campaign,
         "inquiry_type": inquiry_type,
@@ -150,7 +151,9 @@ def lead_intake(
     return _touch_existing(existing, data=data, touch_args=touch_args)
 
 
-def _create_lead(*, data, by, campaign, inquiry_type, origin, utm, at, sla):
+def build_lead(*, data, by, campaign, inquiry_type, origin, utm, at):
+    """An unsaved lead at its first stage: ``new``, or ``accepted`` and owned by the rep
+    when sales-generated. Shared by single intake and the CSV import's batches."""
     lead = Lead(
         **{k: v for k, v in data.items() if k in CONTACT_FIELDS},
         notes=data.get("notes") or "",
@@ -170,6 +173,32 @@ def _create_lead(*, data, by, campaign, inquiry_type, origin, utm, at, sla):
         lead.owner_side = Side.SALES
         lead.owner = by
         lead.accepted_at = at
+    return lead
+
+
+def intake_origin(by, origin=None):
+    """A lead logged by a salesperson (who is not also in marketing) is sales-generated."""
+    if origin is None:
+        origin = (
+            Origin.SALES
+            if by is not None and roles.is_rep(by) and not roles.can_market(by)
+            else Origin.MARKETING
+        )
+    if origin == Origin.SALES and (by is None or not roles.is_rep(by)):
+        raise ActionForbidden(_("Only salespeople can log sales-generated leads."))
+    return origin
+
+
+def _create_lead(*, data, by, campaign, inquiry_type, origin, utm, at, sla):
+    lead = build_lead(
+        data=data,
+        by=by,
+        campaign=campaign,
+        inquiry_type=inquiry_type,
+        origin=origin,
+        utm=utm,
+        at=at,
+    )
     _save(lead, sla)
     StageChange.objects.create(lead=lead, from_stage="", to_stage=lead.stage, by=by, at=at)
     return lead
@@ -357,3 +386,375 @@ def dispute_raise(*, lead, by, comment, at=None):
     for manager in User.objects.filter(is_active=True, groups__name=roles.MANAGERS):
         notify(user=manager, kind=NotificationKind.DISPUTE_RAISED, lead=lead, actor=by)
     return dispute
+
+
+# --- CSV import (SPEC §6) ----------------------------------------------------------
+
+
+def _require_can_log(by):
+    if not (roles.can_market(by) or roles.is_rep(by)):
+        raise ActionForbidden(_("Only marketers, salespeople and managers can import leads."))
+
+
+@transaction.atomic
+def import_create(*, by, filename, raw, default_campaign=None, default_inquiry_type=None):
+    """Store an uploaded file and its header; the mapping is guessed from the header names."""
+    _require_can_log(by)
+    if len(raw) > csv_import.MAX_BYTES:
+        raise InvalidInput(_("The file is larger than 50 MB; split it."), field="file")
+    try:
+        header, encoding, delimiter = csv_import.read_header(raw)
+    except csv_import.FileProblem as exc:
+        raise InvalidInput(str(exc), field="file") from None
+    job = ImportJob.objects.create(
+        created_by=by,
+        filename=filename[:255],
+        size=len(raw),
+        encoding=encoding,
+        delimiter=delimiter,
+        header=header,
+        mapping=csv_import.guess_mapping(header),
+        default_campaign=default_campaign,
+        default_inquiry_type=default_inquiry_type or InquiryType.OTHER,
+        status=ImportStatus.MAPPING,
+    )
+    ImportFile.objects.create(job=job, content=raw)
+    return job
+
+
+def _lock_job(job, by=None):
+    locked = ImportJob.objects.select_for_update().get(pk=job.pk if hasattr(job, "pk") else job)
+    if by is not None and locked.created_by_id != by.pk and not roles.is_manager(by):
+        raise ActionForbidden(_("This import belongs to someone else."))
+    return locked
+
+
+@transaction.atomic
+def import_set_mapping(*, job, by, mapping, default_campaign=None, default_inquiry_type=None):
+    """Save the column mapping and start validating every row (a Celery job)."""
+    job = _lock_job(job, by)
+    if job.status not in (ImportStatus.MAPPING, ImportStatus.VALIDATED):
+        raise TransitionNotAllowed(_("This import can no longer be changed."))
+    targets = [t for t in mapping.values() if t]
+    missing = [t for t in ("last_name", "email") if t not in targets]
+    if missing:
+        raise InvalidInput(
+            _("Map a column to %(fields)s.")
+            % {"fields": ", ".join(str(csv_import.TARGETS[t]) for t in missing)},
+            field="mapping",
+        )
+    if len(targets) != len(set(targets)):
+        raise InvalidInput(_("Each field can be mapped from one column only."), field="mapping")
+    job.mapping = {k: v for k, v in mapping.items() if v}
+    job.default_campaign = default_campaign
+    job.default_inquiry_type = default_inquiry_type or InquiryType.OTHER
+    job.status = ImportStatus.VALIDATING
+    job.checked_rows = job.valid_rows = job.invalid_rows = job.existing_matches = 0
+    job.save()
+    job.rows.all().delete()
+    from .tasks import validate_import
+
+    transaction.on_commit(lambda: validate_import.delay(job.pk))
+    return job
+
+
+def _parsed_rows(job, raw=None):
+    raw = raw if raw is not None else bytes(job.file.content)
+    campaigns = csv_import.CampaignLookup()
+    for index, (line, cells) in enumerate(csv_import.iter_rows(raw, job.encoding, job.delimiter)):
+        yield (
+            index,
+            csv_import.parse_row(
+                line,
+                cells,
+                job.mapping,
+                campaigns=campaigns,
+                default_campaign=job.default_campaign,
+                default_inquiry_type=job.default_inquiry_type,
+            ),
+        )
+
+
+def import_validate(job_id):
+    """Check every row: the report lists each bad line with its reasons (missing or invalid
+    email, missing last name, unknown campaign, duplicate within the file, over-long values).
+    Progress is saved as it goes; the bad rows are written in one transaction at the end."""
+    job = ImportJob.objects.select_related("default_campaign").get(pk=job_id)
+    if job.status != ImportStatus.VALIDATING:
+        return job
+    seen, invalid, total, valid, emails = {}, [], 0, 0, set()
+    try:
+        for index, row in _parsed_rows(job):
+            total = index + 1
+            key = row.email_key
+            if key and key in seen and not row.errors:
+                row.errors.append(
+                    _("duplicate within the file (same email as line %(line)s)")
+                    % {"line": seen[key]}
+                )
+            elif key and key not in seen:
+                seen[key] = row.line
+            if row.errors:
+                invalid.append(
+                    ImportRow(
+                        job=job,
+                        line=row.line,
+                        outcome=ImportOutcome.INVALID,
+                        email=row.data.get("email", "")[:254],
+                        reason="; ".join(row.errors)[:500],
+                    )
+                )
+            else:
+                valid += 1
+                emails.add(key)
+            if total % 5000 == 0:
+                ImportJob.objects.filter(pk=job.pk).update(checked_rows=total)
+    except csv_import.FileProblem as exc:
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, error=str(exc))
+        return job
+    matches = 0
+    email_list = sorted(emails)
+    for start in range(0, len(email_list), 1000):
+        matches += Lead.objects.open_with_email(*email_list[start : start + 1000]).count()
+    with transaction.atomic():
+        job = _lock_job(job)
+        if job.status != ImportStatus.VALIDATING:
+            return job
+        ImportRow.objects.bulk_create(invalid, batch_size=2000)
+        job.total_rows = job.checked_rows = total
+        job.valid_rows = valid
+        job.invalid_rows = len(invalid)
+        job.existing_matches = matches
+        job.status = ImportStatus.VALIDATED
+        job.save()
+    return job
+
+
+@transaction.atomic
+def import_confirm(*, job, by, skip_invalid=False):
+    """Queue the import of the valid rows; with bad rows the user must agree to skip them."""
+    job = _lock_job(job, by)
+    if job.status != ImportStatus.VALIDATED:
+        raise TransitionNotAllowed(_("This import is not waiting for confirmation."))
+    if job.invalid_rows and not skip_invalid:
+        raise InvalidInput(
+            _("Confirm that the %(n)s bad rows will be skipped.") % {"n": job.invalid_rows},
+            field="skip_invalid",
+        )
+    if not job.valid_rows:
+        raise InvalidInput(_("There are no valid rows to import."), field="skip_invalid")
+    job.status = ImportStatus.QUEUED
+    job.save(update_fields=["status"])
+    from .tasks import run_import
+
+    transaction.on_commit(lambda: run_import.delay(job.pk))
+    return job
+
+
+@transaction.atomic
+def import_retry(*, job, by):
+    """Resume a failed import from the first row that was not committed."""
+    job = _lock_job(job, by)
+    if job.status != ImportStatus.FAILED or job.valid_rows == 0:
+        raise TransitionNotAllowed(_("Only a failed import can be retried."))
+    job.status = ImportStatus.QUEUED
+    job.error = ""
+    job.save(update_fields=["status", "error"])
+    from .tasks import run_import
+
+    transaction.on_commit(lambda: run_import.delay(job.pk))
+    return job
+
+
+IMPORT_BATCH = 1000
+
+
+def import_run(job_id, *, batch_size=IMPORT_BATCH):
+    """Import the valid rows in batches. Each batch (its leads, touches, stage changes, row
+    results and the job's progress) is one transaction, so a failure leaves every earlier
+    batch imported and reported, and a retry resumes at ``processed_rows``."""
+    claimed = ImportJob.objects.filter(
+        pk=job_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
+    ).update(status=ImportStatus.RUNNING, started_at=timezone.now())
+    if not claimed:
+        return None
+    job = ImportJob.objects.select_related("created_by", "default_campaign").get(pk=job_id)
+    invalid_lines = set(
+        job.rows.filter(outcome=ImportOutcome.INVALID).values_list("line", flat=True)
+    )
+    sla = SLA()
+    batch, batch_end = [], job.processed_rows
+    try:
+        for index, row in _parsed_rows(job):
+            if index < job.processed_rows:
+                continue
+            batch_end = index + 1
+            if row.line not in invalid_lines and not row.errors:
+                batch.append(row)
+            if batch_end - job.processed_rows >= batch_size:
+                job = _commit_import_batch(job, batch, batch_end, sla)
+                batch = []
+        job = _commit_import_batch(job, batch, batch_end, sla, last=True)
+    except Exception as exc:
+        logger.exception("import %s failed at row %s", job_id, job.processed_rows)
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportStatus.FAILED,
+            error=_("Stopped after %(done)s of %(total)s rows: %(error)s")
+            % {"done": job.processed_rows, "total": job.total_rows, "error": exc},
+        )
+        return job
+    if job.created_by_id:
+        notify(
+            user=job.created_by,
+            kind=NotificationKind.IMPORT_DONE,
+            text=_("%(file)s: %(created)s created, %(touched)s added to existing leads.")
+            % {"file": job.filename, "created": job.created_count, "touched": job.touched_count},
+            url=job.get_absolute_url(),
+        )
+    return job
+
+
+def _commit_import_batch(job, rows, batch_end, sla, last=False):
+    with transaction.atomic():
+        locked = _lock_job(job)
+        if locked.processed_rows != job.processed_rows or locked.status != ImportStatus.RUNNING:
+            raise TransitionNotAllowed(_("Another worker is running this import."))
+        try:
+            with transaction.atomic():
+                results = lead_import_batch(by=locked.created_by, rows=rows, sla=sla)
+        except IntegrityError:
+            # Someone else created one of these emails meanwhile: go row by row, where
+            # lead_intake turns that collision into a touch.
+            results = _import_rows_one_by_one(locked.created_by, rows, sla)
+        bulk_insert(
+            ImportRow,
+            [
+                ImportRow(
+                    job=locked,
+                    line=row.line,
+                    outcome=outcome,
+                    lead=lead,
+                    email=row.data.get("email", "")[:254],
+                )
+                for row, outcome, lead in results
+            ],
+        )
+        locked.processed_rows = batch_end
+        locked.created_count += sum(1 for _r, o, _l in results if o == ImportOutcome.CREATED)
+        locked.touched_count += sum(1 for _r, o, _l in results if o == ImportOutcome.TOUCHED)
+        if last:
+            locked.status = ImportStatus.DONE
+            locked.finished_at = timezone.now()
+            locked.skipped_count = locked.invalid_rows
+        locked.save()
+        return locked
+
+
+def _import_rows_one_by_one(by, rows, sla):
+    results = []
+    for row in rows:
+        result = lead_intake(
+            by=by,
+            data=row.data,
+            campaign=row.campaign,
+            inquiry_type=row.inquiry_type,
+            source=TouchSource.IMPORT,
+            utm=row.utm,
+            sla=sla,
+        )
+        results.append(
+            (row, ImportOutcome.CREATED if result.created else ImportOutcome.TOUCHED, result.lead)
+        )
+    return results
+
+
+def _save_touched(touched):
+    """Write the fields a batch changed on existing leads: one UPDATE per last-touch
+    campaign for the common case, a per-lead save only where contact fields were filled."""
+    by_campaign = defaultdict(list)
+    for lead, changed in touched:
+        if changed == {"last_touch_campaign"}:
+            by_campaign[lead.last_touch_campaign_id].append(lead.pk)
+        elif changed:
+            lead.save(update_fields=[*changed, "updated_at"])
+    now = timezone.now()
+    for campaign_id, ids in by_campaign.items():
+        Lead.objects.filter(pk__in=ids).update(last_touch_campaign=campaign_id, updated_at=now)
+
+
+@transaction.atomic
+def lead_import_batch(*, by, rows, sla=None, at=None):
+    """Set-based intake of many parsed rows with the same rules as ``lead_intake``: an email
+    matching an open lead adds a touch (and fills blank fields), a new email creates a lead
+    at its first stage (or the marketing stage its status maps to). Returns
+    [(row, outcome, lead)]. Raises IntegrityError if a concurrent intake took an email."""
+    _require_can_log(by)
+    at = at or timezone.now()
+    sla = sla or SLA()
+    origin = intake_origin(by)
+    keys = sorted({row.email_key for row in rows if row.email_key})
+    existing = {}
+    if keys:
+        for lead in Lead.objects.open_with_email(*keys).select_for_update().order_by("pk"):
+            existing.setdefault(lead.email.lower(), lead)
+    results, new_leads, changes, touches, touched = [], [], [], [], {}
+    for row in rows:
+        lead = existing.get(row.email_key)
+        touch = Touch(
+            campaign=row.campaign,
+            inquiry_type=row.inquiry_type,
+            source=TouchSource.IMPORT,
+            occurred_at=at,
+            created_by=by,
+            message=row.data.get("notes") or "",
+            **{k: row.utm.get(k, "") for k in UTM_FIELDS},
+        )
+        if lead is not None:
+            touch.lead = lead
+            touches.append(touch)
+            changed = touched.setdefault(lead.pk, (lead, set()))[1]
+            for name in CONTACT_FIELDS:
+                if row.data.get(name) and not getattr(lead, name):
+                    setattr(lead, name, row.data[name])
+                    changed.add(name)
+            if row.data.get("consent") and not lead.consent:
+                lead.consent = True
+                changed.add("consent")
+            if row.campaign is not None:
+                lead.last_touch_campaign = row.campaign
+                changed.add("last_touch_campaign")
+                if lead.campaign_id is None:
+                    lead.campaign = row.campaign
+                    changed.add("campaign")
+            results.append((row, ImportOutcome.TOUCHED, lead))
+            continue
+        lead = build_lead(
+            data=row.data,
+            by=by,
+            campaign=row.campaign,
+            inquiry_type=row.inquiry_type,
+            origin=origin,
+            utm=row.utm,
+            at=at,
+        )
+        changes.append(StageChange(lead=lead, from_stage="", to_stage=lead.stage, by=by, at=at))
+        if origin == Origin.MARKETING and row.stage != Stage.NEW:
+            changes.append(
+                lifecycle.move(
+                    lead, row.stage, by=by, at=at, note=_("Status in the import"), save=False
+                )
+            )
+            if row.stage == Stage.DISQUALIFIED:
+                lead.disqualify_reason = DisqualifyReason.OTHER
+        refresh_deadlines(lead, sla)
+        touch.lead = lead
+        touches.append(touch)
+        new_leads.append(lead)
+        if row.email_key:
+            existing[row.email_key] = lead
+        results.append((row, ImportOutcome.CREATED, lead))
+    bulk_insert(Lead, new_leads)
+    bulk_insert(StageChange, changes)
+    bulk_insert(Touch, touches)
+    _save_touched(touched.values())
+    return results

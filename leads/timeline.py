@@ -4,6 +4,8 @@ disputes and flags, each with who and when (SPEC §2). A fixed number of queries
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from sales.models import Activity, Dispute, Handoff
@@ -106,7 +108,7 @@ def build_timeline(lead):
         detail = a.notes
         if a.next_follow_up_at:
             detail = (detail + "\n" if detail else "") + _("Next follow-up: %(at)s") % {
-                "at": a.next_follow_up_at.strftime("%Y-%m-%d %H:%M")
+                "at": date_format(localtime(a.next_follow_up_at), "SHORT_DATETIME_FORMAT")
             }
         entries.append(
             Entry(

@@ -1,12 +1,20 @@
 from django.urls import path
 
-from . import views
+from . import exports, import_views, views
 
 app_name = "leads"
 urlpatterns = [
     path("", views.LeadListView.as_view(), name="list"),
     path("new/", views.LeadCreateView.as_view(), name="create"),
     path("bulk/", views.lead_bulk, name="bulk"),
+    path("export.csv", exports.export_csv, name="export"),
+    path("import/", import_views.import_upload, name="import"),
+    path("import/<int:pk>/", import_views.import_detail, name="import_detail"),
+    path("import/<int:pk>/mapping/", import_views.import_mapping, name="import_mapping"),
+    path("import/<int:pk>/progress/", import_views.import_progress, name="import_progress"),
+    path("import/<int:pk>/confirm/", import_views.import_confirm, name="import_confirm"),
+    path("import/<int:pk>/retry/", import_views.import_retry, name="import_retry"),
+    path("import/<int:pk>/report.csv", import_views.import_report_csv, name="import_report"),
     path("<int:pk>/", views.LeadDetailView.as_view(), name="detail"),
     path("<int:pk>/hand-off/", views.lead_hand_off, name="hand_off"),
     *(

@@ -96,6 +96,7 @@ class LeadListView(LoginRequiredMixin, FormView):
             "bulk_form": BulkForm(),
             "can_bulk": roles.can_market(user),
             "stages": Stage.choices,
+            "export_url": reverse("leads:export") + (f"?{params.urlencode()}" if params else ""),
         }
         return render(request, self.template_name, context)
 

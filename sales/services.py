@@ -11,7 +11,6 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,7 +20,6 @@ from leadflow.notify import notify
 from leads import lifecycle
 from leads.lifecycle import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leads.models import (
-    ENDED_STAGES,
     SALES_STAGES,
     Lead,
     LostReason,
@@ -297,13 +295,7 @@ def lead_reopen(*, lead, by, note="", at=None):
     if lead.stage not in (Stage.WON, Stage.LOST):
         raise lifecycle.refuse(lead, _("reopen"))
     if lead.email:
-        clash = (
-            Lead.objects.exclude(stage__in=ENDED_STAGES)
-            .exclude(pk=lead.pk)
-            .alias(email_ci=Lower("email"))
-            .filter(email_ci=lead.email.lower())
-            .first()
-        )
+        clash = Lead.objects.open_with_email(lead.email).exclude(pk=lead.pk).first()
         if clash is not None:
             raise TransitionNotAllowed(
                 _("Lead #%(id)s is open with the same email; reopening would duplicate it.")

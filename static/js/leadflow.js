@@ -12,3 +12,16 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+document.addEventListener("click", (event) => {
+  // Copy buttons: data-copy-target names the element whose value is copied.
+  const button = event.target.closest("[data-copy-target]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copyTarget);
+  if (!source || !navigator.clipboard) return;
+  navigator.clipboard.writeText(source.value || source.textContent).then(() => {
+    button.dataset.originalText = button.dataset.originalText || button.textContent;
+    button.textContent = button.dataset.copiedText || "✓";
+    setTimeout(() => { button.textContent = button.dataset.originalText; }, 1500);
+  });
+});

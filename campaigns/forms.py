@@ -1,0 +1,80 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row, Submit
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from leadflow import roles
+
+from .models import Campaign
+
+User = get_user_model()
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "channel",
+            "start_date",
+            "end_date",
+            "budget",
+            "spend",
+            "owner",
+            "utm_campaign",
+            "allowed_origin",
+            "description",
+        ]
+        widgets = {
+            "start_date": forms.DateInput(attrs={"type": "date"}),
+            "end_date": forms.DateInput(attrs={"type": "date"}),
+            "description": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = (
+            User.objects.filter(
+                Q(groups__name=roles.MARKETING) | Q(groups__name=roles.MANAGERS), is_active=True
+            )
+            .distinct()
+            .order_by("username")
+        )
+        self.fields["owner"].help_text = _(
+            "Marketing flags of this campaign's leads go to the owner (managers if empty)."
+        )
+        for name in ("budget", "spend"):
+            self.fields[name].widget.attrs.update({"min": "0", "step": "0.01"})
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            Row(Column("name", css_class="col-md-8"), Column("channel", css_class="col-md-4")),
+            Row(Column("start_date"), Column("end_date")),
+            Row(Column("budget"), Column("spend")),
+            Row(Column("owner"), Column("utm_campaign")),
+            "allowed_origin",
+            "description",
+            Submit("save", _("Save campaign")),
+        )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", _("The end date cannot be before the start date."))
+        for name in ("budget", "spend"):
+            if data.get(name) is not None and data[name] < 0:
+                self.add_error(name, _("Amounts cannot be negative."))
+        code = (data.get("utm_campaign") or "").strip()
+        if code:
+            clash = Campaign.objects.filter(utm_campaign__iexact=code)
+            if self.instance.pk:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                self.add_error("utm_campaign", _("Another campaign already uses this UTM code."))
+        return data
+
+    def validate_constraints(self, exclude=None):
+        # The checks above give field-level messages; the database constraints back them up.
+        pass

@@ -1,0 +1,20 @@
+from django import template
+from django.utils.formats import number_format
+
+register = template.Library()
+
+
+@register.filter
+def percent(value, digits=1):
+    """A fraction 0-1 as a localized percentage; "—" when undefined (zero denominator)."""
+    if value is None or value == "":
+        return "—"
+    return f"{number_format(float(value) * 100, decimal_pos=int(digits))}%"
+
+
+@register.filter
+def money(value):
+    """An amount with two decimals in the user's locale; "—" when unset."""
+    if value is None or value == "":
+        return "—"
+    return number_format(value, decimal_pos=2, force_grouping=True)

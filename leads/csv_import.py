@@ -1,0 +1,259 @@
+"""Reading lead CSV files (SPEC §6): encodings, delimiters, Salesforce- and HubSpot-style
+headers, and the per-row checks of the validation report. Nothing here writes."""
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from campaigns.models import Campaign
+
+from .models import InquiryType, Lead, Stage
+
+MAX_BYTES = 50 * 1024 * 1024
+csv.field_size_limit(1024 * 1024)
+
+# target field -> label shown in the mapping step
+TARGETS = {
+    "": gettext_lazy("(ignore this column)"),
+    "first_name": gettext_lazy("First name"),
+    "last_name": gettext_lazy("Last name"),
+    "email": gettext_lazy("Email"),
+    "phone": gettext_lazy("Phone"),
+    "company": gettext_lazy("Company"),
+    "job_title": gettext_lazy("Job title"),
+    "country": gettext_lazy("Country"),
+    "campaign": gettext_lazy("Campaign (name or UTM code)"),
+    "inquiry_type": gettext_lazy("Inquiry type"),
+    "status": gettext_lazy("Lead status / lifecycle stage"),
+    "notes": gettext_lazy("Notes"),
+    "consent": gettext_lazy("Consent"),
+    "utm_source": "UTM source",
+    "utm_medium": "UTM medium",
+    "utm_campaign": "UTM campaign",
+    "utm_term": "UTM term",
+    "utm_content": "UTM content",
+}
+
+# Header names from Salesforce and HubSpot exports (and plain ones), lower-cased.
+ALIASES = {
+    "first_name": ["first name", "firstname", "first_name", "given name", "voornaam"],
+    "last_name": ["last name", "lastname", "last_name", "surname", "family name", "achternaam"],
+    "email": ["email", "e-mail", "email address", "e-mailadres", "emailadres"],
+    "phone": ["phone", "phone number", "mobile", "mobile phone", "telefoon", "telefoonnummer"],
+    "company": ["company", "company name", "account name", "organization", "bedrijf"],
+    "job_title": ["title", "job title", "jobtitle", "position", "functie"],
+    "country": ["country", "country/region", "land"],
+    "campaign": ["lead source", "campaign", "campaign name", "original source", "bron"],
+    "inquiry_type": ["inquiry type", "inquiry_type"],
+    "status": ["lead status", "lifecycle stage", "lifecyclestage", "status"],
+    "notes": ["description", "notes", "message", "comments", "opmerkingen"],
+    "consent": ["consent", "email opt in", "marketing consent", "opt-in"],
+    "utm_source": ["utm source", "utm_source"],
+    "utm_medium": ["utm medium", "utm_medium"],
+    "utm_campaign": ["utm campaign", "utm_campaign"],
+    "utm_term": ["utm term", "utm_term"],
+    "utm_content": ["utm content", "utm_content"],
+}
+_ALIAS_INDEX = {alias: target for target, names in ALIASES.items() for alias in names}
+
+# Lead Status (Salesforce) / Lifecycle stage (HubSpot) -> the stage marketing starts it at.
+# Anything else imports at "new": sales stages are reached through handoffs, not imports.
+STATUS_STAGES = {
+    "marketingqualifiedlead": Stage.MQL,
+    "marketing qualified lead": Stage.MQL,
+    "mql": Stage.MQL,
+    "qualified": Stage.MQL,
+    "subscriber": Stage.NURTURE,
+    "nurture": Stage.NURTURE,
+    "nurturing": Stage.NURTURE,
+    "unqualified": Stage.DISQUALIFIED,
+    "disqualified": Stage.DISQUALIFIED,
+    "closed - not converted": Stage.DISQUALIFIED,
+}
+_TRUE = {"1", "yes", "y", "true", "ja", "j", "x", "opt-in", "opted in", "subscribed"}
+
+
+def _norm(header):
+    return re.sub(r"\s+", " ", header.replace("_", " ").strip().lower())
+
+
+def guess_mapping(header):
+    """Column index -> target field, from the header names; each target used once."""
+    mapping, used = {}, set()
+    for index, name in enumerate(header):
+        key = _norm(name)
+        target = _ALIAS_INDEX.get(key) or _ALIAS_INDEX.get(key.replace(" ", "_"))
+        if target and target not in used:
+            mapping[str(index)] = target
+            used.add(target)
+    return mapping
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be read (encoding, empty, no header)."""
+
+
+def decode(raw):
+    """(text, encoding): UTF-8 with or without BOM, else Windows-1252."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError:
+        raise FileProblem(
+            _("The file is neither UTF-8 nor Windows-1252 text. Save it as CSV (UTF-8).")
+        ) from None
+
+
+def sniff_delimiter(text):
+    """`,` or `;` (Dutch Excel) — or a tab — judged from the header line."""
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def read_header(raw):
+    """(header, encoding, delimiter) of an uploaded file, or FileProblem."""
+    if not raw.strip():
+        raise FileProblem(_("The file is empty."))
+    if b"\x00" in raw[:4096]:
+        raise FileProblem(_("This looks like a binary file (e.g. .xlsx); export it as CSV first."))
+    text, encoding = decode(raw)
+    delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error) as exc:
+        raise FileProblem(_("The file has no header row.")) from exc
+    header = [h.strip() for h in header]
+    if not any(header):
+        raise FileProblem(_("The first row must name the columns."))
+    return header, encoding, delimiter
+
+
+def iter_rows(raw, encoding, delimiter):
+    """(line number, cells) for every data row; the header is line 1. Blank lines skipped."""
+    text = raw.decode("utf-8-sig" if encoding == "utf-8-sig" else encoding)
+    if encoding == "utf-8-sig" and text.startswith("\ufeff"):
+        text = text[1:]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        next(reader)
+    except StopIteration:
+        return
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            yield reader.line_num, cells
+    except csv.Error as exc:
+        raise FileProblem(
+            _("Line %(line)s cannot be read: %(error)s") % {"line": reader.line_num, "error": exc}
+        ) from exc
+
+
+MAX_LENGTHS = {
+    f.name: f.max_length
+    for f in Lead._meta.get_fields()
+    if getattr(f, "max_length", None) and f.name in TARGETS
+}
+
+
+class CampaignLookup:
+    """Campaign by name or UTM code, case-insensitive; loaded once per import."""
+
+    def __init__(self):
+        self.by_key = {}
+        for campaign in Campaign.objects.all():
+            self.by_key.setdefault(campaign.name.strip().lower(), campaign)
+            if campaign.utm_campaign:
+                self.by_key.setdefault(campaign.utm_campaign.strip().lower(), campaign)
+
+    def get(self, value):
+        return self.by_key.get(value.strip().lower())
+
+
+INQUIRY_LOOKUP = {
+    **{v: v for v in InquiryType.values},
+    **{str(label).lower(): v for v, label in InquiryType.choices},
+    "phone": InquiryType.PHONE_CALL,
+    "call": InquiryType.PHONE_CALL,
+    "form": InquiryType.WEB_FORM,
+    "web": InquiryType.WEB_FORM,
+    "website": InquiryType.WEB_FORM,
+}
+
+
+@dataclass
+class Row:
+    line: int
+    data: dict = field(default_factory=dict)
+    campaign: object = None
+    inquiry_type: str = InquiryType.OTHER
+    stage: str = Stage.NEW
+    utm: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+
+    @property
+    def email_key(self):
+        return (self.data.get("email") or "").lower()
+
+
+def parse_row(line, cells, mapping, *, campaigns, default_campaign, default_inquiry_type):
+    """One CSV line -> Row with normalized data and every problem found (SPEC §6 reasons)."""
+    row = Row(line=line, inquiry_type=default_inquiry_type, campaign=default_campaign)
+    values = {}
+    for index, target in mapping.items():
+        i = int(index)
+        if target and i < len(cells):
+            values[target] = cells[i].strip()
+    for name, limit in MAX_LENGTHS.items():
+        if len(values.get(name, "")) > limit:
+            row.errors.append(
+                _("%(field)s is longer than %(max)s characters")
+                % {"field": TARGETS[name], "max": limit}
+            )
+            values[name] = values[name][:limit]
+    for name in ("first_name", "last_name", "email", "phone", "company", "job_title", "country"):
+        row.data[name] = values.get(name, "")
+    row.data["notes"] = values.get("notes", "")
+    row.data["consent"] = values.get("consent", "").strip().lower() in _TRUE
+    if not row.data["last_name"]:
+        row.errors.append(_("missing last name"))
+    email = row.data["email"]
+    if not email:
+        row.errors.append(_("missing email"))
+    else:
+        try:
+            validate_email(email)
+        except ValidationError:
+            row.errors.append(_("invalid email “%(email)s”") % {"email": email[:80]})
+    if values.get("campaign"):
+        found = campaigns.get(values["campaign"])
+        if found is None:
+            row.errors.append(_("unknown campaign “%(name)s”") % {"name": values["campaign"][:80]})
+        row.campaign = found
+    elif default_campaign is None:
+        row.errors.append(_("no campaign (map a campaign column or choose a default campaign)"))
+    if values.get("inquiry_type"):
+        kind = INQUIRY_LOOKUP.get(values["inquiry_type"].lower())
+        if kind is None:
+            row.errors.append(
+                _("unknown inquiry type “%(value)s”") % {"value": values["inquiry_type"][:40]}
+            )
+        else:
+            row.inquiry_type = kind
+    row.stage = STATUS_STAGES.get(values.get("status", "").lower(), Stage.NEW)
+    row.utm = {k: values[k][:200] for k in TARGETS if k.startswith("utm_") and values.get(k)}
+    return row

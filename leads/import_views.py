@@ -1,0 +1,168 @@
+"""CSV import pages: upload -> mapping -> validation report -> confirm -> progress -> summary."""
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from leadflow import roles
+from leadflow.http import forbidden, run_action
+
+from . import services
+from .forms import ImportConfirmForm, ImportMappingForm, ImportUploadForm
+from .lifecycle import InvalidInput, LeadflowError
+from .models import ImportJob, ImportOutcome, ImportStatus
+
+
+def _can_import(user):
+    return roles.can_market(user) or roles.is_rep(user)
+
+
+def user_imports(user):
+    """Imports this user may see: their own; managers see all."""
+    jobs = ImportJob.objects.select_related("created_by", "default_campaign")
+    return jobs if roles.is_manager(user) else jobs.filter(created_by=user)
+
+
+@login_required
+def import_upload(request):
+    if not _can_import(request.user):
+        return forbidden(request, _("Only marketers, salespeople and managers can import leads."))
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = services.import_create(
+                by=request.user,
+                filename=upload.name,
+                raw=upload.read(),
+                default_campaign=form.cleaned_data["default_campaign"],
+                default_inquiry_type=form.cleaned_data["default_inquiry_type"],
+            )
+        except InvalidInput as exc:
+            form.add_error("file", exc.message)
+        else:
+            return redirect("leads:import_mapping", pk=job.pk)
+    recent = user_imports(request.user)[:10]
+    return render(request, "leads/import_upload.html", {"form": form, "recent": recent})
+
+
+@login_required
+def import_mapping(request, pk):
+    job = get_object_or_404(user_imports(request.user), pk=pk)
+    if job.status not in (ImportStatus.MAPPING, ImportStatus.VALIDATED):
+        return redirect(job.get_absolute_url())
+    form = ImportMappingForm(request.POST or None, job=job)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.import_set_mapping(
+                job=job,
+                by=request.user,
+                mapping=form.mapping(),
+                default_campaign=form.cleaned_data["default_campaign"],
+                default_inquiry_type=form.cleaned_data["default_inquiry_type"],
+            )
+        except InvalidInput as exc:
+            form.add_error(None, exc.message)
+        except LeadflowError as exc:
+            messages.error(request, exc.message)
+            return redirect(job.get_absolute_url())
+        else:
+            return redirect(job.get_absolute_url())
+    preview = []
+    try:
+        from .csv_import import iter_rows
+
+        for _line, cells in iter_rows(bytes(job.file.content), job.encoding, job.delimiter):
+            preview.append(cells)
+            if len(preview) == 3:
+                break
+    except Exception:  # noqa: BLE001 - a preview must never break the page
+        preview = []
+    columns = [
+        (field, [row[i] if i < len(row) else "" for row in preview])
+        for i, field in enumerate(form.column_fields())
+    ]
+    return render(
+        request, "leads/import_mapping.html", {"job": job, "form": form, "columns": columns}
+    )
+
+
+@login_required
+def import_detail(request, pk):
+    job = get_object_or_404(user_imports(request.user), pk=pk)
+    problems = job.rows.filter(outcome=ImportOutcome.INVALID).order_by("line")[:200]
+    return render(
+        request,
+        "leads/import_detail.html",
+        {
+            "job": job,
+            "problems": problems,
+            "busy": job.status
+            in (ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING),
+            "statuses": ImportStatus,
+        },
+    )
+
+
+@login_required
+def import_progress(request, pk):
+    job = get_object_or_404(user_imports(request.user), pk=pk)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_label": job.get_status_display(),
+            "progress": job.progress,
+            "total_rows": job.total_rows,
+            "checked_rows": job.checked_rows,
+            "processed_rows": job.processed_rows,
+            "created": job.created_count,
+            "touched": job.touched_count,
+        }
+    )
+
+
+@login_required
+@require_POST
+def import_confirm(request, pk):
+    job = get_object_or_404(user_imports(request.user), pk=pk)
+    form = ImportConfirmForm(request.POST)
+    form.is_valid()
+    return run_action(
+        request,
+        lambda: services.import_confirm(
+            job=job, by=request.user, skip_invalid=form.cleaned_data.get("skip_invalid", False)
+        ),
+        success=_("Import started."),
+        back=job.get_absolute_url(),
+    )
+
+
+@login_required
+@require_POST
+def import_retry(request, pk):
+    job = get_object_or_404(user_imports(request.user), pk=pk)
+    return run_action(
+        request,
+        lambda: services.import_retry(job=job, by=request.user),
+        success=_("Import resumed."),
+        back=job.get_absolute_url(),
+    )
+
+
+@login_required
+def import_report_csv(request, pk):
+    """Every line's outcome (created / added to existing lead / skipped with reasons)."""
+    job = get_object_or_404(user_imports(request.user), pk=pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
+    response["X-Content-Type-Options"] = "nosniff"
+    writer = csv.writer(response)
+    writer.writerow(["line", "outcome", "email", "lead_id", "reason"])
+    for row in job.rows.order_by("line").iterator(chunk_size=2000):
+        writer.writerow([row.line, row.outcome, row.email, row.lead_id or "", row.reason])
+    return response

@@ -1,0 +1,183 @@
+"""Forms of the sales workspace. They only parse input; the rules (a won deal needs a value
+above zero, an activity cannot be in the future, ...) live in sales.services, whose
+InvalidInput errors the views attach to the field they name."""
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from leads.forms import RepChoiceField, rep_choices_queryset
+from leads.models import LostReason, RejectionReason
+
+from .models import ActivityKind, ActivityOutcome, DisputeRuling, ObjectionTag
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+def _datetime_input():
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL)
+
+
+NOTE_LABEL = _("Note (optional)")
+
+
+def _note_field(label=NOTE_LABEL, max_length=1000):
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=max_length,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class SalesForm(forms.Form):
+    """A crispy helper with one submit button, for the full-page version of each form."""
+
+    submit_label = _("Save")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.add_input(Submit("save", self.submit_label))
+
+
+class RejectForm(SalesForm):
+    submit_label = _("Reject")
+    reason = forms.ChoiceField(
+        label=_("Reason"),
+        choices=[("", _("Choose a reason…")), *RejectionReason.choices],
+        error_messages={"required": _("Choose a reason for rejecting.")},
+    )
+    note = _note_field()
+
+
+class ActivityForm(SalesForm):
+    submit_label = _("Log follow-up")
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=ActivityKind.choices,
+        initial=ActivityKind.CALL,
+        widget=forms.RadioSelect,
+    )
+    outcome = forms.ChoiceField(
+        label=_("Outcome"), choices=[("", "—"), *ActivityOutcome.choices], required=False
+    )
+    objections = forms.MultipleChoiceField(
+        label=_("Objections heard"),
+        choices=ObjectionTag.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    occurred_at = forms.DateTimeField(
+        label=_("When"),
+        required=False,
+        widget=_datetime_input(),
+        help_text=_("Leave empty for now."),
+    )
+    next_follow_up_at = forms.DateTimeField(
+        label=_("Next follow-up"), required=False, widget=_datetime_input()
+    )
+
+    def service_kwargs(self):
+        data = self.cleaned_data
+        return {
+            "kind": data["kind"],
+            "outcome": data["outcome"],
+            "objections": data["objections"],
+            "notes": data["notes"],
+            "occurred_at": data["occurred_at"],
+            "next_follow_up_at": data["next_follow_up_at"],
+        }
+
+
+class OpportunityForm(SalesForm):
+    submit_label = _("Make opportunity")
+    value = forms.DecimalField(
+        label=_("Estimated value"), required=False, max_digits=12, decimal_places=2
+    )
+    note = _note_field()
+
+
+class WinForm(SalesForm):
+    submit_label = _("Mark won")
+    value = forms.DecimalField(
+        label=_("Deal value"),
+        max_digits=12,
+        decimal_places=2,
+        error_messages={"required": _("A won deal needs a value above zero.")},
+    )
+    note = _note_field()
+
+
+class LoseForm(SalesForm):
+    submit_label = _("Mark lost")
+    reason = forms.ChoiceField(
+        label=_("Reason"),
+        choices=[("", _("Choose a reason…")), *LostReason.choices],
+        error_messages={"required": _("Choose a reason for losing.")},
+    )
+    note = _note_field()
+
+
+class ReopenForm(SalesForm):
+    submit_label = _("Reopen")
+    note = _note_field()
+
+
+class ReassignForm(SalesForm):
+    submit_label = _("Reassign")
+    to_user = RepChoiceField(label=_("Salesperson"), queryset=None)
+    note = _note_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].queryset = rep_choices_queryset()
+
+
+class BulkReassignForm(ReassignForm):
+    """Reassign the selected leads (ids posted as repeated ``ids`` values)."""
+
+    MAX = 500
+
+    def __init__(self, data=None, **kwargs):
+        super().__init__(data, **kwargs)
+        self.lead_ids = data.getlist("ids") if data is not None else []
+
+    def clean(self):
+        data = super().clean()
+        try:
+            ids = sorted({int(i) for i in self.lead_ids})
+        except (TypeError, ValueError):
+            raise forms.ValidationError(_("The selection is not valid.")) from None
+        if not ids:
+            raise forms.ValidationError(_("Select at least one lead."))
+        if len(ids) > self.MAX:
+            raise forms.ValidationError(
+                _("Select at most %(max)s leads at a time.") % {"max": self.MAX}
+            )
+        data["lead_ids"] = ids
+        return data
+
+
+class RulingForm(SalesForm):
+    submit_label = _("Rule")
+    ruling = forms.ChoiceField(
+        label=_("Ruling"), choices=DisputeRuling.choices, widget=forms.RadioSelect
+    )
+    to_user = RepChoiceField(
+        label=_("Hand the lead to (when overturned)"), queryset=None, required=False
+    )
+    note = _note_field(_("Note for both sides (optional)"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].queryset = rep_choices_queryset()
+
+
+class AvailabilityForm(forms.Form):
+    available = forms.BooleanField(label=_("Available for new leads"), required=False)
