@@ -124,7 +124,9 @@ def main():
             manager,
             {
                 "stage": "handed_off",
-                "cursor": cursor_at(manager, "-created", max(1, handed_off // 2), stage="handed_off"),
+                "cursor": cursor_at(
+                    manager, "-created", max(1, handed_off // 2), stage="handed_off"
+                ),
             },
         ),
         ("manager", "search q=smit, first page", manager, {"q": "smit"}),
@@ -138,8 +140,10 @@ def main():
         ),
     ]
     results = []
-    print(f"{total:,} leads ({rep_total:,} in rep1's scope); {os.cpu_count()} cores; "
-          f"{connection.vendor}; page size {PAGE}; median of {args.repeat}")
+    print(
+        f"{total:,} leads ({rep_total:,} in rep1's scope); {os.cpu_count()} cores; "
+        f"{connection.vendor}; page size {PAGE}; median of {args.repeat}"
+    )
     print(f"{'as':8} {'case':40} {'rows':>4} {'median ms':>10} {'worst ms':>9} {'queries':>7}")
     for who, name, user, params in cases:
         params = {k: v for k, v in params.items() if v is not None}

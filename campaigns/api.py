@@ -2,22 +2,23 @@
 (SPEC §1); salespeople get a 403. The intake key is part of the representation because
 only those roles ever see one."""
 
-import copy
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
 
 from leadflow import roles
 from leadflow.api import MAX_MONEY, CanMarket, CursorPagination
 from leads.lifecycle import TransitionNotAllowed
 
+from . import services
 from .intake import origin_of
 from .models import Campaign, Channel
 
@@ -80,21 +81,10 @@ class CampaignSerializer(serializers.ModelSerializer):
         return owner
 
     def validate_allowed_origin(self, value):
-        if value and origin_of(value) is None:
-            raise ValidationError(_("Give only the site's address, like https://www.example.com."))
+        # The intake compares scheme, host and port; a path is allowed and ignored.
+        if value and origin_of(value, bare=False) is None:
+            raise ValidationError(_("Give the site's address, like https://www.example.com."))
         return value
-
-    def validate(self, data):
-        # The model's constraints (case-insensitive UTM code, end after start, money not
-        # negative) checked up front, so a bad value is a 400 and not a database error.
-        instance = copy.copy(self.instance) if self.instance is not None else Campaign()
-        for name, value in data.items():
-            setattr(instance, name, value)
-        try:
-            instance.full_clean(exclude=["intake_key", "owner"])
-        except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict) from None
-        return data
 
 
 @extend_schema_view(
@@ -103,9 +93,15 @@ class CampaignSerializer(serializers.ModelSerializer):
         parameters=[OpenApiParameter("channel", str, enum=Channel.values)],
     ),
     retrieve=extend_schema(summary="Get a campaign"),
-    create=extend_schema(summary="Create a campaign"),
+    create=extend_schema(summary="Create a campaign (the owner defaults to you)"),
     update=extend_schema(summary="Replace a campaign's fields"),
     partial_update=extend_schema(summary="Edit a campaign (e.g. record spend)"),
+    rotate_key=extend_schema(
+        summary="Rotate the intake key",
+        description="A new secret intake key; forms using the old one get a 404 at once.",
+        request=None,
+        responses={200: CampaignSerializer},
+    ),
 )
 class CampaignViewSet(
     mixins.ListModelMixin,
@@ -114,8 +110,8 @@ class CampaignViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Campaigns, for marketers and managers (salespeople get a 403). Only the campaign's
-    own fields are written here; the intake key is read-only."""
+    """Campaigns, for marketers and managers (salespeople get a 403). The intake key is
+    read-only; rotate it with rotate-key."""
 
     serializer_class = CampaignSerializer
     permission_classes = [CanMarket]
@@ -131,19 +127,33 @@ class CampaignViewSet(
                 qs = qs.filter(channel=channel)
         return qs
 
+    # Writes go through the campaign services the pages use (their checks: role, end after
+    # start, money not negative, UTM code unique); the serializer only parses the body.
+
     def perform_create(self, serializer):
-        owner = serializer.validated_data.get("owner", self.request.user)
-        self._save(serializer, owner=owner)
+        serializer.instance = self._save(
+            lambda: services.campaign_create(by=self.request.user, data=serializer.validated_data)
+        )
 
     def perform_update(self, serializer):
-        self._save(serializer)
+        serializer.instance = self._save(
+            lambda: services.campaign_update(
+                campaign=serializer.instance,
+                by=self.request.user,
+                data=serializer.validated_data,
+            )
+        )
 
-    def _save(self, serializer, **kwargs):
+    @action(detail=True, methods=["post"], url_path="rotate-key")
+    def rotate_key(self, request, pk=None):
+        campaign = services.campaign_rotate_key(campaign=self.get_object(), by=request.user)
+        return Response(self.get_serializer(campaign).data)
+
+    def _save(self, call):
         try:
-            with transaction.atomic():
-                serializer.save(**kwargs)
+            return call()
         except IntegrityError:
-            # Two requests raced for the same UTM code; the second loses here.
+            # Two requests raced for the same UTM code; the database's constraint decided.
             raise TransitionNotAllowed(
                 _("Another campaign was saved with the same values at the same moment.")
             ) from None

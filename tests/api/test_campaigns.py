@@ -2,6 +2,7 @@
 the intake key; salespeople get a 403 (SPEC §1)."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
 from tests import factories
@@ -100,12 +101,13 @@ def test_intake_key_cannot_be_set_through_the_api(client_as, campaign):
 @pytest.mark.parametrize(
     "data, field",
     [
-        ({**NEW, "end_date": "2026-02-01"}, "non_field_errors"),
+        ({**NEW, "end_date": "2026-02-01"}, "end_date"),
         ({**NEW, "budget": "-1"}, "budget"),
         ({**NEW, "spend": "99999999999"}, "spend"),
         ({**NEW, "channel": "radio"}, "channel"),
-        ({**NEW, "utm_campaign": "CAMP-TAKEN"}, "non_field_errors"),
-        ({**NEW, "allowed_origin": "https://www.example.com/landing?x=1"}, "allowed_origin"),
+        ({**NEW, "utm_campaign": "CAMP-TAKEN"}, "utm_campaign"),
+        ({**NEW, "allowed_origin": "https://user:pw@www.example.com"}, "allowed_origin"),
+        ({**NEW, "allowed_origin": "ftp://www.example.com"}, "allowed_origin"),
         ({**NEW, "allowed_origin": "javascript:alert(1)"}, "allowed_origin"),
         ({**NEW, "owner": "rep"}, "owner"),
         ({"channel": "events", "start_date": "2026-03-01"}, "name"),
@@ -131,6 +133,49 @@ def test_list_filters_by_channel_and_paginates(client_as):
     rest = client.get(body["next"]).json()
     assert len(rest["results"]) == 1 and rest["next"] is None
     assert client.get("/api/v1/campaigns/", {"channel": "radio"}).status_code == 400
+
+
+def test_edit_checks_the_same_rules_as_the_page(client_as, campaign):
+    factories.CampaignFactory(utm_campaign="taken")
+    client = client_as("marketer")
+    response = client.patch(
+        f"/api/v1/campaigns/{campaign.pk}/", {"utm_campaign": "TAKEN"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "utm_campaign": ["Another campaign already uses this UTM code."]
+    }
+    response = client.patch(
+        f"/api/v1/campaigns/{campaign.pk}/", {"end_date": "2025-01-01"}, format="json"
+    )
+    assert response.status_code == 400 and "end_date" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "role, status",
+    [
+        ("marketer", 200),
+        ("manager", 200),
+        ("rep", 403),
+        ("other_rep", 403),
+        *((r, 401) for r in UNAUTHENTICATED),
+    ],
+)
+def test_rotate_key_by_role(client_as, campaign, role, status):
+    old = campaign.intake_key
+    response = client_as(role).post(f"/api/v1/campaigns/{campaign.pk}/rotate-key/")
+    assert response.status_code == status
+    campaign.refresh_from_db()
+    if status == 200:
+        assert campaign.intake_key != old
+        assert response.json()["intake_key"] == campaign.intake_key
+        # The old key stops working at once.
+        intake = APIClient().post(
+            f"/intake/{old}/", {"last_name": "X", "email": "x@example.com"}, format="json"
+        )
+        assert intake.status_code == 404
+    else:
+        assert campaign.intake_key == old
 
 
 def test_campaigns_cannot_be_deleted(client_as, campaign):
