@@ -323,3 +323,21 @@ def test_actions_need_post(client_as, make_lead):
     response = client_as("marketer").get(f"/api/v1/leads/{lead.pk}/qualify/")
     assert response.status_code == 405
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "role, status",
+    [
+        ("marketer", 200),
+        ("manager", 200),
+        ("rep", 200),
+        ("other_rep", 404),
+        *((r, 401) for r in UNAUTHENTICATED),
+    ],
+)
+def test_reading_follow_ups_by_role(client_as, make_lead, role, status):
+    lead = make_lead(Stage.CONTACTED)
+    response = client_as(role).get(f"/api/v1/leads/{lead.pk}/activities/")
+    assert response.status_code == status
+    if status == 200:
+        assert [a["kind"] for a in response.json()] == ["call"]

@@ -271,6 +271,15 @@ def test_djangos_own_body_cap_is_a_413_too(anon, site_campaign):
     assert response.status_code == 413
 
 
+def test_too_many_fields_is_400(anon, site_campaign):
+    body = "&".join(f"f{i}=1" for i in range(1100))
+    response = anon.post(
+        url(site_campaign), body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert not Lead.objects.exists()
+
+
 def test_bad_content_length_is_400(anon, site_campaign):
     response = anon.post(
         url(site_campaign), json.dumps(FORM), content_type="application/json", CONTENT_LENGTH="x"
