@@ -23,7 +23,7 @@ export DATABASE_URL="sqlite:///$work/contract.sqlite3"
 export CELERY_BROKER_URL="memory://"
 export CELERY_TASK_ALWAYS_EAGER=1
 export CACHE_URL="locmemcache://"
-export DEBUG=1 EMAIL_URL="consolemail://" LOG_LEVEL=ERROR
+export DEBUG=1 EMAIL_URL="dummymail://" LOG_LEVEL=ERROR
 
 "$VENV/bin/python" manage.py migrate --noinput -v0
 "$VENV/bin/python" manage.py seed_demo --leads 200 --seed 7 >/dev/null
