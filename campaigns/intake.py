@@ -244,7 +244,12 @@ def referer_utm(request):
         query = parse_qs(urlsplit(request.META.get("HTTP_REFERER", "")).query)
     except ValueError:
         return {}
-    return {name: query[name][0][:200] for name in UTM_FIELDS if query.get(name)}
+    # Control characters (a %00 in someone's link) would be refused by PostgreSQL.
+    return {
+        name: "".join(ch for ch in query[name][0] if ch.isprintable())[:200]
+        for name in UTM_FIELDS
+        if query.get(name)
+    }
 
 
 # --- answers ---------------------------------------------------------------------------
@@ -333,7 +338,7 @@ def intake(request, key):
     campaign = None
     try:
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):
             raise IntakeRefused(400, _("The Content-Length header is not valid."))
         if int(length) > _max_body():
             raise _too_large()

@@ -271,7 +271,7 @@ def _page_size(request):
     raw = request.query_params.get("page_size")
     if raw in (None, ""):
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise ValidationError(
             {"page_size": [_("Give a number from 1 to %(max)s.") % {"max": MAX_PAGE_SIZE}]}
         )

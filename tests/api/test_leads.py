@@ -137,6 +137,7 @@ def test_sort_follows_the_lead_list(client_as, make_lead):
         ({"page_size": "0"}, "page_size"),
         ({"page_size": "201"}, "page_size"),
         ({"page_size": "ten"}, "page_size"),
+        ({"page_size": "\u00b2"}, "page_size"),
         ({"cursor": "not-a-cursor"}, "cursor"),
     ],
 )

@@ -156,6 +156,11 @@ def test_utm_fields_from_the_posting_pages_address(anon, site_campaign):
     assert (lead.utm_source, lead.utm_campaign, lead.utm_term) == ("google", "from-body", "crm")
 
 
+def test_control_characters_in_the_referer_are_dropped(anon, site_campaign):
+    anon.post(url(site_campaign), FORM, HTTP_REFERER=f"{SITE}/?utm_source=go%00og%0Ale")
+    assert Lead.objects.get().utm_source == "google"
+
+
 def test_a_broken_referer_is_ignored(anon, site_campaign):
     anon.post(url(site_campaign), FORM, HTTP_REFERER="http://[bad/?utm_source=x")
     assert Lead.objects.get().utm_source == ""
@@ -281,10 +286,14 @@ def test_too_many_fields_is_400(anon, site_campaign):
 
 
 def test_bad_content_length_is_400(anon, site_campaign):
-    response = anon.post(
-        url(site_campaign), json.dumps(FORM), content_type="application/json", CONTENT_LENGTH="x"
-    )
-    assert response.status_code == 400
+    for length in ("x", "\u00b2"):
+        response = anon.post(
+            url(site_campaign),
+            json.dumps(FORM),
+            content_type="application/json",
+            CONTENT_LENGTH=length,
+        )
+        assert response.status_code == 400
 
 
 def test_broken_multipart_is_400(anon, site_campaign):
