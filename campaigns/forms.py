@@ -13,6 +13,13 @@ User = get_user_model()
 
 
 class CampaignForm(forms.ModelForm):
+    allowed_origin = forms.URLField(
+        label=_("website allowed for intake redirects"),
+        required=False,
+        assume_scheme="https",
+        help_text=_("e.g. https://www.example.com; intake posts may only redirect there."),
+    )
+
     class Meta:
         model = Campaign
         fields = [

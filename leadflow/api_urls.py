@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet
-from leads.api import LeadViewSet
+from leads.api import FunnelView, LeadViewSet
 from sales.api import DisputeViewSet
 
 from .api import api_not_found
@@ -30,8 +30,8 @@ app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
-    # The dashboard's numbers (SPEC §6) go here, with the dashboard's filters:
-    # path("funnel/", FunnelView.as_view(), name="funnel"),
+    # The dashboard's numbers (SPEC §6), computed by leads.dashboard_views.funnel_api.
+    path("funnel/", FunnelView.as_view(), name="funnel"),
     *router.urls,
     re_path(r"^.*$", api_not_found),
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -203,6 +204,9 @@ EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
 EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
 if "EMAIL_FILE_PATH" in _email:
     EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+    # django-environ drops the leading slash: filemail:///tmp/mail means /tmp/mail.
+    if env.str("EMAIL_URL", default="").startswith("filemail:///"):
+        EMAIL_FILE_PATH = "/" + EMAIL_FILE_PATH.lstrip("/")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LeadFlow <leadflow@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
@@ -242,7 +246,26 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {}
+# The sweep (leads/sweep.py): flags every lead whose ball sits too long in one court.
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 300, minimum=1)
+# Between full sweeps a sweep only examines what changed since the previous one.
+SWEEP_FULL_INTERVAL_SECONDS = env_int("SWEEP_FULL_INTERVAL_SECONDS", 3600, minimum=0)
+FLAG_DIGEST_HOUR = env_int("FLAG_DIGEST_HOUR", 8, minimum=0)
+if FLAG_DIGEST_HOUR > 23:
+    raise ImproperlyConfigured(f"FLAG_DIGEST_HOUR={FLAG_DIGEST_HOUR!r} must be 0 to 23.")
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {
+        "task": "leads.tasks.sweep",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        # A sweep nobody ran in time is replaced by the next one, not queued behind it.
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
+    "flag-digest": {
+        "task": "leads.tasks.flag_digest",
+        "schedule": crontab(hour=FLAG_DIGEST_HOUR, minute=0),  # in CELERY_TIMEZONE
+        "options": {"expires": 3600},
+    },
+}
 
 # --- JSON API and public intake (README "JSON API", "Public intake") -------------------
 # Trusted proxies in front of the app: X-Forwarded-For is believed this many hops deep

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from campaigns.intake import intake
+from leads import dashboard_views
 
 from . import views
 
@@ -20,6 +21,9 @@ urlpatterns = [
         views.api_token_revoke,
         name="api_token_revoke",
     ),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("dashboard/<slug:table>.csv", dashboard_views.dashboard_csv, name="dashboard_csv"),
+    # /api/v1/funnel/ is routed in leadflow/api_urls.py, with the API's token authentication.
     path("api/v1/", include("leadflow.api_urls")),
     path("intake/<str:key>/", intake, name="intake"),
     path("campaigns/", include("campaigns.urls")),
@@ -28,5 +32,6 @@ urlpatterns = [
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
+    path("sla/", include("leads.sla_urls")),
     path("admin/", admin.site.urls),
 ]

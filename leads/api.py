@@ -14,14 +14,16 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from campaigns.models import Campaign
 from leadflow import roles
 from leadflow.api import api_url, choice, user_by_id, validated
 from sales.api import DisputeSerializer, SalesLeadActions
 
-from . import services
+from . import dashboard_views, services
 from .filters import KeysetPage, LeadFilterForm
+from .metrics import DashboardFilterForm
 from .models import (
     DisqualifyReason,
     Flag,
@@ -484,3 +486,48 @@ class LeadViewSet(SalesLeadActions, viewsets.GenericViewSet):
             DisputeSerializer(dispute, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,
         )
+
+
+# --- the dashboard's numbers ---------------------------------------------------------------
+
+
+class BallDroppedSerializer(serializers.Serializer):
+    marketing = serializers.IntegerField()
+    sales = serializers.IntegerField()
+    market = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+
+
+class FunnelSerializer(serializers.Serializer):
+    """The shape of leads.metrics.funnel_json (SPEC §6); documentation only."""
+
+    generated = serializers.IntegerField()
+    mql = serializers.IntegerField()
+    handed_off = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    contacted = serializers.IntegerField()
+    opportunity = serializers.IntegerField()
+    won = serializers.IntegerField()
+    lost = serializers.IntegerField()
+    won_value = serializers.CharField(help_text=gettext_lazy("Money as a decimal string."))
+    acceptance_rate = serializers.FloatField(allow_null=True)
+    contact_in_sla_rate = serializers.FloatField(allow_null=True)
+    median_hours_to_first_contact = serializers.FloatField(allow_null=True)
+    win_rate = serializers.FloatField(allow_null=True)
+    ball_dropped = BallDroppedSerializer()
+
+
+class FunnelView(APIView):
+    """The dashboard's numbers for the dashboard's filters (``start`` and ``end`` inclusive,
+    in the site's time zone; ``campaign``, ``channel``, ``owner``). Rates are fractions 0–1,
+    null when their denominator is 0."""
+
+    @extend_schema(
+        summary="The handoff funnel",
+        parameters=_form_parameters(DashboardFilterForm),
+        responses={200: FunnelSerializer},
+    )
+    def get(self, request):
+        # The dashboard's own view computes and checks; DRF has already authenticated the
+        # caller (token or session) and set it on the Django request.
+        return dashboard_views.funnel_api(request._request)

@@ -762,9 +762,23 @@ class Seeder:
 
 def reset_demo_data():
     """Remove leads, campaigns and everything hanging off them (not users)."""
+    from .models import DeadlineRecompute, SweepRun
+
+    # SweepRun too: the next sweep must be a full one over the new leads.
     tables = [
         m._meta.db_table
-        for m in (Objection, Activity, Dispute, Handoff, Flag, StageChange, Touch, Notification)
+        for m in (
+            Objection,
+            Activity,
+            Dispute,
+            Handoff,
+            Flag,
+            StageChange,
+            Touch,
+            Notification,
+            DeadlineRecompute,
+            SweepRun,
+        )
     ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -66,6 +66,17 @@ class LeadFilterForm(forms.Form):
         choices=[("", "---------"), ("any", _("Any open flag")), *FlagKind.choices],
         required=False,
     )
+    dropped = forms.ChoiceField(
+        label=_("Ball dropped by"),
+        choices=[
+            ("", "---------"),
+            ("marketing", _("Marketing (lead quality)")),
+            ("sales", _("Sales (follow-up)")),
+            ("market", _("Market (lost after contact)")),
+            ("in_progress", _("In progress")),
+        ],
+        required=False,
+    )
     created_from = forms.DateField(
         label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -141,6 +152,10 @@ class LeadFilterForm(forms.Form):
             if data["flag"] != "any":
                 open_flags = open_flags.filter(kind=data["flag"])
             qs = qs.filter(Exists(open_flags))
+        if data["dropped"]:
+            from .metrics import dropped_q, with_sales_delay
+
+            qs = with_sales_delay(qs).filter(dropped_q(data["dropped"]))
         if data["created_from"]:
             qs = qs.filter(created_at__gte=start_of_day(data["created_from"]))
         if data["created_to"]:

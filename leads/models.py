@@ -257,6 +257,8 @@ class Lead(models.Model):
                 condition=Q(stage="handed_off", owner__isnull=True),
                 name="lead_unassigned_queue_idx",
             ),
+            # The incremental sweep: "leads changed since the last sweep" (leads/sweep.py).
+            models.Index(fields=["updated_at"], name="lead_updated_idx"),
             # The sweep's raise queries: "<deadline> <= now" over leads that have one.
             *(
                 models.Index(
@@ -654,3 +656,71 @@ class ImportRow(models.Model):
 
     def __str__(self):
         return f"line {self.line}: {self.outcome}"
+
+
+class DeadlineRecompute(models.Model):
+    """A request to recompute the stored deadlines of open leads after an SLA change.
+
+    Written by the SLA page's services, worked off in batches by the
+    ``leads.tasks.recompute_deadlines`` task; the page shows the unfinished ones.
+    """
+
+    # None: every open lead (global policy, business hours, holidays); else one campaign.
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A later request covering the same leads made this one unnecessary.
+    superseded = models.BooleanField(default=False)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            # The SLA page's "is a recompute running?".
+            models.Index(
+                fields=["requested_at"],
+                condition=Q(finished_at__isnull=True),
+                name="recompute_running_idx",
+            )
+        ]
+
+    def __str__(self):
+        scope = self.campaign or "all open leads"
+        return f"Deadline recompute of {scope} requested {self.requested_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def percent(self):
+        return min(100, round(100 * self.done / self.total)) if self.total else 0
+
+
+class SweepRun(models.Model):
+    """One completed sweep (leads/sweep.py): its ``now`` is the next incremental sweep's
+    watermark, and the SLA page shows the latest. Rows older than a week are pruned."""
+
+    at = models.DateTimeField()
+    full = models.BooleanField(default=False)
+    raised = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # "The latest sweep" and "the latest full sweep" (the watermarks), and pruning.
+            models.Index(fields=["at"], name="sweeprun_at_idx"),
+        ]
+
+    def __str__(self):
+        return f"{'Full' if self.full else 'Incremental'} sweep at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -569,10 +569,11 @@ def import_retry(*, job, by):
 IMPORT_BATCH = 1000
 
 
-def import_run(job_id, *, batch_size=IMPORT_BATCH):
+def import_run(job_id, *, batch_size=None):
     """Import the valid rows in batches. Each batch (its leads, touches, stage changes, row
     results and the job's progress) is one transaction, so a failure leaves every earlier
     batch imported and reported, and a retry resumes at ``processed_rows``."""
+    batch_size = batch_size or IMPORT_BATCH
     claimed = ImportJob.objects.filter(
         pk=job_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
     ).update(status=ImportStatus.RUNNING, started_at=timezone.now())

@@ -6,12 +6,27 @@ re-derive anything: it only compares stored deadlines with now.
 """
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, Max, Min, Q, Value, When
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
-from .models import SALES_STAGES, WORKING_STAGES, Holiday, SLAPolicy, Stage
+from .models import (
+    SALES_STAGES,
+    WORKING_STAGES,
+    DeadlineRecompute,
+    Holiday,
+    Lead,
+    SLAPolicy,
+    Stage,
+)
+
+log = logging.getLogger(__name__)
 
 UTC = dt.UTC
 
@@ -94,9 +109,19 @@ class SLA:
                 self._calendar = BusinessCalendar()
         return self._calendar
 
+    def preload(self):
+        """Read every per-campaign override in one query (for batches over many leads)."""
+        self._by_campaign = {
+            p.campaign_id: p for p in SLAPolicy.objects.filter(campaign__isnull=False)
+        }
+        self._preloaded = True
+        return self
+
     def policy_for(self, campaign_id):
         if campaign_id is None:
             return self.global_policy
+        if getattr(self, "_preloaded", False):
+            return self._by_campaign.get(campaign_id) or self.global_policy
         if campaign_id not in self._by_campaign:
             override = SLAPolicy.objects.filter(campaign_id=campaign_id).first()
             self._by_campaign[campaign_id] = override or self.global_policy
@@ -169,3 +194,209 @@ DEADLINE_FIELDS = (
     "stale_due_at",
     "convert_due_at",
 )
+
+
+# --- Recomputing stored deadlines after an SLA change --------------------------------------
+
+# The only stages in which refresh_deadlines can set a deadline; leads elsewhere keep NULLs
+# whatever the policy says, so a recompute never needs to touch them.
+DEADLINE_STAGES = (Stage.MQL, Stage.REJECTED, *SALES_STAGES)
+SQL_BATCH = 20_000  # lead ids per set-based UPDATE
+PYTHON_BATCH = 1_000  # leads per locked batch when business hours are on
+
+# What refresh_deadlines reads from a lead.
+_INPUT_FIELDS = (
+    "campaign_id",
+    "stage",
+    "mql_at",
+    "rejected_at",
+    "dispute_ruled_at",
+    "disputed_at",
+    "last_handed_off_at",
+    "last_contact_at",
+    "next_follow_up_at",
+    "last_activity_at",
+    "accepted_at",
+    "handed_off_at",
+)
+
+
+def _latest_expr(a, b):
+    # Greatest() returns NULL on SQLite when one side is NULL; coalescing both sides
+    # makes it "the later of the two that are set", like _latest().
+    return Greatest(Coalesce(a, b), Coalesce(b, a))
+
+
+def deadline_expressions(policy):
+    """refresh_deadlines as SQL expressions for one policy, in calendar hours (business
+    hours off): {deadline column: Case(...)} for ``QuerySet.update``."""
+    hours = {
+        name: dt.timedelta(hours=getattr(policy, name))
+        for name in (
+            "mql_waiting_hours",
+            "rejection_unactioned_hours",
+            "response_hours",
+            "first_contact_hours",
+            "follow_up_grace_hours",
+        )
+    }
+    stalled = dt.timedelta(days=policy.stalled_days)
+    unconverted = dt.timedelta(days=policy.unconverted_days)
+    rejection_clock = _latest_expr(F("rejected_at"), F("dispute_ruled_at"))
+    quiet_since = _latest_expr(F("last_activity_at"), F("accepted_at"))
+    with_sales = Q(stage__in=SALES_STAGES)
+
+    def case(condition, value):
+        return Case(When(condition, then=value), default=Value(None))
+
+    return {
+        "mql_due_at": case(
+            Q(stage=Stage.MQL, mql_at__isnull=False), F("mql_at") + hours["mql_waiting_hours"]
+        ),
+        "rejection_due_at": case(
+            Q(stage=Stage.REJECTED, disputed_at__isnull=True)
+            & (Q(rejected_at__isnull=False) | Q(dispute_ruled_at__isnull=False)),
+            rejection_clock + hours["rejection_unactioned_hours"],
+        ),
+        "response_due_at": case(
+            Q(stage=Stage.HANDED_OFF, last_handed_off_at__isnull=False),
+            F("last_handed_off_at") + hours["response_hours"],
+        ),
+        "contact_due_at": case(
+            with_sales
+            & Q(last_handed_off_at__isnull=False)
+            & (Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=F("last_handed_off_at"))),
+            F("last_handed_off_at") + hours["first_contact_hours"],
+        ),
+        "follow_up_due_at": case(
+            with_sales & Q(next_follow_up_at__isnull=False),
+            F("next_follow_up_at") + hours["follow_up_grace_hours"],
+        ),
+        "stale_due_at": case(
+            Q(stage__in=WORKING_STAGES)
+            & (Q(last_activity_at__isnull=False) | Q(accepted_at__isnull=False)),
+            quiet_since + stalled,
+        ),
+        "convert_due_at": case(
+            with_sales & Q(handed_off_at__isnull=False), F("handed_off_at") + unconverted
+        ),
+    }
+
+
+def lock_global_policy():
+    """The global policy row, locked (PostgreSQL ``FOR UPDATE``) until the transaction ends.
+
+    Policy edits and recompute batches both take this lock, so a batch never writes
+    deadlines computed from a policy that a concurrent edit is replacing: it waits, then
+    reads the new one (and the edit's own recompute follows)."""
+    policy = SLAPolicy.objects.select_for_update().filter(is_global=True).first()
+    if policy is None:
+        policy, _created = SLAPolicy.objects.get_or_create(is_global=True)
+    return policy
+
+
+def _candidates(campaign_id):
+    qs = Lead.objects.filter(stage__in=DEADLINE_STAGES)
+    if campaign_id is not None:
+        qs = qs.filter(campaign_id=campaign_id)
+    return qs
+
+
+def _sql_batch(lo, hi, campaign_id):
+    """Recompute leads with lo < id <= hi, set-based: one UPDATE per policy in force."""
+    with transaction.atomic():
+        lock_global_policy()
+        sla = SLA().preload()
+        batch = _candidates(campaign_id).filter(pk__gt=lo, pk__lte=hi)
+        overrides = sla._by_campaign
+        # updated_at tells the incremental sweep these leads changed.
+        stamp = {"updated_at": timezone.now()}
+        count = 0
+        for cid, policy in overrides.items():
+            if campaign_id is None or cid == campaign_id:
+                count += batch.filter(campaign_id=cid).update(
+                    **deadline_expressions(policy), **stamp
+                )
+        if campaign_id is None or campaign_id not in overrides:
+            rest = batch.exclude(campaign_id__in=list(overrides)) if overrides else batch
+            count += rest.update(**deadline_expressions(sla.global_policy), **stamp)
+    return count
+
+
+def _python_batch(after, campaign_id, size):
+    """Recompute the next ``size`` leads after id ``after`` with refresh_deadlines (business
+    hours on). The leads are locked so a concurrent lifecycle change is not overwritten
+    with deadlines derived from what it replaced. Returns (last id, leads seen)."""
+    with transaction.atomic():
+        lock_global_policy()
+        sla = SLA().preload()
+        leads = list(
+            _candidates(campaign_id)
+            .filter(pk__gt=after)
+            .order_by("pk")
+            .only(*_INPUT_FIELDS, *DEADLINE_FIELDS)
+            .select_for_update()[:size]
+        )
+        changed = []
+        stamp = timezone.now()
+        for lead in leads:
+            before = [getattr(lead, name) for name in DEADLINE_FIELDS]
+            refresh_deadlines(lead, sla)
+            if [getattr(lead, name) for name in DEADLINE_FIELDS] != before:
+                lead.updated_at = stamp  # tells the incremental sweep this lead changed
+                changed.append(lead)
+        if changed:
+            Lead.objects.bulk_update(changed, [*DEADLINE_FIELDS, "updated_at"], batch_size=500)
+    return (leads[-1].pk if leads else None), len(leads)
+
+
+def _still_wanted(job):
+    job.refresh_from_db(fields=["superseded", "finished_at"])
+    return not job.superseded and job.finished_at is None
+
+
+def deadlines_recompute(job_id, *, sql_batch=SQL_BATCH, python_batch=PYTHON_BATCH):
+    """Recompute the stored deadlines of the open leads a DeadlineRecompute covers.
+
+    Contract:
+    - covers every lead in a stage that can carry a deadline (DEADLINE_STAGES), or only
+      the job's campaign's; each batch reads the policy in force at that moment under the
+      global policy row's lock, so the result matches refresh_deadlines for every lead;
+    - business hours off: set-based ``UPDATE``s over id ranges of ``sql_batch`` ids, one
+      per policy in force; business hours on: batches of ``python_batch`` leads, locked,
+      through refresh_deadlines and ``bulk_update``;
+    - records progress (``done`` of ``total``) on the job after each batch and stops early
+      when a later request superseded it; sets ``finished_at`` at the end;
+    - returns the job (None when it does not exist); a finished job is left alone.
+    """
+    job = DeadlineRecompute.objects.filter(pk=job_id).first()
+    if job is None or job.finished_at is not None:
+        return job
+    candidates = _candidates(job.campaign_id)
+    bounds = candidates.aggregate(lo=Min("pk"), hi=Max("pk"))
+    job.started_at = job.started_at or timezone.now()
+    job.total = candidates.count()
+    job.done = 0
+    job.save(update_fields=["started_at", "total", "done"])
+    business_hours = global_policy().business_hours_enabled
+    if bounds["lo"] is not None:
+        if business_hours:
+            after = 0
+            while _still_wanted(job):
+                after, seen = _python_batch(after, job.campaign_id, python_batch)
+                if after is None:
+                    break
+                job.done += seen
+                job.save(update_fields=["done"])
+        else:
+            lo = bounds["lo"] - 1
+            while lo < bounds["hi"] and _still_wanted(job):
+                job.done += _sql_batch(lo, lo + sql_batch, job.campaign_id)
+                job.save(update_fields=["done"])
+                lo += sql_batch
+    if _still_wanted(job):
+        job.finished_at = timezone.now()
+        job.done = job.total
+        job.save(update_fields=["finished_at", "done"])
+        log.info("deadline recompute %s finished: %s leads", job.pk, job.total)
+    return job

@@ -1,6 +1,78 @@
-from celery import shared_task
+"""Celery tasks of the leads app: thin wrappers around leads.sweep and leads.sla.
 
-from . import services
+The beat schedule (leadflow/settings.py) runs ``sweep`` every SWEEP_INTERVAL_SECONDS and
+``flag_digest`` daily; ``drain_flag_outbox`` follows every sweep; ``recompute_deadlines``
+is enqueued by the SLA page's services when a change commits.
+"""
+
+import random
+
+from celery import shared_task
+from django.db import OperationalError
+
+from . import services, sla
+from . import sweep as sweeping
+
+OUTBOX_BATCH = 200
+# Drain at most this many batches per task run, then hand over to a fresh task, so one
+# huge outbox does not hold a worker for long.
+OUTBOX_BATCHES_PER_RUN = 10
+
+
+def _backoff(retries, base=30, cap=3600):
+    return min(cap, base * 2**retries) + random.uniform(0, base)
+
+
+@shared_task(bind=True, max_retries=3, ignore_result=True)
+def sweep(self):
+    """Raise and resolve flags (leads.sweep.sweep_flags), then drain the notification
+    outbox. Returns the counts per kind."""
+    try:
+        result = sweeping.sweep_flags()
+    except OperationalError as exc:  # e.g. a deadlock with a concurrent sweep
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
+    drain_flag_outbox.delay()
+    return {"raised": dict(+result.raised), "resolved": dict(+result.resolved)}
+
+
+@shared_task(bind=True, max_retries=8, ignore_result=True)
+def drain_flag_outbox(self):
+    """Notify the people responsible for raised flags (leads.sweep.drain_flag_outbox).
+
+    A failed send leaves its flags in the outbox and retries this task with exponential
+    backoff (30 s up to an hour); after the last retry they still wait in the outbox for
+    the drain that follows the next sweep, so no flag is lost."""
+    for _ in range(OUTBOX_BATCHES_PER_RUN):
+        result = sweeping.drain_flag_outbox(batch_size=OUTBOX_BATCH)
+        if result.failed:
+            if self.request.retries >= self.max_retries:
+                return
+            raise self.retry(countdown=_backoff(self.request.retries))
+        if not result.more:
+            return
+    drain_flag_outbox.delay()
+
+
+@shared_task(bind=True, max_retries=5, ignore_result=True)
+def flag_digest(self):
+    """Mail the managers' daily digest of flags (leads.sweep.flag_digest)."""
+    try:
+        _digest, sent = sweeping.flag_digest()
+    except sweeping.SEND_ERRORS as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    return sent
+
+
+@shared_task(bind=True, max_retries=5, ignore_result=True)
+def recompute_deadlines(self, job_id):
+    """Recompute stored deadlines for one DeadlineRecompute (leads.sla.deadlines_recompute),
+    then sweep so flags follow the new deadlines at once."""
+    try:
+        job = sla.deadlines_recompute(job_id)
+    except OperationalError as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
+    if job is not None and not job.superseded:
+        sweep.delay()
 
 
 @shared_task(acks_late=True)

@@ -6,8 +6,11 @@ dest=static/vendor
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && npm pack --silent bootstrap@5.3.9 >/dev/null && tar xzf bootstrap-5.3.9.tgz && mv package bootstrap)
+(cd "$tmp" && npm pack --silent chart.js@4.6.1 >/dev/null && tar xzf chart.js-4.6.1.tgz && mv package chartjs)
 mkdir -p "$dest/bootstrap/css" "$dest/bootstrap/js"
 cp "$tmp"/bootstrap/dist/css/bootstrap.min.css{,.map} "$dest/bootstrap/css/"
 cp "$tmp"/bootstrap/dist/js/bootstrap.bundle.min.js{,.map} "$dest/bootstrap/js/"
 cp "$tmp"/bootstrap/LICENSE "$dest/bootstrap/LICENSE"
+mkdir -p "$dest/chartjs"
+cp "$tmp"/chartjs/dist/chart.umd.min.js{,.map} "$tmp"/chartjs/LICENSE.md "$dest/chartjs/"
 echo "vendored into $dest"

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.test import Client
 
 from leadflow.celery import app as celery_app
 
@@ -53,6 +54,32 @@ def make_lead(db, marketer, rep, manager, campaign):
     return LeadMaker(marketer=marketer, rep=rep, manager=manager, campaign=campaign)
 
 
+def _client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def rep_client(rep):
+    return _client_for(rep)
+
+
+@pytest.fixture
+def other_rep_client(other_rep):
+    return _client_for(other_rep)
+
+
+@pytest.fixture
+def manager_client(manager):
+    return _client_for(manager)
+
+
+@pytest.fixture
+def marketer_client(marketer):
+    return _client_for(marketer)
+
+
 def is_postgres():
     from django.db import connection
 
@@ -70,3 +97,13 @@ def worker_env():
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
     return env
+
+
+@pytest.fixture
+def immediate_on_commit(monkeypatch):
+    """Run transaction.on_commit callbacks at once: tests run inside a transaction that
+    never commits, and the flow under test (upload -> validate -> confirm -> run) needs
+    each step's task to have run before the next request."""
+    from django.db import transaction
+
+    monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())

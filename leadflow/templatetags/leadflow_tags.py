@@ -18,3 +18,11 @@ def money(value):
     if value is None or value == "":
         return "—"
     return number_format(value, decimal_pos=2, force_grouping=True)
+
+
+@register.filter
+def get_item(mapping, key):
+    """mapping[key] in templates (dicts keyed by ids or choice values); None when absent."""
+    if mapping is None:
+        return None
+    return mapping.get(key)

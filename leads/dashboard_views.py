@@ -1,0 +1,332 @@
+"""The handoff dashboard (/dashboard/): both sides' contribution to the funnel, where the
+ball dropped, and every table as CSV."""
+
+import csv
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from leadflow import roles
+from leadflow.http import forbidden
+from sales.models import ObjectionTag
+
+from . import metrics
+from .models import LostReason, RejectionReason
+
+
+def _can_read(user):
+    return roles.can_market(user) or roles.is_rep(user)
+
+
+def _context(request):
+    form = metrics.DashboardFilterForm(request.GET or None)
+    filters = form.filters()
+    data = metrics.funnel(filters)
+    marketing = metrics.marketing_scorecard(filters)
+    rejection, lost = metrics.reasons(filters)
+    base = reverse("leads:list") + "?" + filters.lead_list_query()
+    return {
+        "form": form,
+        "filters": filters,
+        "funnel": data,
+        "steps": metrics.funnel_steps(data),
+        "dropped": [
+            {
+                "key": key,
+                "label": label,
+                "count": data["ball_dropped"][key],
+                "url": f"{base}&dropped={key}",
+            }
+            for key, label in metrics.DROPPED_CATEGORIES.items()
+        ],
+        "marketing": marketing,
+        "costs": metrics.costs(filters, data, marketing),
+        "reps": metrics.sales_scorecard(filters),
+        "rejection_reasons": [
+            (label, rejection.get(value, 0)) for value, label in RejectionReason.choices
+        ],
+        "lost_reasons": [(label, lost.get(value, 0)) for value, label in LostReason.choices],
+        "objections": metrics.objections_by_campaign(filters),
+        "objection_labels": dict(ObjectionTag.choices),
+        "reason_labels": dict(RejectionReason.choices),
+        "false_rejections": metrics.false_rejections(filters),
+        "weekly": metrics.weekly_trend(filters),
+        "lead_list_base": base,
+        "query": request.GET.urlencode(),
+    }
+
+
+@login_required
+def dashboard(request):
+    if not _can_read(request.user):
+        return forbidden(request, _("The dashboard is for marketing, sales and managers."))
+    context = _context(request)
+    context["chart_data"] = {
+        "labels": [row["week"].isoformat() for row in context["weekly"]],
+        "marketing": {
+            "generated": [row["generated"] for row in context["weekly"]],
+            "mql": [row["mql"] for row in context["weekly"]],
+            "handed_off": [row["handed_off"] for row in context["weekly"]],
+        },
+        "sales": {
+            "accepted": [row["accepted"] for row in context["weekly"]],
+            "contacted_in_sla": [row["contacted_in_sla"] for row in context["weekly"]],
+            "won": [row["won"] for row in context["weekly"]],
+        },
+        "names": {
+            "generated": _("Generated"),
+            "mql": _("MQL"),
+            "handed_off": _("Handed off"),
+            "accepted": _("Accepted"),
+            "contacted_in_sla": _("Contacted within SLA"),
+            "won": _("Won"),
+        },
+    }
+    return render(request, "leads/dashboard.html", context)
+
+
+def _fmt(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return value
+
+
+def _tables(context):
+    """name -> (header, rows) for every table on the page."""
+    funnel = context["funnel"]
+    return {
+        "funnel": (
+            ["step", "leads", "conversion_from_previous"],
+            [[s["key"], s["count"], _fmt(s["conversion"])] for s in context["steps"]]
+            + [
+                ["lost", funnel["lost"], ""],
+                ["won_value", funnel["won_value"], ""],
+                ["acceptance_rate", _fmt(funnel["acceptance_rate"]), ""],
+                ["contact_in_sla_rate", _fmt(funnel["contact_in_sla_rate"]), ""],
+                [
+                    "median_hours_to_first_contact",
+                    _fmt(funnel["median_hours_to_first_contact"]),
+                    "",
+                ],
+                ["win_rate", _fmt(funnel["win_rate"]), ""],
+            ],
+        ),
+        "ball_dropped": (
+            ["side", "leads"],
+            [[d["key"], d["count"]] for d in context["dropped"]],
+        ),
+        "campaigns": (
+            [
+                "campaign",
+                "channel",
+                "generated",
+                "mql",
+                "handed_off",
+                "accepted",
+                "acceptance_rate",
+                "rejected",
+                *[f"rejected_{r}" for r in RejectionReason.values],
+                "won",
+                "sourced_revenue",
+                "spend",
+                "cost_per_lead",
+                "cost_per_won",
+                "marketing_flags_raised",
+                "marketing_flags_open",
+            ],
+            [
+                [
+                    r["campaign"].name,
+                    r["channel"],
+                    r["generated"],
+                    r["mql"],
+                    r["handed_off"],
+                    r["accepted"],
+                    _fmt(r["acceptance_rate"]),
+                    r["rejected"],
+                    *[r["rejection_reasons"].get(v, 0) for v in RejectionReason.values],
+                    r["won"],
+                    r["won_value"],
+                    r["spend"],
+                    _fmt(r["cost_per_lead"]),
+                    _fmt(r["cost_per_won"]),
+                    r["flags_raised"],
+                    r["flags_open"],
+                ]
+                for r in context["marketing"]["campaigns"]
+            ],
+        ),
+        "channels": (
+            [
+                "channel",
+                "generated",
+                "mql",
+                "handed_off",
+                "accepted",
+                "acceptance_rate",
+                "won",
+                "sourced_revenue",
+                "spend",
+                "cost_per_lead",
+                "cost_per_won",
+                "marketing_flags_raised",
+                "marketing_flags_open",
+            ],
+            [
+                [
+                    c["channel"],
+                    c["generated"],
+                    c["mql"],
+                    c["handed_off"],
+                    c["accepted"],
+                    _fmt(c["acceptance_rate"]),
+                    c["won"],
+                    c["won_value"],
+                    c["spend"],
+                    _fmt(c["cost_per_lead"]),
+                    _fmt(c["cost_per_won"]),
+                    c["flags_raised"],
+                    c["flags_open"],
+                ]
+                for c in context["marketing"]["channels"]
+            ],
+        ),
+        "reps": (
+            [
+                "rep",
+                "received",
+                "accepted",
+                "acceptance_rate",
+                "contacted_in_sla",
+                "contact_in_sla_rate",
+                "median_hours_to_first_contact",
+                "follow_ups",
+                "won",
+                "lost",
+                "win_rate",
+                "won_value",
+                "sales_flags_open",
+                "sales_flags_raised",
+                "rejected",
+                "false_rejections",
+                "overturned_rejections",
+                "rejection_accuracy",
+                "top_objections",
+            ],
+            [
+                [
+                    r["rep"].get_username(),
+                    r["received"],
+                    r["accepted"],
+                    _fmt(r["acceptance_rate"]),
+                    r["contacted_in_sla"],
+                    _fmt(r["contact_in_sla_rate"]),
+                    _fmt(r["median_hours_to_first_contact"]),
+                    r["follow_ups"],
+                    r["won"],
+                    r["lost"],
+                    _fmt(r["win_rate"]),
+                    r["won_value"],
+                    r["flags_open"],
+                    r["flags_raised"],
+                    r["rejected"],
+                    r["false_rejections"],
+                    r["overturned"],
+                    _fmt(r["rejection_accuracy"]),
+                    ";".join(f"{tag}:{n}" for tag, n in r["objections"]),
+                ]
+                for r in context["reps"]
+            ],
+        ),
+        "reasons": (
+            ["kind", "reason", "count"],
+            [["rejection", label, n] for label, n in context["rejection_reasons"]]
+            + [["lost", label, n] for label, n in context["lost_reasons"]],
+        ),
+        "objections": (
+            ["campaign_id", "tag", "count"],
+            [
+                [campaign_id or "", tag, n]
+                for campaign_id, tags in context["objections"].items()
+                for tag, n in tags
+            ],
+        ),
+        "false_rejections": (
+            ["lead_id", "lead", "rejected_by", "rejection_reason", "won_by", "deal_value"],
+            [
+                [
+                    h.lead_id,
+                    str(h.lead),
+                    h.to_user.get_username(),
+                    h.rejection_reason,
+                    h.lead.owner.get_username() if h.lead.owner else "",
+                    h.lead.deal_value,
+                ]
+                for h in context["false_rejections"]
+            ],
+        ),
+        "weekly": (
+            ["week", "generated", "mql", "handed_off", "accepted", "contacted_in_sla", "won"],
+            [
+                [
+                    r["week"].isoformat(),
+                    r["generated"],
+                    r["mql"],
+                    r["handed_off"],
+                    r["accepted"],
+                    r["contacted_in_sla"],
+                    r["won"],
+                ]
+                for r in context["weekly"]
+            ],
+        ),
+    }
+
+
+TABLES = (
+    "funnel",
+    "ball_dropped",
+    "campaigns",
+    "channels",
+    "reps",
+    "reasons",
+    "objections",
+    "false_rejections",
+    "weekly",
+)
+
+
+@login_required
+def dashboard_csv(request, table):
+    if not _can_read(request.user):
+        return forbidden(request, _("The dashboard is for marketing, sales and managers."))
+    if table not in TABLES:
+        raise Http404
+    header, rows = _tables(_context(request))[table]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="dashboard-{table}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+def funnel_api(request):
+    """GET /api/v1/funnel/: the dashboard's numbers as JSON (SPEC §6)."""
+    if not request.user.is_authenticated:
+        return JsonResponse(
+            {"detail": _("Authentication credentials were not provided.")}, status=401
+        )
+    if not _can_read(request.user):
+        return JsonResponse(
+            {"detail": _("You do not have permission to read the funnel.")}, status=403
+        )
+    form = metrics.DashboardFilterForm(request.GET or None)
+    if request.GET and not form.is_valid():
+        return JsonResponse({"detail": _("Invalid filters."), "errors": form.errors}, status=400)
+    return JsonResponse(metrics.funnel_json(form.filters()))

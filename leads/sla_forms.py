@@ -1,0 +1,158 @@
+"""Forms of the SLA pages (managers only). They check input for the page; the services in
+leads.sla_services check it again and make the change."""
+
+import zoneinfo
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import Campaign
+
+from .models import Holiday, SLAPolicy
+from .sla_services import CALENDAR_FIELDS, DAY_FIELDS, MAX_DAYS, MAX_HOURS, THRESHOLD_FIELDS
+
+WEEKDAYS = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
+
+
+def _limit_thresholds(form):
+    """Whole numbers from 1: zero hours would flag every lead the moment it moves."""
+    for name in THRESHOLD_FIELDS:
+        model_field = form.fields[name]
+        top = MAX_DAYS if name in DAY_FIELDS else MAX_HOURS
+        form.fields[name] = forms.IntegerField(
+            label=model_field.label,
+            help_text=model_field.help_text,
+            min_value=1,
+            max_value=top,
+        )
+
+
+def _threshold_rows():
+    return (
+        Row(Column("mql_waiting_hours"), Column("rejection_unactioned_hours")),
+        Row(Column("response_hours"), Column("first_contact_hours")),
+        Row(Column("follow_up_grace_hours")),
+        Row(Column("stalled_days"), Column("unconverted_days")),
+    )
+
+
+class GlobalPolicyForm(forms.ModelForm):
+    work_days = forms.TypedMultipleChoiceField(
+        label=_("Working days"),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False)
+
+    class Meta:
+        model = SLAPolicy
+        fields = [*THRESHOLD_FIELDS, *CALENDAR_FIELDS]
+        widgets = {
+            "work_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "work_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+        help_texts = {
+            "business_hours_enabled": _(
+                "Hour thresholds then count only working time: working days between the "
+                "start and end of the working day, holidays excluded. Day thresholds stay "
+                "calendar days."
+            ),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _limit_thresholds(self)
+        if self.instance and not self.is_bound:
+            self.initial["work_days"] = [
+                int(d) for d in (self.instance.work_days or "").split(",") if d.strip()
+            ]
+        self.fields["time_zone"].choices = [
+            ("", _("The site's time zone (%(tz)s)") % {"tz": settings.TIME_ZONE}),
+            *((tz, tz) for tz in sorted(zoneinfo.available_timezones())),
+        ]
+        self.helper = FormHelper()
+        self.helper.form_id = "sla-policy-form"
+        self.helper.layout = Layout(
+            Fieldset(_("Thresholds"), *_threshold_rows()),
+            Fieldset(
+                _("Business hours"),
+                "business_hours_enabled",
+                "work_days",
+                Row(Column("work_start"), Column("work_end"), Column("time_zone")),
+            ),
+            Submit("save", _("Save policy")),
+        )
+
+    def clean_work_days(self):
+        return ",".join(str(d) for d in sorted(set(self.cleaned_data["work_days"])))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("business_hours_enabled") and not data.get("work_days"):
+            self.add_error(
+                "work_days", _("Choose at least one working day, or count calendar hours.")
+            )
+        start, end = data.get("work_start"), data.get("work_end")
+        if start and end and end <= start:
+            self.add_error("work_end", _("The working day must end after it starts."))
+        return data
+
+
+class OverrideForm(forms.ModelForm):
+    """Thresholds for one campaign; business hours stay global."""
+
+    class Meta:
+        model = SLAPolicy
+        fields = ["campaign", *THRESHOLD_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _limit_thresholds(self)
+        campaign = self.fields["campaign"]
+        campaign.label = _("Campaign")
+        campaign.required = True
+        if self.instance.pk:
+            campaign.disabled = True
+            campaign.queryset = Campaign.objects.filter(pk=self.instance.campaign_id)
+        else:
+            campaign.queryset = Campaign.objects.filter(sla_policy__isnull=True).order_by("name")
+        self.helper = FormHelper()
+        self.helper.form_id = "sla-override-form"
+        self.helper.layout = Layout(
+            "campaign",
+            *_threshold_rows(),
+            Submit("save", _("Save campaign policy")),
+        )
+
+    def validate_unique(self):
+        # The service refuses a second override of one campaign with a readable message.
+        pass
+
+
+class HolidayForm(forms.ModelForm):
+    class Meta:
+        model = Holiday
+        fields = ["date", "name"]
+        labels = {"date": _("Date"), "name": _("Name (optional)")}
+        widgets = {"date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False  # the page's own <form> posts to sla:holiday_add
+        self.helper.layout = Layout(
+            Row(Column("date"), Column("name"), Column(Submit("add", _("Add holiday")))),
+        )

@@ -1,0 +1,182 @@
+"""Managers edit the SLA policy (SPEC §4): thresholds globally and per campaign, business
+hours and holidays.
+
+Every change is one transaction that locks the global policy row (see
+:func:`leads.sla.lock_global_policy`) and, when stored deadlines may be stale, records a
+:class:`~leads.models.DeadlineRecompute` whose task starts once the change commits.
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import lifecycle
+from .lifecycle import InvalidInput
+from .models import DeadlineRecompute, Holiday, SLAPolicy
+from .sla import lock_global_policy
+
+HOUR_FIELDS = (
+    "mql_waiting_hours",
+    "rejection_unactioned_hours",
+    "response_hours",
+    "first_contact_hours",
+    "follow_up_grace_hours",
+)
+DAY_FIELDS = ("stalled_days", "unconverted_days")
+THRESHOLD_FIELDS = HOUR_FIELDS + DAY_FIELDS
+CALENDAR_FIELDS = ("business_hours_enabled", "work_days", "work_start", "work_end", "time_zone")
+MAX_HOURS = 24 * 365
+MAX_DAYS = 3650
+
+
+def validate_thresholds(data):
+    """Every threshold a whole number from 1 (hours up to a year, days up to ten years)."""
+    for name in THRESHOLD_FIELDS:
+        value = data.get(name)
+        top = MAX_HOURS if name in HOUR_FIELDS else MAX_DAYS
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+            raise InvalidInput(
+                _("Enter a whole number from 1 to %(max)s.") % {"max": top}, field=name
+            )
+
+
+def validate_calendar(data):
+    days = data.get("work_days")
+    if not isinstance(days, str) or any(
+        not d.isdigit() or not 0 <= int(d) <= 6 for d in days.split(",") if d
+    ):
+        raise InvalidInput(_("Choose working days."), field="work_days")
+    if data.get("business_hours_enabled") and not [d for d in days.split(",") if d]:
+        raise InvalidInput(
+            _("Choose at least one working day, or count calendar hours."), field="work_days"
+        )
+    start, end = data.get("work_start"), data.get("work_end")
+    if not isinstance(start, dt.time) or not isinstance(end, dt.time) or end <= start:
+        raise InvalidInput(_("The working day must end after it starts."), field="work_end")
+    tz = data.get("time_zone") or ""
+    if tz:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(_("Choose a known time zone."), field="time_zone") from None
+
+
+def deadline_recompute_request(*, by, campaign=None, reason=""):
+    """Record that stored deadlines of open leads (all, or one campaign's) are stale, and
+    enqueue the recompute when the caller's transaction commits. An unfinished earlier
+    request covering the same leads is superseded: the new one redoes them anyway."""
+    from .tasks import recompute_deadlines
+
+    now = timezone.now()
+    earlier = DeadlineRecompute.objects.filter(finished_at__isnull=True)
+    if campaign is not None:
+        earlier = earlier.filter(campaign=campaign)
+    earlier.update(superseded=True, finished_at=now)
+    job = DeadlineRecompute.objects.create(
+        campaign=campaign, requested_by=by, reason=reason[:200], requested_at=now
+    )
+    transaction.on_commit(lambda: recompute_deadlines.delay(job.pk))
+    return job
+
+
+@transaction.atomic
+def sla_policy_update(*, by, data):
+    """Managers change the global thresholds and business hours (``data`` holds the fields
+    of THRESHOLD_FIELDS and CALENDAR_FIELDS). Returns (policy, recompute or None): stored
+    deadlines are recomputed when anything that feeds them changed."""
+    lifecycle.require_manager(by)
+    validate_thresholds(data)
+    validate_calendar(data)
+    policy = lock_global_policy()
+    changed = [
+        name
+        for name in THRESHOLD_FIELDS + CALENDAR_FIELDS
+        if name in data and getattr(policy, name) != data[name]
+    ]
+    for name in changed:
+        setattr(policy, name, data[name])
+    if not changed:
+        return policy, None
+    policy.save()
+    return policy, deadline_recompute_request(
+        by=by, reason=_("Global SLA policy changed: %(fields)s") % {"fields": ", ".join(changed)}
+    )
+
+
+@transaction.atomic
+def sla_override_save(*, by, campaign, data):
+    """Create or change the per-campaign override of the thresholds; returns (override,
+    recompute or None). Business hours stay global."""
+    lifecycle.require_manager(by)
+    validate_thresholds(data)
+    lock_global_policy()
+    override = SLAPolicy.objects.select_for_update().filter(campaign=campaign).first()
+    created = override is None
+    if created:
+        override = SLAPolicy(campaign=campaign, is_global=False)
+    changed = [name for name in THRESHOLD_FIELDS if getattr(override, name) != data[name]]
+    for name in THRESHOLD_FIELDS:
+        setattr(override, name, data[name])
+    if not created and not changed:
+        return override, None
+    try:
+        with transaction.atomic():
+            override.save()
+    except IntegrityError:
+        raise InvalidInput(
+            _("This campaign already has its own SLA policy."), field="campaign"
+        ) from None
+    return override, deadline_recompute_request(
+        by=by,
+        campaign=campaign,
+        reason=_("SLA policy of campaign %(campaign)s changed") % {"campaign": campaign},
+    )
+
+
+@transaction.atomic
+def sla_override_delete(*, by, campaign):
+    """Remove a campaign's override: its leads follow the global policy again."""
+    lifecycle.require_manager(by)
+    lock_global_policy()
+    deleted, _rows = SLAPolicy.objects.filter(campaign=campaign, is_global=False).delete()
+    if not deleted:
+        return None
+    return deadline_recompute_request(
+        by=by,
+        campaign=campaign,
+        reason=_("SLA policy of campaign %(campaign)s removed") % {"campaign": campaign},
+    )
+
+
+def _calendar_recompute(by, reason):
+    # Holidays only move deadlines while hours count working time.
+    if lock_global_policy().business_hours_enabled:
+        return deadline_recompute_request(by=by, reason=reason)
+    return None
+
+
+@transaction.atomic
+def holiday_add(*, by, date, name=""):
+    """Add a non-working day; returns (holiday, recompute or None)."""
+    lifecycle.require_manager(by)
+    if not isinstance(date, dt.date):
+        raise InvalidInput(_("Enter a date."), field="date")
+    recompute = _calendar_recompute(by, _("Holiday %(date)s added") % {"date": date})
+    try:
+        with transaction.atomic():
+            holiday = Holiday.objects.create(date=date, name=(name or "").strip()[:100])
+    except IntegrityError:
+        raise InvalidInput(_("This date is already a holiday."), field="date") from None
+    return holiday, recompute
+
+
+@transaction.atomic
+def holiday_delete(*, by, holiday):
+    """Remove a non-working day; returns the recompute or None."""
+    lifecycle.require_manager(by)
+    recompute = _calendar_recompute(by, _("Holiday %(date)s removed") % {"date": holiday.date})
+    Holiday.objects.filter(pk=holiday.pk).delete()
+    return recompute

@@ -1,0 +1,189 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from campaigns.models import Campaign
+from leads.models import Stage
+from tests import factories
+
+PAGES = [
+    ("get", "campaigns:list", False),
+    ("get", "campaigns:create", False),
+    ("get", "campaigns:feedback", False),
+    ("get", "campaigns:detail", True),
+    ("get", "campaigns:update", True),
+    ("post", "campaigns:rotate_key", True),
+]
+
+
+@pytest.mark.parametrize("method, name, needs_pk", PAGES)
+def test_campaign_pages_are_for_marketers_and_managers_only(
+    client, marketer, rep, manager, campaign, method, name, needs_pk
+):
+    url = reverse(name, args=[campaign.pk] if needs_pk else [])
+    response = getattr(client, method)(url)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    client.force_login(rep)
+    assert getattr(client, method)(url).status_code == 403
+    for user in (marketer, manager):
+        client.force_login(user)
+        assert getattr(client, method)(url).status_code in (200, 302)
+
+
+def _form(**overrides):
+    data = {
+        "name": "Spring webinar",
+        "channel": "events",
+        "start_date": "2026-03-01",
+        "end_date": "2026-04-01",
+        "budget": "5000",
+        "spend": "1200.50",
+        "utm_campaign": "spring-webinar",
+        "allowed_origin": "https://www.example.com",
+        "description": "",
+        "owner": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_marketer_creates_campaign_and_becomes_its_owner(marketer_client, marketer):
+    response = marketer_client.post(reverse("campaigns:create"), _form())
+    campaign = Campaign.objects.get(name="Spring webinar")
+    assert response.status_code == 302 and response["Location"] == campaign.get_absolute_url()
+    assert campaign.owner == marketer
+    assert campaign.spend == Decimal("1200.50")
+    assert campaign.intake_key
+
+
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"end_date": "2026-02-01"}, "end_date", "cannot be before the start date"),
+        ({"budget": "-1"}, "budget", "cannot be negative"),
+        ({"spend": "-0.01"}, "spend", "cannot be negative"),
+        ({"utm_campaign": "TAKEN-code"}, "utm_campaign", "already uses this UTM code"),
+        ({"name": ""}, "name", "required"),
+        ({"start_date": "not a date"}, "start_date", "valid date"),
+    ],
+)
+def test_campaign_form_refuses_bad_values_with_field_errors(
+    marketer_client, overrides, field, message
+):
+    factories.CampaignFactory(utm_campaign="taken-code")
+    response = marketer_client.post(reverse("campaigns:create"), _form(**overrides))
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert not Campaign.objects.filter(name="Spring webinar").exists()
+
+
+def test_editing_keeps_own_utm_code_and_saves(marketer_client, campaign):
+    data = _form(name="Renamed", utm_campaign=campaign.utm_campaign.upper())
+    response = marketer_client.post(reverse("campaigns:update", args=[campaign.pk]), data)
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.name == "Renamed"
+
+
+def test_rotating_the_key_replaces_it(marketer_client, campaign):
+    old = campaign.intake_key
+    response = marketer_client.post(reverse("campaigns:rotate_key", args=[campaign.pk]))
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.intake_key != old and len(campaign.intake_key) >= 24
+
+
+def test_rotate_key_needs_post(marketer_client, campaign):
+    assert (
+        marketer_client.get(reverse("campaigns:rotate_key", args=[campaign.pk])).status_code == 405
+    )
+
+
+def test_campaign_list_counts_and_cost_per_lead(marketer_client, make_lead, campaign, rep):
+    campaign.spend = Decimal("300")
+    campaign.save()
+    make_lead(Stage.NEW)
+    make_lead(Stage.ACCEPTED)
+    make_lead(Stage.WON)
+    empty = factories.CampaignFactory(name="Empty one", spend=100)
+    response = marketer_client.get(reverse("campaigns:list") + "?sort=generated")
+    rows = {c.pk: c for c in response.context["campaigns"]}
+    row = rows[campaign.pk]
+    assert (row.generated, row.handed_off, row.accepted, row.won) == (3, 2, 2, 1)
+    assert row.cost_per_lead == Decimal("100")
+    assert rows[empty.pk].generated == 0 and rows[empty.pk].cost_per_lead is None
+    assert list(rows)[0] == campaign.pk  # sorted by leads generated, most first
+
+
+def test_campaign_list_sorts_by_cost_per_lead_with_empty_campaigns_last(marketer_client):
+    cheap = factories.CampaignFactory(name="Cheap", spend=10)
+    dear = factories.CampaignFactory(name="Dear", spend=1000)
+    empty = factories.CampaignFactory(name="Empty", spend=50)
+    for c in (cheap, dear):
+        factories.LeadFactory(campaign=c)
+    response = marketer_client.get(reverse("campaigns:list") + "?sort=cpl")
+    assert [c.pk for c in response.context["campaigns"]] == [cheap.pk, dear.pk, empty.pk]
+
+
+def test_campaign_list_query_count_does_not_grow(marketer_client, django_assert_max_num_queries):
+    for _ in range(30):
+        factories.LeadFactory(campaign=factories.CampaignFactory())
+    with django_assert_max_num_queries(6):
+        assert marketer_client.get(reverse("campaigns:list")).status_code == 200
+
+
+def test_campaign_page_shows_funnel_leads_key_and_escaped_snippet(
+    marketer_client, make_lead, campaign
+):
+    make_lead(Stage.WON, first_name="Grace", last_name="Hopper")
+    make_lead(Stage.REJECTED)
+    response = marketer_client.get(campaign.get_absolute_url())
+    funnel = response.context["funnel"]
+    assert (funnel["generated"], funnel["handed_off"], funnel["won"], funnel["rejected"]) == (
+        2,
+        2,
+        1,
+        1,
+    )
+    body = response.content.decode()
+    assert "Grace Hopper" in body
+    assert campaign.intake_key in body
+    # The snippet is shown as text inside a textarea, never rendered as a live form.
+    assert f"&lt;form action=&quot;http://testserver/intake/{campaign.intake_key}/&quot;" in body
+    assert body.count("<textarea") == body.count("</textarea>")
+
+
+def test_feedback_counts_per_campaign_with_reasons_and_waiting_list(
+    marketer_client, make_lead, campaign, rep
+):
+    from sales import services as sales
+
+    make_lead(Stage.REJECTED)
+    lost = make_lead(Stage.CONTACTED)
+    sales.activity_log(lead=lost, by=rep, kind="call", objections=["price", "timing"])
+    sales.lead_lose(lead=lost, by=rep, reason="competitor")
+    response = marketer_client.get(reverse("campaigns:feedback"))
+    row = next(r for r in response.context["by_campaign"] if r["campaign"] == campaign.pk)
+    assert (row["generated"], row["handed_off"], row["accepted"], row["rejected"]) == (2, 2, 1, 1)
+    assert row["lost"] == 1 and row["contacted"] == 1
+    assert row["rejections"][0] == 1  # not_a_fit, the first reason
+    assert row["lost_reasons"][1] == 1  # competitor
+    assert row["objections"][:2] == [1, 1]  # price, timing
+    assert [lead.last_name for lead in response.context["waiting"]] == ["Lovelace1"]
+
+
+def test_feedback_period_excludes_older_leads_and_bad_dates_are_reported(
+    marketer_client, make_lead
+):
+    lead = make_lead(Stage.NEW)
+    lead.created_at -= dt.timedelta(days=200)
+    lead.save()
+    response = marketer_client.get(reverse("campaigns:feedback"))
+    assert response.context["by_campaign"] == []
+    response = marketer_client.get(
+        reverse("campaigns:feedback") + "?start=2026-05-01&end=2026-01-01"
+    )
+    assert response.status_code == 200
+    assert "cannot be before the start date" in response.content.decode()

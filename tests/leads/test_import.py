@@ -1,0 +1,317 @@
+"""CSV import (SPEC §6): headers, encodings, delimiters, every bad-row reason, the confirm
+step, the batched run, resuming after a failure, and the line-by-line report."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from leads import csv_import, services
+from leads.models import ImportJob, ImportStatus, Lead, Stage, Touch
+from tests import factories
+
+SALESFORCE = "First Name,Last Name,Email,Company,Phone,Title,Lead Source,Lead Status,Country"
+HUBSPOT = "First name,Last name,Email,Phone number,Company name,Job title,Lifecycle stage"
+
+
+def upload(client, text, *, encoding="utf-8", name="leads.csv", **extra):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    raw = text.encode(encoding) if isinstance(text, str) else text
+    data = {"file": SimpleUploadedFile(name, raw, content_type="text/csv")}
+    data.setdefault("default_inquiry_type", "web_form")
+    data.update(extra)
+    return client.post(reverse("leads:import"), data)
+
+
+def map_and_check(client, job, **overrides):
+    data = {f"col_{k}": v for k, v in job.mapping.items()}
+    data["default_inquiry_type"] = job.default_inquiry_type
+    data["default_campaign"] = job.default_campaign_id or ""
+    data.update(overrides)
+    client.post(reverse("leads:import_mapping", args=[job.pk]), data)
+    job.refresh_from_db()
+    return job
+
+
+def full_import(client, text, skip=True, **upload_extra):
+    response = upload(client, text, **upload_extra)
+    assert response.status_code == 302, response.context["form"].errors
+    job = ImportJob.objects.latest("pk")
+    job = map_and_check(client, job)
+    client.post(
+        reverse("leads:import_confirm", args=[job.pk]), {"skip_invalid": "1"} if skip else {}
+    )
+    job.refresh_from_db()
+    return job
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_at_once(immediate_on_commit):
+    pass
+
+
+@pytest.fixture
+def google(db):
+    return factories.CampaignFactory(name="Google Ads", utm_campaign="gads-1")
+
+
+def test_salesforce_headers_are_mapped_case_insensitively():
+    header = [h.upper() for h in SALESFORCE.split(",")]
+    assert csv_import.guess_mapping(header) == {
+        "0": "first_name",
+        "1": "last_name",
+        "2": "email",
+        "3": "company",
+        "4": "phone",
+        "5": "job_title",
+        "6": "campaign",
+        "7": "status",
+        "8": "country",
+    }
+
+
+def test_hubspot_headers_are_mapped():
+    assert csv_import.guess_mapping(HUBSPOT.split(",")) == {
+        "0": "first_name",
+        "1": "last_name",
+        "2": "email",
+        "3": "phone",
+        "4": "company",
+        "5": "job_title",
+        "6": "status",
+    }
+
+
+def test_mapping_page_is_prefilled_and_editable(marketer_client, google):
+    upload(marketer_client, f"{HUBSPOT}\nAda,Lovelace,ada@x.test,1,ACME,CEO,lead\n")
+    job = ImportJob.objects.get()
+    response = marketer_client.get(reverse("leads:import_mapping", args=[job.pk]))
+    body = response.content.decode()
+    assert '<option value="company" selected>' in body
+    assert "Lovelace" in body  # preview of the first values
+    # The user maps the Company name column to notes instead.
+    job = map_and_check(marketer_client, job, col_4="notes", default_campaign=google.pk)
+    assert job.mapping["4"] == "notes" and job.status == ImportStatus.VALIDATED
+
+
+@pytest.mark.parametrize(
+    "encoding, delimiter",
+    [("utf-8", ","), ("utf-8-sig", ";"), ("cp1252", ";"), ("cp1252", ",")],
+)
+def test_encodings_and_delimiters(marketer_client, google, encoding, delimiter):
+    text = (
+        SALESFORCE.replace(",", delimiter)
+        + "\r\n"
+        + delimiter.join(
+            ["Zoë", "Brontë", "zoe@x.test", "Café Noir", "", "", "Google Ads", "", "België"]
+        )
+        + "\r\n"
+    )
+    job = full_import(marketer_client, text, encoding=encoding)
+    assert job.status == ImportStatus.DONE, job.error
+    lead = Lead.objects.get()
+    assert (lead.first_name, lead.last_name, lead.company, lead.country) == (
+        "Zoë",
+        "Brontë",
+        "Café Noir",
+        "België",
+    )
+    assert lead.campaign == google
+
+
+def test_every_bad_row_reason_is_reported_with_its_line(marketer_client, google):
+    long_company = "C" * 201
+    rows = [
+        SALESFORCE,
+        "Ada,Lovelace,ada@x.test,,,,Google Ads,,",  # 2 fine
+        "Bob,,bob@x.test,,,,Google Ads,,",  # 3 missing last name
+        "Cy,Young,,,,,Google Ads,,",  # 4 missing email
+        "Di,Dot,not-an-email,,,,Google Ads,,",  # 5 invalid email
+        "Ed,Eel,ed@x.test,,,,Yahoo Ads,,",  # 6 unknown campaign
+        "Flo,Fox,ADA@x.test,,,,gads-1,,",  # 7 duplicate of line 2 (campaign by UTM code)
+        f"Gus,Gray,gus@x.test,{long_company},,,Google Ads,,",  # 8 over-long company
+        "",  # blank line: ignored, not an error
+        "Hal,Hill,hal@x.test,,,,google ads,,",  # 10 fine (case-insensitive campaign)
+    ]
+    upload(marketer_client, "\n".join(rows) + "\n")
+    job = map_and_check(marketer_client, ImportJob.objects.get())
+    assert (job.total_rows, job.valid_rows, job.invalid_rows) == (8, 2, 6)
+    reasons = dict(job.rows.values_list("line", "reason"))
+    assert reasons == {
+        3: "missing last name",
+        4: "missing email",
+        5: "invalid email “not-an-email”",
+        6: "unknown campaign “Yahoo Ads”",
+        7: "duplicate within the file (same email as line 2)",
+        8: "Company is longer than 200 characters",
+    }
+    body = marketer_client.get(job.get_absolute_url()).content.decode()
+    assert (
+        "unknown campaign “Yahoo Ads”" in body
+        and "Import the good rows and skip the 6 bad rows" in body
+    )
+
+
+def test_rows_without_campaign_need_a_default(marketer_client):
+    upload(marketer_client, "Last Name,Email\nLovelace,ada@x.test\n")
+    job = map_and_check(marketer_client, ImportJob.objects.get())
+    assert job.invalid_rows == 1
+    assert "no campaign" in job.rows.get().reason
+
+
+def test_confirm_needs_agreement_to_skip_bad_rows(marketer_client, google):
+    upload(
+        marketer_client,
+        f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\nB,,b@x.test,,,,Google Ads,,\n",
+    )
+    job = map_and_check(marketer_client, ImportJob.objects.get())
+    response = marketer_client.post(reverse("leads:import_confirm", args=[job.pk]), follow=True)
+    assert "Confirm that the 1 bad rows will be skipped." in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.VALIDATED and not Lead.objects.exists()
+    marketer_client.post(reverse("leads:import_confirm", args=[job.pk]), {"skip_invalid": "1"})
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE
+    assert (job.created_count, job.touched_count, job.skipped_count) == (1, 0, 1)
+
+
+def test_known_emails_become_touches_and_statuses_set_the_stage(
+    marketer_client, make_lead, google, marketer
+):
+    existing = make_lead(Stage.MQL, email="old@x.test", phone="")
+    text = (
+        f"{SALESFORCE}\n"
+        "Old,Friend,OLD@x.test,,+31 6 99,,Google Ads,,\n"
+        "New,Mql,mql@x.test,,,,Google Ads,Marketing Qualified Lead,\n"
+        "New,Nurture,sub@x.test,,,,Google Ads,subscriber,\n"
+        "New,Dq,dq@x.test,,,,Google Ads,Unqualified,\n"
+        "New,Plain,plain@x.test,,,,Google Ads,Open - Not Contacted,\n"
+    )
+    job = full_import(marketer_client, text)
+    assert (job.status, job.created_count, job.touched_count) == (ImportStatus.DONE, 4, 1)
+    existing.refresh_from_db()
+    assert existing.phone == "+31 6 99" and existing.last_touch_campaign == google
+    assert Touch.objects.filter(lead=existing).count() == 2
+    stages = dict(Lead.objects.exclude(pk=existing.pk).values_list("last_name", "stage"))
+    assert stages == {"Mql": "mql", "Nurture": "nurture", "Dq": "disqualified", "Plain": "new"}
+    mql = Lead.objects.get(last_name="Mql")
+    assert mql.mql_at is not None and mql.mql_due_at is not None
+    assert list(mql.stage_changes.values_list("to_stage", flat=True)) == ["new", "mql"]
+
+
+def test_a_rep_imports_sales_generated_leads(rep_client, rep, google):
+    job = full_import(rep_client, f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,MQL,\n")
+    lead = Lead.objects.get()
+    assert job.status == ImportStatus.DONE
+    assert (lead.origin, lead.stage, lead.owner) == ("sales", "accepted", rep)
+
+
+def test_run_in_batches_resumes_after_a_failure(marketer_client, google, monkeypatch, marketer):
+    rows = "\n".join(f"F{i},L{i},p{i}@x.test,,,,Google Ads,," for i in range(7))
+    upload(marketer_client, f"{SALESFORCE}\n{rows}\n")
+    job = map_and_check(marketer_client, ImportJob.objects.get())
+    real = services.lead_import_batch
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(len(kwargs["rows"]))
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "lead_import_batch", flaky)
+    monkeypatch.setattr(services, "IMPORT_BATCH", 3)
+    marketer_client.post(reverse("leads:import_confirm", args=[job.pk]), {"skip_invalid": "1"})
+    job.refresh_from_db()
+    # The first batch is in, the second rolled back whole, the rest not started.
+    assert job.status == ImportStatus.FAILED and "database went away" in job.error
+    assert job.processed_rows == 3 and Lead.objects.count() == 3
+    body = marketer_client.get(job.get_absolute_url()).content.decode()
+    assert "Retry the rest" in body
+    marketer_client.post(reverse("leads:import_retry", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE
+    assert Lead.objects.count() == 7 and job.created_count == 7
+    assert sorted(job.rows.values_list("line", flat=True)) == list(range(2, 9))
+
+
+def test_report_csv_lists_every_line(marketer_client, google):
+    job = full_import(
+        marketer_client,
+        f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\nB,,b@x.test,,,,Google Ads,,\n",
+    )
+    response = marketer_client.get(reverse("leads:import_report", args=[job.pk]))
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    lead = Lead.objects.get()
+    assert rows == [
+        ["line", "outcome", "email", "lead_id", "reason"],
+        ["2", "created", "a@x.test", str(lead.pk), ""],
+        ["3", "invalid", "b@x.test", "", "missing last name"],
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"", "file is empty."),
+        (b"PK\x03\x04\x00\x00binary", "binary file"),
+        (b"\n\n", "The file is empty."),
+        (b",,,\nA,B,C\n", "The first row must name the columns."),
+        (b"Last Name,Email\n\x81\x8d\x8f\x90\x9d\n", "neither UTF-8 nor Windows-1252"),
+    ],
+)
+def test_unreadable_files_are_refused_with_a_message(marketer_client, raw, message):
+    response = upload(marketer_client, raw)
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors["file"])
+    assert not ImportJob.objects.exists()
+
+
+def test_too_large_files_are_refused(marketer_client, monkeypatch):
+    monkeypatch.setattr(csv_import, "MAX_BYTES", 10)
+    response = upload(marketer_client, f"{SALESFORCE}\nA,B,c@x.test\n")
+    assert "larger than 50 MB" in " ".join(response.context["form"].errors["file"])
+
+
+def test_mapping_needs_last_name_and_email(marketer_client, google):
+    upload(marketer_client, f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\n")
+    job = ImportJob.objects.get()
+    response = marketer_client.post(
+        reverse("leads:import_mapping", args=[job.pk]),
+        {"col_0": "first_name", "col_1": "last_name", "default_inquiry_type": "other"},
+    )
+    assert "Map a column to Email." in response.content.decode()
+    response = marketer_client.post(
+        reverse("leads:import_mapping", args=[job.pk]),
+        {
+            "col_0": "last_name",
+            "col_1": "last_name",
+            "col_2": "email",
+            "default_inquiry_type": "other",
+        },
+    )
+    assert "one column only" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.MAPPING
+
+
+def test_imports_belong_to_their_uploader(marketer_client, rep_client, manager_client, google):
+    upload(marketer_client, f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\n")
+    job = ImportJob.objects.get()
+    assert rep_client.get(job.get_absolute_url()).status_code == 404
+    assert rep_client.post(reverse("leads:import_confirm", args=[job.pk])).status_code == 404
+    assert manager_client.get(job.get_absolute_url()).status_code == 200
+
+
+def test_progress_endpoint_reports_json(marketer_client, google):
+    job = full_import(marketer_client, f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\n")
+    data = marketer_client.get(reverse("leads:import_progress", args=[job.pk])).json()
+    assert data["status"] == "done" and data["progress"] == 100 and data["created"] == 1
+
+
+def test_anonymous_and_roleless_users_cannot_import(client, db):
+    assert client.get(reverse("leads:import")).status_code == 302
+    client.force_login(factories.UserFactory())
+    assert client.get(reverse("leads:import")).status_code == 403
