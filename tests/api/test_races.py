@@ -5,18 +5,21 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from leads import lifecycle
 from leads.models import Lead, Stage, StageChange
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
-
-
-@pytest.fixture(autouse=True)
-def _needs_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+# Skipped at collection on SQLite, so the transactional flush never runs there.
+pytestmark = [
+    pytest.mark.skipif(
+        "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+        reason="needs PostgreSQL (set DATABASE_URL)",
+    ),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres,
+]
 
 
 @pytest.fixture
