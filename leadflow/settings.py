@@ -265,6 +265,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=FLAG_DIGEST_HOUR, minute=0),  # in CELERY_TIMEZONE
         "options": {"expires": 3600},
     },
+    # The dashboard's pre-aggregated statistics: the days whose leads changed, every minute,
+    # and a full rebuild at night as a safety net (leads/stats.py).
+    "dashboard-stats": {
+        "task": "leads.tasks.refresh_dashboard_stats",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
+    "dashboard-stats-rebuild": {
+        "task": "leads.tasks.refresh_dashboard_stats",
+        "schedule": crontab(hour=3, minute=30),
+        "kwargs": {"full": True},
+        "options": {"expires": 3600},
+    },
 }
 
 # --- JSON API and public intake (README "JSON API", "Public intake") -------------------

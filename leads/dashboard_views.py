@@ -13,7 +13,7 @@ from leadflow import roles
 from leadflow.http import forbidden
 from sales.models import ObjectionTag
 
-from . import metrics
+from . import metrics, stats
 from .models import LostReason, RejectionReason
 
 
@@ -24,9 +24,12 @@ def _can_read(user):
 def _context(request):
     form = metrics.DashboardFilterForm(request.GET or None)
     filters = form.filters()
-    data = metrics.funnel(filters)
-    marketing = metrics.marketing_scorecard(filters)
-    rejection, lost = metrics.reasons(filters)
+    # Pre-aggregated statistics (leads/stats.py), brought up to date first; a big backlog
+    # (after an import, say) goes to the worker and the page says how old the figures are.
+    current = stats.refresh(max_days=stats.INLINE_DAYS)
+    data = stats.funnel(filters)
+    marketing = stats.marketing_scorecard(filters)
+    rejection, lost = stats.reasons(filters, data)
     base = reverse("leads:list") + "?" + filters.lead_list_query()
     return {
         "form": form,
@@ -44,16 +47,18 @@ def _context(request):
         ],
         "marketing": marketing,
         "costs": metrics.costs(filters, data, marketing),
-        "reps": metrics.sales_scorecard(filters),
+        "reps": stats.sales_scorecard(filters),
         "rejection_reasons": [
             (label, rejection.get(value, 0)) for value, label in RejectionReason.choices
         ],
         "lost_reasons": [(label, lost.get(value, 0)) for value, label in LostReason.choices],
-        "objections": metrics.objections_by_campaign(filters),
+        "objections": stats.objections_by_campaign(filters),
         "objection_labels": dict(ObjectionTag.choices),
         "reason_labels": dict(RejectionReason.choices),
         "false_rejections": metrics.false_rejections(filters),
-        "weekly": metrics.weekly_trend(filters),
+        "weekly": stats.weekly_trend(filters),
+        "stats_current": current,
+        "stats_as_of": stats.refreshed_at(),
         "lead_list_base": base,
         "query": request.GET.urlencode(),
     }
@@ -329,4 +334,5 @@ def funnel_api(request):
     form = metrics.DashboardFilterForm(request.GET or None)
     if request.GET and not form.is_valid():
         return JsonResponse({"detail": _("Invalid filters."), "errors": form.errors}, status=400)
-    return JsonResponse(metrics.funnel_json(form.filters()))
+    stats.refresh(max_days=stats.INLINE_DAYS)
+    return JsonResponse(stats.funnel_json(form.filters()))

@@ -763,12 +763,27 @@ class Seeder:
 
 def reset_demo_data():
     """Remove leads, campaigns and everything hanging off them (not users)."""
-    from .models import DeadlineRecompute, SweepRun
+    from .models import (
+        CohortStats,
+        DeadlineRecompute,
+        ImportFile,
+        ImportJob,
+        ImportRow,
+        RepStats,
+        StatsState,
+        SweepRun,
+    )
 
-    # SweepRun too: the next sweep must be a full one over the new leads.
+    # SweepRun and StatsState too: the next sweep and statistics refresh start from scratch.
     tables = [
         m._meta.db_table
         for m in (
+            ImportRow,
+            ImportFile,
+            ImportJob,
+            CohortStats,
+            RepStats,
+            StatsState,
             Objection,
             Activity,
             Dispute,

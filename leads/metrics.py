@@ -355,6 +355,9 @@ def funnel_steps(data):
 # --- scorecards ----------------------------------------------------------------------
 
 
+MARKETING_COUNTS = ("generated", "mql", "handed_off", "accepted", "rejected", "won")
+
+
 def marketing_scorecard(filters):
     """Per first-touch campaign: generated, mql, handed off, acceptance, rejection reasons,
     spend, cost per lead, sourced revenue, marketing flags; channels are sums of campaigns."""
@@ -387,6 +390,13 @@ def marketing_scorecard(filters):
         .order_by()
     ):
         flags[row["lead__campaign"]] = row
+    return assemble_marketing(filters, rows, reasons, flags)
+
+
+def assemble_marketing(filters, rows, reasons, flags):
+    """The scorecard tables from per-campaign numbers (shared by the raw and the
+    pre-aggregated paths): rows[campaign_id] has MARKETING_COUNTS and won_value,
+    reasons[campaign_id] = {reason: n}, flags[campaign_id] = {"raised", "open"}."""
     campaigns = list(filters.campaigns().order_by("name"))
     table = []
     for campaign in campaigns:
@@ -485,9 +495,6 @@ def sales_scorecard(filters, sla_hours=None):
     cohort = filters.cohort()
     sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
     cohort_ids = cohort.values("pk")
-    reps = list(User.objects.filter(groups__name=roles.SALES).order_by("username").distinct())
-    if filters.owner is not None:
-        reps = [r for r in reps if r.pk == filters.owner.pk]
     received = {
         row["to_user"]: row
         for row in Handoff.objects.filter(lead__in=cohort_ids, to_user__isnull=False)
@@ -554,6 +561,36 @@ def sales_scorecard(filters, sla_hours=None):
         .values_list("handoff__to_user", "n")
     )
     medians = median_hours_by_owner(cohort)
+    return assemble_sales(
+        filters,
+        received=received,
+        owned=owned,
+        follow_ups=follow_ups,
+        flags=flags,
+        objections=objections,
+        false_rejections=false_rejections,
+        overturned=overturned,
+        medians=medians,
+    )
+
+
+def assemble_sales(
+    filters,
+    *,
+    received,
+    owned,
+    follow_ups,
+    flags,
+    objections,
+    false_rejections,
+    overturned,
+    medians,
+):
+    """The sales scorecard rows from per-rep numbers (shared by the raw and the
+    pre-aggregated paths)."""
+    reps = list(User.objects.filter(groups__name=roles.SALES).order_by("username").distinct())
+    if filters.owner is not None:
+        reps = [r for r in reps if r.pk == filters.owner.pk]
     table = []
     for rep in reps:
         got = received.get(rep.pk, {})

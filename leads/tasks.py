@@ -85,3 +85,14 @@ def validate_import(job_id):
 def run_import(job_id):
     """Import the confirmed rows batch by batch; a redelivered task resumes where it stopped."""
     services.import_run(job_id)
+
+
+@shared_task(acks_late=True)
+def refresh_dashboard_stats(full=False):
+    """Bring the dashboard's pre-aggregated statistics up to date (or rebuild them all)."""
+    from . import stats
+
+    if full:
+        stats.rebuild()
+    else:
+        stats.refresh()
