@@ -94,6 +94,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "leadflow",
     "campaigns",
     "leads",
@@ -274,6 +277,55 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=30),
         "kwargs": {"full": True},
         "options": {"expires": 3600},
+    },
+}
+
+# --- JSON API and public intake (README "JSON API", "Public intake") -------------------
+# Trusted proxies in front of the app: X-Forwarded-For is believed this many hops deep
+# (the intake rate limit's client address); 0 uses REMOTE_ADDR.
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+# Django's cap on a form or JSON body held in memory (the API answers 413 beyond it).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+INTAKE_MAX_BODY_BYTES = env_int("INTAKE_MAX_BODY_BYTES", 32_768, minimum=1024)
+# Posts per minute to /intake/<key>/, per client address and per campaign; 0 switches off.
+INTAKE_RATE_PER_IP = env_int("INTAKE_RATE_PER_IP", 20, minimum=0)
+INTAKE_RATE_PER_KEY = env_int("INTAKE_RATE_PER_KEY", 1200, minimum=0)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: its WWW-Authenticate makes a missing login a 401, not a 403.
+        "leadflow.api_defaults.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["leadflow.api_defaults.HasRole"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "leadflow.api.LeadflowAutoSchema",
+    "EXCEPTION_HANDLER": "leadflow.api.exception_handler",
+    "NUM_PROXIES": NUM_PROXIES,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LeadFlow API",
+    "DESCRIPTION": (
+        "Leads, campaigns, follow-ups and the handoff lifecycle, with the same rules as "
+        "the pages. Authenticate with `Authorization: Token <token>` (create one on your "
+        "profile page) or, in the browser, the session (CSRF enforced). Errors are "
+        '`{"detail": "..."}`; a 400 adds `"errors": {"field": ["..."]}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "RejectionReasonEnum": "leads.models.RejectionReason",
+        "LostReasonEnum": "leads.models.LostReason",
+        "DisqualifyReasonEnum": "leads.models.DisqualifyReason",
     },
 }
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from campaigns.intake import intake
 from leads import dashboard_views
 
 from . import views
@@ -14,9 +15,17 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/profile/", views.profile, name="profile"),
+    path(
+        "accounts/profile/tokens/<int:pk>/revoke/",
+        views.api_token_revoke,
+        name="api_token_revoke",
+    ),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("dashboard/<slug:table>.csv", dashboard_views.dashboard_csv, name="dashboard_csv"),
-    path("api/v1/funnel/", dashboard_views.funnel_api, name="funnel_api"),
+    # /api/v1/funnel/ is routed in leadflow/api_urls.py, with the API's token authentication.
+    path("api/v1/", include("leadflow.api_urls")),
+    path("intake/<str:key>/", intake, name="intake"),
     path("campaigns/", include("campaigns.urls")),
     path("leads/", include("leads.urls")),
     path("sales/", include("sales.urls")),

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -5,12 +6,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
+from leads.lifecycle import LeadflowError
 from leads.models import Lead
 
-from . import roles
-from .models import Notification
+from . import roles, services
+from .models import ApiToken, Notification
 
 NOTIFICATIONS_PER_PAGE = 30
 
@@ -83,3 +86,53 @@ def notifications_read(request):
         read_at=timezone.now()
     )
     return redirect("notifications")
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label=_lazy("Name"),
+        max_length=100,
+        required=False,
+        help_text=_lazy("What the token is for, e.g. “ad platform sync”."),
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )
+
+
+@login_required
+def profile(request):
+    """The user's profile: their personal API tokens. A new token is shown once, in the
+    answer to the POST that created it; only its digest is stored."""
+    new_token = None
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _row, new_token = services.api_token_create(
+                user=request.user, name=form.cleaned_data["name"]
+            )
+        except LeadflowError as exc:
+            form.add_error(None, exc.message)
+        else:
+            form = ApiTokenForm()
+    tokens = ApiToken.objects.filter(user=request.user)
+    response = render(
+        request,
+        "accounts/profile.html",
+        {"form": form, "tokens": tokens, "new_token": new_token},
+    )
+    if new_token:
+        # The page holds a secret: keep it out of caches and the back-forward history.
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def api_token_revoke(request, pk):
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    try:
+        services.api_token_revoke(token=token, by=request.user)
+    except LeadflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Token %(prefix)s… revoked.") % {"prefix": token.prefix})
+    return redirect("profile")

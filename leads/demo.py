@@ -231,7 +231,8 @@ def ensure_users(password):
         user.set_password(password)
         user.is_active = True
         user.save()
-        user.groups.add(Group.objects.get(name=role))
+        # get_or_create: a transactional test's flush also removes the migration's groups.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
         Profile.objects.get_or_create(user=user)
         users[username] = user
     return users

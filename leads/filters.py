@@ -43,6 +43,9 @@ SORT_LABELS = {
     "stage": _("Stage"),
 }
 SEARCH_FIELDS = ("last_name", "first_name", "email", "company")
+MAX_ID = 2**63
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(9998, 12, 31)
 
 
 class LeadFilterForm(forms.Form):
@@ -100,12 +103,19 @@ class LeadFilterForm(forms.Form):
 
     def clean_owner(self):
         value = self.cleaned_data["owner"].strip()
-        if value in ("", "none", "me") or value.isdigit():
+        # An id beyond a bigint would overflow the database driver, not just match nothing.
+        if value in ("", "none", "me") or (
+            value.isascii() and value.isdigit() and int(value) < MAX_ID
+        ):
             return value
         raise forms.ValidationError(_("Choose a salesperson."))
 
     def clean(self):
         data = super().clean()
+        for name in ("created_from", "created_to"):
+            # Midnight of year 1 or the day after 9999-12-31 cannot be expressed in UTC.
+            if data.get(name) and not EARLIEST_DAY <= data[name] <= LATEST_DAY:
+                self.add_error(name, _("Enter a date between 1900 and 9998."))
         start, end = data.get("created_from"), data.get("created_to")
         if start and end and end < start:
             self.add_error("created_to", _("The end date cannot be before the start date."))

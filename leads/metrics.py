@@ -37,7 +37,7 @@ from campaigns.models import Campaign, Channel
 from leadflow import roles
 from sales.models import Activity, Dispute, Handoff, Objection
 
-from .filters import start_of_day
+from .filters import EARLIEST_DAY, LATEST_DAY, start_of_day
 from .models import Flag, FlagKind, Lead, Side, Stage
 from .sla import global_policy
 
@@ -132,6 +132,11 @@ class DashboardFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name in ("start", "end"):
+            # Year 1 or the day after 9999-12-31 cannot be expressed in UTC: a 500, not a period.
+            if data.get(name) and not EARLIEST_DAY <= data[name] <= LATEST_DAY:
+                self.add_error(name, _("Enter a date between 1900 and 9998."))
+                return data
         end = data.get("end") or timezone.localdate()
         start = data.get("start") or end - dt.timedelta(days=self.DEFAULT_DAYS - 1)
         if end < start:

@@ -1,0 +1,37 @@
+"""/api/v1/: the JSON API (README "JSON API"), its OpenAPI schema and interactive docs."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from campaigns.api import CampaignViewSet
+from leads.api import FunnelView, LeadViewSet
+from sales.api import DisputeViewSet
+
+from .api import api_not_found
+
+
+class Router(DefaultRouter):
+    # Both /leads/1/accept and /leads/1/accept/ work: a POST to the unslashed form would
+    # otherwise hit APPEND_SLASH, which cannot redirect a POST.
+    include_root_view = False
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = Router()
+router.register("leads", LeadViewSet, basename="lead")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("disputes", DisputeViewSet, basename="dispute")
+
+app_name = "api"
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    # The dashboard's numbers (SPEC §6), computed by leads.dashboard_views.funnel_api.
+    path("funnel/", FunnelView.as_view(), name="funnel"),
+    *router.urls,
+    re_path(r"^.*$", api_not_found),
+]

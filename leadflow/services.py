@@ -1,0 +1,46 @@
+"""Personal API tokens: created, shown once, revoked (SPEC §6)."""
+
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads.lifecycle import InvalidInput, TransitionNotAllowed
+
+from .models import ApiToken
+
+TOKEN_NAME_MAX = 100
+
+
+@transaction.atomic
+def api_token_create(*, user, name=""):
+    """Create a token for ``user``; returns ``(ApiToken, token)``. The plain token exists only
+    in this return value: the database keeps its SHA-256 digest and a short prefix."""
+    name = (name or "").strip()
+    if len(name) > TOKEN_NAME_MAX:
+        raise InvalidInput(
+            _("Keep the name under %(n)s characters.") % {"n": TOKEN_NAME_MAX}, field="name"
+        )
+    if not user.is_active:
+        raise InvalidInput(_("An inactive user cannot have API tokens."), field="user")
+    token = ApiToken.SCHEME + secrets.token_urlsafe(32)
+    api_token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=token[: ApiToken.PREFIX_LENGTH],
+        digest=ApiToken.digest_of(token),
+    )
+    return api_token, token
+
+
+@transaction.atomic
+def api_token_revoke(*, token, by, at=None):
+    """Revoke one of ``by``'s own tokens; the row stays for the record. Revoking twice is
+    refused so a stale page cannot claim it revoked something."""
+    api_token = ApiToken.objects.select_for_update().get(pk=token.pk, user=by)
+    if api_token.revoked_at is not None:
+        raise TransitionNotAllowed(_("This token was already revoked."))
+    api_token.revoked_at = at or timezone.now()
+    api_token.save(update_fields=["revoked_at"])
+    return api_token

@@ -1,0 +1,533 @@
+"""Leads in the JSON API: list (the lead list's filters, keyset cursor), detail, create
+through ``lead_intake``, and marketing's lifecycle actions. Sales' actions come from
+``sales.api.SalesLeadActions``; both call the same services as the pages."""
+
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from campaigns.models import Campaign
+from leadflow import roles
+from leadflow.api import api_url, choice, user_by_id, validated
+from sales.api import DisputeSerializer, SalesLeadActions
+
+from . import dashboard_views, services
+from .filters import KeysetPage, LeadFilterForm
+from .metrics import DashboardFilterForm
+from .models import (
+    DisqualifyReason,
+    Flag,
+    InquiryType,
+    Lead,
+    LostReason,
+    RejectionReason,
+    TouchSource,
+)
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+# --- representation ----------------------------------------------------------------------
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    """A lead as the API shows it (read-only: changes go through the actions)."""
+
+    campaign_name = serializers.CharField(source="campaign.name", read_only=True, allow_null=True)
+    channel = serializers.CharField(source="campaign.channel", read_only=True, allow_null=True)
+    owner_username = serializers.CharField(
+        source="owner.username", read_only=True, allow_null=True
+    )
+    open_flags = serializers.SerializerMethodField(
+        help_text=gettext_lazy("Kinds of the lead's open flags, oldest first.")
+    )
+    url = serializers.SerializerMethodField()
+    # Blank when unknown (a phone-only lead), so not declared as format "email".
+    email = serializers.CharField(read_only=True)
+    rejection_reason = choice(RejectionReason.choices)
+    lost_reason = choice(LostReason.choices)
+    disqualify_reason = choice(DisqualifyReason.choices)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "url",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "company",
+            "job_title",
+            "country",
+            "notes",
+            "consent",
+            "campaign",
+            "campaign_name",
+            "channel",
+            "last_touch_campaign",
+            "inquiry_type",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
+            "origin",
+            "stage",
+            "owner_side",
+            "owner",
+            "owner_username",
+            "score",
+            "created_at",
+            "mql_at",
+            "handed_off_at",
+            "last_handed_off_at",
+            "accepted_at",
+            "rejected_at",
+            "rejection_reason",
+            "first_contact_at",
+            "opportunity_at",
+            "closed_at",
+            "deal_value",
+            "lost_reason",
+            "disqualify_reason",
+            "disputed_at",
+            "last_activity_at",
+            "next_follow_up_at",
+            "open_flags",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_open_flags(self, lead) -> list[str]:
+        flags = getattr(lead, "open_flag_list", None)
+        if flags is None:
+            flags = Flag.objects.open().filter(lead=lead).order_by("raised_at")
+        return [flag.kind for flag in flags]
+
+    def get_url(self, lead) -> str:
+        return api_url(self.context.get("request"), "api:lead-detail", lead.pk)
+
+
+def lead_queryset():
+    """Leads with what the serializer reads: a fixed number of queries per page."""
+    return Lead.objects.select_related("campaign", "owner").prefetch_related(
+        Prefetch(
+            "flags", queryset=Flag.objects.open().order_by("raised_at"), to_attr="open_flag_list"
+        )
+    )
+
+
+class LeadPageSerializer(serializers.Serializer):
+    is_page = True
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = LeadSerializer(many=True)
+
+
+# --- input -----------------------------------------------------------------------------
+
+
+class LeadCreateSerializer(serializers.Serializer):
+    """Logging a lead, as the lead form does; a known email becomes a touch."""
+
+    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=100)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    job_title = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    consent = serializers.BooleanField(required=False, default=False)
+    campaign = serializers.PrimaryKeyRelatedField(
+        queryset=Campaign.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy(
+            "First-touch campaign; required for marketers and managers, optional for a "
+            "salesperson's own (sales-generated) lead."
+        ),
+    )
+    inquiry_type = serializers.ChoiceField(
+        choices=InquiryType.choices, required=False, default=InquiryType.WEB_FORM
+    )
+    utm_source = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    utm_medium = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    utm_campaign = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    utm_term = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    utm_content = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate(self, data):
+        user = self.context["request"].user
+        # The lead form's rule: marketing's leads come from a campaign.
+        if roles.can_market(user) and not data.get("campaign"):
+            raise ValidationError({"campaign": [_("This field is required.")]})
+        return data
+
+
+class LeadCreatedSerializer(serializers.Serializer):
+    created = serializers.BooleanField(
+        help_text=gettext_lazy(
+            "true: a new lead (201). false: the email matched an open lead and this inquiry "
+            "was added to it as a touch (200)."
+        )
+    )
+    touch_id = serializers.IntegerField()
+    lead = LeadSerializer(
+        allow_null=True,
+        help_text=gettext_lazy("The lead; null when it is outside your scope (another rep's)."),
+    )
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class QualifySerializer(NoteSerializer):
+    score = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
+
+
+class DisqualifySerializer(NoteSerializer):
+    reason = serializers.ChoiceField(choices=DisqualifyReason.choices)
+
+
+class HandOffSerializer(serializers.Serializer):
+    MODES = [
+        ("rep", gettext_lazy("A chosen salesperson (to_user)")),
+        ("round_robin", gettext_lazy("Next salesperson in turn (round-robin)")),
+        ("queue", gettext_lazy("The unassigned sales queue")),
+    ]
+    mode = serializers.ChoiceField(choices=MODES)
+    to_user = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text=gettext_lazy("User id of the salesperson (mode rep)."),
+    )
+    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+    def validate(self, data):
+        if data["mode"] == "rep" and not data.get("to_user"):
+            raise ValidationError({"to_user": [_("Choose the salesperson.")]})
+        return data
+
+
+class DisputeRaiseSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=2000)
+
+
+# --- the list's filters as query parameters ---------------------------------------------
+
+
+def _form_parameters(form_class):
+    """OpenAPI query parameters of the lead list, derived from LeadFilterForm so the schema
+    cannot drift from the filters the pages use."""
+    params = []
+    for name, field in form_class.base_fields.items():
+        kwargs = {"description": str(field.label or "")}
+        if isinstance(field, forms.ModelChoiceField):
+            kwargs["type"] = int
+        elif isinstance(field, forms.MultipleChoiceField):
+            kwargs.update(type=str, many=True, explode=True, enum=[c for c, _l in field.choices])
+        elif isinstance(field, forms.ChoiceField):
+            kwargs.update(type=str, enum=[c for c, _l in field.choices if c])
+        elif isinstance(field, forms.DateField):
+            kwargs["type"] = OpenApiTypes.DATE
+        else:
+            kwargs["type"] = str
+        if name == "owner":
+            kwargs["pattern"] = "^(me|none|[0-9]{1,18})?$"
+            kwargs["description"] = gettext_lazy("A user id, `me`, or `none` (unassigned).")
+        params.append(OpenApiParameter(name, **kwargs))
+    return params
+
+
+LIST_PARAMETERS = [
+    *_form_parameters(LeadFilterForm),
+    OpenApiParameter(
+        "cursor", str, description=gettext_lazy("Opaque cursor from `next` or `previous`.")
+    ),
+    OpenApiParameter(
+        "page_size",
+        int,
+        description=gettext_lazy("Leads per page, 1 to %(max)s (default %(default)s).")
+        % {"max": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+    ),
+]
+
+
+def _page_size(request):
+    raw = request.query_params.get("page_size")
+    if raw in (None, ""):
+        return DEFAULT_PAGE_SIZE
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise ValidationError(
+            {"page_size": [_("Give a number from 1 to %(max)s.") % {"max": MAX_PAGE_SIZE}]}
+        )
+    return int(raw)
+
+
+# --- the viewset -------------------------------------------------------------------------
+
+
+class LeadViewSet(SalesLeadActions, viewsets.GenericViewSet):
+    """Leads in your scope (all for marketers and managers; a salesperson's own plus the
+    unassigned queue), and the handoff lifecycle's actions on them. Each action calls the
+    same service as the lead page: your role decides (403), and so does the lead's stage
+    (409, also when someone else acted first)."""
+
+    serializer_class = LeadSerializer
+
+    def get_queryset(self):
+        # Every lead the API touches comes through the user's scope: another rep's is a 404.
+        return lead_queryset().for_user(self.request.user)
+
+    def lead_response(self, lead, status_code=status.HTTP_200_OK):
+        """The lead after an action, read fresh (an action may take it out of the actor's
+        scope: a rejected lead goes back to marketing)."""
+        lead = lead_queryset().get(pk=lead.pk)
+        return Response(
+            LeadSerializer(lead, context=self.get_serializer_context()).data, status=status_code
+        )
+
+    @extend_schema(
+        summary="List leads",
+        description=(
+            "The lead list's filters, search and sort (same parameters as /leads/), newest "
+            "first by default, keyset-paginated: follow `next` / `previous`."
+        ),
+        parameters=LIST_PARAMETERS,
+        responses={200: LeadPageSerializer},
+    )
+    def list(self, request):
+        form = LeadFilterForm(request.query_params, user=request.user)
+        if not form.is_valid():
+            raise ValidationError(
+                {
+                    f: [e["message"] for e in errs]
+                    for f, errs in form.errors.get_json_data().items()
+                }
+            )
+        per_page = _page_size(request)
+        filtered = form.filter(self.get_queryset())
+        try:
+            page = KeysetPage(
+                filtered, form.ordering(), request.query_params.get("cursor"), per_page
+            )
+        except (ValueError, TypeError, OverflowError, DjangoValidationError, DataError):
+            # A hand-made cursor whose values do not fit the sort's columns.
+            page = None
+        if page is None or page.invalid_cursor:
+            raise ValidationError({"cursor": [_("This cursor is not valid.")]})
+        return Response(
+            {
+                "next": self._page_link(request, page.next_cursor()),
+                "previous": self._page_link(request, page.previous_cursor()),
+                "results": LeadSerializer(
+                    page.object_list, many=True, context=self.get_serializer_context()
+                ).data,
+            }
+        )
+
+    def _page_link(self, request, cursor):
+        if cursor is None:
+            return None
+        params = request.query_params.copy()
+        params["cursor"] = cursor
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+    @extend_schema(summary="Get a lead", responses={200: LeadSerializer})
+    def retrieve(self, request, pk=None):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Log a lead",
+        description=(
+            "Logs an inquiry through the same service as the lead form. A salesperson's lead "
+            "is sales-generated (accepted, theirs). An email matching an open lead adds a "
+            "touch to it instead: 200 with `created: false`."
+        ),
+        request=LeadCreateSerializer,
+        responses={201: LeadCreatedSerializer, 200: LeadCreatedSerializer},
+    )
+    def create(self, request):
+        data = validated(LeadCreateSerializer, request)
+        utm = {k: data.pop(k) for k in list(data) if k.startswith("utm_")}
+        campaign = data.pop("campaign", None)
+        inquiry_type = data.pop("inquiry_type")
+        result = services.lead_intake(
+            by=request.user,
+            data=data,
+            campaign=campaign,
+            inquiry_type=inquiry_type,
+            source=TouchSource.API,
+            utm=utm,
+            message=data.get("notes") or "",
+        )
+        visible = Lead.objects.for_user(request.user).filter(pk=result.lead.pk).exists()
+        lead = lead_queryset().get(pk=result.lead.pk) if visible else None
+        body = {
+            "created": result.created,
+            "touch_id": result.touch.pk,
+            "lead": LeadSerializer(lead, context=self.get_serializer_context()).data
+            if lead
+            else None,
+        }
+        if result.created:
+            headers = {"Location": api_url(request, "api:lead-detail", result.lead.pk)}
+            return Response(body, status=status.HTTP_201_CREATED, headers=headers)
+        return Response(body, status=status.HTTP_200_OK)
+
+    # --- marketing's court ---------------------------------------------------------------
+
+    @extend_schema(
+        summary="Qualify (new or nurture -> mql)",
+        request=QualifySerializer,
+        responses={200: LeadSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def qualify(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(QualifySerializer, request)
+        lead = services.lead_qualify(
+            lead=lead, by=request.user, score=data.get("score"), note=data["note"]
+        )
+        return self.lead_response(lead)
+
+    @extend_schema(
+        summary="Move to nurture (new or mql -> nurture)",
+        request=NoteSerializer,
+        responses={200: LeadSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def nurture(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(NoteSerializer, request)
+        return self.lead_response(
+            services.lead_nurture(lead=lead, by=request.user, note=data["note"])
+        )
+
+    @extend_schema(
+        summary="Recycle a rejected lead to nurture",
+        request=NoteSerializer,
+        responses={200: LeadSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def recycle(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(NoteSerializer, request)
+        return self.lead_response(
+            services.lead_recycle(lead=lead, by=request.user, note=data["note"])
+        )
+
+    @extend_schema(
+        summary="Disqualify (new, mql, nurture or rejected)",
+        request=DisqualifySerializer,
+        responses={200: LeadSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def disqualify(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(DisqualifySerializer, request)
+        return self.lead_response(
+            services.lead_disqualify(
+                lead=lead, by=request.user, reason=data["reason"], note=data["note"]
+            )
+        )
+
+    @extend_schema(
+        summary="Hand off to sales (mql or rejected -> handed_off)",
+        description=(
+            "To a chosen salesperson (`mode: rep`, `to_user`), the next one in turn "
+            "(`round_robin`), or the unassigned sales queue (`queue`)."
+        ),
+        request=HandOffSerializer,
+        responses={200: LeadSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="hand-off")
+    def hand_off(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(HandOffSerializer, request)
+        mode = data["mode"]
+        services.lead_hand_off(
+            lead=lead,
+            by=request.user,
+            to_user=user_by_id(data.get("to_user")) if mode == "rep" else None,
+            round_robin=mode == "round_robin",
+            note=data["note"],
+        )
+        return self.lead_response(lead)
+
+    @extend_schema(
+        summary="Dispute the latest rejection",
+        description="A marketer disputes a rejection; a manager rules on it (/disputes/).",
+        request=DisputeRaiseSerializer,
+        responses={201: DisputeSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def dispute(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(DisputeRaiseSerializer, request)
+        dispute = services.dispute_raise(lead=lead, by=request.user, comment=data["comment"])
+        return Response(
+            DisputeSerializer(dispute, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+# --- the dashboard's numbers ---------------------------------------------------------------
+
+
+class BallDroppedSerializer(serializers.Serializer):
+    marketing = serializers.IntegerField()
+    sales = serializers.IntegerField()
+    market = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+
+
+class FunnelSerializer(serializers.Serializer):
+    """The shape of leads.metrics.funnel_json (SPEC §6); documentation only."""
+
+    generated = serializers.IntegerField()
+    mql = serializers.IntegerField()
+    handed_off = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    contacted = serializers.IntegerField()
+    opportunity = serializers.IntegerField()
+    won = serializers.IntegerField()
+    lost = serializers.IntegerField()
+    won_value = serializers.CharField(help_text=gettext_lazy("Money as a decimal string."))
+    acceptance_rate = serializers.FloatField(allow_null=True)
+    contact_in_sla_rate = serializers.FloatField(allow_null=True)
+    median_hours_to_first_contact = serializers.FloatField(allow_null=True)
+    win_rate = serializers.FloatField(allow_null=True)
+    ball_dropped = BallDroppedSerializer()
+
+
+class FunnelView(APIView):
+    """The dashboard's numbers for the dashboard's filters (``start`` and ``end`` inclusive,
+    in the site's time zone; ``campaign``, ``channel``, ``owner``). Rates are fractions 0–1,
+    null when their denominator is 0."""
+
+    @extend_schema(
+        summary="The handoff funnel",
+        parameters=_form_parameters(DashboardFilterForm),
+        responses={200: FunnelSerializer},
+    )
+    def get(self, request):
+        # The dashboard's own view computes and checks; DRF has already authenticated the
+        # caller (token or session) and set it on the Django request.
+        return dashboard_views.funnel_api(request._request)

@@ -1,0 +1,333 @@
+"""Sales' court in the JSON API: claim, accept, reject, follow-ups, opportunity, won, lost,
+and the manager's reopen, reassign and dispute rulings. Every action calls the service the
+pages call; the service decides who may (403) and from which stage (409)."""
+
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from leadflow.api import MAX_MONEY, CursorPagination, choice, user_by_id, validated
+from leads.models import Lead, LostReason, RejectionReason
+
+from . import services
+from .models import Activity, ActivityKind, ActivityOutcome, Dispute, DisputeRuling, ObjectionTag
+
+# --- representation ----------------------------------------------------------------------
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    user_username = serializers.CharField(source="user.username", read_only=True)
+    is_contact = serializers.BooleanField(read_only=True)
+    outcome = choice(ActivityOutcome.choices)
+    objections = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Activity
+        fields = [
+            "id",
+            "lead",
+            "user",
+            "user_username",
+            "kind",
+            "outcome",
+            "objections",
+            "notes",
+            "occurred_at",
+            "next_follow_up_at",
+            "is_contact",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_objections(self, activity) -> list[str]:
+        return [o.tag for o in activity.objections.all()]
+
+
+class DisputeSerializer(serializers.ModelSerializer):
+    raised_by_username = serializers.CharField(source="raised_by.username", read_only=True)
+    is_open = serializers.BooleanField(read_only=True)
+    ruling = choice(DisputeRuling.choices)
+
+    class Meta:
+        model = Dispute
+        fields = [
+            "id",
+            "lead",
+            "handoff",
+            "raised_by",
+            "raised_by_username",
+            "comment",
+            "raised_at",
+            "is_open",
+            "ruling",
+            "ruled_by",
+            "ruled_at",
+            "ruling_note",
+        ]
+        read_only_fields = fields
+
+
+# --- input -----------------------------------------------------------------------------
+
+
+def _note():
+    return serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+def _money(**kwargs):
+    return serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal(0), max_value=MAX_MONEY, **kwargs
+    )
+
+
+class AcceptSerializer(serializers.Serializer):
+    note = _note()
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=RejectionReason.choices)
+    note = _note()
+
+
+class ActivityCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=ActivityKind.choices,
+        help_text=gettext_lazy("A call, email or meeting is contact; a note never moves a stage."),
+    )
+    outcome = serializers.ChoiceField(
+        choices=ActivityOutcome.choices, required=False, allow_blank=True, default=""
+    )
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    occurred_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text=gettext_lazy("Default: now.")
+    )
+    next_follow_up_at = serializers.DateTimeField(required=False, allow_null=True)
+    objections = serializers.ListField(
+        child=serializers.ChoiceField(choices=ObjectionTag.choices),
+        required=False,
+        default=list,
+        max_length=len(ObjectionTag.choices),
+    )
+
+
+class OpportunitySerializer(serializers.Serializer):
+    value = _money(
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy("Estimated deal value (optional)."),
+    )
+    note = _note()
+
+
+class WonSerializer(serializers.Serializer):
+    value = _money(help_text=gettext_lazy("Deal value, above zero."))
+    note = _note()
+
+
+class LostSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=LostReason.choices)
+    note = _note()
+
+
+class ReassignSerializer(serializers.Serializer):
+    to_user = serializers.IntegerField(
+        min_value=1, help_text=gettext_lazy("User id of the new salesperson.")
+    )
+    note = _note()
+
+
+class DisputeRuleSerializer(serializers.Serializer):
+    ruling = serializers.ChoiceField(choices=DisputeRuling.choices)
+    to_user = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text=gettext_lazy("Overturned: user id of the salesperson who gets the lead."),
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class SalesLeadActions:
+    """Sales' actions on /api/v1/leads/{id}/…; mixed into leads.api.LeadViewSet, which
+    provides the scoped ``get_object``, ``lead_response`` and the response schema (its
+    LeadSerializer)."""
+
+    @extend_schema(
+        summary="Claim a lead from the unassigned queue",
+        request=None,
+    )
+    @action(detail=True, methods=["post"])
+    def claim(self, request, pk=None):
+        lead = self.get_object()
+        return self.lead_response(services.lead_claim(lead=lead, by=request.user))
+
+    @extend_schema(
+        summary="Accept a handed-off lead",
+        request=AcceptSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(AcceptSerializer, request)
+        return self.lead_response(services.lead_accept(lead=lead, by=request.user, **data))
+
+    @extend_schema(
+        summary="Reject a lead back to marketing (reason required)",
+        request=RejectSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(RejectSerializer, request)
+        return self.lead_response(services.lead_reject(lead=lead, by=request.user, **data))
+
+    @extend_schema(
+        methods=["GET"],
+        summary="A lead's follow-ups, newest first",
+        request=None,
+        responses={200: ActivitySerializer(many=True)},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Log a follow-up (call, email, meeting or note)",
+        request=ActivityCreateSerializer,
+        responses={201: ActivitySerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def activities(self, request, pk=None):
+        lead = self.get_object()
+        if request.method == "GET":
+            activities = (
+                Activity.objects.filter(lead=lead)
+                .select_related("user")
+                .prefetch_related("objections")
+                .order_by("-occurred_at", "-id")
+            )
+            return Response(ActivitySerializer(activities, many=True).data)
+        data = validated(ActivityCreateSerializer, request)
+        activity = services.activity_log(lead=lead, by=request.user, **data)
+        activity = (
+            Activity.objects.select_related("user")
+            .prefetch_related("objections")
+            .get(pk=activity.pk)
+        )
+        return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Make an opportunity of a contacted lead",
+        request=OpportunitySerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def opportunity(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(OpportunitySerializer, request)
+        return self.lead_response(
+            services.lead_to_opportunity(
+                lead=lead, by=request.user, value=data.get("value"), note=data["note"]
+            )
+        )
+
+    @extend_schema(
+        summary="Mark an opportunity won (deal value > 0)",
+        request=WonSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def won(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(WonSerializer, request)
+        return self.lead_response(services.lead_win(lead=lead, by=request.user, **data))
+
+    @extend_schema(
+        summary="Mark a lead lost (reason required)",
+        request=LostSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def lost(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(LostSerializer, request)
+        return self.lead_response(services.lead_lose(lead=lead, by=request.user, **data))
+
+    @extend_schema(
+        summary="Reopen a won or lost lead (managers)",
+        request=AcceptSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(AcceptSerializer, request)
+        return self.lead_response(services.lead_reopen(lead=lead, by=request.user, **data))
+
+    @extend_schema(
+        summary="Reassign a lead with sales to another rep (managers)",
+        request=ReassignSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def reassign(self, request, pk=None):
+        lead = self.get_object()
+        data = validated(ReassignSerializer, request)
+        return self.lead_response(
+            services.lead_reassign(
+                lead=lead, by=request.user, to_user=user_by_id(data["to_user"]), note=data["note"]
+            )
+        )
+
+
+class DisputeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Disputed rejections of leads in your scope; managers rule on them."""
+
+    serializer_class = DisputeSerializer
+    pagination_class = CursorPagination
+
+    def get_queryset(self):
+        qs = Dispute.objects.filter(
+            lead__in=Lead.objects.for_user(self.request.user).values("pk")
+        ).select_related("raised_by")
+        if self.action == "list":
+            flag = self.request.query_params.get("open", "").lower()
+            if flag in ("true", "1"):
+                qs = qs.filter(ruled_at__isnull=True)
+            elif flag in ("false", "0"):
+                qs = qs.filter(ruled_at__isnull=False)
+            elif flag:
+                raise ValidationError({"open": [_("Use true or false.")]})
+        return qs.order_by("-raised_at", "-id")
+
+    @extend_schema(
+        summary="List disputes",
+        parameters=[
+            OpenApiParameter(
+                "open", bool, description=gettext_lazy("true: only disputes awaiting a ruling.")
+            )
+        ],
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="Get a dispute")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Rule on a disputed rejection (managers)",
+        description="Upheld: the lead stays rejected. Overturned: handed to `to_user`.",
+        request=DisputeRuleSerializer,
+        responses={200: DisputeSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def rule(self, request, pk=None):
+        dispute = self.get_object()
+        data = validated(DisputeRuleSerializer, request)
+        dispute = services.dispute_rule(
+            dispute=dispute,
+            by=request.user,
+            ruling=data["ruling"],
+            to_user=user_by_id(data.get("to_user")),
+            note=data["note"],
+        )
+        return Response(self.get_serializer(Dispute.objects.get(pk=dispute.pk)).data)

@@ -1,0 +1,79 @@
+"""Two reps answering one lead through the API at the same moment: exactly one 200 and one
+409 with a readable message (the services' row lock decides). Needs PostgreSQL."""
+
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from leads import lifecycle
+from leads.models import Lead, Stage, StageChange
+
+# Skipped at collection on SQLite, so the transactional flush never runs there.
+pytestmark = [
+    pytest.mark.skipif(
+        "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+        reason="needs PostgreSQL (set DATABASE_URL)",
+    ),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres,
+]
+
+
+@pytest.fixture
+def slow_moves(monkeypatch):
+    """Hold the row lock a little longer so the two requests surely overlap."""
+    real_move = lifecycle.move
+
+    def move(*args, **kwargs):
+        time.sleep(0.3)
+        return real_move(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "move", move)
+
+
+def race(*requests):
+    barrier = threading.Barrier(len(requests))
+    responses = [None] * len(requests)
+
+    def run(i, request):
+        try:
+            barrier.wait()
+            responses[i] = request()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, r)) for i, r in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return responses
+
+
+def test_two_reps_accepting_one_queued_lead_get_200_and_409(make_lead, client_as, slow_moves):
+    lead = make_lead(Stage.HANDED_OFF, owner=None)
+    first, second = client_as("rep"), client_as("other_rep")
+    path = f"/api/v1/leads/{lead.pk}/accept/"
+    responses = race(
+        lambda: first.post(path, {}, format="json"),
+        lambda: second.post(path, {}, format="json"),
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 409], [r.content for r in responses]
+    loser = next(r for r in responses if r.status_code == 409)
+    assert "already accepted" in loser.json()["detail"]
+    assert StageChange.objects.filter(lead_id=lead.pk, to_stage="accepted").count() == 1
+
+
+def test_won_racing_lost_leaves_one_outcome(make_lead, client_as, slow_moves):
+    lead = make_lead(Stage.OPPORTUNITY)
+    rep, manager = client_as("rep"), client_as("manager")
+    responses = race(
+        lambda: rep.post(f"/api/v1/leads/{lead.pk}/won/", {"value": "10"}, format="json"),
+        lambda: manager.post(f"/api/v1/leads/{lead.pk}/lost/", {"reason": "price"}, format="json"),
+    )
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    assert Lead.objects.get(pk=lead.pk).stage in (Stage.WON, Stage.LOST)
