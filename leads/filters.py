@@ -199,7 +199,10 @@ def _encode_value(value):
 def _decode_value(value):
     if isinstance(value, dict):
         if "t" in value:
-            return dt.datetime.fromisoformat(value["t"])
+            parsed = dt.datetime.fromisoformat(value["t"])
+            if parsed.tzinfo is None:
+                raise ValueError("naive time in cursor")
+            return parsed
         if "d" in value:
             return Decimal(value["d"])
     return value
@@ -211,6 +214,9 @@ def encode_cursor(obj, ordering, direction):
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+CURSOR_TYPES = {"created_at": dt.datetime, "id": int}
+
+
 def decode_cursor(token, ordering):
     """(values, direction) or None for a malformed cursor."""
     try:
@@ -218,10 +224,17 @@ def decode_cursor(token, ordering):
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         values = [_decode_value(v) for v in data["v"]]
         direction = data["d"]
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError):
         return None
     if len(values) != len(ordering) or direction not in ("next", "prev"):
         return None
+    # Each value must have its sort column's type, or the database would refuse the query.
+    for field, value in zip(ordering, values, strict=True):
+        expected = CURSOR_TYPES.get(field.lstrip("-"), str)
+        if not isinstance(value, expected) or isinstance(value, bool):
+            return None
+        if expected is int and not -(2**63) <= value < 2**63:
+            return None
     return values, direction
 
 

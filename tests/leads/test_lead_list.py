@@ -196,3 +196,25 @@ def test_list_query_count_does_not_grow_with_leads(
         for query in ("", "?stage=accepted&flag=any", f"?campaign={campaign.pk}&q=a"):
             with django_assert_max_num_queries(10):
                 assert client.get(LIST + query).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [{"t": "2026-01-01T00:00:00+00:00"}, "not-an-id"],
+        ["yesterday", 5],
+        [{"t": "2026-01-01T00:00:00"}, 5],
+        [{"t": "2026-01-01T00:00:00+00:00"}, 2**70],
+        [{"t": "2026-01-01T00:00:00+00:00"}, True],
+        [{"d": "x"}, 1],
+    ],
+)
+def test_hand_crafted_cursors_of_the_wrong_types_are_refused(marketer_client, make_lead, values):
+    import base64
+    import json
+
+    lead = make_lead(Stage.NEW)
+    token = base64.urlsafe_b64encode(json.dumps({"v": values, "d": "next"}).encode()).decode()
+    response = marketer_client.get(f"{LIST}?cursor={token}")
+    assert response.status_code == 200
+    assert ids(response) == [lead.pk] and "not valid" in response.content.decode()
