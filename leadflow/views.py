@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,10 +13,21 @@ from django.views.decorators.http import require_POST
 from leads.lifecycle import LeadflowError
 from leads.models import Lead
 
-from . import roles, services
+from . import roles, services, throttle
 from .models import ApiToken, Notification
 
 NOTIFICATIONS_PER_PAGE = 30
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page with throttling: locked out, it answers 429 and says when to
+    try again (leadflow/throttle.py)."""
+
+    form_class = throttle.LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        return throttle.too_many_attempts(super().form_invalid(form), form)
 
 
 @login_required

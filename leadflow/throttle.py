@@ -1,0 +1,142 @@
+"""Login throttling against password guessing.
+
+Failed logins are counted in the cache per username and per client address. After
+``LOGIN_FAILURE_LIMIT`` failures for one username (or ``LOGIN_FAILURE_LIMIT_PER_IP`` from
+one address, whatever usernames it tries) within ``LOGIN_LOCKOUT_SECONDS``, that username
+(or address) is locked out for ``LOGIN_LOCKOUT_SECONDS``: the login pages refuse to check
+any password for it and say when to try again. A successful login clears its username's
+count. With several web processes the cache must be shared (``CACHE_URL``), as for the
+intake rate limits.
+"""
+
+import hashlib
+import logging
+import math
+import time
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.utils.translation import ngettext
+
+logger = logging.getLogger("leadflow.login")
+
+LOCKED_OUT = "locked_out"
+
+
+def _bucket(kind, value):
+    # Hashed: usernames may hold characters a cache key (memcached's) cannot.
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"login:{kind}:{digest}"
+
+
+def _buckets(request, username):
+    from campaigns.intake import client_ip  # the intake's NUM_PROXIES-aware address
+
+    buckets = [(_bucket("user", (username or "").strip().lower()), settings.LOGIN_FAILURE_LIMIT)]
+    if request is not None:
+        buckets.append((_bucket("ip", client_ip(request)), settings.LOGIN_FAILURE_LIMIT_PER_IP))
+    return [(bucket, limit) for bucket, limit in buckets if limit]
+
+
+def locked_for(request, username):
+    """Seconds until this username (or this client address) may try again; 0 when not
+    locked out. A cache outage never locks anyone out (it is logged)."""
+    now = time.time()
+    try:
+        until = [cache.get(f"{bucket}:until") for bucket, _limit in _buckets(request, username)]
+    except Exception:  # noqa: BLE001 - the cache is a guard, not a dependency of logging in
+        logger.exception("login throttle: cache unavailable")
+        return 0
+    remaining = max((u - now for u in until if u), default=0)
+    return max(0, math.ceil(remaining))
+
+
+def record_failure(request, username):
+    """Count one failed login; start the lock-out when a limit is reached."""
+    window = settings.LOGIN_LOCKOUT_SECONDS
+    try:
+        for bucket, limit in _buckets(request, username):
+            cache.add(f"{bucket}:n", 0, timeout=window)
+            try:
+                count = cache.incr(f"{bucket}:n")
+            except ValueError:  # expired between add and incr
+                cache.set(f"{bucket}:n", 1, timeout=window)
+                count = 1
+            if count >= limit:
+                cache.add(f"{bucket}:until", time.time() + window, timeout=window)
+                cache.delete(f"{bucket}:n")
+                logger.warning(
+                    "login throttle: %s locked out for %ss after %s failures",
+                    bucket.split(":")[1],
+                    window,
+                    count,
+                )
+    except Exception:  # noqa: BLE001
+        logger.exception("login throttle: cache unavailable")
+
+
+def reset(request, username):
+    """A successful login clears the failures counted against its username."""
+    try:
+        cache.delete(f"{_buckets(request, username)[0][0]}:n")
+    except Exception:  # noqa: BLE001
+        logger.exception("login throttle: cache unavailable")
+
+
+def lockout_message(seconds):
+    minutes = max(1, math.ceil(seconds / 60))
+    return ngettext(
+        "Too many failed logins; try again in %(n)s minute.",
+        "Too many failed logins; try again in %(n)s minutes.",
+        minutes,
+    ) % {"n": minutes}
+
+
+class ThrottledLoginMixin:
+    """For an AuthenticationForm: refuses to check a password while locked out, counts
+    failures, clears them on success. ``locked_seconds`` tells the view to answer 429."""
+
+    locked_seconds = 0
+
+    def clean(self):
+        username = self.data.get("username") or ""
+        if not isinstance(username, str):
+            username = ""
+        request = self.request
+        seconds = locked_for(request, username)
+        if seconds:
+            self.locked_seconds = seconds
+            raise forms.ValidationError(lockout_message(seconds), code=LOCKED_OUT)
+        try:
+            data = super().clean()
+        except forms.ValidationError as exc:
+            if getattr(exc, "code", None) == "invalid_login":
+                record_failure(request, username)
+                seconds = locked_for(request, username)
+                if seconds:
+                    self.locked_seconds = seconds
+                    raise forms.ValidationError(
+                        lockout_message(seconds), code=LOCKED_OUT
+                    ) from None
+            raise
+        reset(request, username)
+        return data
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    pass
+
+
+def too_many_attempts(response, form):
+    """Turn a login page's answer into a 429 with Retry-After when ``form`` is locked out."""
+    if form is not None and form.locked_seconds:
+        response.status_code = 429
+        response["Retry-After"] = str(form.locked_seconds)
+    return response
