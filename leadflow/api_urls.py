@@ -15,6 +15,9 @@ class Router(DefaultRouter):
     # Both /leads/1/accept and /leads/1/accept/ work: a POST to the unslashed form would
     # otherwise hit APPEND_SLASH, which cannot redirect a POST.
     include_root_view = False
+    # The API speaks JSON only; the ".json"-suffixed twins of every route answered 500
+    # (the views take no ``format`` argument) and no client needs them.
+    include_format_suffixes = False
 
     def __init__(self):
         super().__init__()

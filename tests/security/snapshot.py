@@ -1,0 +1,44 @@
+"""What a refused request must leave as it was: the rows the pages and the API change."""
+
+from django.contrib.auth import get_user_model
+
+from campaigns.models import Campaign
+from leadflow.models import ApiToken, Notification, Profile
+from leads.models import Holiday, ImportJob, Lead, SLAPolicy, StageChange, Touch
+from sales.models import Activity, Dispute, Handoff
+
+WATCHED = {
+    Lead: ("stage", "owner_id", "disputed_at", "deal_value", "score", "notes", "email"),
+    Touch: ("lead_id",),
+    Handoff: ("lead_id", "to_user_id", "outcome", "responded_at"),
+    Activity: ("lead_id", "kind"),
+    Dispute: ("ruled_at", "ruling"),
+    Campaign: ("name", "spend", "intake_key", "owner_id"),
+    SLAPolicy: ("campaign_id", "response_hours", "mql_waiting_hours", "work_days"),
+    Holiday: ("date",),
+    ImportJob: ("status", "mapping"),
+    ApiToken: ("revoked_at", "name"),
+    Notification: ("read_at",),
+    Profile: ("is_available",),
+}
+
+
+def fingerprint():
+    rows = {
+        model.__name__: list(model.objects.order_by("pk").values_list("pk", *fields))
+        for model, fields in WATCHED.items()
+    }
+    rows["User"] = list(
+        get_user_model().objects.order_by("pk").values_list("pk", "password", "is_active")
+    )
+    return rows
+
+
+def stage_log():
+    """Every stage change as it is now, by id."""
+    return {
+        row[0]: row
+        for row in StageChange.objects.values_list(
+            "pk", "lead_id", "from_stage", "to_stage", "by_id", "at", "note"
+        )
+    }

@@ -1,0 +1,219 @@
+"""One object of every kind the URLs point at, built through the real services, plus the
+users of every role: the fixture of the URL walk (test_url_walk.py), the CSRF and CSP
+checks and the fuzz pass.
+
+"rep" owns the sales-side leads; "other rep" is a second salesperson to whom each of them
+is another rep's lead (a 404).
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+from django.contrib.auth.models import AnonymousUser
+from django.test import Client
+
+from leadflow import services as account_services
+from leadflow.models import Notification, NotificationKind
+from leads import services as marketing
+from leads import sla_services
+from leads.models import ImportJob, ImportStatus, Stage
+from tests import factories
+from tests.lifecycle import LeadMaker
+
+ROLES = ("anon", "marketer", "rep", "other_rep", "manager")
+
+CSV = (
+    b"First Name,Last Name,Email,Company\n"
+    b"Grace,Hopper,grace@example.com,Navy\n"
+    b"Alan,Turing,alan@example.com,NPL\n"
+)
+
+
+@dataclass
+class World:
+    users: dict
+    campaign: object
+    leads: dict
+    import_job: object
+    failed_import: object
+    dispute: object
+    notification: object
+    token: object
+    override: object
+    holiday: object
+    bare_campaign: object
+
+    def client(self, role, **kwargs):
+        client = Client(**kwargs)
+        if role != "anon":
+            client.force_login(self.users[role])
+        return client
+
+    def user(self, role):
+        return self.users.get(role) or AnonymousUser()
+
+
+def build_world():
+    users = {
+        "marketer": factories.marketer(username="marketer"),
+        "rep": factories.rep(username="rep1"),
+        "other_rep": factories.rep(username="rep2"),
+        "manager": factories.manager(username="manager"),
+    }
+    m, rep, manager = users["marketer"], users["rep"], users["manager"]
+    campaign = factories.CampaignFactory(owner=m, allowed_origin="https://www.example.com")
+    bare_campaign = factories.CampaignFactory(owner=m, name="No override")
+    make = LeadMaker(marketer=m, rep=rep, manager=manager, campaign=campaign)
+    leads = {stage: make(stage) for stage in Stage.values}
+    queued = marketing.lead_qualify(lead=make.new(), by=m)
+    marketing.lead_hand_off(lead=queued, by=m, to_user=None)
+    queued.refresh_from_db()
+    leads["queued"] = queued
+    # A second rejected lead, disputed: the dispute the managers rule on.
+    disputed = make(Stage.REJECTED)
+    dispute = marketing.dispute_raise(lead=disputed, by=m, comment="They asked for a demo.")
+    leads["disputed"] = disputed
+
+    job = marketing.import_create(by=rep, filename="leads.csv", raw=CSV)
+    job = marketing.import_set_mapping(
+        job=job, by=rep, mapping=job.mapping, default_campaign=campaign
+    )
+    marketing.import_validate(job.pk)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.VALIDATED and job.valid_rows == 2, job.status
+    failed = marketing.import_create(by=rep, filename="again.csv", raw=CSV)
+    failed = marketing.import_set_mapping(
+        job=failed, by=rep, mapping=failed.mapping, default_campaign=campaign
+    )
+    marketing.import_validate(failed.pk)
+    ImportJob.objects.filter(pk=failed.pk).update(status=ImportStatus.FAILED, error="Worker lost")
+    failed.refresh_from_db()
+
+    notification = Notification.objects.create(
+        user=rep,
+        kind=NotificationKind.HANDED_TO_YOU,
+        lead=leads[Stage.HANDED_OFF],
+        actor=m,
+        text="Handed to you",
+        url=leads[Stage.HANDED_OFF].get_absolute_url(),
+    )
+    token, _plain = account_services.api_token_create(user=rep, name="sync")
+    thresholds = dict.fromkeys(sla_services.THRESHOLD_FIELDS, 30)
+    override, _recompute = sla_services.sla_override_save(
+        by=manager, campaign=campaign, data=thresholds
+    )
+    holiday, _recompute = sla_services.holiday_add(
+        by=manager, date=dt.date(2030, 12, 25), name="Christmas"
+    )
+    return World(
+        users=users,
+        campaign=campaign,
+        leads=leads,
+        import_job=job,
+        failed_import=failed,
+        dispute=dispute,
+        notification=notification,
+        token=token,
+        override=override,
+        holiday=holiday,
+        bare_campaign=bare_campaign,
+    )
+
+
+# --- reading pages ----------------------------------------------------------------------
+
+
+class _FormParser(HTMLParser):
+    """The forms of a page as a browser would submit them: every named input, select and
+    textarea with its current value (checked boxes only, selected options only)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.forms = []
+        self._form = None
+        self._select = None
+        self._select_values = None
+        self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form":
+            self._form = {
+                "action": a.get("action", ""),
+                "method": a.get("method", "get").lower(),
+                "fields": [],
+                "names": [],
+                "types": {},
+            }
+            self.forms.append(self._form)
+            return
+        if self._form is None:
+            return
+        if tag == "option":
+            if self._select is not None:
+                value = a.get("value", "")
+                if self._select_values["first"] is None:
+                    self._select_values["first"] = value
+                if "selected" in a:
+                    self._select_values["selected"].append(value)
+            return
+        name = a.get("name")
+        if not name:
+            return
+        if tag == "input":
+            kind = a.get("type", "text").lower()
+            self._note(name, kind)
+            if kind in ("submit", "button", "image", "reset", "file"):
+                return
+            if kind in ("checkbox", "radio") and "checked" not in a:
+                return
+            self._form["fields"].append((name, a.get("value", "on" if kind == "checkbox" else "")))
+        elif tag == "select":
+            self._note(name, "select-multiple" if "multiple" in a else "select")
+            self._select = name
+            self._select_values = {"selected": [], "first": None, "multiple": "multiple" in a}
+        elif tag == "textarea":
+            self._note(name, "textarea")
+            self._textarea = [name, ""]
+
+    def _note(self, name, kind):
+        if name and name not in self._form["names"]:
+            self._form["names"].append(name)
+            self._form["types"][name] = kind
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            self._textarea[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "select" and self._select is not None:
+            values = self._select_values
+            chosen = values["selected"] or (
+                [] if values["multiple"] or values["first"] is None else [values["first"]]
+            )
+            self._form["fields"].extend((self._select, v) for v in chosen)
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            name, text = self._textarea
+            self._form["fields"].append((name, text.removeprefix("\n")))
+            self._textarea = None
+        elif tag == "form":
+            self._form = None
+
+
+def forms_on(html):
+    parser = _FormParser()
+    parser.feed(html)
+    return parser.forms
+
+
+def form_data(form, **overrides):
+    """A form's fields as a dict for Client.post (lists for repeated names)."""
+    data = {}
+    for name, value in form["fields"]:
+        data.setdefault(name, []).append(value)
+    data = {k: v[0] if len(v) == 1 else v for k, v in data.items()}
+    data.pop("csrfmiddlewaretoken", None)
+    data.update(overrides)
+    return data
