@@ -1,6 +1,9 @@
 """The URL walk: every URL pattern of the project, requested as anonymous, marketer, rep,
 another rep and manager, against the permission table in walk.py (SPEC §1).
 
+Every answer also keeps the Content-Security-Policy promise (leadflow/csp.py): the header
+is there and no HTML page holds an inline script, an on…= handler or a style attribute.
+
 A URL pattern the table does not cover fails test_every_url_pattern_is_in_the_table, so
 no view can be added without saying who may use it. Every request runs in a savepoint
 that is rolled back, so each role meets the same objects; a refused request must leave
@@ -16,7 +19,7 @@ from django.urls import reverse
 
 from .snapshot import fingerprint, stage_log
 from .walk import OWN_CHECKS, ROUTES, body, url_for, walk_patterns
-from .world import ROLES
+from .world import ROLES, csp_problems
 
 PATTERNS = list(walk_patterns())
 
@@ -95,6 +98,7 @@ def test_each_role_gets_what_the_table_says(world, db, pattern):
                 problems.append(f"{label}: allowed, but refused with {errors}")
             elif code not in ("K", "X") and changed:
                 problems.append(f"{label}: refused ({code}) but changed data")
+            problems.extend(f"{label}: {p}" for p in csp_problems(response))
     assert not problems, "\n".join(problems)
 
 

@@ -217,3 +217,48 @@ def form_data(form, **overrides):
     data.pop("csrfmiddlewaretoken", None)
     data.update(overrides)
     return data
+
+
+class _InlineFinder(HTMLParser):
+    """What a Content-Security-Policy without 'unsafe-inline' would block in a page."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script" and "src" not in a and a.get("type") != "application/json":
+            self.found.append(f"inline <script> at line {self.getpos()[0]}")
+        if tag == "style":
+            self.found.append(f"<style> element at line {self.getpos()[0]}")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found.append(f"<{tag} {name}=…> handler at line {self.getpos()[0]}")
+            elif name == "style":
+                self.found.append(f'<{tag} style="{value}"> at line {self.getpos()[0]}')
+            elif name in ("href", "src", "action", "formaction") and (
+                value or ""
+            ).strip().lower().startswith("javascript:"):
+                self.found.append(f"<{tag} {name}=javascript:…> at line {self.getpos()[0]}")
+
+    handle_startendtag = handle_starttag
+
+
+def inline_code(html):
+    finder = _InlineFinder()
+    finder.feed(html)
+    return finder.found
+
+
+def csp_problems(response):
+    """Why ``response`` breaks the site's CSP promise: no header, or inline code."""
+    problems = []
+    policy = response.get("Content-Security-Policy", "")
+    if "script-src 'self'" not in policy or "unsafe-inline" in policy:
+        problems.append(f"Content-Security-Policy: {policy!r}")
+    if response.get("Content-Type", "").startswith("text/html") and not getattr(
+        response, "streaming", False
+    ):
+        problems.extend(inline_code(response.content.decode("utf-8", "replace")))
+    return problems
