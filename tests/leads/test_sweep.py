@@ -454,7 +454,6 @@ def test_the_sweep_issues_the_same_statements_for_10_and_100_leads(clock, make_l
     assert counts[0] <= (48 if full else 31)
 
 
-
 def test_the_sweep_keeps_each_leads_open_flag_bits(clock, make_lead, marketer):
     """Lead.open_flags mirrors the open flags (the lead list filters on it); the full
     sweep repairs bits that went out of step."""
