@@ -23,7 +23,7 @@ from leadflow import roles
 from leadflow.models import Notification, Profile
 from sales.models import Activity, Dispute, Handoff, Objection
 
-from .models import FLAG_BITS, FLAG_SIDE, Flag, FlagKind, Lead, Side, StageChange, Touch
+from .models import FLAG_SIDE, Flag, FlagKind, Lead, Side, StageChange, Touch
 from .sla import SLA, refresh_deadlines
 
 User = get_user_model()
@@ -447,7 +447,6 @@ class Seeder:
             row[column] = due
             if due is not None and due <= now:
                 self._flag(lead_id, kind, responsible[FLAG_SIDE[kind]], due, due, None)
-                row["open_flags"] |= FLAG_BITS[kind]
         self.sink.add(Lead, tuple(row[c] for c in LEAD_COLUMNS))
 
     def _responsible(self, row, campaign):

@@ -12,14 +12,14 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
 from leadflow import roles
 
-from .models import FlagKind, Origin, Stage, has_open_flag
+from .models import Flag, FlagKind, Origin, Stage
 
 User = get_user_model()
 
@@ -148,9 +148,10 @@ class LeadFilterForm(forms.Form):
         if data["origin"]:
             qs = qs.filter(origin=data["origin"])
         if data["flag"]:
-            # The bits the sweep keeps on the lead, each with a partial index: probing
-            # leads_flag per lead was slow when the flagged leads are old ones.
-            qs = qs.filter(has_open_flag(None if data["flag"] == "any" else data["flag"]))
+            open_flags = Flag.objects.filter(lead=OuterRef("pk"), resolved_at__isnull=True)
+            if data["flag"] != "any":
+                open_flags = open_flags.filter(kind=data["flag"])
+            qs = qs.filter(Exists(open_flags))
         if data["dropped"]:
             from .metrics import dropped_q, with_sales_delay
 

@@ -2,9 +2,8 @@ import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.db.models.functions import Lower
-from django.db.models.lookups import GreaterThan
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -89,26 +88,6 @@ class DisqualifyReason(models.TextChoices):
     SPAM = "spam", _("Spam")
     COMPETITOR = "competitor", _("Competitor or student")
     OTHER = "other", _("Other")
-
-
-# Bits of Lead.open_flags, one per flag kind (kept by the sweep): the lead list's
-# "open flag" filter reads them through partial indexes instead of probing leads_flag.
-FLAG_BITS = {
-    "mql_waiting": 1,
-    "rejection_unactioned": 2,
-    "response_overdue": 4,
-    "first_contact_overdue": 8,
-    "follow_up_overdue": 16,
-    "stalled": 32,
-    "unconverted": 64,
-}
-
-
-def has_open_flag(kind=None):
-    """Q for leads with an open flag of ``kind`` (any kind when None), from the bits."""
-    if kind is None:
-        return Q(open_flags__gt=0)
-    return Q(GreaterThan(F("open_flags").bitand(FLAG_BITS[kind]), 0))
 
 
 class LeadQuerySet(models.QuerySet):
@@ -224,9 +203,6 @@ class Lead(models.Model):
     disputed_at = models.DateTimeField(null=True, blank=True)
     dispute_ruled_at = models.DateTimeField(null=True, blank=True)
 
-    # Which kinds of flag are open on this lead (FLAG_BITS), kept by the sweep.
-    open_flags = models.PositiveIntegerField(default=0)
-
     # Sales activity summary, kept by the activity service.
     last_activity_at = models.DateTimeField(null=True, blank=True)
     last_contact_at = models.DateTimeField(null=True, blank=True)
@@ -290,20 +266,6 @@ class Lead(models.Model):
             ),
             # The incremental sweep: "leads changed since the last sweep" (leads/sweep.py).
             models.Index(fields=["updated_at"], name="lead_updated_idx"),
-            # Lead list "open flag" filter, newest first: one partial index per kind, and any.
-            models.Index(
-                fields=["created_at", "id"],
-                condition=Q(open_flags__gt=0),
-                name="lead_flagged_idx",
-            ),
-            *(
-                models.Index(
-                    fields=["created_at", "id"],
-                    condition=has_open_flag(kind),
-                    name=f"lead_flag_{bit}_idx",
-                )
-                for kind, bit in FLAG_BITS.items()
-            ),
             # The sweep's raise queries: "<deadline> <= now" over leads that have one.
             *(
                 models.Index(
@@ -444,8 +406,6 @@ class FlagKind(models.TextChoices):
     STALLED = "stalled", _("Stalled")
     UNCONVERTED = "unconverted", _("Unconverted")
 
-
-assert set(FLAG_BITS) == set(FlagKind.values)
 
 FLAG_SIDE = {
     FlagKind.MQL_WAITING: Side.MARKETING,

@@ -39,7 +39,7 @@ from leadflow.emails import send_templated
 from leadflow.models import NotificationKind
 from leadflow.notify import notify
 
-from .models import FLAG_BITS, FLAG_DEADLINE, FLAG_SIDE, Flag, FlagKind, Lead, Side, SweepRun
+from .models import FLAG_DEADLINE, FLAG_SIDE, Flag, FlagKind, Lead, Side, SweepRun
 
 log = logging.getLogger(__name__)
 User = get_user_model()
@@ -145,37 +145,6 @@ def _repoint_sql(incremental):
     )
 
 
-# Lead.open_flags mirrors the open flags (one bit per kind) for the lead list's filter.
-# A sweep sets and clears the bits of the flags it raised and resolved (their raised_at /
-# resolved_at is this sweep's now); the full sweep also reconciles every bit, which
-# repairs the rare interleaving of two racing sweeps.
-def _set_bits_sql():
-    return (
-        f"UPDATE {LEAD} SET open_flags = open_flags | %s WHERE id IN ("
-        f"SELECT lead_id FROM {FLAG} WHERE kind = %s AND raised_at = %s AND resolved_at IS NULL)"
-    )
-
-
-def _clear_bits_sql():
-    return (
-        f"UPDATE {LEAD} SET open_flags = open_flags & ~%s WHERE id IN ("
-        f"SELECT lead_id FROM {FLAG} WHERE kind = %s AND resolved_at = %s)"
-    )
-
-
-def _reconcile_bits_sql():
-    open_flag = (
-        f"SELECT 1 FROM {FLAG} f WHERE f.lead_id = {LEAD}.id AND f.kind = %s "
-        "AND f.resolved_at IS NULL"
-    )
-    return (
-        f"UPDATE {LEAD} SET open_flags = open_flags | %s WHERE (open_flags & %s) = 0 "
-        f"AND id IN (SELECT lead_id FROM {FLAG} WHERE kind = %s AND resolved_at IS NULL)",
-        f"UPDATE {LEAD} SET open_flags = open_flags & ~%s WHERE (open_flags & %s) > 0 "
-        f"AND NOT EXISTS ({open_flag})",
-    )
-
-
 def _watermarks():
     marks = SweepRun.objects.aggregate(last=Max("at"), last_full=Max("at", filter=Q(full=True)))
     return marks["last"], marks["last_full"]
@@ -193,10 +162,8 @@ def sweep_flags(now=None, *, full=None):
       the lead's K deadline is NULL or ``> now``;
     - open flags are re-pointed at their current responsible user;
     - idempotent: a second run with the same ``now`` changes nothing;
-    - ``Lead.open_flags`` has the bit (FLAG_BITS) of every kind with an open flag;
-    - a fixed number of statements whatever the number of leads (31 for an incremental
-      sweep; 48 for a full one, which also reconciles every lead's bits and prunes old
-      SweepRuns), each its own short
+    - a fixed number of statements whatever the number of leads (17 for an incremental
+      sweep; 20 for a full one, which also prunes old SweepRuns), each its own short
       transaction unless the caller holds one; two sweeps racing cannot open a duplicate
       flag (the partial unique constraint flag_one_open_per_lead_kind and
       ``ON CONFLICT DO NOTHING``).
@@ -226,7 +193,6 @@ def sweep_flags(now=None, *, full=None):
             params = [at, kind.value, since, at] if incremental else [at, kind.value, at]
             cursor.execute(_resolve_sql(column, incremental), params)
             result.resolved[kind.value] = max(cursor.rowcount, 0)
-            cursor.execute(_clear_bits_sql(), [FLAG_BITS[kind.value], kind.value, at])
         for kind, column in FLAG_DEADLINE.items():
             side = FLAG_SIDE[kind]
             window = [since, at, since] if incremental else []
@@ -235,13 +201,6 @@ def sweep_flags(now=None, *, full=None):
                 [kind.value, side.value, at, at, *window, kind.value],
             )
             result.raised[kind.value] = max(cursor.rowcount, 0)
-            cursor.execute(_set_bits_sql(), [FLAG_BITS[kind.value], kind.value, at])
-        if full:
-            set_missing, clear_stale = _reconcile_bits_sql()
-            for kind in FLAG_DEADLINE:
-                bit = FLAG_BITS[kind.value]
-                cursor.execute(set_missing, [bit, bit, kind.value])
-                cursor.execute(clear_stale, [bit, bit, kind.value])
         cursor.execute(_repoint_sql(incremental), [since] if incremental else [])
         result.repointed = max(cursor.rowcount, 0)
     result.seconds = time.perf_counter() - started

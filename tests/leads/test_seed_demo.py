@@ -161,15 +161,3 @@ def test_seed_refuses_with_debug_off_and_on_a_full_database(seeded, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("seed_demo", leads=10, reset=True, stdout=StringIO())
-
-
-def test_seeded_open_flag_bits_match_the_open_flags(seeded):
-    from collections import defaultdict
-
-    from leads.models import FLAG_BITS
-
-    expected = defaultdict(int)
-    for lead_id, kind in Flag.objects.open().values_list("lead_id", "kind"):
-        expected[lead_id] |= FLAG_BITS[kind]
-    actual = dict(Lead.objects.exclude(open_flags=0).values_list("id", "open_flags"))
-    assert actual == dict(expected) and actual

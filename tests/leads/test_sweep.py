@@ -451,29 +451,4 @@ def test_the_sweep_issues_the_same_statements_for_10_and_100_leads(clock, make_l
         counts.append(len(queries.captured_queries))
     assert Lead.objects.count() == 100
     assert counts[0] == counts[1]
-    assert counts[0] <= (48 if full else 31)
-
-
-def test_the_sweep_keeps_each_leads_open_flag_bits(clock, make_lead, marketer):
-    """Lead.open_flags mirrors the open flags (the lead list filters on it); the full
-    sweep repairs bits that went out of step."""
-    from leads.models import FLAG_BITS
-    from leads.services import lead_hand_off
-
-    lead = make_lead(Stage.MQL)
-    clock.at(clock.now + 25 * H)
-    sweep_flags(full=False)
-    lead.refresh_from_db()
-    assert lead.open_flags == FLAG_BITS["mql_waiting"]
-    lead_hand_off(lead=lead, by=marketer)
-    clock.at(clock.now + H)
-    sweep_flags(full=False)
-    lead.refresh_from_db()
-    assert lead.open_flags == 0
-    Lead.objects.filter(pk=lead.pk).update(open_flags=FLAG_BITS["stalled"])  # out of step
-    sweep_flags(full=False)
-    lead.refresh_from_db()
-    assert lead.open_flags == FLAG_BITS["stalled"]  # the incremental sweep leaves it
-    sweep_flags(full=True)
-    lead.refresh_from_db()
-    assert lead.open_flags == 0
+    assert counts[0] <= 20
