@@ -95,9 +95,12 @@ def test_the_database_refuses_updates_and_deletes_on_postgresql(change):
         "UPDATE leads_stagechange SET note = 'x' WHERE id = %s",
         "DELETE FROM leads_stagechange WHERE id = %s",
     ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [change.pk])
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [change.pk])
     assert StageChange.objects.filter(pk=change.pk, note=change.note).exists()
     with connection.cursor() as cursor:
         cursor.execute(
