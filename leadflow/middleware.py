@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 
@@ -23,8 +24,8 @@ class RequestSizeLimitMiddleware:
             return self._refuse(
                 request,
                 413,
-                _("The upload is too large: at most %(mb)s MB per request; split the file.")
-                % {"mb": limit // (1024 * 1024)},
+                _("The upload is too large: at most %(size)s per request; split the file.")
+                % {"size": filesizeformat(limit)},
             )
         return self.get_response(request)
 

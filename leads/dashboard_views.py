@@ -1,8 +1,6 @@
 """The handoff dashboard (/dashboard/): both sides' contribution to the funnel, where the
 ball dropped, and every table as CSV."""
 
-import csv
-
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -10,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from leadflow import roles
+from leadflow.csv_safe import SafeWriter
 from leadflow.http import forbidden
 from sales.models import ObjectionTag
 
@@ -316,7 +315,7 @@ def dashboard_csv(request, table):
     header, rows = _tables(_context(request))[table]
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="dashboard-{table}.csv"'
-    writer = csv.writer(response)
+    writer = SafeWriter(response)
     writer.writerow(header)
     writer.writerows(rows)
     return response

@@ -1,7 +1,6 @@
 """CSV export of leads (SPEC §6): the list's filters and the user's scope, streamed in
 id-ordered chunks so a million rows never sit in memory."""
 
-import csv
 from collections import defaultdict
 
 from django.contrib.auth.decorators import login_required
@@ -10,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leadflow import roles
+from leadflow.csv_safe import SafeWriter
 from leadflow.http import forbidden
 
 from .filters import LeadFilterForm
@@ -126,7 +126,7 @@ def export_csv(request):
             content_type="text/plain; charset=utf-8",
         )
     qs = form.filter(Lead.objects.for_user(user))
-    writer = csv.writer(_Echo())
+    writer = SafeWriter(_Echo())
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in export_rows(qs)), content_type="text/csv; charset=utf-8"
     )

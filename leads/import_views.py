@@ -1,7 +1,5 @@
 """CSV import pages: upload -> mapping -> validation report -> confirm -> progress -> summary."""
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
@@ -10,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from leadflow import roles
+from leadflow.csv_safe import SafeWriter
 from leadflow.http import forbidden, run_action
 
 from . import services
@@ -161,7 +160,7 @@ def import_report_csv(request, pk):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
     response["X-Content-Type-Options"] = "nosniff"
-    writer = csv.writer(response)
+    writer = SafeWriter(response)
     writer.writerow(["line", "outcome", "email", "lead_id", "reason"])
     for row in job.rows.order_by("line").iterator(chunk_size=2000):
         writer.writerow([row.line, row.outcome, row.email, row.lead_id or "", row.reason])
