@@ -8,10 +8,16 @@ from leads.lifecycle import ActionForbidden, LeadflowError
 
 
 def safe_next(request, default):
-    """The POSTed/GET `next` when it points at this site, else ``default`` (no open redirect)."""
+    """The POSTed/GET `next` when it is a path on this site, else ``default`` (no open
+    redirect). Only a path ("/…") is taken: ``redirect()`` would try any other word as a
+    URL name, and a page never sends one."""
     target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        target
+        and target.startswith("/")
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return target
     return default

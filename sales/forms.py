@@ -154,6 +154,9 @@ class BulkReassignForm(ReassignForm):
             ids = sorted({int(i) for i in self.lead_ids})
         except (TypeError, ValueError):
             raise forms.ValidationError(_("The selection is not valid.")) from None
+        # An id past a bigint would overflow the database driver, not just match nothing.
+        if any(not 0 < i < 2**63 for i in ids):
+            raise forms.ValidationError(_("The selection is not valid."))
         if not ids:
             raise forms.ValidationError(_("Select at least one lead."))
         if len(ids) > self.MAX:
