@@ -219,3 +219,33 @@ def test_no_intake_post_makes_the_intake_fail(world, db, fields, as_json):
             response = client.post(url, fields)
         transaction.set_rollback(True)
     assert response.status_code < 500
+
+
+# --- what the fuzz pass found, kept as plain regression tests ----------------------------
+
+
+@pytest.mark.parametrize("next_url", ["0", "home", "leads:list", "javascript:alert(1)"])
+def test_a_next_that_is_not_a_path_falls_back_to_the_page(world, db, next_url):
+    lead = world.leads["handed_off"]
+    response = world.client("rep").post(f"/sales/leads/{lead.pk}/accept/", {"next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == lead.get_absolute_url()
+
+
+@pytest.mark.parametrize("url", ["/leads/bulk/", "/sales/reassign/"])
+def test_a_selected_id_past_a_bigint_is_refused_not_a_500(world, db, url):
+    response = world.client("manager").post(
+        url,
+        {"action": "qualify", "ids": [str(2**63)], "to_user": world.users["rep"].pk},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "The selection is not valid." in response.content.decode()
+
+
+def test_format_suffixed_api_paths_are_unknown_not_a_500(world, db):
+    client = world.client("manager")
+    for path in ("/api/v1/leads.json", f"/api/v1/leads/{world.leads['new'].pk}.json"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
