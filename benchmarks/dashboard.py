@@ -175,9 +175,6 @@ def setup():
 
     settings.ALLOWED_HOSTS = ["*"]
     settings.DEBUG = False
-    from leadflow.celery import app
-
-    app.conf.task_always_eager = True
 
 
 def median_ms(func, repeat=5):

@@ -43,10 +43,13 @@ from .sla import global_policy
 
 logger = logging.getLogger(__name__)
 
-# Changes that commit up to this long after they were stamped are still picked up.
-OVERLAP = dt.timedelta(minutes=2)
+# A change is stamped (updated_at, raised_at) before its transaction commits; one that
+# commits up to this long after the stamp is still picked up by the next refresh. The
+# services' transactions last milliseconds; anything later waits for the nightly rebuild.
+# Every refresh within this window re-does the days it saw, so it is kept short.
+OVERLAP = dt.timedelta(seconds=15)
 # A refresh from a page does at most this many days inline; more goes to the worker.
-INLINE_DAYS = 31
+INLINE_DAYS = 3
 
 REJECTION_COLUMNS = {r: f"rej_{r}" for r in RejectionReason.values}
 LOST_COLUMNS = {r: f"lost_{r}" for r in LostReason.values}

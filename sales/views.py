@@ -274,7 +274,7 @@ ACTIONS = {
     ),
     "reassign": Action(
         _reassign,
-        gettext_lazy("Reassigned %(lead)s."),
+        gettext_lazy("Reassigned %(lead)s to %(owner)s."),
         ReassignForm,
         gettext_lazy("Reassign to another salesperson"),
         manager_only=True,
@@ -338,7 +338,9 @@ def lead_action(request, pk, action):
             messages.error(request, exc.message)
             return redirect(_back_after(request, lead, back))
         else:
-            messages.success(request, spec.success % {"lead": lead})
+            lead.refresh_from_db(fields=["owner"])
+            owner = lead.owner.get_full_name() or lead.owner.get_username() if lead.owner else ""
+            messages.success(request, spec.success % {"lead": lead, "owner": owner})
             return redirect(_back_after(request, lead, back))
 
     context = {

@@ -80,3 +80,27 @@ def login(page, live_server):
         page.wait_for_load_state("networkidle")
 
     return do_login
+
+
+SERIOUS = ("serious", "critical")
+
+
+@pytest.fixture
+def axe(page, live_server):
+    """axe(page_name): run axe-core (vendored from npm) on the current page and fail on any
+    serious or critical accessibility violation."""
+    checked = []
+
+    def check(name=""):
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.add_script_tag(url=f"{live_server.url}/static/vendor/axe-core/axe.min.js")
+        result = page.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+            " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+        )
+        serious = [v for v in result if v["impact"] in SERIOUS]
+        checked.append(name or page.url)
+        assert not serious, f"accessibility violations on {name or page.url}: {serious}"
+
+    return check
