@@ -183,7 +183,7 @@ def test_manager_reassigns_one_lead_with_a_handoff_and_a_notification(
         {"to_user": other_rep.pk, "note": "Rep1 on leave"},
         follow=True,
     )
-    assert f"Reassigned {lead}." in messages_of(response)
+    assert f"Reassigned {lead} to {other_rep.get_full_name()}." in messages_of(response)
     lead.refresh_from_db()
     assert (lead.owner, lead.stage) == (other_rep, Stage.CONTACTED)
     handoff = Handoff.objects.filter(lead=lead).last()
