@@ -124,8 +124,9 @@ def _raise_sql(column, side, incremental):
     # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT (parsing ambiguity).
     return (
         f"INSERT INTO {FLAG} "
-        "(lead_id, kind, side, responsible_id, due_at, raised_at, resolved_at, notified_at) "
-        f"SELECT l.id, %s, %s, {responsible}, l.{column}, %s, NULL, NULL "
+        "(lead_id, kind, side, responsible_id, due_at, lead_created_at, raised_at, "
+        "resolved_at, notified_at) "
+        f"SELECT l.id, %s, %s, {responsible}, l.{column}, l.created_at, %s, NULL, NULL "
         f"FROM {LEAD} l {join} "
         f"WHERE l.{column} <= %s {candidates} "
         "ON CONFLICT (lead_id, kind) WHERE resolved_at IS NULL DO NOTHING"
