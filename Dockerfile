@@ -11,6 +11,7 @@ COPY sales ./sales
 RUN pip install .
 COPY . .
 RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+    && DEBUG=0 SECRET_KEY=build-only python manage.py compile_translations --force \
     && mkdir -p /app/var && chown -R leadflow /app/var
 USER leadflow
 EXPOSE 8000

@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: run test lint format migrations-check check-compose vendor seed clean
+.PHONY: run test lint format migrations-check check-compose vendor seed clean messages translations
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "LeadFlow needs Python 3.11 or newer on PATH."; exit 1; }
@@ -17,13 +17,23 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed translations
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-empty
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" honcho start -f Procfile -p $(PORT)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# locale/*/LC_MESSAGES/*.po -> .mo in pure Python (no GNU gettext needed); only what changed.
+translations: $(VENV)/.installed
+	$(PY) manage.py compile_translations
+
+# Collect new and changed strings into locale/nl/LC_MESSAGES/django.po (needs GNU gettext).
+messages: $(VENV)/.installed
+	$(PY) manage.py makemessages -l nl --no-obsolete --add-location file \
+		--ignore=.venv --ignore=var --ignore=static/vendor --ignore=tests --ignore=benchmarks \
+		--ignore=scripts
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

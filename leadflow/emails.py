@@ -5,6 +5,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from .i18n import user_language
 from .models import Notification
 
 
@@ -20,13 +21,14 @@ def send_templated(template, *, to, context):
 
 def send_notification(notification_id):
     notification = (
-        Notification.objects.select_related("user", "lead", "actor")
+        Notification.objects.select_related("user__profile", "lead", "actor")
         .filter(pk=notification_id)
         .first()
     )
     if notification is None or not notification.user.email:
         return
-    with translation.override(settings.LANGUAGE_CODE):
+    # In the recipient's language, whoever triggered it and in whatever language.
+    with translation.override(user_language(notification.user)):
         send_templated(
             f"notification_{notification.kind}",
             to=[notification.user.email],

@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Profile(models.Model):
-    """Per-user settings that Django's User lacks: availability for round-robin."""
+    """Per-user settings that Django's User lacks: availability for round-robin and the
+    interface language (pages after login, and the emails LeadFlow sends the user)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -22,6 +23,14 @@ class Profile(models.Model):
     )
     # Round-robin hands the next lead to the available rep assigned longest ago.
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # Empty: never chosen; pages follow the browser and emails the site's default.
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Language of the pages and of the emails LeadFlow sends you."),
+    )
 
     def __str__(self):
         return f"Profile of {self.user}"

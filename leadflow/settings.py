@@ -82,6 +82,10 @@ USE_I18N = True
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The language switcher's choice (README "Languages") outlives the browser session.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 INSTALLED_APPS = [
     # django.contrib.admin with LeadFlow's admin site (login throttling, leadflow/admin_site.py).
@@ -164,6 +168,9 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", _conn_max_age)
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Covering indexes (INCLUDE) are a PostgreSQL optimisation; SQLite builds them without the
+# included columns, which is fine there.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 CACHES = {"default": env_url("CACHE_URL", "locmemcache://", env.cache_url_config)}
 
@@ -365,6 +372,7 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

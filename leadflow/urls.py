@@ -29,5 +29,7 @@ urlpatterns = [
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
     path("sla/", include("leads.sla_urls")),
+    # Django's set_language, wrapped to keep a logged-in user's choice on their profile.
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
 ]

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -7,27 +8,43 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
+from django.views import i18n as i18n_views
 from django.views.decorators.http import require_POST
 
 from leads.lifecycle import LeadflowError
 from leads.models import Lead
 
-from . import roles, services, throttle
+from . import i18n, roles, services, throttle
 from .models import ApiToken, Notification
 
 NOTIFICATIONS_PER_PAGE = 30
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login page with throttling: locked out, it answers 429 and says when to
-    try again (leadflow/throttle.py)."""
+    """Django's login with throttling (leadflow/throttle.py: locked out, it answers 429 and
+    says when to try again), which then switches to the language the user chose earlier."""
 
     form_class = throttle.LoginForm
     redirect_authenticated_user = True
 
     def form_invalid(self, form):
         return throttle.too_many_attempts(super().form_invalid(form), form)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        i18n.language_at_login(self.request, response, form.get_user())
+        return response
+
+
+@require_POST
+def set_language(request):
+    """The language switcher: Django's ``set_language`` (sets the language cookie and
+    goes back to ``next``); a logged-in user's choice is kept on their profile too."""
+    response = i18n_views.set_language(request)
+    if request.user.is_authenticated and settings.LANGUAGE_COOKIE_NAME in response.cookies:
+        i18n.remember_language(request.user, response.cookies[settings.LANGUAGE_COOKIE_NAME].value)
+    return response
 
 
 @login_required
@@ -102,10 +119,10 @@ def notifications_read(request):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
-        label=_lazy("Name"),
+        label=gettext_lazy("Name"),
         max_length=100,
         required=False,
-        help_text=_lazy("What the token is for, e.g. “ad platform sync”."),
+        help_text=gettext_lazy("What the token is for, e.g. “ad platform sync”."),
         widget=forms.TextInput(attrs={"class": "form-control"}),
     )
 

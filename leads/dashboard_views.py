@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from leadflow import roles
@@ -70,7 +71,7 @@ def dashboard(request):
         return forbidden(request, _("The dashboard is for marketing, sales and managers."))
     context = _context(request)
     context["chart_data"] = {
-        "labels": [row["week"].isoformat() for row in context["weekly"]],
+        "labels": [date_format(row["week"], "SHORT_DATE_FORMAT") for row in context["weekly"]],
         "marketing": {
             "generated": [row["generated"] for row in context["weekly"]],
             "mql": [row["mql"] for row in context["weekly"]],

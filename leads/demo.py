@@ -334,6 +334,7 @@ class Seeder:
                 FLAG_SIDE[kind].value,
                 responsible,
                 due,
+                self._created,  # Flag.lead_created_at
                 raised,
                 resolved,
                 notified,
@@ -356,6 +357,7 @@ class Seeder:
         # Newer leads are a little more frequent (a growing pipeline).
         age = dt.timedelta(days=365 * (rng.random() ** 1.15))
         created = now - age
+        self._created = created
         campaign = rng.choice(self.campaigns)
         channel = campaign.channel
         sales_generated = rng.random() < 0.07

@@ -449,6 +449,9 @@ class Flag(models.Model):
         related_name="flags",
     )
     due_at = models.DateTimeField(null=True, blank=True)
+    # The lead's created_at (which never changes), so the lead list can walk the open
+    # flags of one kind in the lead list's own order (flag_open_kind_created_idx).
+    lead_created_at = models.DateTimeField(null=True, blank=True)
     raised_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
@@ -466,6 +469,13 @@ class Flag(models.Model):
             ),
         ]
         indexes = [
+            # Lead list "open flag of kind K", newest (or oldest) leads first: walked in
+            # order and joined to the leads, instead of probing every lead for a flag.
+            models.Index(
+                fields=["kind", "lead_created_at", "lead"],
+                condition=Q(resolved_at__isnull=True),
+                name="flag_open_kind_created_idx",
+            ),
             # The sweep's resolve queries and the list's "open flag kind" filter.
             models.Index(
                 fields=["kind", "lead"],
@@ -485,6 +495,12 @@ class Flag(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} on lead {self.lead_id}"
+
+    def save(self, *args, **kwargs):
+        # The sweep inserts flags in SQL with this copy; rows made one by one get it here.
+        if self.lead_created_at is None and self.lead_id is not None:
+            self.lead_created_at = self.lead.created_at
+        super().save(*args, **kwargs)
 
     @property
     def is_open(self):

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from leadflow import roles
 from leadflow.bulk import bulk_insert
+from leadflow.i18n import lazy_text
 from leadflow.models import NotificationKind, Profile
 from leadflow.notify import notify
 from sales.models import Dispute, Handoff, HandoffKind
@@ -454,7 +456,9 @@ def import_set_mapping(*, job, by, mapping, default_campaign=None, default_inqui
     job.rows.all().delete()
     from .tasks import validate_import
 
-    transaction.on_commit(lambda: validate_import.delay(job.pk))
+    # The row reasons are written in the language of the person who will read them.
+    language = translation.get_language()
+    transaction.on_commit(lambda: validate_import.delay(job.pk, language=language))
     return job
 
 
@@ -538,7 +542,12 @@ def import_confirm(*, job, by, skip_invalid=False):
         raise TransitionNotAllowed(_("This import is not waiting for confirmation."))
     if job.invalid_rows and not skip_invalid:
         raise InvalidInput(
-            _("Confirm that the %(n)s bad rows will be skipped.") % {"n": job.invalid_rows},
+            ngettext(
+                "Confirm that the bad row will be skipped.",
+                "Confirm that the %(n)s bad rows will be skipped.",
+                job.invalid_rows,
+            )
+            % {"n": job.invalid_rows},
             field="skip_invalid",
         )
     if not job.valid_rows:
@@ -547,7 +556,8 @@ def import_confirm(*, job, by, skip_invalid=False):
     job.save(update_fields=["status"])
     from .tasks import run_import
 
-    transaction.on_commit(lambda: run_import.delay(job.pk))
+    language = translation.get_language()
+    transaction.on_commit(lambda: run_import.delay(job.pk, language=language))
     return job
 
 
@@ -562,7 +572,8 @@ def import_retry(*, job, by):
     job.save(update_fields=["status", "error"])
     from .tasks import run_import
 
-    transaction.on_commit(lambda: run_import.delay(job.pk))
+    language = translation.get_language()
+    transaction.on_commit(lambda: run_import.delay(job.pk, language=language))
     return job
 
 
@@ -608,8 +619,14 @@ def import_run(job_id, *, batch_size=None):
         notify(
             user=job.created_by,
             kind=NotificationKind.IMPORT_DONE,
-            text=_("%(file)s: %(created)s created, %(touched)s added to existing leads.")
-            % {"file": job.filename, "created": job.created_count, "touched": job.touched_count},
+            text=lazy_text(
+                gettext_lazy(
+                    "%(file)s: %(created)s created, %(touched)s added to existing leads."
+                ),
+                file=job.filename,
+                created=job.created_count,
+                touched=job.touched_count,
+            ),
             url=job.get_absolute_url(),
         )
     return job

@@ -13,6 +13,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -139,7 +140,9 @@ def holiday_add(request):
         )
         if ok:
             holiday, recompute = result
-            messages.success(request, _("Holiday %(date)s added.") % {"date": holiday.date})
+            messages.success(
+                request, _("Holiday %(date)s added.") % {"date": date_format(holiday.date)}
+            )
             _recompute_message(request, recompute)
             return redirect(reverse("sla:policy") + "#holidays")
     return render(request, "leads/sla_policy.html", _page_context(holiday_form=form), status=400)
@@ -150,7 +153,7 @@ def holiday_add(request):
 def holiday_delete(request, pk):
     holiday = get_object_or_404(Holiday, pk=pk)
     recompute = sla_services.holiday_delete(by=request.user, holiday=holiday)
-    messages.success(request, _("Holiday %(date)s removed.") % {"date": holiday.date})
+    messages.success(request, _("Holiday %(date)s removed.") % {"date": date_format(holiday.date)})
     _recompute_message(request, recompute)
     return redirect(reverse("sla:policy") + "#holidays")
 

@@ -32,10 +32,12 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign
 from leadflow import roles
 from leadflow.emails import send_templated
+from leadflow.i18n import user_language
 from leadflow.models import NotificationKind
 from leadflow.notify import notify
 
@@ -122,8 +124,9 @@ def _raise_sql(column, side, incremental):
     # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT (parsing ambiguity).
     return (
         f"INSERT INTO {FLAG} "
-        "(lead_id, kind, side, responsible_id, due_at, raised_at, resolved_at, notified_at) "
-        f"SELECT l.id, %s, %s, {responsible}, l.{column}, %s, NULL, NULL "
+        "(lead_id, kind, side, responsible_id, due_at, lead_created_at, raised_at, "
+        "resolved_at, notified_at) "
+        f"SELECT l.id, %s, %s, {responsible}, l.{column}, l.created_at, %s, NULL, NULL "
         f"FROM {LEAD} l {join} "
         f"WHERE l.{column} <= %s {candidates} "
         "ON CONFLICT (lead_id, kind) WHERE resolved_at IS NULL DO NOTHING"
@@ -250,6 +253,7 @@ def active_managers():
     return list(
         User.objects.filter(is_active=True)
         .filter(Q(is_superuser=True) | Q(groups__name=roles.MANAGERS))
+        .select_related("profile")  # their language, for the emails
         .distinct()
         .order_by("username")
     )
@@ -294,26 +298,32 @@ def _deliver(flag, recipients):
     emails = 0
     with transaction.atomic():
         for user in recipients:
-            notification = notify(
-                user=user, kind=NotificationKind.FLAG_RAISED, lead=flag.lead, text=_flag_text(flag)
-            )
-            if user.email:
-                # Sent inside the transaction: a mail-server failure rolls the in-app
-                # notifications back too, so the retry does not duplicate them.
-                send_templated(
-                    "notification_flag_raised",
-                    to=[user.email],
-                    context={
-                        "notification": notification,
-                        "lead": flag.lead,
-                        "flag": flag,
-                        "recipient": user,
-                        "for_managers": flag.responsible_id is None
-                        or not flag.responsible.is_active,
-                    },
-                )
-                emails += 1
+            # In the recipient's language: the notification's text and the email.
+            with translation.override(user_language(user)):
+                emails += _deliver_to(flag, user)
     return emails
+
+
+def _deliver_to(flag, user):
+    notification = notify(
+        user=user, kind=NotificationKind.FLAG_RAISED, lead=flag.lead, text=_flag_text(flag)
+    )
+    if user.email:
+        # Sent inside the caller's transaction: a mail-server failure rolls the in-app
+        # notifications back too, so the retry does not duplicate them.
+        send_templated(
+            "notification_flag_raised",
+            to=[user.email],
+            context={
+                "notification": notification,
+                "lead": flag.lead,
+                "flag": flag,
+                "recipient": user,
+                "for_managers": flag.responsible_id is None or not flag.responsible.is_active,
+            },
+        )
+        return 1
+    return 0
 
 
 def drain_flag_outbox(*, batch_size=200, now=None):
@@ -338,10 +348,13 @@ def drain_flag_outbox(*, batch_size=200, now=None):
         return result
     flags = list(
         Flag.objects.filter(pk__in=ids)
-        .select_related("lead", "lead__campaign", "lead__owner", "responsible")
+        .select_related(
+            "lead", "lead__campaign", "lead__owner", "responsible", "responsible__profile"
+        )
         .order_by("raised_at", "id")
     )
     managers = active_managers()
+    # Each recipient's language is switched to in _deliver; the site's default otherwise.
     with translation.override(settings.LANGUAGE_CODE):
         for i, flag in enumerate(flags):
             if flag.resolved_at is not None:
@@ -395,7 +408,10 @@ def build_flag_digest(now=None):
     )
     per_side = defaultdict(list)
     for row in rows:
-        per_side[row["side"]].append((row["responsible__username"] or _("managers"), row["n"]))
+        # Lazy: each manager's digest is written in their language.
+        per_side[row["side"]].append(
+            (row["responsible__username"] or gettext_lazy("managers"), row["n"])
+        )
     raised_by_side = []
     for side in (Side.MARKETING, Side.SALES):
         people = sorted(per_side.get(side.value, []), key=lambda p: (-p[1], p[0]))
@@ -425,10 +441,10 @@ def flag_digest(now=None):
     if digest.is_empty:
         return digest, 0
     sent = 0
-    with translation.override(settings.LANGUAGE_CODE):
-        for manager in active_managers():
-            if not manager.email:
-                continue
+    for manager in active_managers():
+        if not manager.email:
+            continue
+        with translation.override(user_language(manager)):
             send_templated(
                 "flag_digest",
                 to=[manager.email],

@@ -5,10 +5,12 @@ The beat schedule (leadflow/settings.py) runs ``sweep`` every SWEEP_INTERVAL_SEC
 is enqueued by the SLA page's services when a change commits.
 """
 
+import contextlib
 import random
 
 from celery import shared_task
 from django.db import OperationalError
+from django.utils import translation
 
 from . import services, sla
 from . import sweep as sweeping
@@ -75,16 +77,24 @@ def recompute_deadlines(self, job_id):
         sweep.delay()
 
 
+def _in_language(language):
+    """The uploader's language (from the request that queued the task) for the row reasons,
+    the error and the notification the import writes."""
+    return translation.override(language) if language else contextlib.nullcontext()
+
+
 @shared_task(acks_late=True)
-def validate_import(job_id):
+def validate_import(job_id, language=None):
     """Check every row of an uploaded CSV (progress saved on the job)."""
-    services.import_validate(job_id)
+    with _in_language(language):
+        services.import_validate(job_id)
 
 
 @shared_task(acks_late=True)
-def run_import(job_id):
+def run_import(job_id, language=None):
     """Import the confirmed rows batch by batch; a redelivered task resumes where it stopped."""
-    services.import_run(job_id)
+    with _in_language(language):
+        services.import_run(job_id)
 
 
 @shared_task(acks_late=True)

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 from django.views.generic import DetailView, FormView
 
@@ -233,11 +233,15 @@ def _dispute(request, lead, data):
 
 
 MARKETING_ACTIONS = {
-    "qualify": (QualifyForm, _qualify, _lazy("Qualified as MQL.")),
-    "nurture": (NoteForm, _nurture, _lazy("Moved to nurture.")),
-    "recycle": (NoteForm, _recycle, _lazy("Recycled to nurture.")),
-    "disqualify": (DisqualifyForm, _disqualify, _lazy("Disqualified.")),
-    "dispute": (DisputeForm, _dispute, _lazy("Rejection disputed; a manager will rule on it.")),
+    "qualify": (QualifyForm, _qualify, gettext_lazy("Qualified as MQL.")),
+    "nurture": (NoteForm, _nurture, gettext_lazy("Moved to nurture.")),
+    "recycle": (NoteForm, _recycle, gettext_lazy("Recycled to nurture.")),
+    "disqualify": (DisqualifyForm, _disqualify, gettext_lazy("Disqualified.")),
+    "dispute": (
+        DisputeForm,
+        _dispute,
+        gettext_lazy("Rejection disputed; a manager will rule on it."),
+    ),
 }
 
 
@@ -320,11 +324,26 @@ def lead_bulk(request):
         )
     missing = len(data["lead_ids"]) - len(ids)
     if done:
-        messages.success(request, _("%(n)s lead(s) updated.") % {"n": len(done)})
+        messages.success(
+            request,
+            ngettext("%(n)s lead updated.", "%(n)s leads updated.", len(done)) % {"n": len(done)},
+        )
     for lead_id, message in refused[:20]:
         messages.error(request, _("Lead #%(id)s: %(msg)s") % {"id": lead_id, "msg": message})
     if len(refused) > 20:
-        messages.error(request, _("…and %(n)s more refused.") % {"n": len(refused) - 20})
+        more = len(refused) - 20
+        messages.error(
+            request,
+            ngettext("…and %(n)s more refused.", "…and %(n)s more refused.", more) % {"n": more},
+        )
     if missing:
-        messages.error(request, _("%(n)s selected lead(s) were not found.") % {"n": missing})
+        messages.error(
+            request,
+            ngettext(
+                "%(n)s selected lead was not found.",
+                "%(n)s selected leads were not found.",
+                missing,
+            )
+            % {"n": missing},
+        )
     return redirect(back)

@@ -13,8 +13,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leadflow import roles
+from leadflow.i18n import lazy_text
 from leadflow.models import NotificationKind, Profile
 from leadflow.notify import notify
 from leads import lifecycle
@@ -349,7 +351,7 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
             kind=NotificationKind.REASSIGNED,
             lead=lead,
             actor=by,
-            text=_("Reassigned to %(rep)s.") % {"rep": to_user.get_username()},
+            text=lazy_text(gettext_lazy("Reassigned to %(rep)s."), rep=to_user.get_username()),
         )
     return lead
 

@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from leadflow import roles
@@ -240,34 +240,43 @@ def _reassign(request, lead, data):
 
 
 ACTIONS = {
-    "claim": Action(_claim, _lazy("Claimed %(lead)s: accept or reject it now."), queue=True),
-    "accept": Action(_accept, _lazy("Accepted %(lead)s."), queue=True),
+    "claim": Action(
+        _claim, gettext_lazy("Claimed %(lead)s: accept or reject it now."), queue=True
+    ),
+    "accept": Action(_accept, gettext_lazy("Accepted %(lead)s."), queue=True),
     "reject": Action(
         _reject,
-        _lazy("Rejected %(lead)s: it is back with marketing."),
+        gettext_lazy("Rejected %(lead)s: it is back with marketing."),
         RejectForm,
-        _lazy("Reject a lead"),
+        gettext_lazy("Reject a lead"),
         queue=True,
     ),
     "log": Action(
-        _log, _lazy("Follow-up logged on %(lead)s."), ActivityForm, _lazy("Log a follow-up")
+        _log,
+        gettext_lazy("Follow-up logged on %(lead)s."),
+        ActivityForm,
+        gettext_lazy("Log a follow-up"),
     ),
     "opportunity": Action(
         _opportunity,
-        _lazy("%(lead)s is now an opportunity."),
+        gettext_lazy("%(lead)s is now an opportunity."),
         OpportunityForm,
-        _lazy("Move to opportunity"),
+        gettext_lazy("Move to opportunity"),
     ),
-    "win": Action(_win, _lazy("Won: %(lead)s."), WinForm, _lazy("Mark as won")),
-    "lose": Action(_lose, _lazy("Lost: %(lead)s."), LoseForm, _lazy("Mark as lost")),
+    "win": Action(_win, gettext_lazy("Won: %(lead)s."), WinForm, gettext_lazy("Mark as won")),
+    "lose": Action(_lose, gettext_lazy("Lost: %(lead)s."), LoseForm, gettext_lazy("Mark as lost")),
     "reopen": Action(
-        _reopen, _lazy("Reopened %(lead)s."), ReopenForm, _lazy("Reopen"), manager_only=True
+        _reopen,
+        gettext_lazy("Reopened %(lead)s."),
+        ReopenForm,
+        gettext_lazy("Reopen"),
+        manager_only=True,
     ),
     "reassign": Action(
         _reassign,
-        _lazy("Reassigned %(lead)s to %(owner)s."),
+        gettext_lazy("Reassigned %(lead)s to %(owner)s."),
         ReassignForm,
-        _lazy("Reassign to another salesperson"),
+        gettext_lazy("Reassign to another salesperson"),
         manager_only=True,
     ),
 }
@@ -563,16 +572,32 @@ def bulk_reassign(request):
     if done:
         messages.success(
             request,
-            _("%(n)s lead(s) reassigned to %(rep)s.")
+            ngettext(
+                "%(n)s lead reassigned to %(rep)s.",
+                "%(n)s leads reassigned to %(rep)s.",
+                len(done),
+            )
             % {"n": len(done), "rep": data["to_user"].get_username()},
         )
     for lead_id, message in refused[:20]:
         messages.error(request, _("Lead #%(id)s: %(msg)s") % {"id": lead_id, "msg": message})
     if len(refused) > 20:
-        messages.error(request, _("…and %(n)s more refused.") % {"n": len(refused) - 20})
+        more = len(refused) - 20
+        messages.error(
+            request,
+            ngettext("…and %(n)s more refused.", "…and %(n)s more refused.", more) % {"n": more},
+        )
     missing = len(data["lead_ids"]) - len(ids)
     if missing:
-        messages.error(request, _("%(n)s selected lead(s) were not found.") % {"n": missing})
+        messages.error(
+            request,
+            ngettext(
+                "%(n)s selected lead was not found.",
+                "%(n)s selected leads were not found.",
+                missing,
+            )
+            % {"n": missing},
+        )
     return redirect(back)
 
 

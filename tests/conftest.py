@@ -12,8 +12,12 @@ from .lifecycle import LeadMaker
 def pytest_configure(config):
     from django.conf import settings
 
+    from leadflow.catalogues import compile_catalogues
+
     # PBKDF2's million rounds would dominate the suite's run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The .mo files are build output: bring them up to date before any page is rendered.
+    compile_catalogues(settings.LOCALE_PATHS)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core import mail
 from django.db import connection
 
-from leadflow.models import Notification, NotificationKind
+from leadflow.models import Notification, NotificationKind, Profile
 from leads import tasks
 from leads.demo import Seeder
 from leads.models import Flag, FlagKind, Stage
@@ -263,6 +263,28 @@ def test_the_digest_counts_flags_raised_in_the_last_day_by_side_and_person_and_l
     assert "MQL waiting for handoff" in email.body
     assert f"{settings.SITE_URL}/leads/{old.pk}/" in email.body
     assert "?flag=any" in email.alternatives[0][0]
+
+
+def test_flag_emails_and_the_digest_are_written_in_each_recipients_language(
+    clock, make_lead, rep, manager
+):
+    for user in (rep, manager):
+        Profile.objects.update_or_create(user=user, defaults={"language": "nl"})
+    english = factories.manager(username="manager2")  # never chose: the site's default
+    lead = make_lead(Stage.HANDED_OFF)
+    clock.at(T0 + 25 * H)
+    sweep_flags()
+    drain_flag_outbox()
+    [email] = mail.outbox
+    assert email.subject == f"Signaal: Reactie te laat – {lead}"
+    assert "De bal ligt bij Verkoop" in email.body
+    assert flag_notifications().get().text == "Reactie te laat (bij verkoop)"
+
+    mail.outbox.clear()
+    flag_digest(clock.now)
+    subjects = {e.to[0]: e.subject for e in mail.outbox}
+    assert subjects[manager.email].startswith("LeadFlow-signalen van de dag: 1 afgegeven")
+    assert subjects[english.email].startswith("LeadFlow daily flags: 1 raised")
 
 
 def test_no_digest_when_nothing_was_raised_and_nothing_is_open(clock, manager):

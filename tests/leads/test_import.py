@@ -168,7 +168,7 @@ def test_confirm_needs_agreement_to_skip_bad_rows(marketer_client, google):
     )
     job = map_and_check(marketer_client, ImportJob.objects.get())
     response = marketer_client.post(reverse("leads:import_confirm", args=[job.pk]), follow=True)
-    assert "Confirm that the 1 bad rows will be skipped." in response.content.decode()
+    assert "Confirm that the bad row will be skipped." in response.content.decode()
     job.refresh_from_db()
     assert job.status == ImportStatus.VALIDATED and not Lead.objects.exists()
     marketer_client.post(reverse("leads:import_confirm", args=[job.pk]), {"skip_invalid": "1"})

@@ -211,7 +211,7 @@ def test_bulk_qualify_reports_refusals_and_keeps_the_successes(marketer_client, 
         reverse("leads:bulk"), {"action": "qualify", "ids": [ok1.pk, ok2.pk, won.pk]}, follow=True
     )
     body = response.content.decode()
-    assert "2 lead(s) updated" in body
+    assert "2 leads updated" in body
     assert f"Lead #{won.pk}: Cannot qualify this lead: it is Won." in body
     assert set(Lead.objects.filter(stage=Stage.MQL).values_list("pk", flat=True)) == {
         ok1.pk,

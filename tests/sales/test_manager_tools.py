@@ -183,7 +183,7 @@ def test_manager_reassigns_one_lead_with_a_handoff_and_a_notification(
         {"to_user": other_rep.pk, "note": "Rep1 on leave"},
         follow=True,
     )
-    assert f"Reassigned {lead}." in messages_of(response)
+    assert f"Reassigned {lead} to {other_rep.get_full_name()}." in messages_of(response)
     lead.refresh_from_db()
     assert (lead.owner, lead.stage) == (other_rep, Stage.CONTACTED)
     handoff = Handoff.objects.filter(lead=lead).last()
@@ -228,9 +228,9 @@ def test_manager_reassigns_many_leads_and_hears_which_were_refused(
     )
     assert response.redirect_chain[-1][0] == page
     shown = messages_of(response)
-    assert "2 lead(s) reassigned to rep2." in shown
+    assert "2 leads reassigned to rep2." in shown
     assert f"Lead #{won.pk}: Cannot reassign this lead: it is Won." in shown
-    assert "1 selected lead(s) were not found." in shown
+    assert "1 selected lead was not found." in shown
     for lead in open_leads:
         lead.refresh_from_db()
         assert lead.owner == other_rep

@@ -13,7 +13,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def production_env(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEBUG", "SECURE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # DJANGO_ALLOW_ASYNC_UNSAFE comes from the browser tests' conftest, never production.
+        if not k.startswith(("DEBUG", "SECURE_", "DJANGO_ALLOW_ASYNC_UNSAFE"))
+    }
     env.update(
         DJANGO_SETTINGS_MODULE="leadflow.settings",
         DEBUG="0",

@@ -126,6 +126,8 @@ ROUTES = {
     "login": Row("KKKKK", "KKKKK", data=lambda w: {"username": "nobody", "password": "x"},
                  notes="a wrong password re-renders the form (200)"),
     "logout": Row("XXXXX", "KKKKK"),
+    "set_language": Row("XXXXX", "KKKKK", data=lambda w: {"language": "nl", "next": "/"},
+                        notes="anyone may pick a language"),
     "profile": Row("LKKKK", "LKKKK", data=lambda w: {"name": "walk"}),
     "api_token_revoke": Row("LXXXX", "LNKNN", kwargs=lambda w: {"pk": w.token.pk}),
     "dashboard": Row("LKKKK"),
