@@ -90,7 +90,7 @@ def test_no_api_route_is_about_stage_changes():
 
 def test_the_database_refuses_updates_and_deletes_on_postgresql(change):
     if not is_postgres():
-        pytest.skip("the trigger is PostgreSQL's (leads 0007)")
+        pytest.skip("the trigger is PostgreSQL's (leads 0008)")
     for sql in (
         "UPDATE leads_stagechange SET note = 'x' WHERE id = %s",
         "DELETE FROM leads_stagechange WHERE id = %s",

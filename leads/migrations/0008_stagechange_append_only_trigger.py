@@ -40,6 +40,6 @@ def on_postgresql(sql):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("leads", "0006_dashboard_stats")]
+    dependencies = [("leads", "0007_flag_lead_created_at")]
 
     operations = [migrations.RunPython(on_postgresql(CREATE), on_postgresql(DROP))]
