@@ -19,10 +19,9 @@ method (POST, or PATCH where so marked) with a valid body, so an allowed role's 
 succeeds; refused requests must change nothing.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver
-from django.utils.datastructures import MultiValueDict
 
 from leads.models import Stage
 
@@ -40,7 +39,6 @@ class Row:
     url: object = None  # world -> the URL itself, for patterns without a name
     page_form: bool = True  # a page's form (CSRF-protected), not the API or the intake
     notes: str = ""
-    fuzz: tuple = field(default=())
 
     def expected(self, method):
         codes = self.get if method == "get" else self.post
@@ -306,7 +304,3 @@ def url_for(pattern, row, world):
 def body(row, world):
     data = row.data(world) if row.data else {}
     return data
-
-
-def as_multivalue(data):
-    return MultiValueDict({k: v if isinstance(v, list) else [v] for k, v in data.items()})
