@@ -210,7 +210,16 @@ class Row:
         return (self.data.get("email") or "").lower()
 
 
-def parse_row(line, cells, mapping, *, campaigns, default_campaign, default_inquiry_type):
+def parse_row(
+    line,
+    cells,
+    mapping,
+    *,
+    campaigns,
+    default_campaign,
+    default_inquiry_type,
+    campaign_required=True,
+):
     """One CSV line -> Row with normalized data and every problem found (SPEC §6 reasons)."""
     row = Row(line=line, inquiry_type=default_inquiry_type, campaign=default_campaign)
     values = {}
@@ -244,7 +253,7 @@ def parse_row(line, cells, mapping, *, campaigns, default_campaign, default_inqu
         if found is None:
             row.errors.append(_("unknown campaign “%(name)s”") % {"name": values["campaign"][:80]})
         row.campaign = found
-    elif default_campaign is None:
+    elif default_campaign is None and campaign_required:
         row.errors.append(_("no campaign (map a campaign column or choose a default campaign)"))
     if values.get("inquiry_type"):
         kind = INQUIRY_LOOKUP.get(values["inquiry_type"].lower())

@@ -465,6 +465,8 @@ def import_set_mapping(*, job, by, mapping, default_campaign=None, default_inqui
 def _parsed_rows(job, raw=None):
     raw = raw if raw is not None else bytes(job.file.content)
     campaigns = csv_import.CampaignLookup()
+    # A salesperson's own leads (sales-generated) need no campaign, as in the lead form.
+    campaign_required = intake_origin(job.created_by) == Origin.MARKETING
     for index, (line, cells) in enumerate(csv_import.iter_rows(raw, job.encoding, job.delimiter)):
         yield (
             index,
@@ -475,6 +477,7 @@ def _parsed_rows(job, raw=None):
                 campaigns=campaigns,
                 default_campaign=job.default_campaign,
                 default_inquiry_type=job.default_inquiry_type,
+                campaign_required=campaign_required,
             ),
         )
 

@@ -9,7 +9,9 @@ def percent(value, digits=1):
     """A fraction 0-1 as a localized percentage; "—" when undefined (zero denominator)."""
     if value is None or value == "":
         return "—"
-    return f"{number_format(float(value) * 100, decimal_pos=int(digits))}%"
+    # number_format cuts extra decimals off; round first so 8/9 reads 88.9%, not 88.8%.
+    digits = int(digits)
+    return f"{number_format(round(float(value) * 100, digits), decimal_pos=digits)}%"
 
 
 @register.filter

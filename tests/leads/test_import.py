@@ -315,3 +315,10 @@ def test_anonymous_and_roleless_users_cannot_import(client, db):
     assert client.get(reverse("leads:import")).status_code == 302
     client.force_login(factories.UserFactory())
     assert client.get(reverse("leads:import")).status_code == 403
+
+
+def test_a_reps_import_needs_no_campaign(rep_client, rep):
+    job = full_import(rep_client, "Last Name,Email\nFound,found@x.test\n")
+    assert (job.status, job.invalid_rows, job.created_count) == (ImportStatus.DONE, 0, 1)
+    lead = Lead.objects.get()
+    assert (lead.origin, lead.owner, lead.campaign) == ("sales", rep, None)
