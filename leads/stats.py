@@ -50,6 +50,11 @@ logger = logging.getLogger(__name__)
 OVERLAP = dt.timedelta(seconds=15)
 # A refresh from a page does at most this many days inline; more goes to the worker.
 INLINE_DAYS = 3
+# ... and hands the refresh to the worker, without even listing the days, when more
+# rows than this changed (a first sweep or an import touching hundreds of thousands of
+# flags or leads): the probe reads at most this many index entries per range, so a page
+# never pays for a backlog it will not refresh itself.
+INLINE_ROWS = 5_000
 
 REJECTION_COLUMNS = {r: f"rej_{r}" for r in RejectionReason.values}
 LOST_COLUMNS = {r: f"lost_{r}" for r in LostReason.values}
@@ -343,6 +348,22 @@ def dirty_days(since):
     return days
 
 
+def changed_rows_exceed(since, limit):
+    """True when more than ``limit`` leads or flag events changed since ``since``. Three
+    bounded index range scans (lead_updated_idx, flag_raised_idx, flag_resolved_idx),
+    each stopping after ``limit + 1`` entries."""
+    remaining = limit
+    for qs in (
+        Lead.objects.filter(updated_at__gte=since),
+        Flag.objects.filter(raised_at__gte=since),
+        Flag.objects.filter(resolved_at__gte=since),
+    ):
+        remaining -= qs.order_by()[: remaining + 1].count()
+        if remaining < 0:
+            return True
+    return False
+
+
 def refresh(*, max_days=None):
     """Bring the statistics up to date. Returns True when they are current; with
     ``max_days``, a larger backlog is handed to the worker and False is returned."""
@@ -359,7 +380,11 @@ def refresh(*, max_days=None):
         else:
             needs_rebuild = False
             now = timezone.now()
-            days = dirty_days(state.refreshed_at - OVERLAP)
+            since = state.refreshed_at - OVERLAP
+            if max_days is not None and changed_rows_exceed(since, INLINE_ROWS):
+                transaction.on_commit(lambda: refresh_dashboard_stats.delay())
+                return False
+            days = dirty_days(since)
             if max_days is not None and len(days) > max_days:
                 transaction.on_commit(lambda: refresh_dashboard_stats.delay())
                 return False

@@ -105,6 +105,37 @@ def test_a_big_backlog_goes_to_the_worker_from_a_page(demo, monkeypatch):
     assert calls == [{}]
 
 
+def test_many_changed_rows_go_to_the_worker_without_listing_their_days(demo, monkeypatch):
+    """A first sweep raising flags on a few days' leads: few days, but too many rows to be
+    worth even listing their days on a page request."""
+    from leads import tasks
+
+    calls = []
+    monkeypatch.setattr(tasks.refresh_dashboard_stats, "delay", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(stats, "INLINE_ROWS", 3)
+    monkeypatch.setattr(stats, "dirty_days", lambda since: pytest.fail("listed the days"))
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=5)):
+        newest = list(Lead.objects.order_by("-created_at").values_list("pk", flat=True)[:4])
+        for pk in newest:
+            Flag.objects.create(lead_id=pk, kind="stalled", side="sales", raised_at=timezone.now())
+        with monkeypatch.context() as m:
+            m.setattr("django.db.transaction.on_commit", lambda f, using=None, robust=False: f())
+            assert stats.refresh(max_days=3) is False
+    assert calls == [{}]
+
+
+def test_a_few_changed_rows_are_refreshed_inline_from_a_page(demo, monkeypatch):
+    monkeypatch.setattr(stats, "INLINE_ROWS", 3)
+    year = metrics.Filters(
+        start=timezone.localdate() - dt.timedelta(days=364), end=timezone.localdate()
+    )
+    lead = Lead.objects.filter(stage=Stage.CONTACTED).order_by("-created_at").first()
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=5)):
+        sales.lead_lose(lead=lead, by=lead.owner, reason="competitor")
+        assert stats.refresh(max_days=3) is True
+    assert_agree(year)
+
+
 def test_one_pass_medians_equal_the_separate_ones(demo):
     cohort = metrics.Filters.default().cohort()
     overall, by_owner = metrics.medians_with_owners(cohort)
