@@ -107,7 +107,14 @@ class ActivityCreateSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text=gettext_lazy("Default: now.")
     )
-    next_follow_up_at = serializers.DateTimeField(required=False, allow_null=True)
+    next_follow_up_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy(
+            "Schedules the next follow-up (at most two years ahead); null clears it. Left "
+            "out, the lead's scheduled follow-up stays if it is still ahead of this activity."
+        ),
+    )
     objections = serializers.ListField(
         child=serializers.ChoiceField(choices=ObjectionTag.choices),
         required=False,

@@ -83,6 +83,13 @@ class ActivityForm(SalesForm):
         label=_("Next follow-up"), required=False, widget=_datetime_input()
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.initial.get("next_follow_up_at"):
+            self.fields["next_follow_up_at"].help_text = _(
+                "The scheduled follow-up stays unless you change or clear it."
+            )
+
     def service_kwargs(self):
         data = self.cleaned_data
         return {

@@ -48,6 +48,11 @@ User = get_user_model()
 
 # Clocks differ a little between browser and server; "now" from a form may be this far ahead.
 CLOCK_SKEW = dt.timedelta(minutes=5)
+# How far ahead a follow-up may be scheduled (and a bound that keeps deadline arithmetic
+# far from the calendar's end: year 9999 overflowed it).
+FOLLOW_UP_HORIZON = dt.timedelta(days=2 * 366)
+# activity_log's default for next_follow_up_at: keep the lead's scheduled follow-up.
+UNCHANGED = object()
 
 
 def _pending_handoff(lead):
@@ -177,12 +182,16 @@ def activity_log(
     outcome="",
     notes="",
     occurred_at=None,
-    next_follow_up_at=None,
+    next_follow_up_at=UNCHANGED,
     objections=(),
 ):
     """Log a follow-up on a lead with sales. A call, email or meeting is contact: it moves
     a handed-off lead to accepted (implicitly) and then contacted, and an accepted lead to
-    contacted. A note never moves a stage."""
+    contacted. A note never moves a stage.
+
+    ``next_follow_up_at``: a moment schedules the next follow-up, None clears it, and
+    leaving it out keeps the one scheduled if it is still ahead of this activity (one
+    already due is taken as done by it)."""
     now = timezone.now()
     occurred_at = occurred_at or now
     if kind not in ActivityKind.values:
@@ -194,11 +203,21 @@ def activity_log(
         raise InvalidInput(_("Choose valid objection tags."), field="objections")
     if occurred_at > now + CLOCK_SKEW:
         raise InvalidInput(_("An activity cannot be in the future."), field="occurred_at")
-    if next_follow_up_at is not None and next_follow_up_at <= occurred_at:
-        raise InvalidInput(
-            _("The next follow-up must be after this activity."), field="next_follow_up_at"
-        )
+    explicit = next_follow_up_at is not UNCHANGED
+    if explicit and next_follow_up_at is not None:
+        if next_follow_up_at <= occurred_at:
+            raise InvalidInput(
+                _("The next follow-up must be after this activity."), field="next_follow_up_at"
+            )
+        if next_follow_up_at > now + FOLLOW_UP_HORIZON:
+            raise InvalidInput(
+                _("Schedule the next follow-up within the next two years."),
+                field="next_follow_up_at",
+            )
     lead = lifecycle.lock(lead)
+    if not explicit:
+        scheduled = lead.next_follow_up_at
+        next_follow_up_at = scheduled if scheduled and scheduled > occurred_at else None
     if lead.stage not in SALES_STAGES:
         raise lifecycle.refuse(lead, _("log a follow-up on"))
     if lead.owner_id is None:
@@ -223,7 +242,7 @@ def activity_log(
     )
     is_newest = lead.last_activity_at is None or occurred_at >= lead.last_activity_at
     if is_newest:
-        # The newest activity decides the next follow-up (none given: none scheduled).
+        # The newest activity decides the next follow-up.
         lead.last_activity_at = occurred_at
         lead.next_follow_up_at = next_follow_up_at
     if kind in CONTACT_KINDS:

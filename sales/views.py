@@ -148,7 +148,11 @@ def lead_action_context(request, lead):
     if not _can_work_sales(user):
         return {}
     actions = sales_actions(user, lead)
-    context = {"sales_actions": actions, "sales_choices": choices()}
+    context = {
+        "sales_actions": actions,
+        "sales_choices": choices(),
+        "upcoming_follow_up": upcoming_follow_up(lead),
+    }
     open_dispute = None
     if roles.is_manager(user) and lead.disputed_at:
         open_dispute = (
@@ -190,6 +194,14 @@ class Action:
     # A rep may act on a queued lead; losing the race for it is a message, not a 404.
     queue: bool = False
     manager_only: bool = False
+    initial: object = None  # (lead) -> the form's initial values
+
+
+def upcoming_follow_up(lead):
+    """The lead's scheduled follow-up while it is still ahead, else None: the log forms show
+    it, so that logging an activity keeps it unless the rep changes or clears it."""
+    at = lead.next_follow_up_at
+    return at if at and at > timezone.now() else None
 
 
 def _claim(request, lead, data):
@@ -256,6 +268,7 @@ ACTIONS = {
         gettext_lazy("Follow-up logged on %(lead)s."),
         ActivityForm,
         gettext_lazy("Log a follow-up"),
+        initial=lambda lead: {"next_follow_up_at": upcoming_follow_up(lead)},
     ),
     "opportunity": Action(
         _opportunity,
@@ -317,7 +330,10 @@ def lead_action(request, pk, action):
             return HttpResponseNotAllowed(["POST"])
         form = None
     else:
-        form = spec.form_class(request.POST if request.method == "POST" else None)
+        form = spec.form_class(
+            request.POST if request.method == "POST" else None,
+            initial=spec.initial(lead) if spec.initial else None,
+        )
 
     if request.method == "GET":
         if action not in sales_actions(user, lead):

@@ -227,6 +227,37 @@ def test_activity_in_the_future_is_refused_by_the_service(client_as, make_lead):
     assert response.json()["errors"] == {"occurred_at": ["An activity cannot be in the future."]}
 
 
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:59:00", "9999-12-31T23:59:00+01:00", "9999-12-31T23:59:00-01:00"]
+)
+def test_a_follow_up_at_the_calendars_end_is_400_not_500(client_as, make_lead, moment):
+    lead = make_lead(Stage.ACCEPTED)
+    response = client_as("rep").post(
+        f"/api/v1/leads/{lead.pk}/activities/",
+        {"kind": "call", "next_follow_up_at": moment},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert "next_follow_up_at" in response.json()["errors"]
+    assert not lead.activities.exists()
+
+
+def test_an_activity_without_a_follow_up_keeps_the_scheduled_one_null_clears_it(
+    client_as, make_lead
+):
+    lead = make_lead(Stage.CONTACTED)
+    ahead = (timezone.now() + dt.timedelta(days=3)).replace(microsecond=0)
+    client = client_as("rep")
+    url = f"/api/v1/leads/{lead.pk}/activities/"
+    client.post(url, {"kind": "call", "next_follow_up_at": ahead.isoformat()}, format="json")
+    client.post(url, {"kind": "note", "notes": "left a message"}, format="json")
+    lead.refresh_from_db()
+    assert lead.next_follow_up_at == ahead
+    client.post(url, {"kind": "note", "next_follow_up_at": None}, format="json")
+    lead.refresh_from_db()
+    assert lead.next_follow_up_at is None
+
+
 def test_body_that_is_not_an_object_is_400(client_as, make_lead):
     lead = make_lead(Stage.HANDED_OFF)
     response = client_as("rep").post(f"/api/v1/leads/{lead.pk}/reject/", ["spam"], format="json")

@@ -261,6 +261,48 @@ def test_next_follow_up_before_the_activity_is_refused(rep_client, make_lead):
     assert snapshot(lead) == before
 
 
+def test_a_follow_up_at_the_calendars_end_is_a_form_error_not_a_500(rep_client, make_lead):
+    lead = make_lead(Stage.ACCEPTED)
+    before = snapshot(lead)
+    response = rep_client.post(
+        url("log", lead), {"kind": "call", "next_follow_up_at": "9999-12-31T23:59"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["next_follow_up_at"] == [
+        "Schedule the next follow-up within the next two years."
+    ]
+    assert snapshot(lead) == before
+
+
+def test_the_log_forms_show_the_scheduled_follow_up_so_a_note_keeps_it(rep_client, make_lead):
+    lead = make_lead(Stage.CONTACTED)
+    ahead = timezone.now().replace(second=0, microsecond=0) + dt.timedelta(days=2)
+    sales.activity_log(lead=lead, by=lead.owner, kind="call", next_follow_up_at=ahead)
+    shown = f'value="{local_input(ahead)}"'
+    assert shown in rep_client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
+    page = rep_client.get(url("log", lead))
+    assert page.context["form"].initial["next_follow_up_at"] == ahead
+    # The browser posts the pre-filled value back with the note.
+    rep_client.post(url("log", lead), {"kind": "note", "next_follow_up_at": local_input(ahead)})
+    lead.refresh_from_db()
+    assert lead.next_follow_up_at == ahead
+    # Clearing the field clears it.
+    rep_client.post(url("log", lead), {"kind": "note", "next_follow_up_at": ""})
+    lead.refresh_from_db()
+    assert lead.next_follow_up_at is None
+
+
+def test_a_follow_up_already_due_is_done_by_the_next_activity(make_lead):
+    lead = make_lead(Stage.CONTACTED)
+    type(lead).objects.filter(pk=lead.pk).update(
+        next_follow_up_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    lead.refresh_from_db()
+    sales.activity_log(lead=lead, by=lead.owner, kind="call")
+    lead.refresh_from_db()
+    assert lead.next_follow_up_at is None and lead.follow_up_due_at is None
+
+
 @pytest.mark.parametrize(
     "data",
     [
