@@ -197,6 +197,17 @@ class LeadCreateView(LoginRequiredMixin, FormView):
         lead = result.lead
         if result.created:
             messages.success(self.request, _("Lead logged: %(lead)s.") % {"lead": lead})
+        elif not Lead.objects.for_user(self.request.user).filter(pk=lead.pk).exists():
+            # Another rep's lead: record the touch, but show nothing of a lead this user
+            # may not see (not its number, name or page).
+            messages.info(
+                self.request,
+                _(
+                    "This person is already an open lead that another salesperson is "
+                    "working: your inquiry was added to it as a touch, for its owner to see."
+                ),
+            )
+            return redirect(reverse("home"))
         else:
             messages.info(
                 self.request,

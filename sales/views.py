@@ -182,6 +182,17 @@ def _claimed_by_someone_else(user, pk):
     return _("%(rep)s claimed this lead first.") % {"rep": handoff.to_user.get_username()}
 
 
+def _no_longer_yours(user, pk):
+    """The message for a rep acting on a page that went stale: a lead once handed to them
+    that has since left their scope (reassigned, or rejected by them). Says nothing of
+    where it went; for any other lead the caller answers 404."""
+    if not roles.is_rep(user) or not Handoff.objects.filter(lead_id=pk, to_user=user).exists():
+        return None
+    return _(
+        "This lead is no longer yours (it was reassigned or handed back), so nothing was done."
+    )
+
+
 # --- actions on one lead -------------------------------------------------------------
 
 
@@ -317,6 +328,7 @@ def lead_action(request, pk, action):
     lead = Lead.objects.for_user(user).select_related("owner", "campaign").filter(pk=pk).first()
     if lead is None:
         refusal = _claimed_by_someone_else(user, pk) if spec.queue else None
+        refusal = refusal or _no_longer_yours(user, pk)
         if refusal is None:
             raise Http404
         messages.error(request, refusal)

@@ -46,6 +46,33 @@ def test_logging_a_known_email_adds_a_touch_and_says_so(marketer_client, make_le
     assert response.redirect_chain[-1][0] == lead.get_absolute_url()
 
 
+def test_a_rep_logging_another_reps_lead_learns_nothing_of_it(
+    rep_client, make_lead, other_rep, campaign
+):
+    lead = make_lead(
+        Stage.CONTACTED, owner=other_rep, email="julia@example.com", company="Secret B.V."
+    )
+    response = rep_client.post(
+        reverse("leads:create"),
+        {
+            "inquiry_type": "phone_call",
+            "last_name": "Bos",
+            "email": "JULIA@example.com",
+            "notes": "Called about pricing",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert response.redirect_chain[0][0] == reverse("home")
+    body = response.content.decode()
+    assert "another salesperson is working" in body
+    assert f"#{lead.pk}" not in body and "Secret B.V." not in body
+    assert lead.get_absolute_url() not in body
+    touch = Touch.objects.filter(lead=lead).latest("id")
+    assert touch.message == "Called about pricing"
+    assert Lead.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     "data, field",
     [
@@ -131,7 +158,7 @@ def test_marketing_actions_from_the_lead_page(
 def test_refused_move_shows_the_services_message_and_changes_nothing(marketer_client, make_lead):
     lead = make_lead(Stage.WON)
     response = marketer_client.post(reverse("leads:qualify", args=[lead.pk]), follow=True)
-    assert "Cannot qualify this lead: it is Won." in response.content.decode()
+    assert "Cannot qualify this lead: it is at the “Won” stage." in response.content.decode()
     lead.refresh_from_db()
     assert lead.stage == Stage.WON
 
@@ -212,7 +239,7 @@ def test_bulk_qualify_reports_refusals_and_keeps_the_successes(marketer_client, 
     )
     body = response.content.decode()
     assert "2 leads updated" in body
-    assert f"Lead #{won.pk}: Cannot qualify this lead: it is Won." in body
+    assert f"Lead #{won.pk}: Cannot qualify this lead: it is at the “Won” stage." in body
     assert set(Lead.objects.filter(stage=Stage.MQL).values_list("pk", flat=True)) == {
         ok1.pk,
         ok2.pk,

@@ -64,6 +64,20 @@ def test_rep_acting_on_another_reps_lead_gets_404_and_nothing_changes(
     assert snapshot(lead) == before
 
 
+def test_acting_on_a_page_gone_stale_after_a_reassign_says_so_and_changes_nothing(
+    rep_client, make_lead, rep, other_rep, manager
+):
+    lead = make_lead(Stage.HANDED_OFF, owner=rep)
+    sales.lead_reassign(lead=lead, by=manager, to_user=other_rep)
+    before = snapshot(lead)
+    response = rep_client.post(url("accept", lead), {"next": "/sales/"})
+    assert response.status_code == 302 and response["Location"] == "/sales/"
+    assert messages_of(rep_client.get("/sales/")) == [
+        "This lead is no longer yours (it was reassigned or handed back), so nothing was done."
+    ]
+    assert snapshot(lead) == before
+
+
 @pytest.mark.parametrize("action", ACTIONS)
 def test_marketer_cannot_take_sales_actions(marketer_client, make_lead, other_rep, action):
     stage, data = ACTIONS[action]
