@@ -82,7 +82,7 @@ def lock(lead):
 
 def refuse(lead, action):
     return TransitionNotAllowed(
-        _("Cannot %(action)s this lead: it is %(stage)s.")
+        _("Cannot %(action)s: it is at the “%(stage)s” stage.")
         % {"action": action, "stage": stage_label(lead.stage)}
     )
 
@@ -94,7 +94,7 @@ def move(lead, to_stage, *, by, at, note="", reopen=False, save=True):
     from_stage = lead.stage
     if reopen:
         if from_stage not in (Stage.WON, Stage.LOST) or to_stage != lead.closed_from:
-            raise refuse(lead, _("reopen"))
+            raise refuse(lead, _("reopen this lead"))
     elif not can_move(from_stage, to_stage):
         raise TransitionNotAllowed(
             _("A lead cannot go from %(from)s to %(to)s.")

@@ -240,7 +240,7 @@ def lead_qualify(*, lead, by, score=None, note="", at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     if lead.stage not in (Stage.NEW, Stage.NURTURE):
-        raise lifecycle.refuse(lead, _("qualify"))
+        raise lifecycle.refuse(lead, _("qualify this lead"))
     lifecycle.move(lead, Stage.MQL, by=by, at=at, note=note)
     if score is not None:
         lead.score = score
@@ -255,7 +255,7 @@ def lead_nurture(*, lead, by, note="", at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     if lead.stage not in (Stage.NEW, Stage.MQL):
-        raise lifecycle.refuse(lead, _("move to nurture"))
+        raise lifecycle.refuse(lead, _("move this lead to nurture"))
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
     _save(lead)
     return lead
@@ -275,7 +275,7 @@ def lead_recycle(*, lead, by, note="", at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     if lead.stage != Stage.REJECTED:
-        raise lifecycle.refuse(lead, _("recycle"))
+        raise lifecycle.refuse(lead, _("recycle this lead"))
     _no_open_dispute(lead)
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
     _save(lead)
@@ -291,7 +291,7 @@ def lead_disqualify(*, lead, by, reason, note="", at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     if lead.stage not in (Stage.NEW, Stage.MQL, Stage.NURTURE, Stage.REJECTED):
-        raise lifecycle.refuse(lead, _("disqualify"))
+        raise lifecycle.refuse(lead, _("disqualify this lead"))
     _no_open_dispute(lead)
     lifecycle.move(lead, Stage.DISQUALIFIED, by=by, at=at, note=note)
     lead.disqualify_reason = reason
@@ -341,7 +341,7 @@ def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     if lead.stage not in (Stage.MQL, Stage.REJECTED):
-        raise lifecycle.refuse(lead, _("hand off"))
+        raise lifecycle.refuse(lead, _("hand off this lead"))
     _no_open_dispute(lead)
     if round_robin:
         to_user = next_round_robin_rep(at)
@@ -381,7 +381,7 @@ def dispute_raise(*, lead, by, comment, at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     if lead.stage != Stage.REJECTED:
-        raise lifecycle.refuse(lead, _("dispute the rejection of"))
+        raise lifecycle.refuse(lead, _("dispute the rejection of this lead"))
     _no_open_dispute(lead)
     handoff = lead.handoffs.filter(outcome="rejected").order_by("-handed_at", "-id").first()
     if handoff is None:

@@ -80,10 +80,10 @@ def lead_claim(*, lead, by, at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     if lead.stage != Stage.HANDED_OFF:
-        raise lifecycle.refuse(lead, _("claim"))
+        raise lifecycle.refuse(lead, _("claim this lead"))
     if lead.owner_id is not None:
         if lead.owner_id == by.pk:
-            raise TransitionNotAllowed(_("You already claimed this lead."))
+            raise TransitionNotAllowed(_("This lead is already yours."))
         raise TransitionNotAllowed(
             _("%(rep)s claimed this lead first.") % {"rep": lead.owner.get_username()}
         )
@@ -113,11 +113,13 @@ def lead_accept(*, lead, by, note="", at=None):
     lead = lifecycle.lock(lead)
     if lead.stage != Stage.HANDED_OFF:
         if lead.stage in SALES_STAGES and lead.accepted_at:
+            if lead.owner_id == by.pk:
+                raise TransitionNotAllowed(_("You already accepted this lead."))
             raise TransitionNotAllowed(
                 _("This lead was already accepted by %(rep)s.")
                 % {"rep": lead.owner.get_username() if lead.owner else _("someone")}
             )
-        raise lifecycle.refuse(lead, _("accept"))
+        raise lifecycle.refuse(lead, _("accept this lead"))
     _require_actor_for_response(lead, by, at)
     _accept(lead, by=by, at=at, note=note)
     _save(lead)
@@ -141,7 +143,7 @@ def lead_reject(*, lead, by, reason, note="", at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     if lead.stage not in (Stage.HANDED_OFF, Stage.ACCEPTED):
-        raise lifecycle.refuse(lead, _("reject"))
+        raise lifecycle.refuse(lead, _("reject this lead"))
     _require_actor_for_response(lead, by, at)
     rep = lead.owner
     handoff = _latest_handoff(lead)
@@ -219,7 +221,7 @@ def activity_log(
         scheduled = lead.next_follow_up_at
         next_follow_up_at = scheduled if scheduled and scheduled > occurred_at else None
     if lead.stage not in SALES_STAGES:
-        raise lifecycle.refuse(lead, _("log a follow-up on"))
+        raise lifecycle.refuse(lead, _("log a follow-up on this lead"))
     if lead.owner_id is None:
         raise TransitionNotAllowed(_("Claim this lead from the queue first."))
     lifecycle.require_lead_owner(lead, by)
@@ -266,7 +268,7 @@ def lead_to_opportunity(*, lead, by, value=None, note="", at=None):
     lead = lifecycle.lock(lead)
     lifecycle.require_lead_owner(lead, by)
     if lead.stage != Stage.CONTACTED:
-        raise lifecycle.refuse(lead, _("make an opportunity of"))
+        raise lifecycle.refuse(lead, _("make an opportunity of this lead"))
     lifecycle.move(lead, Stage.OPPORTUNITY, by=by, at=at, note=note)
     if value is not None:
         lead.deal_value = value
@@ -284,7 +286,7 @@ def lead_win(*, lead, by, value, note="", at=None):
     lead = lifecycle.lock(lead)
     lifecycle.require_lead_owner(lead, by)
     if lead.stage != Stage.OPPORTUNITY:
-        raise lifecycle.refuse(lead, _("win"))
+        raise lifecycle.refuse(lead, _("mark this lead as won"))
     lifecycle.move(lead, Stage.WON, by=by, at=at, note=note)
     lead.deal_value = value
     _save(lead)
@@ -300,7 +302,7 @@ def lead_lose(*, lead, by, reason, note="", at=None):
     lead = lifecycle.lock(lead)
     lifecycle.require_lead_owner(lead, by)
     if lead.stage not in (Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY):
-        raise lifecycle.refuse(lead, _("mark as lost"))
+        raise lifecycle.refuse(lead, _("mark this lead as lost"))
     lifecycle.move(lead, Stage.LOST, by=by, at=at, note=note)
     lead.lost_reason = reason
     _save(lead)
@@ -314,7 +316,7 @@ def lead_reopen(*, lead, by, note="", at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     if lead.stage not in (Stage.WON, Stage.LOST):
-        raise lifecycle.refuse(lead, _("reopen"))
+        raise lifecycle.refuse(lead, _("reopen this lead"))
     if lead.email:
         clash = Lead.objects.open_with_email(lead.email).exclude(pk=lead.pk).first()
         if clash is not None:
@@ -338,7 +340,7 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     if lead.stage not in SALES_STAGES:
-        raise lifecycle.refuse(lead, _("reassign"))
+        raise lifecycle.refuse(lead, _("reassign this lead"))
     if lead.owner_id == to_user.pk:
         raise InvalidInput(_("This lead is already assigned to that rep."), field="to_user")
     previous = lead.owner
@@ -393,7 +395,7 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
     if dispute.ruled_at is not None:
         raise TransitionNotAllowed(_("This dispute has already been ruled on."))
     if lead.stage != Stage.REJECTED:
-        raise lifecycle.refuse(lead, _("rule on the rejection of"))
+        raise lifecycle.refuse(lead, _("rule on the rejection of this lead"))
     dispute.ruling = ruling
     dispute.ruled_by = by
     dispute.ruled_at = at

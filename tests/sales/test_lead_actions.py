@@ -133,7 +133,7 @@ def test_accepting_an_accepted_lead_says_so_and_changes_nothing(rep_client, make
     lead = make_lead(Stage.ACCEPTED)
     before = snapshot(lead)
     response = rep_client.post(url("accept", lead), follow=True)
-    assert "This lead was already accepted by rep1." in messages_of(response)
+    assert "You already accepted this lead." in messages_of(response)
     assert snapshot(lead) == before
 
 
@@ -425,7 +425,7 @@ def test_a_move_the_stage_does_not_allow_is_a_message(rep_client, make_lead):
     lead = make_lead(Stage.ACCEPTED)
     before = snapshot(lead)
     response = rep_client.post(url("win", lead), {"value": "100"}, follow=True)
-    assert "Cannot win this lead: it is Accepted." in messages_of(response)
+    assert "Cannot mark this lead as won: it is at the “Accepted” stage." in messages_of(response)
     assert snapshot(lead) == before
 
 

@@ -229,7 +229,7 @@ def test_manager_reassigns_many_leads_and_hears_which_were_refused(
     assert response.redirect_chain[-1][0] == page
     shown = messages_of(response)
     assert "2 leads reassigned to rep2." in shown
-    assert f"Lead #{won.pk}: Cannot reassign this lead: it is Won." in shown
+    assert f"Lead #{won.pk}: Cannot reassign this lead: it is at the “Won” stage." in shown
     assert "1 selected lead was not found." in shown
     for lead in open_leads:
         lead.refresh_from_db()
