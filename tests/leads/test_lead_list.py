@@ -47,6 +47,11 @@ def test_marketer_sees_every_lead_newest_first(marketer_client, make_lead):
         ("q=HOPPER", {"hopper"}),
         ("q=acme", {"hopper"}),
         ("q=grace.h@", {"hopper"}),
+        # A full name, in either order, and a name with the company.
+        ("q=Grace+Hopper", {"hopper"}),
+        ("q=hopper++grace", {"hopper"}),
+        ("q=grace+acme", {"hopper"}),
+        ("q=Grace+Lovelace", set()),
     ],
 )
 def test_filters_select_exactly_the_matching_leads(
