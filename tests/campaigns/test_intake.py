@@ -156,6 +156,38 @@ def test_utm_fields_from_the_posting_pages_address(anon, site_campaign):
     assert (lead.utm_source, lead.utm_campaign, lead.utm_term) == ("google", "from-body", "crm")
 
 
+@pytest.mark.parametrize(
+    "body, content_type, expected",
+    [
+        # A Windows-1252 page's form, no charset: read as Windows-1252.
+        (
+            b"last_name=M%FCller+%80&email=m%40example.com",
+            "application/x-www-form-urlencoded",
+            "Müller €",
+        ),
+        # UTF-8 (what the snippet's accept-charset asks for) stays UTF-8.
+        (
+            b"last_name=M%C3%BCller&email=m%40example.com",
+            "application/x-www-form-urlencoded",
+            "Müller",
+        ),
+        (
+            b'--b\r\nContent-Disposition: form-data; name="last_name"\r\n\r\nM\xfcller\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="email"\r\n\r\nm@example.com\r\n'
+            b"--b--\r\n",
+            "multipart/form-data; boundary=b",
+            "Müller",
+        ),
+    ],
+)
+def test_a_form_posted_without_a_charset_keeps_its_accents(
+    anon, site_campaign, body, content_type, expected
+):
+    response = anon.post(url(site_campaign), body, content_type=content_type)
+    assert response.status_code in (200, 303), response.content
+    assert Lead.objects.get().last_name == expected
+
+
 def test_control_characters_in_the_referer_are_dropped(anon, site_campaign):
     anon.post(url(site_campaign), FORM, HTTP_REFERER=f"{SITE}/?utm_source=go%00og%0Ale")
     assert Lead.objects.get().utm_source == "google"
