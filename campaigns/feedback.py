@@ -19,6 +19,10 @@ COUNTS = {
     "generated": Count("id"),
     "handed_off": Count("id", filter=Q(handed_off_at__isnull=False)),
     "accepted": Count("id", filter=Q(accepted_at__isnull=False)),
+    # The acceptance rate's numerator: sales-generated leads start accepted, unhanded.
+    "accepted_handed": Count(
+        "id", filter=Q(accepted_at__isnull=False, handed_off_at__isnull=False)
+    ),
     "rejected": Count("id", filter=Q(rejected_at__isnull=False)),
     "contacted": Count("id", filter=Q(first_contact_at__isnull=False)),
     "won": Count("id", filter=Q(stage=Stage.WON)),
@@ -82,14 +86,18 @@ def feedback(request):
         row["lost_reasons"] = [lost.get(cid, {}).get(r, 0) for r in LostReason.values]
         row["objections"] = [objections.get(cid, {}).get(t, 0) for t in ObjectionTag.values]
         row["open_flags"] = flags.get(cid, 0)
-        row["acceptance_rate"] = row["accepted"] / row["handed_off"] if row["handed_off"] else None
+        row["acceptance_rate"] = (
+            row["accepted_handed"] / row["handed_off"] if row["handed_off"] else None
+        )
     for row in by_channel:
         row["label"] = (
             Channel(row["campaign__channel"]).label
             if row["campaign__channel"]
             else _("No campaign (sales-generated)")
         )
-        row["acceptance_rate"] = row["accepted"] / row["handed_off"] if row["handed_off"] else None
+        row["acceptance_rate"] = (
+            row["accepted_handed"] / row["handed_off"] if row["handed_off"] else None
+        )
 
     waiting = list(
         Lead.objects.filter(stage=Stage.REJECTED)

@@ -312,6 +312,11 @@ def funnel(filters, sla_hours=None):
         mql=Count("id", filter=Q(mql_at__isnull=False)),
         handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
         accepted=Count("id", filter=Q(accepted_at__isnull=False)),
+        # The acceptance rate's numerator: a sales-generated lead starts accepted without
+        # a handoff, so counting it would push the rate over 100 % (SPEC §6: a fraction).
+        accepted_handed=Count(
+            "id", filter=Q(accepted_at__isnull=False, handed_off_at__isnull=False)
+        ),
         contacted=Count("id", filter=Q(first_contact_at__isnull=False)),
         opportunity=Count("id", filter=Q(opportunity_at__isnull=False)),
         won=Count("id", filter=Q(stage=Stage.WON)),
@@ -325,12 +330,13 @@ def funnel(filters, sla_hours=None):
         "mql": data["mql"],
         "handed_off": data["handed_off"],
         "accepted": data["accepted"],
+        "accepted_handed": data["accepted_handed"],
         "contacted": data["contacted"],
         "opportunity": data["opportunity"],
         "won": data["won"],
         "lost": data["lost"],
         "won_value": Decimal(data["won_value"]).quantize(Decimal("0.01")),
-        "acceptance_rate": _rate(data["accepted"], data["handed_off"]),
+        "acceptance_rate": _rate(data["accepted_handed"], data["handed_off"]),
         "contact_in_sla_rate": _rate(data["contacted_in_sla"], data["handed_off"]),
         "median_hours_to_first_contact": median_hours_to_first_contact(cohort),
         "win_rate": _rate(data["won"], data["accepted"]),
@@ -381,14 +387,13 @@ def funnel_steps(data):
     out, previous = [], None
     for key, label in steps:
         value = data[key]
-        out.append(
-            {
-                "key": key,
-                "label": label,
-                "count": value,
-                "conversion": _rate(value, previous) if previous is not None else None,
-            }
-        )
+        conversion = _rate(value, previous) if previous is not None else None
+        step = {"key": key, "label": label, "count": value, "conversion": conversion}
+        if key == "accepted":
+            # Of the handed-off leads; sales-generated leads start accepted without one.
+            step["conversion"] = data["acceptance_rate"]
+            step["sales_generated"] = value - data["accepted_handed"]
+        out.append(step)
         previous = value
     return out
 
@@ -396,7 +401,15 @@ def funnel_steps(data):
 # --- scorecards ----------------------------------------------------------------------
 
 
-MARKETING_COUNTS = ("generated", "mql", "handed_off", "accepted", "rejected", "won")
+MARKETING_COUNTS = (
+    "generated",
+    "mql",
+    "handed_off",
+    "accepted",
+    "accepted_handed",
+    "rejected",
+    "won",
+)
 
 
 def marketing_scorecard(filters):
@@ -410,6 +423,9 @@ def marketing_scorecard(filters):
             mql=Count("id", filter=Q(mql_at__isnull=False)),
             handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
             accepted=Count("id", filter=Q(accepted_at__isnull=False)),
+            accepted_handed=Count(
+                "id", filter=Q(accepted_at__isnull=False, handed_off_at__isnull=False)
+            ),
             rejected=Count("id", filter=Q(rejected_at__isnull=False)),
             won=Count("id", filter=Q(stage=Stage.WON)),
             won_value=Coalesce(Sum("deal_value", filter=Q(stage=Stage.WON)), Value(Decimal("0"))),
@@ -449,6 +465,7 @@ def assemble_marketing(filters, rows, reasons, flags):
             "mql": 0,
             "handed_off": 0,
             "accepted": 0,
+            "accepted_handed": 0,
             "rejected": 0,
             "won": 0,
             "won_value": Decimal("0"),
@@ -463,7 +480,8 @@ def assemble_marketing(filters, rows, reasons, flags):
                     for k in ("generated", "mql", "handed_off", "accepted", "rejected", "won")
                 },
                 "won_value": row["won_value"],
-                "acceptance_rate": _rate(row["accepted"], row["handed_off"]),
+                "accepted_handed": row["accepted_handed"],
+                "acceptance_rate": _rate(row["accepted_handed"], row["handed_off"]),
                 "rejection_reasons": reasons.get(campaign.pk, {}),
                 "spend": campaign.spend,
                 "cost_per_lead": _rate(campaign.spend, row["generated"]),
@@ -483,6 +501,7 @@ def assemble_marketing(filters, rows, reasons, flags):
                 "mql": 0,
                 "handed_off": 0,
                 "accepted": 0,
+                "accepted_handed": 0,
                 "rejected": 0,
                 "won": 0,
                 "won_value": Decimal("0"),
@@ -497,6 +516,7 @@ def assemble_marketing(filters, rows, reasons, flags):
             "mql",
             "handed_off",
             "accepted",
+            "accepted_handed",
             "rejected",
             "won",
             "won_value",
@@ -508,7 +528,7 @@ def assemble_marketing(filters, rows, reasons, flags):
         for reason, n in row["rejection_reasons"].items():
             agg["rejection_reasons"][reason] = agg["rejection_reasons"].get(reason, 0) + n
     for agg in channels.values():
-        agg["acceptance_rate"] = _rate(agg["accepted"], agg["handed_off"])
+        agg["acceptance_rate"] = _rate(agg["accepted_handed"], agg["handed_off"])
         agg["cost_per_lead"] = _rate(agg["spend"], agg["generated"])
         agg["cost_per_won"] = _rate(agg["spend"], agg["won"])
     totals = {"spend": sum((c.spend for c in campaigns), Decimal("0"))}
@@ -764,6 +784,9 @@ def weekly_trend(filters, sla_hours=None):
             mql=Count("id", filter=Q(mql_at__isnull=False)),
             handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
             accepted=Count("id", filter=Q(accepted_at__isnull=False)),
+            accepted_handed=Count(
+                "id", filter=Q(accepted_at__isnull=False, handed_off_at__isnull=False)
+            ),
             contacted_in_sla=Count("id", filter=in_sla),
             won=Count("id", filter=Q(stage=Stage.WON)),
         )
@@ -778,7 +801,7 @@ def weekly_trend(filters, sla_hours=None):
             {
                 **row,
                 "week": week,
-                "acceptance_rate": _rate(row["accepted"], row["handed_off"]),
+                "acceptance_rate": _rate(row["accepted_handed"], row["handed_off"]),
                 "contact_in_sla_rate": _rate(row["contacted_in_sla"], row["handed_off"]),
             }
         )

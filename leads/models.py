@@ -769,6 +769,7 @@ class CohortStats(models.Model):
     mql = models.PositiveIntegerField(default=0)
     handed_off = models.PositiveIntegerField(default=0)
     accepted = models.PositiveIntegerField(default=0)
+    accepted_handed = models.PositiveIntegerField(default=0)  # accepted and handed off
     contacted = models.PositiveIntegerField(default=0)
     opportunity = models.PositiveIntegerField(default=0)
     won = models.PositiveIntegerField(default=0)

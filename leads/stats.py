@@ -64,6 +64,7 @@ COHORT_SUMS = (
     "mql",
     "handed_off",
     "accepted",
+    "accepted_handed",
     "contacted",
     "opportunity",
     "won",
@@ -143,6 +144,9 @@ def _cohort_rows(runs, sla_hours):
             mql=Count("id", filter=Q(mql_at__isnull=False)),
             handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
             accepted=Count("id", filter=Q(accepted_at__isnull=False)),
+            accepted_handed=Count(
+                "id", filter=Q(accepted_at__isnull=False, handed_off_at__isnull=False)
+            ),
             contacted=Count("id", filter=Q(first_contact_at__isnull=False)),
             opportunity=Count("id", filter=Q(opportunity_at__isnull=False)),
             won=Count("id", filter=Q(stage=Stage.WON)),
@@ -434,12 +438,13 @@ def funnel(filters, sla_hours=None, medians=None):
         "mql": data["mql"],
         "handed_off": data["handed_off"],
         "accepted": data["accepted"],
+        "accepted_handed": data["accepted_handed"],
         "contacted": data["contacted"],
         "opportunity": data["opportunity"],
         "won": data["won"],
         "lost": data["lost"],
         "won_value": won_value,
-        "acceptance_rate": metrics._rate(data["accepted"], data["handed_off"]),
+        "acceptance_rate": metrics._rate(data["accepted_handed"], data["handed_off"]),
         "contact_in_sla_rate": metrics._rate(data["contacted_in_sla"], data["handed_off"]),
         "median_hours_to_first_contact": medians[0],
         "win_rate": metrics._rate(data["won"], data["accepted"]),
@@ -540,7 +545,17 @@ def weekly_trend(filters, sla_hours=None):
         .annotate(week=TruncWeek("day"))
         .values("week")
         .annotate(
-            **_sums(("generated", "mql", "handed_off", "accepted", "contacted_in_sla", "won"))
+            **_sums(
+                (
+                    "generated",
+                    "mql",
+                    "handed_off",
+                    "accepted",
+                    "accepted_handed",
+                    "contacted_in_sla",
+                    "won",
+                )
+            )
         )
         .order_by("week")
     )
@@ -553,7 +568,7 @@ def weekly_trend(filters, sla_hours=None):
             {
                 **row,
                 "week": week,
-                "acceptance_rate": metrics._rate(row["accepted"], row["handed_off"]),
+                "acceptance_rate": metrics._rate(row["accepted_handed"], row["handed_off"]),
                 "contact_in_sla_rate": metrics._rate(row["contacted_in_sla"], row["handed_off"]),
             }
         )

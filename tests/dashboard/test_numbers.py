@@ -153,7 +153,8 @@ def test_funnel_counts_rates_and_median(world):
         "won": 2,
         "lost": 2,
         "won_value": "3000.00",
-        "acceptance_rate": 7 / 8,
+        # Accepted of the handed off: L3 L5 L6 L7 L8 L12 (L9 started accepted, unhanded).
+        "acceptance_rate": 6 / 8,
         "contact_in_sla_rate": 2 / 8,  # L3 (10 h) and L7 (2 h) within 48 h
         "median_hours_to_first_contact": 35.0,  # 2, 10, 60, 100 -> (10 + 60) / 2
         "win_rate": 2 / 7,
@@ -172,6 +173,22 @@ def test_filters_combine_campaign_channel_and_owner(world):
     assert by_owner["generated"] == 5  # L5 L6 L7 L8 L12, owned by r2 now
     both = metrics.funnel(october(campaign=a, owner=r2))
     assert both["generated"] == 1 and both["won_value"] == Decimal("2000.00")  # L8
+
+
+def test_a_sales_generated_lead_does_not_count_towards_the_acceptance_rate(world):
+    """r1 now owns L3 (handed off, accepted), L13 (handed off, waiting) and L9 (sales-
+    generated): 2 accepted, but 1 of 2 handed off accepted. Counting L9 made a rep with
+    many leads of their own accept more than 100 % of what marketing handed them."""
+    for funnel in (metrics.funnel(october(owner=world["r1"])), stats_funnel(world["r1"])):
+        assert (funnel["handed_off"], funnel["accepted"]) == (2, 2)
+        assert funnel["acceptance_rate"] == 1 / 2
+    steps = {s["key"]: s for s in metrics.funnel_steps(metrics.funnel(october(owner=world["r1"])))}
+    assert (steps["accepted"]["conversion"], steps["accepted"]["sales_generated"]) == (0.5, 1)
+
+
+def stats_funnel(owner):
+    stats.rebuild()
+    return stats.funnel(october(owner=owner))
 
 
 def test_period_edges_are_local_days(world):
