@@ -11,7 +11,7 @@ from leads import csv_import, services
 from leads.models import ImportJob, ImportStatus, Lead, Stage, Touch
 from tests import factories
 
-SALESFORCE = "First Name,Last Name,Email,Company,Phone,Title,Lead Source,Lead Status,Country"
+SALESFORCE = "First Name,Last Name,Email,Company,Phone,Title,Campaign Name,Lead Status,Country"
 HUBSPOT = "First name,Last name,Email,Phone number,Company name,Job title,Lifecycle stage"
 
 
@@ -70,6 +70,15 @@ def test_salesforce_headers_are_mapped_case_insensitively():
         "7": "status",
         "8": "country",
     }
+
+
+def test_lead_source_names_a_channel_and_is_kept_as_the_source_not_a_campaign():
+    """Salesforce's Lead Source ("Web", "Partner Referral") and HubSpot's Original Source
+    ("Organic Search") are not campaigns: mapping them to Campaign made every row an
+    unknown campaign."""
+    mapping = csv_import.guess_mapping(["Last Name", "Email", "Lead Source", "Campaign Name"])
+    assert mapping == {"0": "last_name", "1": "email", "2": "utm_source", "3": "campaign"}
+    assert csv_import.guess_mapping(["Original Source"]) == {"0": "utm_source"}
 
 
 def test_hubspot_headers_are_mapped():
