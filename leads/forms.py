@@ -84,6 +84,45 @@ class LeadForm(forms.ModelForm):
         pass
 
 
+class LeadContactForm(forms.ModelForm):
+    """Correcting a lead's contact details (leads.services.lead_update_contact)."""
+
+    class Meta:
+        model = Lead
+        fields = [
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "company",
+            "job_title",
+            "country",
+            "consent",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["last_name"].required = True
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            Row(Column("first_name"), Column("last_name")),
+            Row(Column("email"), Column("phone")),
+            Row(Column("company"), Column("job_title"), Column("country")),
+            "consent",
+            Submit("save", _("Save changes")),
+        )
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("email") and not data.get("phone"):
+            self.add_error("email", _("Give an email address or a phone number."))
+        return data
+
+    def validate_unique(self):
+        # The service checks the email against the other open leads, under the row lock.
+        pass
+
+
 class HandOffForm(forms.Form):
     MODE_REP = "rep"
     MODE_ROUND_ROBIN = "round_robin"

@@ -26,6 +26,7 @@ from sales.models import Dispute, Handoff, HandoffKind
 from . import csv_import, lifecycle
 from .lifecycle import ActionForbidden, InvalidInput, TransitionNotAllowed
 from .models import (
+    ENDED_STAGES,
     DisqualifyReason,
     ImportFile,
     ImportJob,
@@ -231,6 +232,50 @@ def _touch_existing(lead, *, data, touch_args):
     if changed:
         lead.save(update_fields=[*changed, "updated_at"])
     return IntakeResult(lead=lead, created=False, touch=touch)
+
+
+def can_edit_contact(user, lead):
+    """Marketers and managers may edit any lead's contact details, a rep those of their
+    own leads."""
+    return roles.can_market(user) or (roles.is_rep(user) and lead.owner_id == user.pk)
+
+
+@transaction.atomic
+def lead_update_contact(*, lead, by, data):
+    """Correct a lead's contact details (CONTACT_FIELDS and consent). The email must stay
+    unique among open leads (case-insensitive), and an email or a phone must remain."""
+    lead = lifecycle.lock(lead)
+    if not can_edit_contact(by, lead):
+        raise ActionForbidden(
+            _("Only marketing, a manager or the lead's salesperson can do this.")
+        )
+    values = {name: (data.get(name) or "").strip() for name in CONTACT_FIELDS}
+    if not values["last_name"]:
+        raise InvalidInput(_("Last name is required."), field="last_name")
+    if not values["email"] and not values["phone"]:
+        raise InvalidInput(_("Give an email address or a phone number."), field="email")
+    if (
+        values["email"]
+        and values["email"].lower() != lead.email.lower()
+        and lead.stage not in ENDED_STAGES
+        and Lead.objects.open_with_email(values["email"]).exclude(pk=lead.pk).exists()
+    ):
+        raise InvalidInput(_("Another open lead has this email address."), field="email")
+    changed = [name for name, value in values.items() if getattr(lead, name) != value]
+    consent = bool(data.get("consent"))
+    if consent != lead.consent:
+        changed.append("consent")
+    for name in changed:
+        setattr(lead, name, consent if name == "consent" else values[name])
+    if changed:
+        try:
+            with transaction.atomic():
+                lead.save(update_fields=[*changed, "updated_at"])
+        except IntegrityError:  # the same email taken by a concurrent change
+            raise InvalidInput(
+                _("Another open lead has this email address."), field="email"
+            ) from None
+    return lead, changed
 
 
 @transaction.atomic

@@ -16,6 +16,7 @@ urlpatterns = [
     path("import/<int:pk>/retry/", import_views.import_retry, name="import_retry"),
     path("import/<int:pk>/report.csv", import_views.import_report_csv, name="import_report"),
     path("<int:pk>/", views.LeadDetailView.as_view(), name="detail"),
+    path("<int:pk>/edit/", views.lead_edit, name="edit"),
     path("<int:pk>/hand-off/", views.lead_hand_off, name="hand_off"),
     *(
         path(f"<int:pk>/{action}/", views.lead_action, {"action": action}, name=action)

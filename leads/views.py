@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import DetailView, FormView
 
 from leadflow import roles
@@ -23,6 +23,7 @@ from .forms import (
     DisputeForm,
     DisqualifyForm,
     HandOffForm,
+    LeadContactForm,
     LeadForm,
     NoteForm,
     QualifyForm,
@@ -134,6 +135,7 @@ class LeadDetailView(LoginRequiredMixin, DetailView):
             (_("Closed"), lead.closed_at),
         ]
         context["open_flags"] = list(Flag.objects.open().filter(lead=lead).order_by("raised_at"))
+        context["can_edit_contact"] = services.can_edit_contact(user, lead)
         if roles.can_market(user):
             context.update(marketing_action_context(lead))
         context.update(lead_action_context(self.request, lead))
@@ -217,6 +219,35 @@ class LeadCreateView(LoginRequiredMixin, FormView):
                 ),
             )
         return redirect(lead.get_absolute_url())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lead_edit(request, pk):
+    """Correct a lead's contact details: marketing and managers any lead in their scope, a
+    rep their own leads."""
+    lead = get_object_or_404(Lead.objects.for_user(request.user), pk=pk)
+    if not services.can_edit_contact(request.user, lead):
+        return forbidden(
+            request, _("Only marketing, a manager or the lead's salesperson can do this.")
+        )
+    form = LeadContactForm(request.POST or None, instance=Lead.objects.get(pk=lead.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            _lead, changed = services.lead_update_contact(
+                lead=lead, by=request.user, data=form.cleaned_data
+            )
+        except InvalidInput as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        except LeadflowError as exc:
+            return forbidden(request, exc.message)
+        else:
+            if changed:
+                messages.success(request, _("Contact details saved."))
+            else:
+                messages.info(request, _("Nothing was changed."))
+            return redirect(lead.get_absolute_url())
+    return render(request, "leads/lead_edit.html", {"lead": lead, "form": form})
 
 
 def _qualify(request, lead, data):
