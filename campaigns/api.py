@@ -81,10 +81,13 @@ class CampaignSerializer(serializers.ModelSerializer):
         return owner
 
     def validate_allowed_origin(self, value):
-        # The intake compares scheme, host and port; a path is allowed and ignored.
-        if value and origin_of(value, bare=False) is None:
+        # The intake compares scheme, host and port: that is what is kept.
+        if not value:
+            return value
+        origin = origin_of(value, bare=False)
+        if origin is None:
             raise ValidationError(_("Give the site's address, like https://www.example.com."))
-        return value
+        return origin
 
 
 @extend_schema_view(

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadflow import roles
 
+from .intake import origin_of
 from .models import Campaign
 
 User = get_user_model()
@@ -14,7 +15,7 @@ User = get_user_model()
 
 class CampaignForm(forms.ModelForm):
     allowed_origin = forms.URLField(
-        label=_("website allowed for intake redirects"),
+        label=_("Website allowed for intake redirects"),
         required=False,
         assume_scheme="https",
         help_text=_("e.g. https://www.example.com; intake posts may only redirect there."),
@@ -81,6 +82,19 @@ class CampaignForm(forms.ModelForm):
             if clash.exists():
                 self.add_error("utm_campaign", _("Another campaign already uses this UTM code."))
         return data
+
+    def clean_allowed_origin(self):
+        """Kept as the site's origin (scheme, host and port): that is all the intake
+        compares, and a stored path or query only misled."""
+        value = self.cleaned_data.get("allowed_origin")
+        if not value:
+            return ""
+        origin = origin_of(value, bare=False)
+        if origin is None:
+            raise forms.ValidationError(
+                _("Give the site's address, like https://www.example.com.")
+            )
+        return origin
 
     def validate_constraints(self, exclude=None):
         # The checks above give field-level messages; the database constraints back them up.

@@ -154,22 +154,46 @@ def _check_rate(bucket, limit):
 # --- the body --------------------------------------------------------------------------
 
 
+# Dutch and other surname particles ("tussenvoegsels"): "Jan van der Berg" is Jan,
+# van der Berg, as a Dutch CRM files him.
+NAME_PARTICLES = frozenset(
+    "van von de der den des het 't ten ter te op in la le du da di dos del della bin ibn".split()
+)
+
+
+def split_full_name(name):
+    """(first, last) of a full name: the last name starts at the first particle after the
+    first word ("Jan van der Berg" -> Jan / van der Berg), otherwise it is the last word."""
+    words = name.split()
+    if len(words) < 2:
+        return "", name.strip()
+    for i, word in enumerate(words[1:-1], start=1):
+        if word.lower() in NAME_PARTICLES:
+            return " ".join(words[:i]), " ".join(words[i:])
+    return " ".join(words[:-1]), words[-1]
+
+
 class IntakeForm(forms.Form):
     """The fields a campaign's web form may send (README: "Public intake")."""
 
-    first_name = forms.CharField(max_length=100, required=False)
-    last_name = forms.CharField(max_length=100, required=False)
+    first_name = forms.CharField(label=gettext_lazy("First name"), max_length=100, required=False)
+    last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=100, required=False)
     name = forms.CharField(
-        max_length=200, required=False, help_text=gettext_lazy("Full name, when no last_name.")
+        label=gettext_lazy("Name"),
+        max_length=200,
+        required=False,
+        help_text=gettext_lazy("Full name, when no last_name."),
     )
-    email = forms.EmailField(max_length=254, required=False)
-    phone = forms.CharField(max_length=40, required=False)
-    company = forms.CharField(max_length=200, required=False)
-    job_title = forms.CharField(max_length=150, required=False)
-    country = forms.CharField(max_length=100, required=False)
-    message = forms.CharField(max_length=5000, required=False)
-    consent = forms.BooleanField(required=False)
-    inquiry_type = forms.ChoiceField(choices=InquiryType.choices, required=False)
+    email = forms.EmailField(label=gettext_lazy("Email"), max_length=254, required=False)
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=40, required=False)
+    company = forms.CharField(label=gettext_lazy("Company"), max_length=200, required=False)
+    job_title = forms.CharField(label=gettext_lazy("Job title"), max_length=150, required=False)
+    country = forms.CharField(label=gettext_lazy("Country"), max_length=100, required=False)
+    message = forms.CharField(label=gettext_lazy("Message"), max_length=5000, required=False)
+    consent = forms.BooleanField(label=gettext_lazy("Consent"), required=False)
+    inquiry_type = forms.ChoiceField(
+        label=gettext_lazy("Inquiry type"), choices=InquiryType.choices, required=False
+    )
     utm_source = forms.CharField(max_length=200, required=False)
     utm_medium = forms.CharField(max_length=200, required=False)
     utm_campaign = forms.CharField(max_length=200, required=False)
@@ -178,11 +202,16 @@ class IntakeForm(forms.Form):
     next = forms.CharField(max_length=2000, required=False)
 
     def clean(self):
+        """Every missing field at once (the service checks them again)."""
         data = super().clean()
         if not data.get("last_name") and data.get("name"):
-            first, _sep, last = data["name"].strip().rpartition(" ")
-            data["first_name"] = data.get("first_name") or first.strip()
-            data["last_name"] = last.strip()
+            first, last = split_full_name(data["name"])
+            data["first_name"] = data.get("first_name") or first
+            data["last_name"] = last
+        if not data.get("last_name") and "last_name" not in self.errors:
+            self.add_error("last_name", _("Last name is required."))
+        if not data.get("email") and not data.get("phone") and "email" not in self.errors:
+            self.add_error("email", _("Give an email address or a phone number."))
         return data
 
 
@@ -299,15 +328,36 @@ def _refusal(request, campaign, exc):
             body["errors"] = exc.errors
         response = JsonResponse(body, status=exc.status)
     else:
+        labels = {name: field.label for name, field in IntakeForm.base_fields.items()}
+        errors = [
+            (name, labels.get(name) or "", message)
+            for name, messages in (exc.errors or {}).items()
+            for message in messages
+        ]
         response = render(
             request,
             "campaigns/intake_error.html",
-            {"detail": exc.detail, "errors": exc.errors, "campaign": campaign},
+            {
+                "detail": exc.detail,
+                "errors": errors,
+                "campaign": campaign,
+                "back": _back(request, campaign),
+            },
             status=exc.status,
         )
     for name, value in exc.headers.items():
         response[name] = value
     return _cors(response, request, campaign)
+
+
+def _back(request, campaign):
+    """The form's page (the Referer) when it is on the campaign's allowed site, for a
+    "back to the form" link; else None."""
+    if campaign is None or not campaign.allowed_origin:
+        return None
+    referer = request.META.get("HTTP_REFERER", "")
+    allowed = origin_of(campaign.allowed_origin, bare=False)
+    return referer if allowed and origin_of(referer, bare=False) == allowed else None
 
 
 def _thanks(request, campaign, next_url):

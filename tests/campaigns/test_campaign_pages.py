@@ -187,3 +187,23 @@ def test_feedback_period_excludes_older_leads_and_bad_dates_are_reported(
     )
     assert response.status_code == 200
     assert "cannot be before the start date" in response.content.decode()
+
+
+def test_the_allowed_site_is_kept_as_its_origin(marketer_client, campaign):
+    from campaigns.forms import CampaignForm
+
+    data = {
+        "name": campaign.name,
+        "channel": campaign.channel,
+        "start_date": campaign.start_date.isoformat(),
+        "budget": "0",
+        "spend": "0",
+        "owner": campaign.owner.pk,
+        "utm_campaign": campaign.utm_campaign,
+        "allowed_origin": "https://WWW.Example.com:443/path?x=1",
+    }
+    form = CampaignForm(data, instance=campaign)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["allowed_origin"] == "https://www.example.com"
+    bad = CampaignForm({**data, "allowed_origin": "ftp://example.com"}, instance=campaign)
+    assert "allowed_origin" in bad.errors

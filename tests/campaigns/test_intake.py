@@ -263,6 +263,40 @@ def test_bad_fields_are_400_with_a_reason(anon, site_campaign, data, field):
     assert not Lead.objects.exists()
 
 
+def test_the_form_error_page_lists_every_problem_by_label_with_a_way_back(anon, site_campaign):
+    response = anon.post(
+        url(site_campaign), {"email": "bad"}, HTTP_REFERER=f"{SITE}/contact?utm_source=x"
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "<strong>Last name</strong>: Last name is required." in body
+    assert "<strong>Email</strong>: Enter a valid email address." in body
+    assert f'<a href="{SITE}/contact?utm_source=x">Go back to the form</a>' in body
+    # A page elsewhere gets no link.
+    elsewhere = anon.post(url(site_campaign), {"email": "bad"}, HTTP_REFERER="https://evil.test/")
+    assert "evil.test" not in elsewhere.content.decode()
+    assert not Lead.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "name, first, last",
+    [
+        ("Grace Hopper", "Grace", "Hopper"),
+        ("Jan van der Berg", "Jan", "van der Berg"),
+        ("Anna Maria de Vries", "Anna Maria", "de Vries"),
+        ("Kees van 't Hek", "Kees", "van 't Hek"),
+        ("Ada Augusta King", "Ada Augusta", "King"),
+        ("Cher", "", "Cher"),
+    ],
+)
+def test_a_full_name_keeps_surname_particles_with_the_last_name(
+    anon, site_campaign, name, first, last
+):
+    post_json(anon, site_campaign, {"name": name, "email": "n@example.com"})
+    lead = Lead.objects.get()
+    assert (lead.first_name, lead.last_name) == (first, last)
+
+
 @pytest.mark.parametrize(
     "body",
     ["{not json", "[1, 2]", '"just a string"', "null", "\xff\xfe"],
