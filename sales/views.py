@@ -13,7 +13,21 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, F, FilteredRelation, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
@@ -399,11 +413,22 @@ def inbox(request):
             F("response_due_at").asc(nulls_last=True), "last_handed_off_at", "id"
         )[:SECTION_LIMIT]
     )
+    # The most overdue first, then the ones still to come today, in one query: the rest of
+    # today comes first in SQL so that a long overdue backlog cannot hide this afternoon's
+    # call, and Python puts them in time order.
     due = list(
-        mine.filter(next_follow_up_at__lt=end_of_today).order_by("next_follow_up_at", "id")[
-            :SECTION_LIMIT
-        ]
+        mine.filter(next_follow_up_at__lt=end_of_today)
+        .alias(
+            later_today=Case(
+                When(next_follow_up_at__gte=now, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("-later_today", "next_follow_up_at", "id")[: 2 * SECTION_LIMIT]
     )
+    overdue = [lead for lead in due if lead.next_follow_up_at < now][:SECTION_LIMIT]
+    due = overdue + [lead for lead in due if lead.next_follow_up_at >= now][:SECTION_LIMIT]
     # Disjoint from "due": a lead whose follow-up is due today is listed there only.
     later = Q(next_follow_up_at__isnull=True) | Q(next_follow_up_at__gte=end_of_today)
     working = list(

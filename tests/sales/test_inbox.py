@@ -93,6 +93,29 @@ def test_follow_ups_due_today_and_overdue_are_listed_apart(rep_client, rep, make
     assert unlabelled_fields(body) == ([], set())
 
 
+def test_a_long_overdue_backlog_does_not_hide_todays_follow_ups(
+    rep_client, rep, make_lead, noon, monkeypatch
+):
+    from sales import views
+
+    monkeypatch.setattr(views, "SECTION_LIMIT", 2)
+    now = timezone.now()
+    leads = [make_lead(Stage.CONTACTED, last_name=f"Old{i}") for i in range(3)]
+    today = make_lead(Stage.CONTACTED, last_name="Afternoon")
+    idle = make_lead(Stage.ACCEPTED, last_name="Idle")
+    for i, lead in enumerate(leads):
+        Lead.objects.filter(pk=lead.pk).update(next_follow_up_at=now - dt.timedelta(hours=3 - i))
+    Lead.objects.filter(pk=today.pk).update(next_follow_up_at=now + dt.timedelta(hours=3))
+    body = rep_client.get(INBOX).content.decode()
+    due = section(body, "due")
+    assert "Old0" in due and "Old1" in due and "Old2" not in due  # the two most overdue
+    assert "Afternoon" in due
+    assert "The 2 most overdue of 3 are shown, then today's" in due
+    # The "in progress" count is the section's: leads with nothing due today.
+    assert "1 in progress" in body and "Idle" in section(body, "working")
+    assert idle.pk
+
+
 def test_inbox_shows_only_my_leads_and_the_queue(rep_client, make_lead, other_rep):
     mine = make_lead(Stage.ACCEPTED, last_name="Mine")
     make_lead(Stage.ACCEPTED, owner=other_rep, last_name="Theirs")
