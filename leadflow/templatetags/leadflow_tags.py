@@ -28,3 +28,11 @@ def get_item(mapping, key):
     if mapping is None:
         return None
     return mapping.get(key)
+
+
+@register.filter
+def person(user):
+    """A user as people see them everywhere: the full name, else the username."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()

@@ -65,7 +65,7 @@ def test_marketing_sales_sweep_and_manager_journey(
         page.get_by_label(f"Select {name}").check()
     page.get_by_label("With selected:").select_option(label="Hand off")
     page.get_by_label("hand off to").select_option(label="the chosen rep")
-    page.get_by_label("Salesperson").select_option(label="rep1")
+    page.get_by_label("Salesperson").select_option(label="Ruben de Vries")
     page.get_by_role("button", name="Apply").click()
     expect(page.get_by_role("alert").first).to_contain_text("3 leads updated")
     assert set(Lead.objects.values_list("owner__username", flat=True)) == {"rep1"}

@@ -223,3 +223,14 @@ def test_hand_crafted_cursors_of_the_wrong_types_are_refused(marketer_client, ma
     response = marketer_client.get(f"{LIST}?cursor={token}")
     assert response.status_code == 200
     assert ids(response) == [lead.pk] and "not valid" in response.content.decode()
+
+
+def test_reps_are_named_as_on_the_lead_page_and_the_dashboard(marketer_client, make_lead, rep):
+    """The owner column, the owner filter and the bulk hand-off list show the rep's full
+    name (as the hand-off form and the dashboard do), not the username."""
+    rep.first_name, rep.last_name = "Ruben", "de Vries"
+    rep.save()
+    make_lead(Stage.ACCEPTED)
+    body = marketer_client.get(LIST).content.decode()
+    assert body.count(">Ruben de Vries<") >= 3
+    assert f">{rep.username}<" not in body
