@@ -71,24 +71,27 @@ class LeadFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
     stage = forms.MultipleChoiceField(label=_("Stage"), choices=Stage.choices, required=False)
     campaign = forms.ModelChoiceField(
-        label=_("Campaign"), queryset=Campaign.objects.none(), required=False
+        label=_("Campaign"),
+        queryset=Campaign.objects.none(),
+        required=False,
+        empty_label=_("Any campaign"),
     )
     channel = forms.ChoiceField(
-        label=_("Channel"), choices=[("", "---------"), *Channel.choices], required=False
+        label=_("Channel"), choices=[("", _("Any channel")), *Channel.choices], required=False
     )
     owner = forms.CharField(label=_("Owner"), required=False, max_length=20)
     origin = forms.ChoiceField(
-        label=_("Origin"), choices=[("", "---------"), *Origin.choices], required=False
+        label=_("Origin"), choices=[("", _("Any origin")), *Origin.choices], required=False
     )
     flag = forms.ChoiceField(
         label=_("Open flag"),
-        choices=[("", "---------"), ("any", _("Any open flag")), *FlagKind.choices],
+        choices=[("", _("No flag filter")), ("any", _("Any open flag")), *FlagKind.choices],
         required=False,
     )
     dropped = forms.ChoiceField(
         label=_("Ball dropped by"),
         choices=[
-            ("", "---------"),
+            ("", _("Anyone")),
             ("marketing", _("Marketing (lead quality)")),
             ("sales", _("Sales (follow-up)")),
             ("market", _("Market (lost after contact)")),
