@@ -63,19 +63,35 @@ class CampaignListView(MarketingRequiredMixin, ListView):
     paginate_by = 100
 
     def get_sort(self):
+        """(column, reversed): ``?sort=won`` in the column's natural direction (most
+        first for counts and money, A–Z for names), ``?sort=-won`` the other way."""
         sort = self.request.GET.get("sort", "start")
-        return sort if sort in SORTS else "start"
+        key = sort.removeprefix("-")
+        return (key, sort.startswith("-")) if key in SORTS else ("start", False)
 
     def get_queryset(self):
         qs = with_stats(Campaign.objects.select_related("owner"))
         channel = self.request.GET.get("channel")
         if channel in Channel.values:
             qs = qs.filter(channel=channel)
-        return qs.order_by(*SORTS[self.get_sort()])
+        key, reverse = self.get_sort()
+        first, *rest = SORTS[key]
+        if reverse:
+            if isinstance(first, str):
+                first = first[1:] if first.startswith("-") else f"-{first}"
+            else:
+                first = first.copy()
+                first.descending = not first.descending  # empty ones stay last
+        return qs.order_by(first, *rest)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["sort"] = self.get_sort()
+        key, reverse = self.get_sort()
+        first = SORTS[key][0]
+        descending = first.startswith("-") if isinstance(first, str) else first.descending
+        context["sort"] = key
+        context["sort_reversed"] = reverse
+        context["sort_dir"] = "ascending" if descending == reverse else "descending"
         context["channels"] = Channel.choices
         context["channel"] = self.request.GET.get("channel", "")
         return context

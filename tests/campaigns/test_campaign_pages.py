@@ -127,6 +127,23 @@ def test_campaign_list_sorts_by_cost_per_lead_with_empty_campaigns_last(marketer
     assert [c.pk for c in response.context["campaigns"]] == [cheap.pk, dear.pk, empty.pk]
 
 
+def test_every_campaign_column_sorts_both_ways(marketer_client):
+    cheap = factories.CampaignFactory(name="Cheap", spend=10)
+    dear = factories.CampaignFactory(name="Dear", spend=1000)
+    empty = factories.CampaignFactory(name="Empty", spend=50)
+    for c in (cheap, dear):
+        factories.LeadFactory(campaign=c)
+    page = marketer_client.get(reverse("campaigns:list") + "?sort=-cpl")
+    assert [c.pk for c in page.context["campaigns"]] == [dear.pk, cheap.pk, empty.pk]
+    body = page.content.decode()
+    assert 'aria-sort="descending"><a href="?sort=cpl"' in body  # the link turns it back
+    by_name = marketer_client.get(reverse("campaigns:list") + "?sort=-name")
+    assert [c.name for c in by_name.context["campaigns"]] == ["Empty", "Dear", "Cheap"]
+    assert 'href="?sort=name"' in by_name.content.decode()
+    ascending = marketer_client.get(reverse("campaigns:list") + "?sort=name")
+    assert 'aria-sort="ascending"><a href="?sort=-name"' in ascending.content.decode()
+
+
 def test_campaign_list_query_count_does_not_grow(marketer_client, django_assert_max_num_queries):
     for _ in range(30):
         factories.LeadFactory(campaign=factories.CampaignFactory())
