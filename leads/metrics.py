@@ -129,7 +129,12 @@ class DashboardFilterForm(forms.Form):
             User.objects.filter(groups__name=roles.SALES).order_by("username").distinct()
         )
         self.fields["owner"].empty_label = _("All salespeople")
-        self.fields["owner"].label_from_instance = lambda u: u.get_username()
+        self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        if not self.is_bound:
+            # Show the default period the page reports on, not two empty inputs.
+            today = timezone.localdate()
+            self.initial.setdefault("start", today - dt.timedelta(days=self.DEFAULT_DAYS - 1))
+            self.initial.setdefault("end", today)
         for field in self.fields.values():
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs.setdefault("class", f"{css} {css}-sm")

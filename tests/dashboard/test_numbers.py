@@ -362,3 +362,12 @@ def test_dashboard_query_count_is_fixed(world, client, django_assert_max_num_que
     ):
         client.get(url)
     assert len(refreshing.captured_queries) > steady
+
+
+def test_the_default_period_shows_in_the_date_inputs(client, world):
+    client.force_login(world["m"])
+    body = client.get(reverse("dashboard")).content.decode()
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=89)
+    assert f'name="start" value="{start.isoformat()}"' in body
+    assert f'name="end" value="{today.isoformat()}"' in body
