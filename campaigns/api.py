@@ -75,6 +75,14 @@ class CampaignSerializer(serializers.ModelSerializer):
             reverse("intake", args=[campaign.intake_key])
         )
 
+    def validate_name(self, name):
+        same = Campaign.objects.filter(name__iexact=name.strip())
+        if self.instance is not None:
+            same = same.exclude(pk=self.instance.pk)
+        if same.exists():
+            raise ValidationError(_("A campaign with this name already exists."))
+        return name
+
     def validate_owner(self, owner):
         if owner is not None and not roles.can_market(owner):
             raise ValidationError(_("The owner must be a marketer or a manager."))

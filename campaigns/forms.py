@@ -74,6 +74,14 @@ class CampaignForm(forms.ModelForm):
         for name in ("budget", "spend"):
             if data.get(name) is not None and data[name] < 0:
                 self.add_error(name, _("Amounts cannot be negative."))
+        name = (data.get("name") or "").strip()
+        if name:
+            same = Campaign.objects.filter(name__iexact=name)
+            if self.instance.pk:
+                same = same.exclude(pk=self.instance.pk)
+            if same.exists():
+                # Also what a resubmitted form (back button, then Save again) runs into.
+                self.add_error("name", _("A campaign with this name already exists."))
         code = (data.get("utm_campaign") or "").strip()
         if code:
             clash = Campaign.objects.filter(utm_campaign__iexact=code)

@@ -79,6 +79,16 @@ def test_campaign_form_refuses_bad_values_with_field_errors(
     assert not Campaign.objects.filter(name="Spring webinar").exists()
 
 
+def test_submitting_the_same_new_campaign_twice_makes_one(marketer_client):
+    """The back button and Save again (a tester made two "Double submit camp"s)."""
+    form = _form(utm_campaign="")
+    assert marketer_client.post(reverse("campaigns:create"), form).status_code == 302
+    again = marketer_client.post(reverse("campaigns:create"), {**form, "name": "spring WEBINAR"})
+    assert again.status_code == 200
+    assert "already exists" in " ".join(again.context["form"].errors["name"])
+    assert Campaign.objects.filter(name__iexact="Spring webinar").count() == 1
+
+
 def test_editing_keeps_own_utm_code_and_saves(marketer_client, campaign):
     data = _form(name="Renamed", utm_campaign=campaign.utm_campaign.upper())
     response = marketer_client.post(reverse("campaigns:update", args=[campaign.pk]), data)
