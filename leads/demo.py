@@ -622,6 +622,8 @@ class Seeder:
             "",
             "",
             "",
+            None,  # rejected_at
+            "",  # response_note
         ]
         mean_response, reject_factor, _, _ = REP_STYLE[rep_index]
         respond = t + dt.timedelta(hours=rng.expovariate(1 / mean_response))
@@ -645,6 +647,7 @@ class Seeder:
             reason = rng.choice(REJECTION_REASONS)
             handoff[8] = "rejected"
             handoff[9] = reason
+            handoff[11] = respond
             self.sink.add(Handoff, tuple(handoff))
             self._set_stage(row, "rejected")
             row.update(

@@ -87,10 +87,12 @@ def build_timeline(lead):
                 )
             )
         if h.responded_at and h.outcome:
-            detail = h.get_rejection_reason_display() if h.outcome == "rejected" else ""
+            rejected = h.outcome == "rejected"
+            # The rep's note shows on the stage change to rejected, by the rep.
+            detail = h.get_rejection_reason_display() if rejected else ""
             entries.append(
                 Entry(
-                    at=h.responded_at,
+                    at=(h.rejected_at or h.responded_at) if rejected else h.responded_at,
                     kind="handoff_response",
                     title=_("Handoff %(outcome)s") % {"outcome": h.get_outcome_display().lower()},
                     who=h.to_user,

@@ -43,10 +43,14 @@ class Handoff(models.Model):
     handed_at = models.DateTimeField()
     # A handoff to the queue is claimed by a rep: to_user is set then, handed_at stays.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The first response (accept or reject): the rep's response time.
     responded_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=HandoffOutcome.choices, blank=True)
     rejection_reason = models.CharField(max_length=20, choices=RejectionReason.choices, blank=True)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True)  # from whoever handed it over
+    # A rejection, possibly after an acceptance: when, and the rep's note.
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    response_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["handed_at", "id"]

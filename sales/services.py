@@ -156,7 +156,8 @@ def lead_reject(*, lead, by, reason, note="", at=None):
         handoff.outcome = HandoffOutcome.REJECTED
         handoff.responded_at = handoff.responded_at or at
         handoff.rejection_reason = reason
-        handoff.note = "\n".join(filter(None, [handoff.note, note]))
+        handoff.rejected_at = at
+        handoff.response_note = note
         if handoff.to_user_id is None:
             handoff.to_user = rep
         handoff.save()

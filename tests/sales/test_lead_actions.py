@@ -160,7 +160,9 @@ def test_rep_rejecting_goes_back_to_marketing_and_lands_on_the_inbox(rep_client,
     lead.refresh_from_db()
     assert (lead.stage, lead.owner_side) == ("rejected", "marketing")
     assert lead.rejection_reason == "spam"
-    assert Handoff.objects.get(lead=lead).note == "bot traffic"
+    handoff = Handoff.objects.get(lead=lead)
+    assert (handoff.response_note, handoff.note) == ("bot traffic", "")
+    assert handoff.rejected_at == lead.rejected_at
 
 
 def test_rep_claims_a_queued_lead(rep_client, make_lead, rep):
