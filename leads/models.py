@@ -1,11 +1,13 @@
 import datetime
+import functools
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from leadflow import roles
@@ -355,6 +357,30 @@ class Touch(models.Model):
         return f"Touch of lead {self.lead_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+class SystemNote:
+    """Notes LeadFlow itself writes on a stage change. They are stored as their English
+    msgid and translated when shown (``StageChange.get_note_display``), so each reader sees
+    them in their own language, whichever language the change was made in."""
+
+    IMPORT_STATUS = gettext_noop("Status in the import")
+    ACCEPTED_BY_CONTACT = gettext_noop("Accepted by logging contact.")
+    REJECTION_OVERTURNED = gettext_noop("Rejection overturned.")
+
+    ALL = frozenset({IMPORT_STATUS, ACCEPTED_BY_CONTACT, REJECTION_OVERTURNED})
+
+    @staticmethod
+    @functools.cache
+    def stored_forms():
+        """Stored text -> msgid. Notes written before they were stored untranslated hold
+        the translation of the language they were made in ("Status in de import")."""
+        forms = {}
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                for msgid in SystemNote.ALL:
+                    forms.setdefault(gettext(msgid), msgid)
+        return {**forms, **{msgid: msgid for msgid in SystemNote.ALL}}
+
+
 class StageChangeQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise TypeError("Stage changes are append-only.")
@@ -395,6 +421,11 @@ class StageChange(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Stage changes are append-only.")
+
+    def get_note_display(self):
+        """The note; one LeadFlow wrote itself (SystemNote) in the active language."""
+        msgid = SystemNote.stored_forms().get(self.note)
+        return gettext(msgid) if msgid else self.note
 
 
 class FlagKind(models.TextChoices):

@@ -39,6 +39,7 @@ from .models import (
     Side,
     Stage,
     StageChange,
+    SystemNote,
     Touch,
     TouchSource,
 )
@@ -813,7 +814,7 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
         if origin == Origin.MARKETING and row.stage != Stage.NEW:
             changes.append(
                 lifecycle.move(
-                    lead, row.stage, by=by, at=at, note=_("Status in the import"), save=False
+                    lead, row.stage, by=by, at=at, note=SystemNote.IMPORT_STATUS, save=False
                 )
             )
             if row.stage == Stage.DISQUALIFIED:
