@@ -7,7 +7,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext, gettext_noop
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from leadflow import roles
@@ -612,6 +613,11 @@ class Holiday(models.Model):
         return f"{self.date} {self.name}".strip()
 
 
+def _number(n):
+    """A count as the active language writes it: 20,000 or 20.000."""
+    return number_format(n, force_grouping=True)
+
+
 class ImportStatus(models.TextChoices):
     MAPPING = "mapping", _("Choose the columns")
     VALIDATING = "validating", _("Checking the rows")
@@ -669,11 +675,31 @@ class ImportJob(models.Model):
 
     @property
     def progress(self):
-        if self.status in (ImportStatus.VALIDATING,):
-            done = self.checked_rows
-        else:
-            done = self.processed_rows
-        return round(100 * done / self.total_rows) if self.total_rows else 100
+        """Percent done, or None while the rows are checked and their number is not known
+        yet (the first check of a file): the page then shows an indeterminate bar."""
+        done = self.checked_rows if self.status == ImportStatus.VALIDATING else self.processed_rows
+        if not self.total_rows:
+            return None if self.status == ImportStatus.VALIDATING else 100
+        return min(100, round(100 * done / self.total_rows))
+
+    def progress_label(self):
+        """The line under the progress bar, in the active language and its number format;
+        the page renders it and the progress endpoint returns it, so both read the same."""
+        if self.status == ImportStatus.VALIDATING:
+            if self.total_rows:
+                return ngettext(
+                    "%(n)s of %(total)s row checked…",
+                    "%(n)s of %(total)s rows checked…",
+                    self.total_rows,
+                ) % {"n": _number(self.checked_rows), "total": _number(self.total_rows)}
+            if not self.checked_rows:
+                return gettext("Reading the file…")
+            return ngettext("%(n)s row checked…", "%(n)s rows checked…", self.checked_rows) % {
+                "n": _number(self.checked_rows)
+            }
+        return ngettext(
+            "%(n)s of %(total)s row done…", "%(n)s of %(total)s rows done…", self.total_rows
+        ) % {"n": _number(self.processed_rows), "total": _number(self.total_rows)}
 
 
 class ImportFile(models.Model):

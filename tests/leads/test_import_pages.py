@@ -1,14 +1,18 @@
-"""What the import pages say (the tester's round on them). First: the import's note on a
-lead's timeline, in the reader's language."""
+"""What the import pages say (the tester's round on them): an honest progress bar while the
+rows are checked, the progress endpoint's ready-made localized label, and the import's note
+on a lead's timeline in the reader's language."""
+
+import re
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 from django.utils import translation
 
-from leads.models import Lead, StageChange, SystemNote
+from leads.models import ImportJob, ImportStatus, Lead, StageChange, SystemNote
 from tests import factories
 
-from .test_import import SALESFORCE, full_import
+from .test_import import SALESFORCE, full_import, map_and_check, upload
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +30,110 @@ def in_dutch(client):
     return client
 
 
-def page(client, obj):
-    return client.get(obj.get_absolute_url()).content.decode()
+def uploaded_job(client):
+    """A checked one-row import, waiting for confirmation; the test sets its counters."""
+    upload(client, f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\n")
+    return map_and_check(client, ImportJob.objects.latest("pk"))
+
+
+def set_state(job, **fields):
+    ImportJob.objects.filter(pk=job.pk).update(**fields)
+    job.refresh_from_db()
+    return job
+
+
+def page(client, job):
+    return client.get(job.get_absolute_url()).content.decode()
+
+
+def progress(client, job):
+    return client.get(reverse("leads:import_progress", args=[job.pk])).json()
+
+
+def progress_bar(body):
+    return re.search(r'<div class="progress [^>]*role="progressbar"[^>]*>.*?</div>', body, re.S)
+
+
+# --- 1. Checking the rows: no percentage until the number of rows is known ---------------
+
+
+def test_rows_being_checked_show_an_indeterminate_bar_not_100_percent(marketer_client, google):
+    job = set_state(
+        uploaded_job(marketer_client),
+        status=ImportStatus.VALIDATING,
+        total_rows=0,
+        checked_rows=10000,
+    )
+    body = page(marketer_client, job)
+    bar = progress_bar(body).group(0)
+    assert "progress-indeterminate" in bar and "aria-valuenow" not in bar and "%" not in bar
+    assert "10,000 rows checked…" in body and "?" not in body.split('id="import-progress"')[1]
+    data = progress(marketer_client, job)
+    assert (data["progress"], data["progress_label"]) == (None, "10,000 rows checked…")
+
+
+def test_checking_in_dutch_counts_the_rows_the_dutch_way(marketer_client, google):
+    job = set_state(
+        uploaded_job(marketer_client),
+        status=ImportStatus.VALIDATING,
+        total_rows=0,
+        checked_rows=10000,
+    )
+    in_dutch(marketer_client)
+    assert "10.000 rijen gecontroleerd…" in page(marketer_client, job)
+    assert progress(marketer_client, job)["progress_label"] == "10.000 rijen gecontroleerd…"
+
+
+def test_before_the_first_rows_are_checked_the_file_is_being_read(marketer_client, google):
+    job = set_state(
+        uploaded_job(marketer_client), status=ImportStatus.VALIDATING, total_rows=0, checked_rows=0
+    )
+    assert "Reading the file…" in page(marketer_client, job)
+    assert progress(marketer_client, job)["progress"] is None
+
+
+def test_checking_again_with_a_known_total_shows_a_percentage(marketer_client, google):
+    # A changed mapping checks the same file again: its number of rows is known by then.
+    job = set_state(
+        uploaded_job(marketer_client),
+        status=ImportStatus.VALIDATING,
+        total_rows=20000,
+        checked_rows=5000,
+    )
+    body = page(marketer_client, job)
+    assert 'aria-valuenow="25"' in progress_bar(body).group(0)
+    assert "5,000 of 20,000 rows checked…" in body
+    data = progress(marketer_client, job)
+    assert (data["progress"], data["progress_label"]) == (25, "5,000 of 20,000 rows checked…")
+
+
+# --- 2. Importing: the endpoint's label reads like the page's -----------------------------
+
+
+@pytest.mark.parametrize(
+    "language, before, after",
+    [
+        ("en", "2,000 of 20,000 rows done…", "4,000 of 20,000 rows done…"),
+        ("nl", "2.000 van 20.000 rijen klaar…", "4.000 van 20.000 rijen klaar…"),
+    ],
+)
+def test_import_progress_label_is_localized_on_the_page_and_in_the_endpoint(
+    marketer_client, google, language, before, after
+):
+    job = set_state(
+        uploaded_job(marketer_client),
+        status=ImportStatus.RUNNING,
+        total_rows=20000,
+        valid_rows=20000,
+        processed_rows=2000,
+    )
+    marketer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    body = page(marketer_client, job)
+    assert before in body and 'aria-valuenow="10"' in body
+    assert progress(marketer_client, job)["progress_label"] == before
+    job = set_state(job, processed_rows=4000)
+    data = progress(marketer_client, job)
+    assert (data["progress"], data["progress_label"]) == (20, after)
 
 
 # --- 6. The import's note on the timeline, in the reader's language -----------------------
