@@ -701,6 +701,21 @@ class ImportJob(models.Model):
             "%(n)s of %(total)s row done…", "%(n)s of %(total)s rows done…", self.total_rows
         ) % {"n": _number(self.processed_rows), "total": _number(self.total_rows)}
 
+    def summary(self):
+        """What a finished import did, in one sentence with each count in its plural."""
+        return gettext("Done: %(created)s, %(touched)s, %(skipped)s.") % {
+            "created": ngettext("%(n)s lead created", "%(n)s leads created", self.created_count)
+            % {"n": _number(self.created_count)},
+            "touched": ngettext(
+                "%(n)s touch added to an existing lead",
+                "%(n)s touches added to existing leads",
+                self.touched_count,
+            )
+            % {"n": _number(self.touched_count)},
+            "skipped": ngettext("%(n)s row skipped", "%(n)s rows skipped", self.skipped_count)
+            % {"n": _number(self.skipped_count)},
+        }
+
 
 class ImportFile(models.Model):
     """The uploaded bytes, kept in the database so web and worker need no shared disk."""

@@ -1,5 +1,6 @@
 """What the import pages say (the tester's round on them): an honest progress bar while the
-rows are checked, the progress endpoint's ready-made localized label, and the import's note
+rows are checked, the progress endpoint's ready-made localized label, numbers written the
+language's way, singular and plural, and the import's note
 on a lead's timeline in the reader's language."""
 
 import re
@@ -8,7 +9,9 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext_lazy
 
+from leadflow.i18n import lazy_text
 from leads.models import ImportJob, ImportStatus, Lead, StageChange, SystemNote
 from tests import factories
 
@@ -134,6 +137,77 @@ def test_import_progress_label_is_localized_on_the_page_and_in_the_endpoint(
     job = set_state(job, processed_rows=4000)
     data = progress(marketer_client, job)
     assert (data["progress"], data["progress_label"]) == (20, after)
+
+
+# --- 3. Numbers with thousands separators everywhere --------------------------------------
+
+
+def test_confirm_button_and_skip_checkbox_group_thousands(marketer_client, google):
+    job = set_state(
+        uploaded_job(marketer_client),
+        total_rows=21234,
+        valid_rows=20000,
+        invalid_rows=1234,
+        existing_matches=0,
+    )
+    body = page(marketer_client, job)
+    assert "Import 20,000 rows" in body and "Import 20000" not in body
+    assert "skip the 1,234 bad rows listed below" in body
+    in_dutch(marketer_client)
+    body = page(marketer_client, job)
+    assert "20.000 rijen importeren" in body and "sla de 1.234 foute rijen" in body
+
+
+def test_refused_confirm_names_the_bad_rows_with_grouping(marketer_client, google):
+    job = set_state(uploaded_job(marketer_client), valid_rows=20000, invalid_rows=1234)
+    response = marketer_client.post(reverse("leads:import_confirm", args=[job.pk]), follow=True)
+    assert "Confirm that the 1,234 bad rows will be skipped." in response.content.decode()
+
+
+def test_import_notification_numbers_are_written_in_the_readers_language():
+    text = lazy_text(
+        gettext_lazy("%(file)s: %(created)s created, %(touched)s added to existing leads."),
+        file="big.csv",
+        created=12345,
+        touched=0,
+    )
+    with translation.override("en"):
+        assert str(text) == "big.csv: 12,345 created, 0 added to existing leads."
+    with translation.override("nl"):
+        assert str(text) == "big.csv: 12.345 aangemaakt, 0 toegevoegd aan bestaande leads."
+
+
+# --- 4. Singular and plural ----------------------------------------------------------------
+
+
+def test_one_row_reads_singular_in_english_and_dutch(marketer_client, google):
+    factories.LeadFactory(email="known@x.test", campaign=google)
+    job = full_import(
+        marketer_client,
+        f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\nK,Known,known@x.test,,,,Google Ads,,\n",
+    )
+    assert (job.created_count, job.touched_count, job.skipped_count) == (1, 1, 0)
+    body = page(marketer_client, job)
+    assert "Done: 1 lead created, 1 touch added to an existing lead, 0 rows skipped." in body, body
+    in_dutch(marketer_client)
+    body = page(marketer_client, job)
+    assert (
+        "Klaar: 1 lead aangemaakt, 1 contactmoment toegevoegd aan een bestaande lead, "
+        "0 rijen overgeslagen." in body
+    )
+
+
+def test_report_cards_say_row_for_one_and_rows_for_more(marketer_client, google):
+    upload(marketer_client, f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\n")
+    job = map_and_check(marketer_client, ImportJob.objects.latest("pk"))
+    body = page(marketer_client, job)
+    assert '<div class="small">row in the file</div>' in body
+    assert '<div class="small">good row</div>' in body
+    assert '<div class="small">bad rows (skipped)</div>' in body  # 0 bad rows
+    in_dutch(marketer_client)
+    body = page(marketer_client, job)
+    assert '<div class="small">rij in het bestand</div>' in body
+    assert '<div class="small">goede rij</div>' in body
 
 
 # --- 6. The import's note on the timeline, in the reader's language -----------------------
