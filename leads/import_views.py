@@ -118,7 +118,7 @@ def import_progress(request, pk):
     return JsonResponse(
         {
             "status": job.status,
-            "status_label": job.get_status_display(),
+            "status_label": job.status_label(),
             "progress": job.progress,
             "progress_label": job.progress_label(),
             "total_rows": job.total_rows,

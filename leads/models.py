@@ -674,6 +674,17 @@ class ImportJob(models.Model):
         return reverse("leads:import_detail", args=[self.pk])
 
     @property
+    def nothing_to_import(self):
+        """Checked, and not one row can be imported (no data rows, or only bad ones)."""
+        return self.status == ImportStatus.VALIDATED and not self.valid_rows
+
+    def status_label(self):
+        """The status as the pages show it: "Ready to import" only if something is."""
+        if self.nothing_to_import:
+            return gettext("Nothing to import")
+        return self.get_status_display()
+
+    @property
     def progress(self):
         """Percent done, or None while the rows are checked and their number is not known
         yet (the first check of a file): the page then shows an indeterminate bar."""

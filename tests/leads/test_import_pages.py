@@ -1,6 +1,6 @@
 """What the import pages say (the tester's round on them): an honest progress bar while the
 rows are checked, the progress endpoint's ready-made localized label, numbers written the
-language's way, singular and plural, and the import's note
+language's way, singular and plural, a file with nothing to import, and the import's note
 on a lead's timeline in the reader's language."""
 
 import re
@@ -208,6 +208,44 @@ def test_report_cards_say_row_for_one_and_rows_for_more(marketer_client, google)
     body = page(marketer_client, job)
     assert '<div class="small">rij in het bestand</div>' in body
     assert '<div class="small">goede rij</div>' in body
+
+
+# --- 5. Nothing to import: say so at once, offer another file ------------------------------
+
+
+def test_a_header_only_file_says_it_has_no_rows_and_offers_no_import(marketer_client, google):
+    upload(marketer_client, f"{SALESFORCE}\n", default_campaign=google.pk)
+    job = map_and_check(marketer_client, ImportJob.objects.latest("pk"))
+    assert (job.status, job.total_rows, job.valid_rows) == (ImportStatus.VALIDATED, 0, 0)
+    body = page(marketer_client, job)
+    assert "The file has no data rows" in body
+    assert reverse("leads:import_confirm", args=[job.pk]) not in body
+    assert "Import 0 rows" not in body and "Ready to import" not in body
+    assert f'href="{reverse("leads:import")}">Upload another file</a>' in body
+    assert "Nothing to import" in marketer_client.get(reverse("leads:import")).content.decode()
+    in_dutch(marketer_client)
+    body = page(marketer_client, job)
+    assert "Het bestand heeft geen rijen met gegevens" in body and "Niets te importeren" in body
+
+
+def test_a_file_without_one_good_row_says_so_and_offers_no_import(marketer_client, google):
+    upload(
+        marketer_client, f"{SALESFORCE}\nA,,a@x.test,,,,Google Ads,,\nB,Beta,,,,,Google Ads,,\n"
+    )
+    job = map_and_check(marketer_client, ImportJob.objects.latest("pk"))
+    assert (job.total_rows, job.valid_rows, job.invalid_rows) == (2, 0, 2)
+    body = page(marketer_client, job)
+    assert "None of the 2 rows in the file can be imported" in body
+    assert reverse("leads:import_confirm", args=[job.pk]) not in body
+    assert "Upload another file" in body
+    assert reverse("leads:import_mapping", args=[job.pk]) in body  # a default may fix it
+    assert "missing last name" in body and "missing email" in body
+
+
+def test_a_single_bad_row_is_named_in_the_singular(marketer_client, google):
+    upload(marketer_client, f"{SALESFORCE}\nA,,a@x.test,,,,Google Ads,,\n")
+    job = map_and_check(marketer_client, ImportJob.objects.latest("pk"))
+    assert "The row in the file cannot be imported" in page(marketer_client, job)
 
 
 # --- 6. The import's note on the timeline, in the reader's language -----------------------
