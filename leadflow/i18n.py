@@ -8,6 +8,7 @@ another browser starts in it and the emails LeadFlow sends them are written in i
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils.formats import number_format
 from django.utils.functional import lazy
 from django.utils.translation import check_for_language
 
@@ -34,8 +35,18 @@ def user_language(user):
 
 def lazy_text(message, **params):
     """``message % params`` as lazy text: translated only when it is turned into a string,
-    in the language active then (``notify`` writes it in the recipient's language)."""
-    return lazy(lambda: str(message) % params, str)()
+    in the language active then (``notify`` writes it in the recipient's language). Whole
+    numbers among the params are written that language's way too ("20,000", "20.000")."""
+
+    def render():
+        return str(message) % {
+            name: number_format(value, force_grouping=True)
+            if isinstance(value, int) and not isinstance(value, bool)
+            else value
+            for name, value in params.items()
+        }
+
+    return lazy(render, str)()
 
 
 def remember_language(user, language):

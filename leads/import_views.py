@@ -95,14 +95,15 @@ def import_mapping(request, pk):
 def import_detail(request, pk):
     job = get_object_or_404(user_imports(request.user), pk=pk)
     problems = job.rows.filter(outcome=ImportOutcome.INVALID).order_by("line")[:200]
+    busy = job.status in (ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING)
     return render(
         request,
         "leads/import_detail.html",
         {
             "job": job,
             "problems": problems,
-            "busy": job.status
-            in (ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING),
+            "busy": busy,
+            "progress_label": job.progress_label() if busy else "",
             "statuses": ImportStatus,
         },
     )
@@ -110,12 +111,16 @@ def import_detail(request, pk):
 
 @login_required
 def import_progress(request, pk):
+    """The job's progress for static/js/import.js. ``progress`` is null while the number of
+    rows is not known yet; ``progress_label`` is the line under the bar, localized here so
+    the script shows the same words and number format as the page it updates."""
     job = get_object_or_404(user_imports(request.user), pk=pk)
     return JsonResponse(
         {
             "status": job.status,
-            "status_label": job.get_status_display(),
+            "status_label": job.status_label(),
             "progress": job.progress,
+            "progress_label": job.progress_label(),
             "total_rows": job.total_rows,
             "checked_rows": job.checked_rows,
             "processed_rows": job.processed_rows,

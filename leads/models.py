@@ -1,11 +1,14 @@
 import datetime
+import functools
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from leadflow import roles
@@ -355,6 +358,30 @@ class Touch(models.Model):
         return f"Touch of lead {self.lead_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+class SystemNote:
+    """Notes LeadFlow itself writes on a stage change. They are stored as their English
+    msgid and translated when shown (``StageChange.get_note_display``), so each reader sees
+    them in their own language, whichever language the change was made in."""
+
+    IMPORT_STATUS = gettext_noop("Status in the import")
+    ACCEPTED_BY_CONTACT = gettext_noop("Accepted by logging contact.")
+    REJECTION_OVERTURNED = gettext_noop("Rejection overturned.")
+
+    ALL = frozenset({IMPORT_STATUS, ACCEPTED_BY_CONTACT, REJECTION_OVERTURNED})
+
+    @staticmethod
+    @functools.cache
+    def stored_forms():
+        """Stored text -> msgid. Notes written before they were stored untranslated hold
+        the translation of the language they were made in ("Status in de import")."""
+        forms = {}
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                for msgid in SystemNote.ALL:
+                    forms.setdefault(gettext(msgid), msgid)
+        return {**forms, **{msgid: msgid for msgid in SystemNote.ALL}}
+
+
 class StageChangeQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise TypeError("Stage changes are append-only.")
@@ -395,6 +422,11 @@ class StageChange(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Stage changes are append-only.")
+
+    def get_note_display(self):
+        """The note; one LeadFlow wrote itself (SystemNote) in the active language."""
+        msgid = SystemNote.stored_forms().get(self.note)
+        return gettext(msgid) if msgid else self.note
 
 
 class FlagKind(models.TextChoices):
@@ -581,6 +613,11 @@ class Holiday(models.Model):
         return f"{self.date} {self.name}".strip()
 
 
+def _number(n):
+    """A count as the active language writes it: 20,000 or 20.000."""
+    return number_format(n, force_grouping=True)
+
+
 class ImportStatus(models.TextChoices):
     MAPPING = "mapping", _("Choose the columns")
     VALIDATING = "validating", _("Checking the rows")
@@ -637,12 +674,58 @@ class ImportJob(models.Model):
         return reverse("leads:import_detail", args=[self.pk])
 
     @property
+    def nothing_to_import(self):
+        """Checked, and not one row can be imported (no data rows, or only bad ones)."""
+        return self.status == ImportStatus.VALIDATED and not self.valid_rows
+
+    def status_label(self):
+        """The status as the pages show it: "Ready to import" only if something is."""
+        if self.nothing_to_import:
+            return gettext("Nothing to import")
+        return self.get_status_display()
+
+    @property
     def progress(self):
-        if self.status in (ImportStatus.VALIDATING,):
-            done = self.checked_rows
-        else:
-            done = self.processed_rows
-        return round(100 * done / self.total_rows) if self.total_rows else 100
+        """Percent done, or None while the rows are checked and their number is not known
+        yet (the first check of a file): the page then shows an indeterminate bar."""
+        done = self.checked_rows if self.status == ImportStatus.VALIDATING else self.processed_rows
+        if not self.total_rows:
+            return None if self.status == ImportStatus.VALIDATING else 100
+        return min(100, round(100 * done / self.total_rows))
+
+    def progress_label(self):
+        """The line under the progress bar, in the active language and its number format;
+        the page renders it and the progress endpoint returns it, so both read the same."""
+        if self.status == ImportStatus.VALIDATING:
+            if self.total_rows:
+                return ngettext(
+                    "%(n)s of %(total)s row checked…",
+                    "%(n)s of %(total)s rows checked…",
+                    self.total_rows,
+                ) % {"n": _number(self.checked_rows), "total": _number(self.total_rows)}
+            if not self.checked_rows:
+                return gettext("Reading the file…")
+            return ngettext("%(n)s row checked…", "%(n)s rows checked…", self.checked_rows) % {
+                "n": _number(self.checked_rows)
+            }
+        return ngettext(
+            "%(n)s of %(total)s row done…", "%(n)s of %(total)s rows done…", self.total_rows
+        ) % {"n": _number(self.processed_rows), "total": _number(self.total_rows)}
+
+    def summary(self):
+        """What a finished import did, in one sentence with each count in its plural."""
+        return gettext("Done: %(created)s, %(touched)s, %(skipped)s.") % {
+            "created": ngettext("%(n)s lead created", "%(n)s leads created", self.created_count)
+            % {"n": _number(self.created_count)},
+            "touched": ngettext(
+                "%(n)s touch added to an existing lead",
+                "%(n)s touches added to existing leads",
+                self.touched_count,
+            )
+            % {"n": _number(self.touched_count)},
+            "skipped": ngettext("%(n)s row skipped", "%(n)s rows skipped", self.skipped_count)
+            % {"n": _number(self.skipped_count)},
+        }
 
 
 class ImportFile(models.Model):

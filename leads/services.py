@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -39,6 +40,7 @@ from .models import (
     Side,
     Stage,
     StageChange,
+    SystemNote,
     Touch,
     TouchSource,
 )
@@ -601,7 +603,7 @@ def import_confirm(*, job, by, skip_invalid=False):
                 "Confirm that the %(n)s bad rows will be skipped.",
                 job.invalid_rows,
             )
-            % {"n": job.invalid_rows},
+            % {"n": number_format(job.invalid_rows, force_grouping=True)},
             field="skip_invalid",
         )
     if not job.valid_rows:
@@ -666,7 +668,11 @@ def import_run(job_id, *, batch_size=None):
         ImportJob.objects.filter(pk=job_id).update(
             status=ImportStatus.FAILED,
             error=_("Stopped after %(done)s of %(total)s rows: %(error)s")
-            % {"done": job.processed_rows, "total": job.total_rows, "error": exc},
+            % {
+                "done": number_format(job.processed_rows, force_grouping=True),
+                "total": number_format(job.total_rows, force_grouping=True),
+                "error": exc,
+            },
         )
         return job
     if job.created_by_id:
@@ -813,7 +819,7 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
         if origin == Origin.MARKETING and row.stage != Stage.NEW:
             changes.append(
                 lifecycle.move(
-                    lead, row.stage, by=by, at=at, note=_("Status in the import"), save=False
+                    lead, row.stage, by=by, at=at, note=SystemNote.IMPORT_STATUS, save=False
                 )
             )
             if row.stage == Stage.DISQUALIFIED:

@@ -58,7 +58,15 @@ def build_timeline(lead):
             else _("Created at stage %(to)s") % {"to": c.get_to_stage_display()}
         )
         entries.append(
-            Entry(at=c.at, kind="stage", title=title, who=c.by, detail=c.note, order=1, obj=c)
+            Entry(
+                at=c.at,
+                kind="stage",
+                title=title,
+                who=c.by,
+                detail=c.get_note_display(),
+                order=1,
+                obj=c,
+            )
         )
     for h in Handoff.objects.filter(lead=lead).select_related("from_user", "to_user"):
         target = _name(h.to_user) if h.to_user_id and not h.claimed_at else _("the sales queue")

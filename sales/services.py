@@ -27,6 +27,7 @@ from leads.models import (
     LostReason,
     RejectionReason,
     Stage,
+    SystemNote,
 )
 from leads.services import _note_assignment, _save, validate_rep
 
@@ -250,7 +251,7 @@ def activity_log(
         lead.next_follow_up_at = next_follow_up_at
     if kind in CONTACT_KINDS:
         if lead.stage == Stage.HANDED_OFF:
-            _accept(lead, by=by, at=occurred_at, note=_("Accepted by logging contact."))
+            _accept(lead, by=by, at=occurred_at, note=SystemNote.ACCEPTED_BY_CONTACT)
         if lead.stage == Stage.ACCEPTED:
             lifecycle.move(lead, Stage.CONTACTED, by=by, at=occurred_at)
         if lead.first_contact_at is None:
@@ -405,7 +406,7 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
     lead.disputed_at = None
     lead.dispute_ruled_at = at
     if ruling == DisputeRuling.OVERTURNED:
-        lifecycle.move(lead, Stage.HANDED_OFF, by=by, at=at, note=_("Rejection overturned."))
+        lifecycle.move(lead, Stage.HANDED_OFF, by=by, at=at, note=SystemNote.REJECTION_OVERTURNED)
         lead.owner = to_user
         Handoff.objects.create(
             lead=lead,

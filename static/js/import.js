@@ -1,4 +1,7 @@
 // Import progress: poll the job's progress while it runs, reload when it changes state.
+// The words under the bar come ready-made from the server (progress_label), in the page's
+// language and number format; a null progress means the number of rows is not known yet,
+// shown as an indeterminate bar without a percentage.
 "use strict";
 
 (() => {
@@ -9,18 +12,27 @@
   const text = box.querySelector("[data-progress-text]");
   const wrapper = box.querySelector("[role=progressbar]");
   const initial = document.getElementById("import-status").textContent.trim();
+  const show = (progress) => {
+    const known = progress !== null && progress !== undefined && progress !== "";
+    wrapper.classList.toggle("progress-indeterminate", !known);
+    if (known) {
+      bar.style.width = `${progress}%`;
+      bar.textContent = `${progress}%`;
+      wrapper.setAttribute("aria-valuenow", progress);
+    } else {
+      bar.style.width = "";
+      bar.textContent = "";
+      wrapper.removeAttribute("aria-valuenow");
+    }
+  };
+  // The server renders the bar without a width (no inline styles under the CSP).
+  show(wrapper.getAttribute("aria-valuenow"));
   const poll = () => {
     fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
       .then((data) => {
-        bar.style.width = `${data.progress}%`;
-        bar.textContent = `${data.progress}%`;
-        wrapper.setAttribute("aria-valuenow", data.progress);
-        if (text) {
-          text.textContent = data.status === "validating"
-            ? `${data.checked_rows} / ${data.total_rows || "?"}`
-            : `${data.processed_rows} / ${data.total_rows}`;
-        }
+        show(data.progress);
+        if (text && data.progress_label) text.textContent = data.progress_label;
         if (data.status_label !== initial) {
           window.location.reload();
         } else {
