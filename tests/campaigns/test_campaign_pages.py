@@ -187,3 +187,17 @@ def test_feedback_period_excludes_older_leads_and_bad_dates_are_reported(
     )
     assert response.status_code == 200
     assert "cannot be before the start date" in response.content.decode()
+
+
+def test_feedback_names_sales_generated_leads_alike_in_every_table(marketer_client, rep):
+    from leads import services as marketing
+    from sales import services as sales
+
+    found = marketing.lead_intake(by=rep, data={"last_name": "Hopper", "email": "g@x.example"})
+    sales.activity_log(lead=found.lead, by=rep, kind="call", objections=["price"])
+    sales.lead_lose(lead=found.lead, by=rep, reason="competitor")
+    html = marketer_client.get(reverse("campaigns:feedback")).content.decode()
+    label = '<th scope="row" class="small">No campaign (sales-generated)</th>'
+    for table in ("feedback-lost", "feedback-objections"):
+        section = html.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
+        assert label in section, table
