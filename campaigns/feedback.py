@@ -81,7 +81,8 @@ def feedback(request):
     )
     for row in by_campaign:
         cid = row["campaign"]
-        row["campaign_obj"] = campaigns.get(cid)
+        campaign = row["campaign_obj"] = campaigns.get(cid)
+        row["label"] = campaign.name if campaign else _("No campaign (sales-generated)")
         row["rejections"] = [rejections.get(cid, {}).get(r, 0) for r in RejectionReason.values]
         row["lost_reasons"] = [lost.get(cid, {}).get(r, 0) for r in LostReason.values]
         row["objections"] = [objections.get(cid, {}).get(t, 0) for t in ObjectionTag.values]

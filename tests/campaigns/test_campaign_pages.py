@@ -234,3 +234,17 @@ def test_the_allowed_site_is_kept_as_its_origin(marketer_client, campaign):
     assert form.cleaned_data["allowed_origin"] == "https://www.example.com"
     bad = CampaignForm({**data, "allowed_origin": "ftp://example.com"}, instance=campaign)
     assert "allowed_origin" in bad.errors
+
+
+def test_feedback_names_sales_generated_leads_alike_in_every_table(marketer_client, rep):
+    from leads import services as marketing
+    from sales import services as sales
+
+    found = marketing.lead_intake(by=rep, data={"last_name": "Hopper", "email": "g@x.example"})
+    sales.activity_log(lead=found.lead, by=rep, kind="call", objections=["price"])
+    sales.lead_lose(lead=found.lead, by=rep, reason="competitor")
+    html = marketer_client.get(reverse("campaigns:feedback")).content.decode()
+    label = '<th scope="row" class="small">No campaign (sales-generated)</th>'
+    for table in ("feedback-lost", "feedback-objections"):
+        section = html.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
+        assert label in section, table
