@@ -20,7 +20,7 @@ from leads.lifecycle import TransitionNotAllowed
 
 from . import services
 from .intake import origin_of
-from .models import Campaign, Channel
+from .models import Campaign, Channel, taken_by_another
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -76,10 +76,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         )
 
     def validate_name(self, name):
-        same = Campaign.objects.filter(name__iexact=name.strip())
-        if self.instance is not None:
-            same = same.exclude(pk=self.instance.pk)
-        if same.exists():
+        if taken_by_another("name", name, self.instance):
             raise ValidationError(_("A campaign with this name already exists."))
         return name
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from leadflow import roles
 
 from .intake import origin_of
-from .models import Campaign
+from .models import Campaign, taken_by_another
 
 User = get_user_model()
 
@@ -75,20 +75,12 @@ class CampaignForm(forms.ModelForm):
             if data.get(name) is not None and data[name] < 0:
                 self.add_error(name, _("Amounts cannot be negative."))
         name = (data.get("name") or "").strip()
-        if name:
-            same = Campaign.objects.filter(name__iexact=name)
-            if self.instance.pk:
-                same = same.exclude(pk=self.instance.pk)
-            if same.exists():
-                # Also what a resubmitted form (back button, then Save again) runs into.
-                self.add_error("name", _("A campaign with this name already exists."))
+        if name and taken_by_another("name", name, self.instance):
+            # Also what a resubmitted form (back button, then Save again) runs into.
+            self.add_error("name", _("A campaign with this name already exists."))
         code = (data.get("utm_campaign") or "").strip()
-        if code:
-            clash = Campaign.objects.filter(utm_campaign__iexact=code)
-            if self.instance.pk:
-                clash = clash.exclude(pk=self.instance.pk)
-            if clash.exists():
-                self.add_error("utm_campaign", _("Another campaign already uses this UTM code."))
+        if code and taken_by_another("utm_campaign", code, self.instance):
+            self.add_error("utm_campaign", _("Another campaign already uses this UTM code."))
         return data
 
     def clean_allowed_origin(self):

@@ -82,3 +82,12 @@ class Campaign(models.Model):
 
     def get_absolute_url(self):
         return reverse("campaigns:detail", args=[self.pk])
+
+
+def taken_by_another(field, value, campaign=None):
+    """Another campaign than ``campaign`` has ``value`` in ``field``, in any case (names and
+    UTM codes are unique that way; the forms and the API check it before saving)."""
+    others = Campaign.objects.filter(**{f"{field}__iexact": value.strip()})
+    if campaign is not None and campaign.pk:
+        others = others.exclude(pk=campaign.pk)
+    return others.exists()
