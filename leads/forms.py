@@ -8,6 +8,7 @@ from campaigns.models import Campaign
 from leadflow import roles
 
 from .models import DisqualifyReason, InquiryType, Lead
+from .services import CONTACT_FIELDS
 
 User = get_user_model()
 
@@ -30,7 +31,25 @@ class RepChoiceField(forms.ModelChoiceField):
         return name
 
 
-class LeadForm(forms.ModelForm):
+# The contact fields' rows, shared by logging a lead and correcting it.
+CONTACT_ROWS = (
+    Row(Column("first_name"), Column("last_name")),
+    Row(Column("email"), Column("phone")),
+    Row(Column("company"), Column("job_title"), Column("country")),
+)
+
+
+class ContactChecks:
+    """A person must be reachable: an email or a phone (the services check it again)."""
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("email") and not data.get("phone"):
+            self.add_error("email", _("Give an email address or a phone number."))
+        return data
+
+
+class LeadForm(ContactChecks, forms.ModelForm):
     """Logging a lead by hand. The email dedupe happens in the service, not here."""
 
     class Meta:
@@ -65,58 +84,29 @@ class LeadForm(forms.ModelForm):
         self.helper = FormHelper()
         self.helper.layout = Layout(
             Row(Column("inquiry_type"), Column("campaign")),
-            Row(Column("first_name"), Column("last_name")),
-            Row(Column("email"), Column("phone")),
-            Row(Column("company"), Column("job_title"), Column("country")),
+            *CONTACT_ROWS,
             "notes",
             "consent",
             Submit("save", _("Log lead")),
         )
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("email") and not data.get("phone"):
-            self.add_error("email", _("Give an email address or a phone number."))
-        return data
 
     def validate_unique(self):
         # Duplicates become touches (lead_intake); the unique email check must not refuse them.
         pass
 
 
-class LeadContactForm(forms.ModelForm):
+class LeadContactForm(ContactChecks, forms.ModelForm):
     """Correcting a lead's contact details (leads.services.lead_update_contact)."""
 
     class Meta:
         model = Lead
-        fields = [
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "company",
-            "job_title",
-            "country",
-            "consent",
-        ]
+        fields = [*CONTACT_FIELDS, "consent"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["last_name"].required = True
         self.helper = FormHelper()
-        self.helper.layout = Layout(
-            Row(Column("first_name"), Column("last_name")),
-            Row(Column("email"), Column("phone")),
-            Row(Column("company"), Column("job_title"), Column("country")),
-            "consent",
-            Submit("save", _("Save changes")),
-        )
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("email") and not data.get("phone"):
-            self.add_error("email", _("Give an email address or a phone number."))
-        return data
+        self.helper.layout = Layout(*CONTACT_ROWS, "consent", Submit("save", _("Save changes")))
 
     def validate_unique(self):
         # The service checks the email against the other open leads, under the row lock.
