@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from leadflow import roles
 from leadflow.http import forbidden
 from leads.filters import PeriodForm
+from leads.metrics import ACCEPTED_HANDED
 from leads.models import Flag, Lead, LostReason, RejectionReason, Side, Stage
 from sales.models import Handoff, Objection, ObjectionTag
 
@@ -19,10 +20,7 @@ COUNTS = {
     "generated": Count("id"),
     "handed_off": Count("id", filter=Q(handed_off_at__isnull=False)),
     "accepted": Count("id", filter=Q(accepted_at__isnull=False)),
-    # The acceptance rate's numerator: sales-generated leads start accepted, unhanded.
-    "accepted_handed": Count(
-        "id", filter=Q(accepted_at__isnull=False, handed_off_at__isnull=False)
-    ),
+    "accepted_handed": Count("id", filter=ACCEPTED_HANDED),
     "rejected": Count("id", filter=Q(rejected_at__isnull=False)),
     "contacted": Count("id", filter=Q(first_contact_at__isnull=False)),
     "won": Count("id", filter=Q(stage=Stage.WON)),

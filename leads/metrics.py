@@ -55,6 +55,11 @@ def _sales_delay_flag_raised():
     )
 
 
+# The acceptance rate's numerator: accepted among the handed-off leads. A sales-generated
+# lead starts accepted without a handoff; counting it would push the rate over 100 %
+# (SPEC §6: rates are fractions).
+ACCEPTED_HANDED = Q(accepted_at__isnull=False, handed_off_at__isnull=False)
+
 # Handed off and not won: the leads the rules classify.
 DROPPABLE = Q(handed_off_at__isnull=False) & ~Q(stage=Stage.WON)
 # (1) rejected and never accepted afterwards -> marketing (lead quality).
@@ -317,11 +322,7 @@ def funnel(filters, sla_hours=None):
         mql=Count("id", filter=Q(mql_at__isnull=False)),
         handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
         accepted=Count("id", filter=Q(accepted_at__isnull=False)),
-        # The acceptance rate's numerator: a sales-generated lead starts accepted without
-        # a handoff, so counting it would push the rate over 100 % (SPEC §6: a fraction).
-        accepted_handed=Count(
-            "id", filter=Q(accepted_at__isnull=False, handed_off_at__isnull=False)
-        ),
+        accepted_handed=Count("id", filter=ACCEPTED_HANDED),
         contacted=Count("id", filter=Q(first_contact_at__isnull=False)),
         opportunity=Count("id", filter=Q(opportunity_at__isnull=False)),
         won=Count("id", filter=Q(stage=Stage.WON)),
@@ -428,9 +429,7 @@ def marketing_scorecard(filters):
             mql=Count("id", filter=Q(mql_at__isnull=False)),
             handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
             accepted=Count("id", filter=Q(accepted_at__isnull=False)),
-            accepted_handed=Count(
-                "id", filter=Q(accepted_at__isnull=False, handed_off_at__isnull=False)
-            ),
+            accepted_handed=Count("id", filter=ACCEPTED_HANDED),
             rejected=Count("id", filter=Q(rejected_at__isnull=False)),
             won=Count("id", filter=Q(stage=Stage.WON)),
             won_value=Coalesce(Sum("deal_value", filter=Q(stage=Stage.WON)), Value(Decimal("0"))),
@@ -789,9 +788,7 @@ def weekly_trend(filters, sla_hours=None):
             mql=Count("id", filter=Q(mql_at__isnull=False)),
             handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
             accepted=Count("id", filter=Q(accepted_at__isnull=False)),
-            accepted_handed=Count(
-                "id", filter=Q(accepted_at__isnull=False, handed_off_at__isnull=False)
-            ),
+            accepted_handed=Count("id", filter=ACCEPTED_HANDED),
             contacted_in_sla=Count("id", filter=in_sla),
             won=Count("id", filter=Q(stage=Stage.WON)),
         )

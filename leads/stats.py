@@ -144,9 +144,7 @@ def _cohort_rows(runs, sla_hours):
             mql=Count("id", filter=Q(mql_at__isnull=False)),
             handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
             accepted=Count("id", filter=Q(accepted_at__isnull=False)),
-            accepted_handed=Count(
-                "id", filter=Q(accepted_at__isnull=False, handed_off_at__isnull=False)
-            ),
+            accepted_handed=Count("id", filter=metrics.ACCEPTED_HANDED),
             contacted=Count("id", filter=Q(first_contact_at__isnull=False)),
             opportunity=Count("id", filter=Q(opportunity_at__isnull=False)),
             won=Count("id", filter=Q(stage=Stage.WON)),
