@@ -127,22 +127,25 @@ def test_campaign_list_counts_and_cost_per_lead(marketer_client, make_lead, camp
     assert list(rows)[0] == campaign.pk  # sorted by leads generated, most first
 
 
-def test_campaign_list_sorts_by_cost_per_lead_with_empty_campaigns_last(marketer_client):
+@pytest.fixture
+def priced():
+    """Cost per lead 10 (Cheap), 1000 (Dear) and none (Empty: spend but no leads)."""
     cheap = factories.CampaignFactory(name="Cheap", spend=10)
     dear = factories.CampaignFactory(name="Dear", spend=1000)
     empty = factories.CampaignFactory(name="Empty", spend=50)
     for c in (cheap, dear):
         factories.LeadFactory(campaign=c)
+    return cheap, dear, empty
+
+
+def test_campaign_list_sorts_by_cost_per_lead_with_empty_campaigns_last(marketer_client, priced):
+    cheap, dear, empty = priced
     response = marketer_client.get(reverse("campaigns:list") + "?sort=cpl")
     assert [c.pk for c in response.context["campaigns"]] == [cheap.pk, dear.pk, empty.pk]
 
 
-def test_every_campaign_column_sorts_both_ways(marketer_client):
-    cheap = factories.CampaignFactory(name="Cheap", spend=10)
-    dear = factories.CampaignFactory(name="Dear", spend=1000)
-    empty = factories.CampaignFactory(name="Empty", spend=50)
-    for c in (cheap, dear):
-        factories.LeadFactory(campaign=c)
+def test_every_campaign_column_sorts_both_ways(marketer_client, priced):
+    cheap, dear, empty = priced
     page = marketer_client.get(reverse("campaigns:list") + "?sort=-cpl")
     assert [c.pk for c in page.context["campaigns"]] == [dear.pk, cheap.pk, empty.pk]
     body = page.content.decode()

@@ -1,5 +1,5 @@
-"""Fixtures of the sweep and SLA tests: a frozen clock, the sweep in both modes, the
-global policy and business hours."""
+"""Fixtures of the sweep and SLA tests (a frozen clock, the sweep in both modes, the
+global policy and business hours) and of the import tests (the "Google Ads" campaign)."""
 
 import datetime as dt
 
@@ -8,6 +8,7 @@ import time_machine
 
 from leads.models import SLAPolicy
 from leads.sweep import sweep_flags
+from tests import factories
 
 UTC = dt.UTC
 # A Monday; 10:00 in the site's time zone (Europe/Amsterdam, CET in March).
@@ -84,3 +85,9 @@ def business_hours(policy):
         work_end=dt.time(17, 0),
         time_zone="Europe/Amsterdam",
     )
+
+
+@pytest.fixture
+def google(db):
+    """The campaign the import tests' CSV rows name ("Google Ads", UTM code gads-1)."""
+    return factories.CampaignFactory(name="Google Ads", utm_campaign="gads-1")

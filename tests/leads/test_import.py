@@ -47,14 +47,8 @@ def full_import(client, text, skip=True, **upload_extra):
     return job
 
 
-@pytest.fixture(autouse=True)
-def _tasks_run_at_once(immediate_on_commit):
-    pass
-
-
-@pytest.fixture
-def google(db):
-    return factories.CampaignFactory(name="Google Ads", utm_campaign="gads-1")
+# The import's Celery tasks run as their transactions commit.
+pytestmark = pytest.mark.usefixtures("immediate_on_commit")
 
 
 def test_salesforce_headers_are_mapped_case_insensitively():

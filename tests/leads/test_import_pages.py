@@ -17,15 +17,8 @@ from tests import factories
 
 from .test_import import SALESFORCE, full_import, map_and_check, upload
 
-
-@pytest.fixture(autouse=True)
-def _tasks_run_at_once(immediate_on_commit):
-    pass
-
-
-@pytest.fixture
-def google(db):
-    return factories.CampaignFactory(name="Google Ads", utm_campaign="gads-1")
+# The import's Celery tasks run as their transactions commit.
+pytestmark = pytest.mark.usefixtures("immediate_on_commit")
 
 
 def in_dutch(client):
