@@ -263,12 +263,10 @@ def lead_update_contact(*, lead, by, data):
         and Lead.objects.open_with_email(values["email"]).exclude(pk=lead.pk).exists()
     ):
         raise InvalidInput(_("Another open lead has this email address."), field="email")
+    values["consent"] = bool(data.get("consent"))
     changed = [name for name, value in values.items() if getattr(lead, name) != value]
-    consent = bool(data.get("consent"))
-    if consent != lead.consent:
-        changed.append("consent")
     for name in changed:
-        setattr(lead, name, consent if name == "consent" else values[name])
+        setattr(lead, name, values[name])
     if changed:
         try:
             with transaction.atomic():
