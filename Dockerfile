@@ -3,12 +3,13 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 RUN useradd --create-home leadflow
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.txt ./
 COPY leadflow ./leadflow
 COPY campaigns ./campaigns
 COPY leads ./leads
 COPY sales ./sales
-RUN pip install .
+RUN pip install --require-hashes --no-deps -r requirements.txt \
+    && pip install --no-deps --no-build-isolation .
 COPY . .
 RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && DEBUG=0 SECRET_KEY=build-only python manage.py compile_translations --force \

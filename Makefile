@@ -8,14 +8,27 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: run test lint format migrations-check check-compose vendor seed clean messages translations
+.PHONY: lock run test lint format migrations-check check-compose vendor seed clean messages translations
 
-$(VENV)/.installed: pyproject.toml
+# Every package, pip and setuptools included, comes from the lock file at its hash; LeadFlow
+# itself is installed on top without resolving anything (make lock updates the lock).
+$(VENV)/.installed: requirements-dev.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "LeadFlow needs Python 3.11 or newer on PATH."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Re-resolve the lock files from pyproject.toml's ranges: `make lock` moves every package to
+# its newest allowed release; `make lock LOCK_ARGS=` only adds what pyproject.toml gained;
+# `make lock LOCK_ARGS="--upgrade-package celery"` moves one. Runtime first, so the dev
+# lock holds the very same runtime versions.
+LOCK_ARGS ?= --upgrade
+LOCK := $(VENV)/bin/uv pip compile --quiet --python-version 3.11 --generate-hashes $(LOCK_ARGS)
+lock: $(VENV)/.installed
+	$(LOCK) pyproject.toml requirements-build.in -o requirements.txt
+	$(LOCK) pyproject.toml requirements-build.in --extra dev -c requirements.txt \
+		-o requirements-dev.txt
 
 run: $(VENV)/.installed translations
 	$(PY) manage.py migrate --noinput
