@@ -1,15 +1,13 @@
 """Two reps answering one lead through the API at the same moment: exactly one 200 and one
 409 with a readable message (the services' row lock decides). Needs PostgreSQL."""
 
-import threading
-import time
-
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from leads import lifecycle
 from leads.models import Lead, Stage, StageChange
+from tests import races
+from tests.races import hold_until_blocked
 
 # Skipped at collection on SQLite, so the transactional flush never runs there.
 pytestmark = [
@@ -24,32 +22,13 @@ pytestmark = [
 
 @pytest.fixture
 def slow_moves(monkeypatch):
-    """Hold the row lock a little longer so the two requests surely overlap."""
-    real_move = lifecycle.move
-
-    def move(*args, **kwargs):
-        time.sleep(0.3)
-        return real_move(*args, **kwargs)
-
-    monkeypatch.setattr(lifecycle, "move", move)
+    """The first move waits, row lock held, until the rival request queues behind it."""
+    hold_until_blocked(monkeypatch, lifecycle, "move")
 
 
 def race(*requests):
-    barrier = threading.Barrier(len(requests))
-    responses = [None] * len(requests)
-
-    def run(i, request):
-        try:
-            barrier.wait()
-            responses[i] = request()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, r)) for i, r in enumerate(requests)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    responses = races.race(*requests)
+    assert not races.failures(responses), responses
     return responses
 
 

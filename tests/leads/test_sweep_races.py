@@ -1,13 +1,12 @@
 """Two workers sweeping at the same moment (SPEC §4): no duplicate open flag, every flag
 raised once in total. Real concurrency needs PostgreSQL."""
 
-import threading
-
 import pytest
 from django.db import connection
 
 from leads.models import Flag, FlagKind, Stage
 from leads.sweep import sweep_flags
+from tests import races
 
 from .conftest import T0, D
 
@@ -21,24 +20,8 @@ def _needs_postgres():
 
 
 def race(n, call):
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(call())
-        except Exception as exc:  # noqa: BLE001 - the test reports any failure
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == []
+    results = races.race(*[call] * n)
+    assert races.failures(results) == []
     return results
 
 

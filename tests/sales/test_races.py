@@ -1,9 +1,6 @@
 """Two people acting on one lead at the same moment: the database decides, exactly one
 wins and the other is told (SPEC §3). Real concurrency needs PostgreSQL row locks."""
 
-import threading
-import time
-
 import pytest
 from django.db import connection
 
@@ -12,6 +9,8 @@ from leads.lifecycle import LeadflowError
 from leads.models import Lead, Stage, StageChange
 from sales import services as sales
 from sales.models import Handoff
+from tests import races
+from tests.races import hold_until_blocked
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -24,36 +23,15 @@ def _needs_postgres():
 
 @pytest.fixture
 def slow_moves(monkeypatch):
-    """Hold the row lock a little longer so the two transactions surely overlap."""
-    real_move = lifecycle.move
-
-    def move(*args, **kwargs):
-        time.sleep(0.3)
-        return real_move(*args, **kwargs)
-
-    monkeypatch.setattr(lifecycle, "move", move)
+    """The first move waits, row lock held, until the rival transaction queues behind it."""
+    hold_until_blocked(monkeypatch, lifecycle, "move")
 
 
 def race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            call()
-            results[i] = "ok"
-        except LeadflowError as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
+    """Run the service calls at once: "ok" for each that went through, else its refusal."""
+    outcomes = races.race(*calls)
+    assert all(isinstance(o, LeadflowError) for o in races.failures(outcomes)), outcomes
+    return ["ok" if not isinstance(o, Exception) else o for o in outcomes]
 
 
 def test_two_reps_accepting_one_queued_lead_exactly_one_wins(
@@ -86,13 +64,7 @@ def test_rep_and_manager_accepting_at_once_write_one_acceptance(
 
 
 def test_two_reps_claiming_one_lead_exactly_one_gets_it(make_lead, rep, other_rep, monkeypatch):
-    real_claim = sales._claim_into
-
-    def slow_claim(*args, **kwargs):
-        time.sleep(0.3)
-        return real_claim(*args, **kwargs)
-
-    monkeypatch.setattr(sales, "_claim_into", slow_claim)
+    hold_until_blocked(monkeypatch, sales, "_claim_into")
     lead = make_lead(Stage.HANDED_OFF, owner=None)
     results = race(
         lambda: sales.lead_claim(lead=lead.pk, by=rep),

@@ -1,9 +1,6 @@
 """Two reps clicking at the same moment, through the views: exactly one wins and the other
 sees why on the page they return to (PostgreSQL row locks make the race real)."""
 
-import threading
-import time
-
 import pytest
 from django.db import connection
 from django.test import Client
@@ -12,6 +9,8 @@ from django.urls import reverse
 from leads import lifecycle
 from leads.models import Lead, Stage, StageChange
 from sales import services as sales
+from tests import races
+from tests.races import hold_until_blocked
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -30,23 +29,14 @@ def logged_in(user):
 
 def race(*posts):
     """Run the (client, url) posts at once; each follows its redirect to the inbox."""
-    barrier = threading.Barrier(len(posts))
-    pages = [None] * len(posts)
 
-    def run(i, client, url):
-        try:
-            barrier.wait()
-            response = client.post(url, {"next": reverse("sales:inbox")}, follow=True)
-            pages[i] = (response.status_code, response.content.decode())
-        finally:
-            connection.close()
+    def post(client, url):
+        response = client.post(url, {"next": reverse("sales:inbox")}, follow=True)
+        return response.status_code, response.content.decode()
 
-    threads = [threading.Thread(target=run, args=(i, *post)) for i, post in enumerate(posts)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return pages
+    outcomes = races.race(*(lambda c=client, u=url: post(c, u) for client, url in posts))
+    assert not races.failures(outcomes), outcomes
+    return outcomes
 
 
 def alerts(body):
@@ -54,13 +44,7 @@ def alerts(body):
 
 
 def test_two_reps_claiming_one_lead_the_loser_sees_who_won(make_lead, rep, other_rep, monkeypatch):
-    real_claim = sales._claim_into
-
-    def slow_claim(*args, **kwargs):
-        time.sleep(0.3)
-        return real_claim(*args, **kwargs)
-
-    monkeypatch.setattr(sales, "_claim_into", slow_claim)
+    hold_until_blocked(monkeypatch, sales, "_claim_into")
     lead = make_lead(Stage.HANDED_OFF, owner=None)
     url = reverse("sales:claim", args=[lead.pk])
     pages = race((logged_in(rep), url), (logged_in(other_rep), url))
@@ -75,13 +59,7 @@ def test_two_reps_claiming_one_lead_the_loser_sees_who_won(make_lead, rep, other
 def test_two_reps_accepting_one_queued_lead_the_loser_is_told(
     make_lead, rep, other_rep, monkeypatch
 ):
-    real_move = lifecycle.move
-
-    def slow_move(*args, **kwargs):
-        time.sleep(0.3)
-        return real_move(*args, **kwargs)
-
-    monkeypatch.setattr(lifecycle, "move", slow_move)
+    hold_until_blocked(monkeypatch, lifecycle, "move")
     lead = make_lead(Stage.HANDED_OFF, owner=None)
     url = reverse("sales:accept", args=[lead.pk])
     pages = race((logged_in(rep), url), (logged_in(other_rep), url))
