@@ -10,7 +10,7 @@ the check), makes sure the pre-aggregated statistics are current, then for the d
   page      GET /dashboard/ through Django (server time: refresh check, queries, template)
   sql-pre   hand-written SQL over the same pre-aggregated tables, run back to back
   sql-raw   hand-written SQL over the raw lead/handoff/activity/flag tables
-  orm-raw   leads/metrics.py, the raw reference definitions, through the ORM
+  orm-raw   tests/reference.py, the raw reference definitions, through the ORM
 
 and the ratios page / sql-pre and page / sql-raw. PostgreSQL only.
 """
@@ -212,11 +212,12 @@ def main():
     from django.test import Client
     from django.utils import timezone
 
-    from leads import metrics, stats
+    from leadflow.dates import start_of_day
     from leads.demo import Seeder, reset_demo_data
-    from leads.filters import start_of_day
     from leads.models import Lead
+    from leads.reporting import definitions, medians, stats
     from leads.sla import global_policy
+    from tests import reference
 
     if connection.vendor != "postgresql":
         raise SystemExit("Run this against PostgreSQL (set DATABASE_URL).")
@@ -254,20 +255,20 @@ def main():
             "tz": str(timezone.get_current_timezone()),
         }
         url = f"/dashboard/?start={start_day.isoformat()}&end={today.isoformat()}"
-        filters = metrics.Filters(start=start_day, end=today)
+        filters = definitions.Filters(start=start_day, end=today)
 
         def page(url=url):
             response = client.get(url)
             assert response.status_code == 200
 
         def orm_raw(filters=filters):
-            metrics.funnel(filters)
-            metrics.marketing_scorecard(filters)
-            metrics.sales_scorecard(filters)
-            metrics.reasons(filters)
-            metrics.objections_by_campaign(filters)
-            metrics.false_rejections(filters)
-            metrics.weekly_trend(filters)
+            reference.funnel(filters)
+            reference.marketing_scorecard(filters)
+            reference.sales_scorecard(filters)
+            reference.reasons(filters)
+            reference.objections_by_campaign(filters)
+            medians.false_rejections(filters)
+            reference.weekly_trend(filters)
 
         page_ms = median_ms(page, args.repeat)
         pre_ms = median_ms(lambda params=params: run_sql(PRE_SQL, params), args.repeat)

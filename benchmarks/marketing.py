@@ -6,6 +6,8 @@
 Seeds N leads with seed_demo (skip with --no-seed when the database already has them),
 then reports, each step in a fresh process so memory figures are its own:
   list    server time and query count of /leads/ pages (first, deep by cursor, filtered)
+  campaigns  server time and query count of /campaigns/ (every sort) and the biggest
+          campaign's page, both read from the dashboard's statistics
   export  rows per second and peak RSS of /leads/export.csv over every lead
   import  rows per second of a 100k-row Salesforce-style CSV (validation and run)
 
@@ -110,6 +112,37 @@ def step_list():
     return out
 
 
+def step_campaigns():
+    setup()
+    from django.db.models import Count
+
+    from leads.models import Lead
+    from leads.reporting import stats
+
+    stats.refresh()  # the pages refresh too; this takes any backlog out of the timing
+    client = client_for("marketer")
+    biggest = (
+        Lead.objects.exclude(campaign=None)
+        .values("campaign")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("campaign", flat=True)
+        .first()
+    )
+    pages = {
+        "list (by start)": "/campaigns/",
+        "list by leads": "/campaigns/?sort=generated",
+        "list by won": "/campaigns/?sort=won",
+        "list by cost/lead": "/campaigns/?sort=cpl",
+        "biggest campaign page": f"/campaigns/{biggest}/",
+    }
+    out = {}
+    for name, url in pages.items():
+        ms, queries, status = timed_get(client, url)
+        out[name] = {"ms": round(ms, 1), "queries": queries, "status": status}
+    return out
+
+
 def step_export():
     setup()
     from leads.models import Lead
@@ -201,8 +234,8 @@ def main():
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument(
         "--only",
-        default="list,export,import",
-        help="comma-separated steps to run (default: list,export,import)",
+        default="list,campaigns,export,import",
+        help="comma-separated steps to run (default: list,campaigns,export,import)",
     )
     parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -211,6 +244,7 @@ def main():
         result = {
             "seed": lambda: step_seed(int(rest[0]), int(rest[1])),
             "list": step_list,
+            "campaigns": step_campaigns,
             "export": step_export,
             "import": lambda: step_import(int(rest[0])),
         }[name]()
@@ -227,6 +261,12 @@ def main():
     for name, row in (run_step("list") if "list" in steps else {}).items():
         print(
             f"  {name:<20} {row['ms']:>8.1f} ms  {row['queries']:>2} queries  HTTP {row['status']}"
+        )
+    if "campaigns" in steps:
+        print("\ncampaigns (median of 5, server time through Django's test client):")
+    for name, row in (run_step("campaigns") if "campaigns" in steps else {}).items():
+        print(
+            f"  {name:<22} {row['ms']:>8.1f} ms  {row['queries']:>2} queries  HTTP {row['status']}"
         )
     if "export" in steps:
         print("\nexport:", run_step("export"))

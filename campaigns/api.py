@@ -16,10 +16,10 @@ from rest_framework.response import Response
 
 from leadflow import roles
 from leadflow.api import MAX_MONEY, CanMarket, CursorPagination
-from leads.lifecycle import TransitionNotAllowed
+from leadflow.errors import TransitionNotAllowed
+from leadflow.http import origin_of
 
 from . import services
-from .intake import origin_of
 from .models import Campaign, Channel, taken_by_another
 
 

@@ -6,8 +6,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from leadflow import roles
+from leadflow.http import origin_of
 
-from .intake import origin_of
 from .models import Campaign, taken_by_another
 
 User = get_user_model()

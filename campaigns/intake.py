@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
@@ -28,7 +27,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from leads.lifecycle import InvalidInput, LeadflowError
+from leadflow import ratelimit
+from leadflow.errors import InvalidInput, LeadflowError
+from leadflow.http import origin_of
 from leads.models import InquiryType, TouchSource
 from leads.services import UTM_FIELDS, lead_intake
 from leads.sla import SLA
@@ -40,7 +41,6 @@ logger = logging.getLogger("leadflow.intake")
 HONEYPOT = "website"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 RATE_WINDOW = 60  # seconds; the limits are per minute
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class IntakeRefused(Exception):
@@ -53,30 +53,6 @@ class IntakeRefused(Exception):
 
 
 # --- origins and the redirect ----------------------------------------------------------
-
-
-def origin_of(url, *, bare=True):
-    """``scheme://host[:port]`` of an http(s) URL, lower-cased with the default port
-    dropped; None when it is not one. With ``bare``, a path, query or fragment (other than
-    "/") also makes it None: what a campaign's allowed site must look like."""
-    try:
-        parts = urlsplit((url or "").strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname:
-        return None
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        return None
-    if bare and (parts.path not in ("", "/") or parts.query or parts.fragment):
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and port != DEFAULT_PORTS[scheme]:
-        host = f"{host}:{port}"
-    return f"{scheme}://{host}"
 
 
 def redirect_target(next_url, allowed_origin):
@@ -105,18 +81,6 @@ def redirect_target(next_url, allowed_origin):
 # --- rate limits -----------------------------------------------------------------------
 
 
-def client_ip(request):
-    """REMOTE_ADDR, or with NUM_PROXIES trusted proxies in front, the address the nearest
-    of them saw (X-Forwarded-For is only believed that far)."""
-    proxies = settings.NUM_PROXIES
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies and forwarded:
-        addresses = [a.strip() for a in forwarded.split(",") if a.strip()]
-        if addresses:
-            return addresses[-min(proxies, len(addresses))]
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def over_limit(bucket, limit):
     """Count one post in ``bucket`` (a fixed one-minute window in the cache). Returns the
     seconds until the window ends when the limit is passed, else 0. A limit of 0 is off.
@@ -125,14 +89,8 @@ def over_limit(bucket, limit):
         return 0
     now = time.time()
     window = int(now // RATE_WINDOW)
-    key = f"intake-rl:{bucket}:{window}"
     try:
-        cache.add(key, 0, timeout=RATE_WINDOW + 5)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=RATE_WINDOW + 5)
-            count = 1
+        count = ratelimit.count(f"intake-rl:{bucket}:{window}", RATE_WINDOW + 5)
     except Exception:  # noqa: BLE001 - any cache failure must not take intake down
         logger.exception("intake rate limit: cache unavailable")
         return 0
@@ -410,7 +368,7 @@ def intake(request, key):
             raise IntakeRefused(400, _("The Content-Length header is not valid."))
         if int(length) > _max_body():
             raise _too_large()
-        _check_rate(f"ip:{client_ip(request)}", settings.INTAKE_RATE_PER_IP)
+        _check_rate(f"ip:{ratelimit.client_ip(request)}", settings.INTAKE_RATE_PER_IP)
         try:
             campaign = Campaign.objects.get(intake_key=key)
         except Campaign.DoesNotExist:

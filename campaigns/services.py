@@ -3,7 +3,8 @@
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from leads.lifecycle import ActionForbidden, InvalidInput, require_marketing
+from leadflow.errors import ActionForbidden, InvalidInput
+from leads.lifecycle import require_marketing
 
 from .models import Campaign, new_intake_key
 

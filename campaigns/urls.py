@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import feedback, views
+from leads.reporting import feedback
+
+from . import views
 
 app_name = "campaigns"
 urlpatterns = [

@@ -1,29 +1,33 @@
+import dataclasses
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
-from django.db.models.functions import NullIf
+from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
 from leadflow import roles
-from leadflow.http import forbidden, run_action
-from leads.lifecycle import InvalidInput
-from leads.models import Flag, Lead, Side
+from leadflow.errors import InvalidInput
+from leadflow.http import run_action
+from leadflow.permissions import RoleRequiredMixin, role_required
+from leads.models import Lead
+from leads.reporting import definitions, stats
+from leads.reporting.forms import PeriodForm
 
 from . import services
 from .forms import CampaignForm
 from .models import Campaign, Channel
 
 
-class MarketingRequiredMixin(LoginRequiredMixin, UserPassesTestMixin):
+class MarketingRequiredMixin(RoleRequiredMixin):
     """Campaigns are marketing's: marketers and managers (SPEC §1)."""
 
-    def test_func(self):
-        return roles.can_market(self.request.user)
+    role_rule = roles.can_market
+    role_message = gettext_lazy("Only marketers and managers can work on campaigns.")
 
 
 SORTS = {
@@ -39,24 +43,6 @@ SORTS = {
 }
 
 
-def with_stats(qs):
-    """Per campaign, in one GROUP BY: leads generated, handed off, accepted, won, won value
-    and cost per lead (spend / generated)."""
-    qs = qs.annotate(
-        generated=Count("leads"),
-        handed_off=Count("leads", filter=Q(leads__handed_off_at__isnull=False)),
-        accepted=Count("leads", filter=Q(leads__accepted_at__isnull=False)),
-        won=Count("leads", filter=Q(leads__stage="won")),
-        won_value=Sum("leads__deal_value", filter=Q(leads__stage="won")),
-    )
-    return qs.annotate(
-        cost_per_lead=ExpressionWrapper(
-            F("spend") / NullIf(F("generated"), 0),
-            output_field=DecimalField(max_digits=14, decimal_places=2),
-        )
-    )
-
-
 class CampaignListView(MarketingRequiredMixin, ListView):
     template_name = "campaigns/campaign_list.html"
     context_object_name = "campaigns"
@@ -70,7 +56,9 @@ class CampaignListView(MarketingRequiredMixin, ListView):
         return (key, sort.startswith("-")) if key in SORTS else ("start", False)
 
     def get_queryset(self):
-        qs = with_stats(Campaign.objects.select_related("owner"))
+        # Lifetime numbers from the dashboard's statistics, brought up to date first.
+        stats.refresh(max_days=stats.INLINE_DAYS)
+        qs = stats.with_campaign_totals(Campaign.objects.select_related("owner"))
         channel = self.request.GET.get("channel")
         if channel in Channel.values:
             qs = qs.filter(channel=channel)
@@ -129,58 +117,6 @@ class CampaignUpdateView(MarketingRequiredMixin, UpdateView):
         return redirect(self.object.get_absolute_url())
 
 
-FUNNEL = (
-    ("generated", None),
-    ("mql", "mql_at"),
-    ("handed_off", "handed_off_at"),
-    ("accepted", "accepted_at"),
-    ("contacted", "first_contact_at"),
-    ("opportunity", "opportunity_at"),
-)
-
-
-def campaign_funnel(campaign):
-    """The campaign's funnel over all its leads (first touch), one aggregate query."""
-    counts = {
-        name: Count("id", filter=Q(**{f"{field}__isnull": False})) if field else Count("id")
-        for name, field in FUNNEL
-    }
-    data = Lead.objects.filter(campaign=campaign).aggregate(
-        **counts,
-        won=Count("id", filter=Q(stage="won")),
-        lost=Count("id", filter=Q(stage="lost")),
-        rejected=Count("id", filter=Q(rejected_at__isnull=False)),
-        won_value=Sum("deal_value", filter=Q(stage="won")),
-    )
-    generated = data["generated"]
-    steps = []
-    previous = None
-    for name, label in (
-        ("generated", _("Generated")),
-        ("mql", _("MQL")),
-        ("handed_off", _("Handed off")),
-        ("accepted", _("Accepted")),
-        ("contacted", _("Contacted")),
-        ("opportunity", _("Opportunity")),
-        ("won", _("Won")),
-    ):
-        value = data[name]
-        steps.append(
-            {
-                "name": name,
-                "label": label,
-                "count": value,
-                "of_generated": (value / generated) if generated else None,
-                "from_previous": (value / previous) if previous else None,
-            }
-        )
-        previous = value
-    data["steps"] = steps
-    data["cost_per_lead"] = (campaign.spend / generated) if generated else None
-    data["cost_per_won"] = (campaign.spend / data["won"]) if data["won"] else None
-    return data
-
-
 class CampaignDetailView(MarketingRequiredMixin, DetailView):
     model = Campaign
     template_name = "campaigns/campaign_detail.html"
@@ -192,26 +128,44 @@ class CampaignDetailView(MarketingRequiredMixin, DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         campaign = self.object
-        context["funnel"] = campaign_funnel(campaign)
+        # The dashboard's numbers, filtered to this campaign, over a period that defaults
+        # to the campaign's whole life: from its first lead (or its start) to today.
+        current = stats.refresh(max_days=stats.INLINE_DAYS)
+        first = stats.first_day(campaign)
+        form = PeriodForm(
+            self.request.GET or None,
+            only=("start", "end"),
+            default_start=min(filter(None, (first, campaign.start_date)), default=None),
+        )
+        filters = dataclasses.replace(form.filters(), campaign=campaign)
+        funnel = stats.funnel(filters, with_median=False)
+        context.update(
+            form=form,
+            filters=filters,
+            funnel=funnel,
+            steps=definitions.funnel_steps(funnel),
+            cost_per_lead=definitions.rate(campaign.spend, funnel["generated"]),
+            cost_per_won=definitions.rate(campaign.spend, funnel["won"]),
+            stats_current=current,
+            stats_as_of=stats.refreshed_at(),
+            dashboard_url=reverse("dashboard") + "?" + filters.query(),
+        )
         context["recent_leads"] = list(
             Lead.objects.filter(campaign=campaign)
             .select_related("owner")
             .order_by("-created_at", "-id")[:20]
         )
-        context["open_marketing_flags"] = (
-            Flag.objects.open().filter(lead__campaign=campaign, side=Side.MARKETING).count()
-        )
         context["intake_url"] = self.request.build_absolute_uri(f"/intake/{campaign.intake_key}/")
         context["leads_url"] = reverse("leads:list") + f"?campaign={campaign.pk}"
+        context["period_leads_url"] = reverse("leads:list") + "?" + filters.lead_list_query()
         return context
 
 
 @login_required
 @require_POST
+@role_required(roles.can_market, gettext_lazy("Only marketers and managers can do this."))
 def rotate_key(request, pk):
     campaign = get_object_or_404(Campaign, pk=pk)
-    if not roles.can_market(request.user):
-        return forbidden(request, _("Only marketers and managers can do this."))
     return run_action(
         request,
         lambda: services.campaign_rotate_key(campaign=campaign, by=request.user),

@@ -23,7 +23,7 @@ from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from leads.lifecycle import InvalidInput, LeadflowError
+from leadflow.errors import InvalidInput, LeadflowError
 
 # Re-exported: the API's views import them from here.
 from .api_defaults import CanMarket, HasRole, TokenAuthentication  # noqa: F401

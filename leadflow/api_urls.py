@@ -33,7 +33,7 @@ app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
-    # The dashboard's numbers (SPEC §6), computed by leads.dashboard_views.funnel_api.
+    # The dashboard's numbers (SPEC §6), computed by leads.reporting.views.funnel_api.
     path("funnel/", FunnelView.as_view(), name="funnel"),
     *router.urls,
     re_path(r"^.*$", api_not_found),

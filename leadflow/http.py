@@ -1,10 +1,38 @@
 """Small view helpers shared by every app."""
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from leads.lifecycle import ActionForbidden, LeadflowError
+from leadflow.errors import ActionForbidden, LeadflowError
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url, *, bare=True):
+    """``scheme://host[:port]`` of an http(s) URL, lower-cased with the default port
+    dropped; None when it is not one. With ``bare``, a path, query or fragment (other than
+    "/") also makes it None: what a campaign's allowed site must look like."""
+    try:
+        parts = urlsplit((url or "").strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return None
+    if bare and (parts.path not in ("", "/") or parts.query or parts.fragment):
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
 
 
 def safe_next(request, default):

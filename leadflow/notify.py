@@ -1,9 +1,9 @@
 """In-app notifications (the bell) and the emails that go with some of them."""
 
-from django.db import transaction
 from django.utils import translation
 
 from .i18n import user_language
+from .jobs import enqueue
 from .models import Notification
 
 
@@ -20,7 +20,5 @@ def notify(*, user, kind, lead=None, actor=None, text="", url="", email=False):
         user=user, kind=kind, lead=lead, actor=actor, text=text[:300], url=url
     )
     if email and user.email:
-        from .tasks import send_notification_email
-
-        transaction.on_commit(lambda: send_notification_email.delay(notification.pk))
+        enqueue("leadflow.tasks.send_notification_email", notification.pk)
     return notification

@@ -39,6 +39,27 @@ def can_market(user):
     return is_marketer(user) or is_manager(user)
 
 
+def can_log_leads(user):
+    """Log and import leads, export the list: marketers, salespeople and managers."""
+    return can_market(user) or is_rep(user)
+
+
+def can_see_leads(user):
+    """The lead list and its export: marketers and managers see all, a rep theirs and the
+    queue (``Lead.objects.for_user``)."""
+    return can_market(user) or is_rep(user)
+
+
+def can_read_reports(user):
+    """The dashboard and its numbers: marketing, sales and managers (SPEC §1)."""
+    return can_market(user) or is_rep(user)
+
+
+def can_work_sales(user):
+    """Sales-court pages (the inbox, sales actions): salespeople and managers."""
+    return is_rep(user) or is_manager(user)
+
+
 def has_any_role(user):
     return bool(role_names(user)) or is_manager(user)
 

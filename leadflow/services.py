@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.lifecycle import InvalidInput, TransitionNotAllowed
+from leadflow.errors import InvalidInput, TransitionNotAllowed
 
 from .models import ApiToken
 

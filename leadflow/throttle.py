@@ -21,6 +21,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.utils.translation import ngettext
 
+from . import ratelimit
+
 logger = logging.getLogger("leadflow.login")
 
 LOCKED_OUT = "locked_out"
@@ -33,11 +35,11 @@ def _bucket(kind, value):
 
 
 def _buckets(request, username):
-    from campaigns.intake import client_ip  # the intake's NUM_PROXIES-aware address
-
     buckets = [(_bucket("user", (username or "").strip().lower()), settings.LOGIN_FAILURE_LIMIT)]
     if request is not None:
-        buckets.append((_bucket("ip", client_ip(request)), settings.LOGIN_FAILURE_LIMIT_PER_IP))
+        buckets.append(
+            (_bucket("ip", ratelimit.client_ip(request)), settings.LOGIN_FAILURE_LIMIT_PER_IP)
+        )
     return [(bucket, limit) for bucket, limit in buckets if limit]
 
 
@@ -59,12 +61,7 @@ def record_failure(request, username):
     window = settings.LOGIN_LOCKOUT_SECONDS
     try:
         for bucket, limit in _buckets(request, username):
-            cache.add(f"{bucket}:n", 0, timeout=window)
-            try:
-                count = cache.incr(f"{bucket}:n")
-            except ValueError:  # expired between add and incr
-                cache.set(f"{bucket}:n", 1, timeout=window)
-                count = 1
+            count = ratelimit.count(f"{bucket}:n", window)
             if count >= limit:
                 cache.add(f"{bucket}:until", time.time() + window, timeout=window)
                 cache.delete(f"{bucket}:n")

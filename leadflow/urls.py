@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from campaigns.intake import intake
-from leads import dashboard_views
+from leads import notification_views as bell
+from leads.reporting import views as reporting
 
 from . import views
 
@@ -17,17 +18,17 @@ urlpatterns = [
         views.api_token_revoke,
         name="api_token_revoke",
     ),
-    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
-    path("dashboard/<slug:table>.csv", dashboard_views.dashboard_csv, name="dashboard_csv"),
+    path("dashboard/", reporting.dashboard, name="dashboard"),
+    path("dashboard/<slug:table>.csv", reporting.dashboard_csv, name="dashboard_csv"),
     # /api/v1/funnel/ is routed in leadflow/api_urls.py, with the API's token authentication.
     path("api/v1/", include("leadflow.api_urls")),
     path("intake/<str:key>/", intake, name="intake"),
     path("campaigns/", include("campaigns.urls")),
     path("leads/", include("leads.urls")),
     path("sales/", include("sales.urls")),
-    path("notifications/", views.notifications, name="notifications"),
-    path("notifications/read/", views.notifications_read, name="notifications_read"),
-    path("notifications/<int:pk>/", views.notification_open, name="notification_open"),
+    path("notifications/", bell.notifications, name="notifications"),
+    path("notifications/read/", bell.notifications_read, name="notifications_read"),
+    path("notifications/<int:pk>/", bell.notification_open, name="notification_open"),
     path("sla/", include("leads.sla_urls")),
     # Django's set_language, wrapped to keep a logged-in user's choice on their profile.
     path("i18n/setlang/", views.set_language, name="set_language"),

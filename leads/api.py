@@ -21,9 +21,8 @@ from leadflow import roles
 from leadflow.api import api_url, choice, user_by_id, validated
 from sales.api import DisputeSerializer, SalesLeadActions
 
-from . import dashboard_views, services
+from . import services
 from .filters import KeysetPage, LeadFilterForm
-from .metrics import DashboardFilterForm
 from .models import (
     DisqualifyReason,
     Flag,
@@ -33,6 +32,8 @@ from .models import (
     RejectionReason,
     TouchSource,
 )
+from .reporting import views as reporting
+from .reporting.forms import PeriodForm
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -499,7 +500,7 @@ class BallDroppedSerializer(serializers.Serializer):
 
 
 class FunnelSerializer(serializers.Serializer):
-    """The shape of leads.metrics.funnel_json (SPEC §6); documentation only."""
+    """The shape of leads.reporting.stats.funnel_json (SPEC §6); documentation only."""
 
     generated = serializers.IntegerField()
     mql = serializers.IntegerField()
@@ -524,10 +525,10 @@ class FunnelView(APIView):
 
     @extend_schema(
         summary="The handoff funnel",
-        parameters=_form_parameters(DashboardFilterForm),
+        parameters=_form_parameters(PeriodForm),
         responses={200: FunnelSerializer},
     )
     def get(self, request):
         # The dashboard's own view computes and checks; DRF has already authenticated the
         # caller (token or session) and set it on the Django request.
-        return dashboard_views.funnel_api(request._request)
+        return reporting.funnel_api(request._request)

@@ -110,7 +110,7 @@ def export_rows(qs, chunk=CHUNK):
 @login_required
 def export_csv(request):
     user = request.user
-    if not (roles.can_market(user) or roles.is_rep(user)):
+    if not roles.can_see_leads(user):
         return forbidden(request, _("You cannot export leads."))
     form = LeadFilterForm(request.GET, user=user)
     if not form.is_valid():

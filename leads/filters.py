@@ -13,13 +13,14 @@ from decimal import Decimal
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
 from leadflow import roles
+from leadflow.dates import start_of_day, validate_day
 
 from .models import Flag, FlagKind, Origin, Stage
+from .reporting.definitions import dropped_q, with_sales_delay
 
 User = get_user_model()
 
@@ -63,8 +64,6 @@ def search_q(text):
 
 
 MAX_ID = 2**63
-EARLIEST_DAY = dt.date(1900, 1, 1)
-LATEST_DAY = dt.date(9998, 12, 31)
 
 
 class LeadFilterForm(forms.Form):
@@ -102,11 +101,13 @@ class LeadFilterForm(forms.Form):
     created_from = forms.DateField(
         label=_("Created from"),
         required=False,
+        validators=[validate_day],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     created_to = forms.DateField(
         label=_("Created to"),
         required=False,
+        validators=[validate_day],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     sort = forms.ChoiceField(
@@ -138,10 +139,6 @@ class LeadFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        for name in ("created_from", "created_to"):
-            # Midnight of year 1 or the day after 9999-12-31 cannot be expressed in UTC.
-            if data.get(name) and not EARLIEST_DAY <= data[name] <= LATEST_DAY:
-                self.add_error(name, _("Enter a date between 1900 and 9998."))
         start, end = data.get("created_from"), data.get("created_to")
         if start and end and end < start:
             self.add_error("created_to", _("The end date cannot be before the start date."))
@@ -177,8 +174,6 @@ class LeadFilterForm(forms.Form):
             # (kind, lead_created_at, lead) index when the list is sorted by creation.
             qs = qs.filter(flags__kind=data["flag"], flags__resolved_at__isnull=True)
         if data["dropped"]:
-            from .metrics import dropped_q, with_sales_delay
-
             qs = with_sales_delay(qs).filter(dropped_q(data["dropped"]))
         if data["created_from"]:
             qs = qs.filter(created_at__gte=start_of_day(data["created_from"]))
@@ -210,11 +205,6 @@ class LeadFilterForm(forms.Form):
         return sum(
             1 for name, value in self.cleaned_data.items() if name not in ("sort",) and value
         )
-
-
-def start_of_day(day):
-    """Midnight at the start of ``day`` in the site's time zone (periods are local days)."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 # --- keyset pagination -------------------------------------------------------------
@@ -336,61 +326,3 @@ class KeysetPage:
         if self.has_previous and self.object_list:
             return encode_cursor(self.object_list[0], self.ordering, "prev")
         return None
-
-
-class PeriodForm(forms.Form):
-    """A cohort of leads by creation date (both ends inclusive, days in the site's time zone;
-    default the last 90 days), optionally one channel. Used by the feedback view and the
-    dashboard."""
-
-    DEFAULT_DAYS = 90
-
-    start = forms.DateField(
-        label=_("From"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
-    end = forms.DateField(
-        label=_("To"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
-    channel = forms.ChoiceField(
-        label=_("Channel"), choices=[("", _("All channels")), *Channel.choices], required=False
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", f"{css} {css}-sm")
-
-    def clean(self):
-        data = super().clean()
-        today = timezone.localdate()
-        end = data.get("end") or today
-        start = data.get("start") or (end - dt.timedelta(days=self.DEFAULT_DAYS - 1))
-        if end < start:
-            self.add_error("end", _("The end date cannot be before the start date."))
-        if (end - start).days > 3660:
-            self.add_error("start", _("Choose a period of at most ten years."))
-        data["start"], data["end"] = start, end
-        return data
-
-    def period(self):
-        """(start, end) dates of a valid form, else the default period."""
-        if self.is_valid():
-            return self.cleaned_data["start"], self.cleaned_data["end"]
-        end = timezone.localdate()
-        return end - dt.timedelta(days=self.DEFAULT_DAYS - 1), end
-
-    def cohort(self, qs):
-        start, end = self.period()
-        qs = qs.filter(
-            created_at__gte=start_of_day(start),
-            created_at__lt=start_of_day(end + dt.timedelta(days=1)),
-        )
-        channel = self.cleaned_data.get("channel") if self.is_valid() else ""
-        if channel:
-            qs = qs.filter(campaign__channel=channel)
-        return qs

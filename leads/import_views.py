@@ -5,20 +5,18 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from leadflow import roles
 from leadflow.csv_safe import SafeWriter
-from leadflow.http import forbidden, run_action
+from leadflow.errors import InvalidInput, LeadflowError
+from leadflow.http import run_action
+from leadflow.permissions import role_required
 
 from . import services
 from .forms import ImportConfirmForm, ImportMappingForm, ImportUploadForm
-from .lifecycle import InvalidInput, LeadflowError
 from .models import ImportJob, ImportOutcome, ImportStatus
-
-
-def _can_import(user):
-    return roles.can_market(user) or roles.is_rep(user)
 
 
 def user_imports(user):
@@ -27,10 +25,11 @@ def user_imports(user):
     return jobs if roles.is_manager(user) else jobs.filter(created_by=user)
 
 
-@login_required
+@role_required(
+    roles.can_log_leads,
+    gettext_lazy("Only marketers, salespeople and managers can import leads."),
+)
 def import_upload(request):
-    if not _can_import(request.user):
-        return forbidden(request, _("Only marketers, salespeople and managers can import leads."))
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]

@@ -8,41 +8,10 @@ court) lock the lead, check the actor, then call :func:`move`.
 from django.utils.translation import gettext as _
 
 from leadflow import roles
+from leadflow.errors import ActionForbidden, TransitionNotAllowed
 
 from .models import Lead, Side, Stage, StageChange, side_of
-
-
-class LeadflowError(Exception):
-    """A domain error whose message a user can read. ``status`` is the HTTP answer."""
-
-    status = 400
-
-    def __init__(self, message):
-        self.message = str(message)
-        super().__init__(self.message)
-
-
-class InvalidInput(LeadflowError):
-    """Bad input for an otherwise allowed action (a missing reason, a value <= 0)."""
-
-    status = 400
-
-    def __init__(self, message, field=None):
-        self.field = field
-        super().__init__(message)
-
-
-class ActionForbidden(LeadflowError):
-    """The actor's role does not allow this action."""
-
-    status = 403
-
-
-class TransitionNotAllowed(LeadflowError):
-    """The lead's current stage does not allow this move, or another user got there first."""
-
-    status = 409
-
+from .sla import refresh_deadlines
 
 ALLOWED = {
     Stage.NEW: {Stage.MQL, Stage.NURTURE, Stage.DISQUALIFIED},
@@ -144,3 +113,10 @@ def require_lead_owner(lead, user):
         raise ActionForbidden(_("Only salespeople and managers can do this."))
     if lead.owner_id != user.pk:
         raise ActionForbidden(_("This lead is not assigned to you."))
+
+
+def save(lead, sla=None):
+    """Write a lead after a transition: its stored flag deadlines follow its new state
+    (``sla`` when the caller already resolved the lead's policy)."""
+    refresh_deadlines(lead, sla)
+    lead.save()

@@ -836,9 +836,10 @@ class SweepRun(models.Model):
 
 
 class CohortStats(models.Model):
-    """Pre-aggregated dashboard numbers (leads/stats.py): one row per creation day (site time
-    zone), first-touch campaign, current owner and origin. Rebuilt from the raw tables for
-    the days whose leads changed; leads/metrics.py holds the raw definitions they must equal."""
+    """Pre-aggregated dashboard numbers (leads/reporting/stats.py): one row per creation
+    day (site time zone), first-touch campaign, current owner and origin. Rebuilt from the
+    raw tables for the days whose leads changed, from the named counts of
+    leads/reporting/definitions.py."""
 
     day = models.DateField()
     campaign = models.ForeignKey(

@@ -2,7 +2,7 @@
 
 Every function here is one transaction: it locks the lead, checks the actor's role,
 moves the lead through :mod:`leads.lifecycle` and refreshes its SLA deadlines. A
-refused move raises a :class:`~leads.lifecycle.LeadflowError` and writes nothing.
+refused move raises a :class:`~leads.LeadflowError` and writes nothing.
 """
 
 import logging
@@ -19,13 +19,14 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from leadflow import roles
 from leadflow.bulk import bulk_insert
+from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError, TransitionNotAllowed
 from leadflow.i18n import lazy_text
+from leadflow.jobs import enqueue
 from leadflow.models import NotificationKind, Profile
 from leadflow.notify import notify
 from sales.models import Dispute, Handoff, HandoffKind
 
 from . import csv_import, lifecycle
-from .lifecycle import ActionForbidden, InvalidInput, TransitionNotAllowed
 from .models import (
     ENDED_STAGES,
     DisqualifyReason,
@@ -58,11 +59,6 @@ class IntakeResult:
     lead: Lead
     created: bool
     touch: Touch
-
-
-def _save(lead, sla=None):
-    refresh_deadlines(lead, sla)
-    lead.save()
 
 
 def find_open_lead_by_email(email, *, lock=False):
@@ -118,7 +114,7 @@ def lead_intake(
     data = {k: (data.get(k) or "").strip() for k in CONTACT_FIELDS} | {
         k: data[k] for k in ("notes", "consent", "score") if k in data
     }
-    if by is not None and not (roles.can_market(by) or roles.is_rep(by)):
+    if by is not None and not roles.can_log_leads(by):
         raise ActionForbidden(_("Only marketers, salespeople and managers can log leads."))
     if by is None and campaign is None:
         raise InvalidInput(_("A campaign is required."), field="campaign")
@@ -210,7 +206,7 @@ def _create_lead(*, data, by, campaign, inquiry_type, origin, utm, at, sla):
         utm=utm,
         at=at,
     )
-    _save(lead, sla)
+    lifecycle.save(lead, sla)
     StageChange.objects.create(lead=lead, from_stage="", to_stage=lead.stage, by=by, at=at)
     return lead
 
@@ -289,7 +285,7 @@ def lead_qualify(*, lead, by, score=None, note="", at=None):
     lifecycle.move(lead, Stage.MQL, by=by, at=at, note=note)
     if score is not None:
         lead.score = score
-    _save(lead)
+    lifecycle.save(lead)
     return lead
 
 
@@ -302,7 +298,7 @@ def lead_nurture(*, lead, by, note="", at=None):
     if lead.stage not in (Stage.NEW, Stage.MQL):
         raise lifecycle.refuse(lead, _("move this lead to nurture"))
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
-    _save(lead)
+    lifecycle.save(lead)
     return lead
 
 
@@ -323,7 +319,7 @@ def lead_recycle(*, lead, by, note="", at=None):
         raise lifecycle.refuse(lead, _("recycle this lead"))
     _no_open_dispute(lead)
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
-    _save(lead)
+    lifecycle.save(lead)
     return lead
 
 
@@ -340,7 +336,7 @@ def lead_disqualify(*, lead, by, reason, note="", at=None):
     _no_open_dispute(lead)
     lifecycle.move(lead, Stage.DISQUALIFIED, by=by, at=at, note=note)
     lead.disqualify_reason = reason
-    _save(lead)
+    lifecycle.save(lead)
     return lead
 
 
@@ -374,7 +370,8 @@ def next_round_robin_rep(at):
     return chosen.user
 
 
-def _note_assignment(rep, at):
+def note_assignment(rep, at):
+    """Round-robin bookkeeping: ``rep`` was just given a lead."""
     Profile.objects.update_or_create(user=rep, defaults={"last_assigned_at": at})
 
 
@@ -392,10 +389,10 @@ def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None
         to_user = next_round_robin_rep(at)
     elif to_user is not None:
         validate_rep(to_user)
-        _note_assignment(to_user, at)
+        note_assignment(to_user, at)
     lifecycle.move(lead, Stage.HANDED_OFF, by=by, at=at, note=note)
     lead.owner = to_user
-    _save(lead, sla)
+    lifecycle.save(lead, sla)
     handoff = Handoff.objects.create(
         lead=lead, kind=HandoffKind.HANDOFF, from_user=by, to_user=to_user, handed_at=at, note=note
     )
@@ -411,7 +408,7 @@ def bulk(action, lead_ids, **kwargs):
     for lead_id in lead_ids:
         try:
             done.append(action(lead=lead_id, **kwargs))
-        except lifecycle.LeadflowError as exc:
+        except LeadflowError as exc:
             refused.append((lead_id, exc.message))
     return done, refused
 
@@ -435,7 +432,7 @@ def dispute_raise(*, lead, by, comment, at=None):
         lead=lead, handoff=handoff, raised_by=by, comment=comment, raised_at=at
     )
     lead.disputed_at = at
-    _save(lead)
+    lifecycle.save(lead)
     for manager in User.objects.filter(is_active=True, groups__name=roles.MANAGERS):
         notify(user=manager, kind=NotificationKind.DISPUTE_RAISED, lead=lead, actor=by)
     return dispute
@@ -445,7 +442,7 @@ def dispute_raise(*, lead, by, comment, at=None):
 
 
 def _require_can_log(by):
-    if not (roles.can_market(by) or roles.is_rep(by)):
+    if not roles.can_log_leads(by):
         raise ActionForbidden(_("Only marketers, salespeople and managers can import leads."))
 
 
@@ -505,11 +502,9 @@ def import_set_mapping(*, job, by, mapping, default_campaign=None, default_inqui
     job.checked_rows = job.valid_rows = job.invalid_rows = job.existing_matches = 0
     job.save()
     job.rows.all().delete()
-    from .tasks import validate_import
-
     # The row reasons are written in the language of the person who will read them.
     language = translation.get_language()
-    transaction.on_commit(lambda: validate_import.delay(job.pk, language=language))
+    enqueue("leads.tasks.validate_import", job.pk, language=language)
     return job
 
 
@@ -608,10 +603,7 @@ def import_confirm(*, job, by, skip_invalid=False):
         raise InvalidInput(_("There are no valid rows to import."), field="skip_invalid")
     job.status = ImportStatus.QUEUED
     job.save(update_fields=["status"])
-    from .tasks import run_import
-
-    language = translation.get_language()
-    transaction.on_commit(lambda: run_import.delay(job.pk, language=language))
+    enqueue("leads.tasks.run_import", job.pk, language=translation.get_language())
     return job
 
 
@@ -624,10 +616,7 @@ def import_retry(*, job, by):
     job.status = ImportStatus.QUEUED
     job.error = ""
     job.save(update_fields=["status", "error"])
-    from .tasks import run_import
-
-    language = translation.get_language()
-    transaction.on_commit(lambda: run_import.delay(job.pk, language=language))
+    enqueue("leads.tasks.run_import", job.pk, language=translation.get_language())
     return job
 
 

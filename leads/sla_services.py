@@ -13,8 +13,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leadflow.errors import InvalidInput
+from leadflow.jobs import enqueue
+
 from . import lifecycle
-from .lifecycle import InvalidInput
 from .models import DeadlineRecompute, Holiday, SLAPolicy
 from .sla import lock_global_policy
 
@@ -68,8 +70,6 @@ def deadline_recompute_request(*, by, campaign=None, reason=""):
     """Record that stored deadlines of open leads (all, or one campaign's) are stale, and
     enqueue the recompute when the caller's transaction commits. An unfinished earlier
     request covering the same leads is superseded: the new one redoes them anyway."""
-    from .tasks import recompute_deadlines
-
     now = timezone.now()
     earlier = DeadlineRecompute.objects.filter(finished_at__isnull=True)
     if campaign is not None:
@@ -78,7 +78,7 @@ def deadline_recompute_request(*, by, campaign=None, reason=""):
     job = DeadlineRecompute.objects.create(
         campaign=campaign, requested_by=by, reason=reason[:200], requested_at=now
     )
-    transaction.on_commit(lambda: recompute_deadlines.delay(job.pk))
+    enqueue("leads.tasks.recompute_deadlines", job.pk)
     return job
 
 

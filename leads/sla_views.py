@@ -5,11 +5,7 @@ Managers only: anyone else gets a 403, anonymous users the login page. Every cha
 through leads.sla_services.
 """
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,10 +17,10 @@ from django.views.generic import FormView
 
 from campaigns.models import Campaign
 from leadflow import roles
-from leadflow.http import forbidden
+from leadflow.errors import InvalidInput
+from leadflow.permissions import RoleRequiredMixin, role_required
 
 from . import sla_services
-from .lifecycle import InvalidInput
 from .models import DeadlineRecompute, Flag, FlagKind, Holiday, SLAPolicy, SweepRun
 from .sla import global_policy
 from .sla_forms import GlobalPolicyForm, HolidayForm, OverrideForm
@@ -32,22 +28,12 @@ from .sla_forms import GlobalPolicyForm, HolidayForm, OverrideForm
 NOT_MANAGER = gettext_lazy("Only managers can change the SLA policy.")
 
 
-def manager_required(view):
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not roles.is_manager(request.user):
-            return forbidden(request, NOT_MANAGER)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+manager_required = role_required(roles.is_manager, NOT_MANAGER)
 
 
-class ManagerRequiredMixin(LoginRequiredMixin):
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not roles.is_manager(request.user):
-            return forbidden(request, NOT_MANAGER)
-        return super().dispatch(request, *args, **kwargs)
+class ManagerRequiredMixin(RoleRequiredMixin):
+    role_rule = roles.is_manager
+    role_message = NOT_MANAGER
 
 
 def _apply_service_errors(form, call):

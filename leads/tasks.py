@@ -100,7 +100,7 @@ def run_import(job_id, language=None):
 @shared_task(acks_late=True)
 def refresh_dashboard_stats(full=False):
     """Bring the dashboard's pre-aggregated statistics up to date (or rebuild them all)."""
-    from . import stats
+    from .reporting import stats
 
     if full:
         stats.rebuild()

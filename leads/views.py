@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import DetailView, FormView
 
 from leadflow import roles
+from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import forbidden, run_action, safe_next
 
 from . import services
@@ -28,7 +29,6 @@ from .forms import (
     NoteForm,
     QualifyForm,
 )
-from .lifecycle import InvalidInput, LeadflowError
 from .models import Flag, Lead, Stage
 from .timeline import build_timeline
 
@@ -65,9 +65,7 @@ class LeadListView(LoginRequiredMixin, FormView):
     template_name = "leads/lead_list.html"
 
     def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not (
-            roles.can_market(request.user) or roles.is_rep(request.user)
-        ):
+        if request.user.is_authenticated and not roles.can_see_leads(request.user):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
 
@@ -168,7 +166,7 @@ class LeadCreateView(LoginRequiredMixin, FormView):
 
     def dispatch(self, request, *args, **kwargs):
         user = request.user
-        if user.is_authenticated and not (roles.can_market(user) or roles.is_rep(user)):
+        if user.is_authenticated and not roles.can_log_leads(user):
             return forbidden(request, _("Only marketers, salespeople and managers can log leads."))
         return super().dispatch(request, *args, **kwargs)
 

@@ -3,7 +3,7 @@ and the manager's reopen, reassign and dispute rulings.
 
 Each function is one transaction that locks the lead first, so two people acting on
 one lead at once are decided by the database: the second sees the first's result and
-gets a clear :class:`~leads.lifecycle.TransitionNotAllowed`.
+gets a clear :class:`~leads.TransitionNotAllowed`.
 """
 
 import datetime as dt
@@ -16,11 +16,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from leadflow import roles
+from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leadflow.i18n import lazy_text
 from leadflow.models import NotificationKind, Profile
 from leadflow.notify import notify
 from leads import lifecycle
-from leads.lifecycle import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leads.models import (
     SALES_STAGES,
     Lead,
@@ -29,7 +29,7 @@ from leads.models import (
     Stage,
     SystemNote,
 )
-from leads.services import _note_assignment, _save, validate_rep
+from leads.services import note_assignment, validate_rep
 
 from .models import (
     CONTACT_KINDS,
@@ -89,7 +89,7 @@ def lead_claim(*, lead, by, at=None):
             _("%(rep)s claimed this lead first.") % {"rep": lead.owner.get_username()}
         )
     _claim_into(lead, by, at)
-    _save(lead)
+    lifecycle.save(lead)
     return lead
 
 
@@ -123,7 +123,7 @@ def lead_accept(*, lead, by, note="", at=None):
         raise lifecycle.refuse(lead, _("accept this lead"))
     _require_actor_for_response(lead, by, at)
     _accept(lead, by=by, at=at, note=note)
-    _save(lead)
+    lifecycle.save(lead)
     return lead
 
 
@@ -152,7 +152,7 @@ def lead_reject(*, lead, by, reason, note="", at=None):
     lead.rejection_reason = reason
     lead.disputed_at = None
     lead.dispute_ruled_at = None
-    _save(lead)
+    lifecycle.save(lead)
     if handoff is not None:
         handoff.outcome = HandoffOutcome.REJECTED
         handoff.responded_at = handoff.responded_at or at
@@ -258,7 +258,7 @@ def activity_log(
             lead.first_contact_at = occurred_at
         if lead.last_contact_at is None or occurred_at > lead.last_contact_at:
             lead.last_contact_at = occurred_at
-    _save(lead)
+    lifecycle.save(lead)
     return activity
 
 
@@ -274,7 +274,7 @@ def lead_to_opportunity(*, lead, by, value=None, note="", at=None):
     lifecycle.move(lead, Stage.OPPORTUNITY, by=by, at=at, note=note)
     if value is not None:
         lead.deal_value = value
-    _save(lead)
+    lifecycle.save(lead)
     return lead
 
 
@@ -291,7 +291,7 @@ def lead_win(*, lead, by, value, note="", at=None):
         raise lifecycle.refuse(lead, _("mark this lead as won"))
     lifecycle.move(lead, Stage.WON, by=by, at=at, note=note)
     lead.deal_value = value
-    _save(lead)
+    lifecycle.save(lead)
     return lead
 
 
@@ -307,7 +307,7 @@ def lead_lose(*, lead, by, reason, note="", at=None):
         raise lifecycle.refuse(lead, _("mark this lead as lost"))
     lifecycle.move(lead, Stage.LOST, by=by, at=at, note=note)
     lead.lost_reason = reason
-    _save(lead)
+    lifecycle.save(lead)
     return lead
 
 
@@ -330,7 +330,7 @@ def lead_reopen(*, lead, by, note="", at=None):
     lead.closed_at = None
     lead.closed_from = ""
     lead.lost_reason = ""
-    _save(lead)
+    lifecycle.save(lead)
     return lead
 
 
@@ -365,8 +365,8 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
     lead.owner = to_user
     # The new rep gets a fresh SLA clock for response and first contact.
     lead.last_handed_off_at = at
-    _save(lead)
-    _note_assignment(to_user, at)
+    lifecycle.save(lead)
+    note_assignment(to_user, at)
     notify(user=to_user, kind=NotificationKind.REASSIGNED, lead=lead, actor=by, email=True)
     if previous is not None:
         notify(
@@ -416,9 +416,9 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
             handed_at=at,
             note=note,
         )
-        _note_assignment(to_user, at)
+        note_assignment(to_user, at)
         notify(user=to_user, kind=NotificationKind.HANDED_TO_YOU, lead=lead, actor=by, email=True)
-    _save(lead)
+    lifecycle.save(lead)
     rejecting_rep = dispute.handoff.to_user
     for user in {dispute.raised_by, rejecting_rep} - {None}:
         notify(

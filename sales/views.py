@@ -38,8 +38,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from leadflow import roles
+from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
 from leadflow.http import forbidden, safe_next
-from leads.lifecycle import ActionForbidden, InvalidInput, LeadflowError
 from leads.models import (
     CLOSED_STAGES,
     SALES_STAGES,
@@ -84,10 +84,6 @@ def _today_bounds():
     now = timezone.now()
     tomorrow = timezone.localdate(now) + dt.timedelta(days=1)
     return now, timezone.make_aware(dt.datetime.combine(tomorrow, dt.time.min))
-
-
-def _can_work_sales(user):
-    return roles.is_rep(user) or roles.is_manager(user)
 
 
 def _reps():
@@ -159,7 +155,7 @@ def sales_actions(user, lead):
 def lead_action_context(request, lead):
     """Context for templates/sales/_lead_actions.html on the lead page (sales' actions)."""
     user = request.user
-    if not _can_work_sales(user):
+    if not roles.can_work_sales(user):
         return {}
     actions = sales_actions(user, lead)
     context = {
@@ -337,7 +333,7 @@ def lead_action(request, pk, action):
     a ``next`` to return to; GET (or a refused form) shows the full-page form."""
     spec = ACTIONS[action]
     user = request.user
-    if not _can_work_sales(user):
+    if not roles.can_work_sales(user):
         return forbidden(request, _("Only salespeople and managers can do this."))
     lead = Lead.objects.for_user(user).select_related("owner", "campaign").filter(pk=pk).first()
     if lead is None:
@@ -403,7 +399,7 @@ def inbox(request):
     """A rep's home: what needs a response, what is due, what is in progress, and the
     unassigned queue. A fixed number of queries whatever the number of leads."""
     user = request.user
-    if not _can_work_sales(user):
+    if not roles.can_work_sales(user):
         return forbidden(request, _("The sales inbox is for salespeople and managers."))
     now, end_of_today = _today_bounds()
     scoped = Lead.objects.for_user(user)

@@ -1,102 +1,43 @@
-"""Feedback to marketing: what sales did with each campaign's leads (issue 3 §8)."""
+"""Feedback to marketing: what sales did with each campaign's leads, by campaign and by
+channel, with the reasons and objections behind it. Read from the statistics, so every
+number equals the dashboard's for the same period and channel."""
 
 from collections import defaultdict
 
-from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q, Sum
 from django.shortcuts import render
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from campaigns.models import Campaign, Channel
 from leadflow import roles
-from leadflow.http import forbidden
-from leads.filters import PeriodForm
-from leads.metrics import ACCEPTED_HANDED
-from leads.models import Flag, Lead, LostReason, RejectionReason, Side, Stage
-from sales.models import Handoff, Objection, ObjectionTag
+from leadflow.permissions import role_required
+from sales.models import ObjectionTag
 
-from .models import Campaign, Channel
+from ..models import Flag, Lead, LostReason, RejectionReason, Stage
+from . import stats
+from .forms import PeriodForm
 
-COUNTS = {
-    "generated": Count("id"),
-    "handed_off": Count("id", filter=Q(handed_off_at__isnull=False)),
-    "accepted": Count("id", filter=Q(accepted_at__isnull=False)),
-    "accepted_handed": Count("id", filter=ACCEPTED_HANDED),
-    "rejected": Count("id", filter=Q(rejected_at__isnull=False)),
-    "contacted": Count("id", filter=Q(first_contact_at__isnull=False)),
-    "won": Count("id", filter=Q(stage=Stage.WON)),
-    "lost": Count("id", filter=Q(stage=Stage.LOST)),
-    "won_value": Sum("deal_value", filter=Q(stage=Stage.WON)),
-}
+NO_CAMPAIGN = gettext_lazy("No campaign (sales-generated)")
 
 
-def _matrix(rows, key, column):
-    table = defaultdict(dict)
-    for row in rows:
-        table[row[key]][row[column]] = row["n"]
-    return table
-
-
-@login_required
+@role_required(roles.can_market, gettext_lazy("Only marketers and managers can see this page."))
 def feedback(request):
-    if not roles.can_market(request.user):
-        return forbidden(request, _("Only marketers and managers can see this page."))
-    form = PeriodForm(request.GET or None)
-    cohort = form.cohort(Lead.objects.all())
+    form = PeriodForm(request.GET or None, only=("start", "end", "channel"))
+    filters = form.filters()
+    current = stats.refresh(max_days=stats.INLINE_DAYS)
     campaigns = {c.pk: c for c in Campaign.objects.all()}
 
-    by_campaign = list(cohort.values("campaign").annotate(**COUNTS).order_by("-generated"))
-    by_channel = list(cohort.values("campaign__channel").annotate(**COUNTS).order_by("-generated"))
-    rejections = _matrix(
-        Handoff.objects.filter(outcome="rejected", lead__in=cohort.values("pk"))
-        .values("lead__campaign", "rejection_reason")
-        .annotate(n=Count("id"))
-        .order_by(),
-        "lead__campaign",
-        "rejection_reason",
-    )
-    lost = _matrix(
-        cohort.filter(stage=Stage.LOST)
-        .values("campaign", "lost_reason")
-        .annotate(n=Count("id"))
-        .order_by(),
-        "campaign",
-        "lost_reason",
-    )
-    objections = _matrix(
-        Objection.objects.filter(lead__in=cohort.values("pk"))
-        .values("lead__campaign", "tag")
-        .annotate(n=Count("id"))
-        .order_by(),
-        "lead__campaign",
-        "tag",
-    )
-    flags = dict(
-        Flag.objects.open()
-        .filter(side=Side.MARKETING, lead__in=cohort.values("pk"))
-        .values("lead__campaign")
-        .annotate(n=Count("id"))
-        .values_list("lead__campaign", "n")
-    )
+    by_campaign = stats.grouped(filters, "campaign")
     for row in by_campaign:
-        cid = row["campaign"]
-        campaign = row["campaign_obj"] = campaigns.get(cid)
-        row["label"] = campaign.name if campaign else _("No campaign (sales-generated)")
-        row["rejections"] = [rejections.get(cid, {}).get(r, 0) for r in RejectionReason.values]
-        row["lost_reasons"] = [lost.get(cid, {}).get(r, 0) for r in LostReason.values]
-        row["objections"] = [objections.get(cid, {}).get(t, 0) for t in ObjectionTag.values]
-        row["open_flags"] = flags.get(cid, 0)
-        row["acceptance_rate"] = (
-            row["accepted_handed"] / row["handed_off"] if row["handed_off"] else None
-        )
+        campaign = row["campaign_obj"] = campaigns.get(row["campaign"])
+        row["label"] = campaign.name if campaign else NO_CAMPAIGN
+        row["rejections"] = [row[stats.REJECTION_COLUMNS[r]] for r in RejectionReason.values]
+        row["lost_reasons"] = [row[stats.LOST_COLUMNS[r]] for r in LostReason.values]
+        row["objections"] = [row[stats.OBJECTION_COLUMNS[t]] for t in ObjectionTag.values]
+        row["open_flags"] = row["mflags_open"]
+    by_channel = stats.grouped(filters, "campaign__channel")
     for row in by_channel:
-        row["label"] = (
-            Channel(row["campaign__channel"]).label
-            if row["campaign__channel"]
-            else _("No campaign (sales-generated)")
-        )
-        row["acceptance_rate"] = (
-            row["accepted_handed"] / row["handed_off"] if row["handed_off"] else None
-        )
+        channel = row["campaign__channel"]
+        row["label"] = Channel(channel).label if channel else NO_CAMPAIGN
 
     waiting = list(
         Lead.objects.filter(stage=Stage.REJECTED)
@@ -108,14 +49,15 @@ def feedback(request):
         open_by_lead[flag.lead_id].append(flag)
     for lead in waiting:
         lead.open_flags = open_by_lead.get(lead.pk, [])
-    start, end = form.period()
     return render(
         request,
         "campaigns/feedback.html",
         {
             "form": form,
-            "start": start,
-            "end": end,
+            "start": filters.start,
+            "end": filters.end,
+            "stats_current": current,
+            "stats_as_of": stats.refreshed_at(),
             "by_campaign": by_campaign,
             "by_channel": by_channel,
             "rejection_reasons": RejectionReason.choices,

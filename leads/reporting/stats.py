@@ -1,6 +1,6 @@
 """Pre-aggregated dashboard statistics (CohortStats, RepStats).
 
-At a million leads the raw definitions of leads/metrics.py take seconds per dashboard;
+At a million leads the raw aggregates take seconds per dashboard;
 summing a few thousand pre-aggregated rows takes milliseconds. The rows are rebuilt from
 the raw tables, whole creation days at a time, for every day whose leads changed:
 
@@ -11,24 +11,50 @@ the raw tables, whole creation days at a time, for every day whose leads changed
 * ``rebuild()`` recomputes everything (after seed_demo, a change of the first-contact SLA,
   and nightly as a safety net).
 
-The readers below return exactly the structures of leads/metrics.py, which stays the
-reference: tests/dashboard/test_stats.py proves the two agree.
+The rows are built from the named counts of definitions.py. The readers below are what
+every page shows (the dashboard, its CSVs, /api/v1/funnel/, the campaign list and page,
+the feedback page); tests/dashboard/test_stats.py holds them to the independent reference
+computation in tests/reference.py.
 """
 
 import datetime as dt
 import logging
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Max, Min, Q, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate, TruncWeek
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, NullIf, TruncDate, TruncWeek
 from django.utils import timezone
 
-from sales.models import Activity, Dispute, Handoff, Objection, ObjectionTag
+from campaigns.models import Channel
+from leadflow import roles
+from leadflow.dates import start_of_day
+from leadflow.jobs import enqueue
+from sales.models import (
+    Activity,
+    Dispute,
+    DisputeRuling,
+    Handoff,
+    HandoffOutcome,
+    Objection,
+    ObjectionTag,
+)
 
-from . import metrics
-from .filters import start_of_day
-from .models import (
+from ..models import (
     CohortStats,
     Flag,
     Lead,
@@ -39,7 +65,11 @@ from .models import (
     Stage,
     StatsState,
 )
-from .sla import global_policy
+from ..sla import global_policy
+from . import definitions as d
+from .medians import median_hours_by_owner, median_hours_to_first_contact
+
+User = get_user_model()
 
 logger = logging.getLogger(__name__)
 
@@ -130,34 +160,16 @@ def _cohort_rows(runs, sla_hours):
     leads = Lead.objects.filter(_created_in(runs))
     day = TruncDate("created_at", tzinfo=_tz())
     lead_day = TruncDate("lead__created_at", tzinfo=_tz())
-    in_sla = Q(
-        handed_off_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
-    )
     out = {}
     for row in (
-        metrics.with_sales_delay(leads)
+        d.with_sales_delay(leads)
         .annotate(day=day)
         .values("day", "campaign", "owner", "origin")
         .annotate(
-            generated=Count("id"),
-            mql=Count("id", filter=Q(mql_at__isnull=False)),
-            handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
-            accepted=Count("id", filter=Q(accepted_at__isnull=False)),
-            accepted_handed=Count("id", filter=metrics.ACCEPTED_HANDED),
-            contacted=Count("id", filter=Q(first_contact_at__isnull=False)),
-            opportunity=Count("id", filter=Q(opportunity_at__isnull=False)),
-            won=Count("id", filter=Q(stage=Stage.WON)),
-            lost=Count("id", filter=Q(stage=Stage.LOST)),
-            rejected=Count("id", filter=Q(rejected_at__isnull=False)),
-            won_value=Coalesce(
-                Sum("deal_value", filter=Q(stage=Stage.WON)), Value(Decimal("0.00"))
-            ),
-            contacted_in_sla=Count("id", filter=in_sla),
-            **{
-                f"dropped_{c}": Count("id", filter=metrics.dropped_q(c))
-                for c in metrics.DROPPED_CATEGORIES
-            },
+            **d.counts(),
+            won_value=d.won_value(),
+            contacted_in_sla=Count("id", filter=d.contacted_in_sla_q(sla_hours)),
+            **{f"dropped_{c}": Count("id", filter=d.dropped_q(c)) for c in d.DROPPED_CATEGORIES},
             **{
                 column: Count("id", filter=Q(stage=Stage.LOST, lost_reason=reason))
                 for reason, column in LOST_COLUMNS.items()
@@ -180,7 +192,7 @@ def _cohort_rows(runs, sla_hours):
             setattr(stats, name, getattr(stats, name) + value)
 
     for row in (
-        Handoff.objects.filter(_created_in(runs, "lead__"), outcome="rejected")
+        Handoff.objects.filter(_created_in(runs, "lead__"), outcome=HandoffOutcome.REJECTED)
         .annotate(day=lead_day)
         .values(*group, "rejection_reason")
         .annotate(n=Count("id"))
@@ -231,10 +243,12 @@ def _rep_rows(runs):
         .values(*group, "to_user")
         .annotate(
             received=Count("lead", distinct=True),
-            accepted=Count("lead", filter=Q(outcome="accepted"), distinct=True),
-            rejected=Count("id", filter=Q(outcome="rejected")),
+            accepted=Count("lead", filter=Q(outcome=HandoffOutcome.ACCEPTED), distinct=True),
+            rejected=Count("id", filter=Q(outcome=HandoffOutcome.REJECTED)),
             false_rejections=Count(
-                "lead", filter=Q(outcome="rejected", lead__stage=Stage.WON), distinct=True
+                "lead",
+                filter=Q(outcome=HandoffOutcome.REJECTED, lead__stage=Stage.WON),
+                distinct=True,
             ),
         )
         .order_by()
@@ -248,7 +262,9 @@ def _rep_rows(runs):
             false_rejections=row["false_rejections"],
         )
     for row in (
-        Dispute.objects.filter(in_runs, ruling="overturned", handoff__to_user__isnull=False)
+        Dispute.objects.filter(
+            in_runs, ruling=DisputeRuling.OVERTURNED, handoff__to_user__isnull=False
+        )
         .annotate(day=lead_day)
         .values(*group, "handoff__to_user")
         .annotate(n=Count("id"))
@@ -369,14 +385,12 @@ def changed_rows_exceed(since, limit):
 def refresh(*, max_days=None):
     """Bring the statistics up to date. Returns True when they are current; with
     ``max_days``, a larger backlog is handed to the worker and False is returned."""
-    from .tasks import refresh_dashboard_stats
-
     with transaction.atomic():
         state = _state()
         sla_hours = global_policy().first_contact_hours
         if state.rebuilt_at is None or state.sla_hours != sla_hours:
             if max_days is not None and Lead.objects.count() > 20_000:
-                transaction.on_commit(lambda: refresh_dashboard_stats.delay(full=True))
+                enqueue("leads.tasks.refresh_dashboard_stats", full=True)
                 return False
             needs_rebuild = True
         else:
@@ -384,11 +398,11 @@ def refresh(*, max_days=None):
             now = timezone.now()
             since = state.refreshed_at - OVERLAP
             if max_days is not None and changed_rows_exceed(since, INLINE_ROWS):
-                transaction.on_commit(lambda: refresh_dashboard_stats.delay())
+                enqueue("leads.tasks.refresh_dashboard_stats")
                 return False
             days = dirty_days(since)
             if max_days is not None and len(days) > max_days:
-                transaction.on_commit(lambda: refresh_dashboard_stats.delay())
+                enqueue("leads.tasks.refresh_dashboard_stats")
                 return False
             rebuild_days(days, sla_hours)
             state.refreshed_at = now
@@ -403,7 +417,7 @@ def refreshed_at():
     return state.refreshed_at if state else None
 
 
-# --- reading (the structures of leads/metrics.py) ----------------------------------------
+# --- reading --------------------------------------------------------------------------
 
 
 def _rows(model, filters):
@@ -424,37 +438,87 @@ def _sums(names):
     }
 
 
-def funnel(filters, sla_hours=None, medians=None):
-    """metrics.funnel from the statistics: the sums, and the median from the raw leads
-    (pass ``medians`` from ``metrics.medians_with_owners`` to share that query)."""
+def funnel(filters, sla_hours=None, medians=None, *, with_median=True):
+    """The funnel of SPEC §5/§6 for a cohort: the counts, won value, rates and where the
+    ball dropped from the statistics, and the median from the raw leads (pass ``medians``
+    from ``medians.medians_with_owners`` to share that query; ``with_median=False`` for a
+    page that does not show it)."""
     data = _rows(CohortStats, filters).aggregate(**_sums(COHORT_SUMS))
+    return _funnel_from_sums(data, filters, medians, with_median)
+
+
+def _funnel_from_sums(data, filters=None, medians=None, with_median=False):
     if medians is None:
-        medians = (metrics.median_hours_to_first_contact(filters.cohort()), None)
-    won_value = Decimal(data["won_value"] or 0).quantize(Decimal("0.01"))
+        median = median_hours_to_first_contact(filters.cohort()) if with_median else None
+    else:
+        median = medians[0]
     return {
-        "generated": data["generated"],
-        "mql": data["mql"],
-        "handed_off": data["handed_off"],
-        "accepted": data["accepted"],
-        "accepted_handed": data["accepted_handed"],
-        "contacted": data["contacted"],
-        "opportunity": data["opportunity"],
-        "won": data["won"],
-        "lost": data["lost"],
-        "won_value": won_value,
-        "acceptance_rate": metrics._rate(data["accepted_handed"], data["handed_off"]),
-        "contact_in_sla_rate": metrics._rate(data["contacted_in_sla"], data["handed_off"]),
-        "median_hours_to_first_contact": medians[0],
-        "win_rate": metrics._rate(data["won"], data["accepted"]),
-        "ball_dropped": {c: data[f"dropped_{c}"] for c in metrics.DROPPED_CATEGORIES},
+        **{name: data[name] for name in d.COUNTS},
+        "won_value": Decimal(data["won_value"] or 0).quantize(Decimal("0.01")),
+        **d.rates(data),
+        "median_hours_to_first_contact": median,
+        "ball_dropped": {c: data[f"dropped_{c}"] for c in d.DROPPED_CATEGORIES},
         "contacted_in_sla": data["contacted_in_sla"],
+        "marketing_flags_open": data["mflags_open"],
         "_sums": data,
     }
 
 
+def grouped(filters, by):
+    """Every count of the cohort per value of ``by`` ("campaign" or "campaign__channel"),
+    with its rates, most leads first."""
+    rows = (
+        _rows(CohortStats, filters)
+        .values(by)
+        .annotate(**_sums(COHORT_SUMS))
+        .order_by("-generated", by)
+    )
+    return [{**row, **d.rates(row)} for row in rows]
+
+
+def first_day(campaign):
+    """The creation day of the campaign's first lead, from the statistics (None if none)."""
+    return (
+        CohortStats.objects.filter(campaign=campaign, generated__gt=0)
+        .order_by("day")
+        .values_list("day", flat=True)
+        .first()
+    )
+
+
+# The campaign list's columns, summed over each campaign's every day.
+CAMPAIGN_LIST_SUMS = ("generated", "handed_off", "accepted", "accepted_handed", "won", "won_value")
+
+
+def with_campaign_totals(campaigns):
+    """Annotate a Campaign queryset with its leads' lifetime counts from the statistics (one
+    GROUP BY over cohortstats_campaign_day_idx) and cost per lead, to sort and page on."""
+    totals = CohortStats.objects.filter(campaign=OuterRef("pk")).order_by().values("campaign")
+    qs = campaigns.annotate(
+        **{
+            name: Coalesce(
+                Subquery(totals.annotate(total=Sum(name)).values("total")),
+                Value(Decimal("0.00") if name == "won_value" else 0),
+                output_field=(
+                    DecimalField(max_digits=16, decimal_places=2)
+                    if name == "won_value"
+                    else IntegerField()
+                ),
+            )
+            for name in CAMPAIGN_LIST_SUMS
+        }
+    )
+    return qs.annotate(
+        cost_per_lead=ExpressionWrapper(
+            F("spend") / NullIf(F("generated"), 0),
+            output_field=DecimalField(max_digits=14, decimal_places=2),
+        )
+    )
+
+
 def funnel_json(filters):
     data = funnel(filters)
-    out = {key: data[key] for key in metrics.FUNNEL_KEYS}
+    out = {key: data[key] for key in d.FUNNEL_KEYS}
     out["won_value"] = str(data["won_value"])
     median = data["median_hours_to_first_contact"]
     out["median_hours_to_first_contact"] = None if median is None else round(median, 2)
@@ -462,7 +526,7 @@ def funnel_json(filters):
 
 
 def marketing_scorecard(filters):
-    names = (*metrics.MARKETING_COUNTS, "won_value", *REJECTION_COLUMNS.values())
+    names = (*d.MARKETING_COUNTS, "won_value", *REJECTION_COLUMNS.values())
     rows, reasons, flags = {}, {}, {}
     for row in (
         _rows(CohortStats, filters)
@@ -476,7 +540,7 @@ def marketing_scorecard(filters):
             reason: row[column] for reason, column in REJECTION_COLUMNS.items() if row[column]
         }
         flags[cid] = {"raised": row["mflags_raised"], "open": row["mflags_open"]}
-    return metrics.assemble_marketing(filters, rows, reasons, flags)
+    return assemble_marketing(filters, rows, reasons, flags)
 
 
 def sales_scorecard(filters, sla_hours=None, medians=None):
@@ -500,7 +564,7 @@ def sales_scorecard(filters, sla_hours=None, medians=None):
         objections[rep] = sorted(heard, key=lambda item: (-item[1], item[0]))
         false_rejections[rep] = row["false_rejections"]
         overturned[rep] = row["overturned"]
-    return metrics.assemble_sales(
+    return assemble_sales(
         filters,
         received=received,
         owned=owned,
@@ -509,9 +573,7 @@ def sales_scorecard(filters, sla_hours=None, medians=None):
         objections=objections,
         false_rejections=false_rejections,
         overturned=overturned,
-        medians=(
-            medians[1] if medians is not None else metrics.median_hours_by_owner(filters.cohort())
-        ),
+        medians=(medians[1] if medians is not None else median_hours_by_owner(filters.cohort())),
     )
 
 
@@ -566,8 +628,161 @@ def weekly_trend(filters, sla_hours=None):
             {
                 **row,
                 "week": week,
-                "acceptance_rate": metrics._rate(row["accepted_handed"], row["handed_off"]),
-                "contact_in_sla_rate": metrics._rate(row["contacted_in_sla"], row["handed_off"]),
+                "acceptance_rate": d.rate(row["accepted_handed"], row["handed_off"]),
+                "contact_in_sla_rate": d.rate(row["contacted_in_sla"], row["handed_off"]),
             }
         )
     return out
+
+
+# --- assembling the scorecards ------------------------------------------------------
+
+
+def assemble_marketing(filters, rows, reasons, flags):
+    """The scorecard tables from per-campaign numbers (shared by the raw and the
+    pre-aggregated paths): rows[campaign_id] has MARKETING_COUNTS and won_value,
+    reasons[campaign_id] = {reason: n}, flags[campaign_id] = {"raised", "open"}."""
+    campaigns = list(filters.campaigns().order_by("name"))
+    table = []
+    for campaign in campaigns:
+        row = rows.get(campaign.pk)
+        if row is None and filters.owner is not None:
+            continue
+        row = row or {
+            "generated": 0,
+            "mql": 0,
+            "handed_off": 0,
+            "accepted": 0,
+            "accepted_handed": 0,
+            "rejected": 0,
+            "won": 0,
+            "won_value": Decimal("0"),
+        }
+        flag = flags.get(campaign.pk, {})
+        table.append(
+            {
+                "campaign": campaign,
+                "channel": campaign.channel,
+                **{
+                    k: row[k]
+                    for k in ("generated", "mql", "handed_off", "accepted", "rejected", "won")
+                },
+                "won_value": row["won_value"],
+                "accepted_handed": row["accepted_handed"],
+                "acceptance_rate": d.rate(row["accepted_handed"], row["handed_off"]),
+                "rejection_reasons": reasons.get(campaign.pk, {}),
+                "spend": campaign.spend,
+                "cost_per_lead": d.rate(campaign.spend, row["generated"]),
+                "cost_per_won": d.rate(campaign.spend, row["won"]),
+                "flags_raised": flag.get("raised", 0),
+                "flags_open": flag.get("open", 0),
+            }
+        )
+    channels = {}
+    for row in table:
+        agg = channels.setdefault(
+            row["channel"],
+            {
+                "channel": row["channel"],
+                "label": Channel(row["channel"]).label,
+                "generated": 0,
+                "mql": 0,
+                "handed_off": 0,
+                "accepted": 0,
+                "accepted_handed": 0,
+                "rejected": 0,
+                "won": 0,
+                "won_value": Decimal("0"),
+                "spend": Decimal("0"),
+                "flags_raised": 0,
+                "flags_open": 0,
+                "rejection_reasons": {},
+            },
+        )
+        for key in (
+            "generated",
+            "mql",
+            "handed_off",
+            "accepted",
+            "accepted_handed",
+            "rejected",
+            "won",
+            "won_value",
+            "spend",
+            "flags_raised",
+            "flags_open",
+        ):
+            agg[key] += row[key]
+        for reason, n in row["rejection_reasons"].items():
+            agg["rejection_reasons"][reason] = agg["rejection_reasons"].get(reason, 0) + n
+    for agg in channels.values():
+        agg["acceptance_rate"] = d.rate(agg["accepted_handed"], agg["handed_off"])
+        agg["cost_per_lead"] = d.rate(agg["spend"], agg["generated"])
+        agg["cost_per_won"] = d.rate(agg["spend"], agg["won"])
+    totals = {"spend": sum((c.spend for c in campaigns), Decimal("0"))}
+    return {
+        "campaigns": table,
+        "channels": sorted(channels.values(), key=lambda c: -c["generated"]),
+        "spend": totals["spend"],
+    }
+
+
+def costs(filters, funnel_data, marketing):
+    """Cost per lead = spend of the campaigns in the filter / generated; per won deal = / won."""
+    spend = marketing["spend"]
+    return {
+        "spend": spend,
+        "cost_per_lead": d.rate(spend, funnel_data["generated"]),
+        "cost_per_won": d.rate(spend, funnel_data["won"]),
+    }
+
+
+def assemble_sales(
+    filters,
+    *,
+    received,
+    owned,
+    follow_ups,
+    flags,
+    objections,
+    false_rejections,
+    overturned,
+    medians,
+):
+    """The sales scorecard rows from per-rep numbers (shared by the raw and the
+    pre-aggregated paths)."""
+    reps = list(User.objects.filter(groups__name=roles.SALES).order_by("username").distinct())
+    if filters.owner is not None:
+        reps = [r for r in reps if r.pk == filters.owner.pk]
+    table = []
+    for rep in reps:
+        got = received.get(rep.pk, {})
+        own = owned.get(rep.pk, {})
+        rejected = got.get("rejected", 0)
+        wrong = false_rejections.get(rep.pk, 0) + overturned.get(rep.pk, 0)
+        table.append(
+            {
+                "rep": rep,
+                "received": got.get("received", 0),
+                "accepted": got.get("accepted", 0),
+                "acceptance_rate": d.rate(got.get("accepted", 0), got.get("received", 0)),
+                "contacted_in_sla": own.get("contacted_in_sla", 0),
+                "contact_in_sla_rate": d.rate(
+                    own.get("contacted_in_sla", 0), own.get("handed", 0)
+                ),
+                "median_hours_to_first_contact": medians.get(rep.pk),
+                "follow_ups": follow_ups.get(rep.pk, 0),
+                "won": own.get("won", 0),
+                "lost": own.get("lost", 0),
+                "win_rate": d.rate(own.get("won", 0), own.get("accepted", 0)),
+                "won_value": own.get("won_value", Decimal("0")),
+                "flags_open": flags.get(rep.pk, {}).get("open", 0),
+                "flags_raised": flags.get(rep.pk, {}).get("raised", 0),
+                "objections": objections.get(rep.pk, [])[:3],
+                "rejected": rejected,
+                "false_rejections": false_rejections.get(rep.pk, 0),
+                "overturned": overturned.get(rep.pk, 0),
+                "rejection_accuracy": (None if not rejected else max(0.0, 1 - wrong / rejected)),
+            }
+        )
+    return table

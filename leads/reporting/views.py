@@ -1,33 +1,33 @@
 """The handoff dashboard (/dashboard/): both sides' contribution to the funnel, where the
 ball dropped, and every table as CSV."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leadflow import roles
 from leadflow.csv_safe import SafeWriter
-from leadflow.http import forbidden
+from leadflow.permissions import role_required
 from sales.models import ObjectionTag
 
-from . import metrics, stats
-from .models import LostReason, RejectionReason
+from ..models import LostReason, RejectionReason
+from . import definitions, stats
+from .forms import PeriodForm
+from .medians import false_rejections, medians_with_owners
 
-
-def _can_read(user):
-    return roles.can_market(user) or roles.is_rep(user)
+NOT_A_READER = gettext_lazy("The dashboard is for marketing, sales and managers.")
 
 
 def _context(request):
-    form = metrics.DashboardFilterForm(request.GET or None)
+    form = PeriodForm(request.GET or None)
     filters = form.filters()
-    # Pre-aggregated statistics (leads/stats.py), brought up to date first; a big backlog
+    # Pre-aggregated statistics (stats.py), brought up to date first; a big backlog
     # (after an import, say) goes to the worker and the page says how old the figures are.
     current = stats.refresh(max_days=stats.INLINE_DAYS)
-    medians = metrics.medians_with_owners(filters.cohort())
+    medians = medians_with_owners(filters.cohort())
     data = stats.funnel(filters, medians=medians)
     marketing = stats.marketing_scorecard(filters)
     rejection, lost = stats.reasons(filters, data)
@@ -36,7 +36,7 @@ def _context(request):
         "form": form,
         "filters": filters,
         "funnel": data,
-        "steps": metrics.funnel_steps(data),
+        "steps": definitions.funnel_steps(data),
         "dropped": [
             {
                 "key": key,
@@ -44,10 +44,10 @@ def _context(request):
                 "count": data["ball_dropped"][key],
                 "url": f"{base}&dropped={key}",
             }
-            for key, label in metrics.DROPPED_CATEGORIES.items()
+            for key, label in definitions.DROPPED_CATEGORIES.items()
         ],
         "marketing": marketing,
-        "costs": metrics.costs(filters, data, marketing),
+        "costs": stats.costs(filters, data, marketing),
         "reps": stats.sales_scorecard(filters, medians=medians),
         "rejection_reasons": [
             (label, rejection.get(value, 0)) for value, label in RejectionReason.choices
@@ -56,7 +56,7 @@ def _context(request):
         "objections": stats.objections_by_campaign(filters),
         "objection_labels": dict(ObjectionTag.choices),
         "reason_labels": dict(RejectionReason.choices),
-        "false_rejections": metrics.false_rejections(filters),
+        "false_rejections": false_rejections(filters),
         "weekly": stats.weekly_trend(filters),
         "stats_current": current,
         "stats_as_of": stats.refreshed_at(),
@@ -65,10 +65,8 @@ def _context(request):
     }
 
 
-@login_required
+@role_required(roles.can_read_reports, NOT_A_READER)
 def dashboard(request):
-    if not _can_read(request.user):
-        return forbidden(request, _("The dashboard is for marketing, sales and managers."))
     context = _context(request)
     context["chart_data"] = {
         "labels": [date_format(row["week"], "SHORT_DATE_FORMAT") for row in context["weekly"]],
@@ -307,10 +305,8 @@ TABLES = (
 )
 
 
-@login_required
+@role_required(roles.can_read_reports, NOT_A_READER)
 def dashboard_csv(request, table):
-    if not _can_read(request.user):
-        return forbidden(request, _("The dashboard is for marketing, sales and managers."))
     if table not in TABLES:
         raise Http404
     header, rows = _tables(_context(request))[table]
@@ -328,11 +324,11 @@ def funnel_api(request):
         return JsonResponse(
             {"detail": _("Authentication credentials were not provided.")}, status=401
         )
-    if not _can_read(request.user):
+    if not roles.can_read_reports(request.user):
         return JsonResponse(
             {"detail": _("You do not have permission to read the funnel.")}, status=403
         )
-    form = metrics.DashboardFilterForm(request.GET or None)
+    form = PeriodForm(request.GET or None)
     if request.GET and not form.is_valid():
         return JsonResponse({"detail": _("Invalid filters."), "errors": form.errors}, status=400)
     stats.refresh(max_days=stats.INLINE_DAYS)

@@ -9,9 +9,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
+from leadflow.errors import InvalidInput
 from leadflow.models import ApiToken
 from leadflow.services import api_token_create
-from leads.lifecycle import InvalidInput
 from tests import factories
 
 

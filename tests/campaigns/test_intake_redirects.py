@@ -4,7 +4,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from campaigns.intake import origin_of, redirect_target
+from campaigns.intake import redirect_target
+from leadflow.http import origin_of
 from leads.models import Lead
 
 SITE = "https://www.example.com"

@@ -27,11 +27,11 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from leads import metrics, stats
 from leads import services as marketing
 from leads.models import Flag
+from leads.reporting import definitions, medians, stats
 from sales import services as sales
-from tests import factories
+from tests import factories, reference
 
 AMS = ZoneInfo("Europe/Amsterdam")
 T0 = dt.datetime(2026, 10, 10, 9, 0, tzinfo=AMS)
@@ -138,11 +138,11 @@ def world(db):
 
 
 def october(**kwargs):
-    return metrics.Filters(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31), **kwargs)
+    return definitions.Filters(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31), **kwargs)
 
 
 def test_funnel_counts_rates_and_median(world):
-    data = metrics.funnel_json(october())
+    data = reference.funnel_json(october())
     assert data == {
         "generated": 12,
         "mql": 9,
@@ -164,14 +164,14 @@ def test_funnel_counts_rates_and_median(world):
 
 def test_filters_combine_campaign_channel_and_owner(world):
     a, r2 = world["a"], world["r2"]
-    by_campaign = metrics.funnel(october(campaign=a))
+    by_campaign = reference.funnel(october(campaign=a))
     # L1 L2 L3 L4 L8 L11 L13
     assert (by_campaign["generated"], by_campaign["handed_off"], by_campaign["won"]) == (7, 4, 2)
-    by_channel = metrics.funnel(october(channel="email"))
+    by_channel = reference.funnel(october(channel="email"))
     assert (by_channel["generated"], by_channel["lost"]) == (4, 2)  # L5 L6 L7 L12
-    by_owner = metrics.funnel(october(owner=r2))
+    by_owner = reference.funnel(october(owner=r2))
     assert by_owner["generated"] == 5  # L5 L6 L7 L8 L12, owned by r2 now
-    both = metrics.funnel(october(campaign=a, owner=r2))
+    both = reference.funnel(october(campaign=a, owner=r2))
     assert both["generated"] == 1 and both["won_value"] == Decimal("2000.00")  # L8
 
 
@@ -179,10 +179,12 @@ def test_a_sales_generated_lead_does_not_count_towards_the_acceptance_rate(world
     """r1 now owns L3 (handed off, accepted), L13 (handed off, waiting) and L9 (sales-
     generated): 2 accepted, but 1 of 2 handed off accepted. Counting L9 made a rep with
     many leads of their own accept more than 100 % of what marketing handed them."""
-    for funnel in (metrics.funnel(october(owner=world["r1"])), stats_funnel(world["r1"])):
+    for funnel in (reference.funnel(october(owner=world["r1"])), stats_funnel(world["r1"])):
         assert (funnel["handed_off"], funnel["accepted"]) == (2, 2)
         assert funnel["acceptance_rate"] == 1 / 2
-    steps = {s["key"]: s for s in metrics.funnel_steps(metrics.funnel(october(owner=world["r1"])))}
+    steps = {
+        s["key"]: s for s in definitions.funnel_steps(reference.funnel(october(owner=world["r1"])))
+    }
     assert (steps["accepted"]["conversion"], steps["accepted"]["sales_generated"]) == (0.5, 1)
 
 
@@ -192,15 +194,19 @@ def stats_funnel(owner):
 
 
 def test_period_edges_are_local_days(world):
-    day = metrics.funnel(metrics.Filters(start=dt.date(2026, 10, 31), end=dt.date(2026, 10, 31)))
+    day = reference.funnel(
+        definitions.Filters(start=dt.date(2026, 10, 31), end=dt.date(2026, 10, 31))
+    )
     assert day["generated"] == 1  # L11 at 23:30 local; L14 (00:10 next day) is out
-    sept = metrics.funnel(metrics.Filters(start=dt.date(2026, 9, 30), end=dt.date(2026, 9, 30)))
+    sept = reference.funnel(
+        definitions.Filters(start=dt.date(2026, 9, 30), end=dt.date(2026, 9, 30))
+    )
     assert sept["generated"] == 1  # L10
 
 
 def test_rates_are_null_on_zero_denominators(world):
-    empty = metrics.funnel_json(
-        metrics.Filters(start=dt.date(2020, 1, 1), end=dt.date(2020, 1, 2))
+    empty = reference.funnel_json(
+        definitions.Filters(start=dt.date(2020, 1, 1), end=dt.date(2020, 1, 2))
     )
     assert empty["generated"] == 0 and empty["won_value"] == "0.00"
     for key in (
@@ -218,11 +224,11 @@ def test_ball_dropped_rules_apply_in_order(world):
     filters = october()
     by_rule = {
         category: set(
-            metrics.with_sales_delay(filters.cohort())
-            .filter(metrics.dropped_q(category))
+            definitions.with_sales_delay(filters.cohort())
+            .filter(definitions.dropped_q(category))
             .values_list("last_name", flat=True)
         )
-        for category in metrics.DROPPED_CATEGORIES
+        for category in definitions.DROPPED_CATEGORIES
     }
     assert by_rule == {
         "marketing": {"L4"},
@@ -231,16 +237,16 @@ def test_ball_dropped_rules_apply_in_order(world):
         "in_progress": {"L12", "L13"},
     }
     Flag.objects.create(lead=leads["L13"], kind="response_overdue", side="sales", raised_at=T0)
-    assert metrics.funnel(filters)["ball_dropped"]["sales"] == 3
+    assert reference.funnel(filters)["ball_dropped"]["sales"] == 3
     with at(T0 + 80 * H):
         sales.lead_reject(lead=leads["L13"], by=world["r1"], reason="no_budget")
-    data = metrics.funnel(filters)
+    data = reference.funnel(filters)
     assert data["ball_dropped"] == {"marketing": 2, "sales": 2, "market": 1, "in_progress": 1}
 
 
 def test_marketing_scorecard_costs_and_reasons(world):
     a, b = world["a"], world["b"]
-    card = metrics.marketing_scorecard(october())
+    card = reference.marketing_scorecard(october())
     rows = {row["campaign"].name: row for row in card["campaigns"]}
     assert (rows["A"]["generated"], rows["A"]["handed_off"], rows["A"]["accepted"]) == (7, 4, 2)
     assert rows["A"]["acceptance_rate"] == 2 / 4
@@ -250,13 +256,13 @@ def test_marketing_scorecard_costs_and_reasons(world):
     assert rows["B"]["cost_per_lead"] == Decimal("125") and rows["B"]["cost_per_won"] is None
     channels = {row["channel"]: row for row in card["channels"]}
     assert channels["email"]["generated"] == 4 and channels["search_ads"]["spend"] == 1000
-    costs = metrics.costs(october(), metrics.funnel(october()), card)
+    costs = stats.costs(october(), reference.funnel(october()), card)
     assert costs["cost_per_lead"] == Decimal("1500") / 12 and costs["cost_per_won"] == 750
     assert (
-        metrics.costs(
+        stats.costs(
             october(campaign=a),
-            metrics.funnel(october(campaign=a)),
-            metrics.marketing_scorecard(october(campaign=a)),
+            reference.funnel(october(campaign=a)),
+            reference.marketing_scorecard(october(campaign=a)),
         )["spend"]
         == 1000
     )
@@ -264,7 +270,7 @@ def test_marketing_scorecard_costs_and_reasons(world):
 
 
 def test_sales_scorecard_and_false_rejections(world):
-    reps = {row["rep"].username: row for row in metrics.sales_scorecard(october())}
+    reps = {row["rep"].username: row for row in reference.sales_scorecard(october())}
     r1, r2 = reps["r1"], reps["r2"]
     # r1 received L3 L4 L8 L13 (L8's first handoff), accepted only L3; r2 received L5..L8, L12.
     assert (r1["received"], r1["accepted"], r1["rejected"]) == (4, 1, 2)
@@ -279,11 +285,11 @@ def test_sales_scorecard_and_false_rejections(world):
     assert (r2["flags_raised"], r2["flags_open"]) == (1, 0)
     assert r2["objections"] == [("price", 1), ("timing", 1)]
     assert r1["false_rejections"] == 1 and r1["rejection_accuracy"] == 0.5
-    assert [h.lead.last_name for h in metrics.false_rejections(october())] == ["L8"]
+    assert [h.lead.last_name for h in medians.false_rejections(october())] == ["L8"]
 
 
 def test_weekly_trend_groups_by_week_of_creation(world):
-    weeks = metrics.weekly_trend(october())
+    weeks = reference.weekly_trend(october())
     by_week = {row["week"]: row for row in weeks}
     assert by_week[dt.date(2026, 10, 5)]["generated"] == 11  # all but L11 created on 10 Oct
     assert by_week[dt.date(2026, 10, 26)]["generated"] == 1  # L11

@@ -1,5 +1,5 @@
-"""The pre-aggregated statistics (leads/stats.py) agree with the raw definitions
-(leads/metrics.py) after a rebuild and after incremental refreshes."""
+"""The pre-aggregated statistics (leads/reporting/stats.py) agree with the raw definitions
+(tests/reference.py) after a rebuild and after incremental refreshes."""
 
 import datetime as dt
 
@@ -7,26 +7,27 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from leads import metrics, stats
 from leads.demo import Seeder
 from leads.models import Flag, Lead, SLAPolicy, Stage
+from leads.reporting import definitions, medians, stats
 from sales import services as sales
+from tests import reference
 from tests.dashboard.test_numbers import october, world  # noqa: F401 - fixture
 
 
 def assert_agree(filters):
-    raw, pre = metrics.funnel(filters), stats.funnel(filters)
+    raw, pre = reference.funnel(filters), stats.funnel(filters)
     pre.pop("_sums")
     assert pre == raw
-    assert stats.marketing_scorecard(filters) == metrics.marketing_scorecard(filters)
-    assert stats.sales_scorecard(filters) == metrics.sales_scorecard(filters)
-    raw_rejection, raw_lost = metrics.reasons(filters)
+    assert stats.marketing_scorecard(filters) == reference.marketing_scorecard(filters)
+    assert stats.sales_scorecard(filters) == reference.sales_scorecard(filters)
+    raw_rejection, raw_lost = reference.reasons(filters)
     assert stats.reasons(filters) == (
         {k: v for k, v in raw_rejection.items() if v},
         {k: v for k, v in raw_lost.items() if v},
     )
-    assert stats.objections_by_campaign(filters) == metrics.objections_by_campaign(filters)
-    assert stats.weekly_trend(filters) == metrics.weekly_trend(filters)
+    assert stats.objections_by_campaign(filters) == reference.objections_by_campaign(filters)
+    assert stats.weekly_trend(filters) == reference.weekly_trend(filters)
 
 
 def test_rebuilt_statistics_equal_the_raw_numbers_on_the_hand_built_world(world):  # noqa: F811
@@ -34,7 +35,7 @@ def test_rebuilt_statistics_equal_the_raw_numbers_on_the_hand_built_world(world)
     assert_agree(october())
     assert_agree(october(campaign=world["a"]))
     assert_agree(october(channel="email", owner=world["r2"]))
-    assert_agree(metrics.Filters(start=dt.date(2026, 10, 31), end=dt.date(2026, 10, 31)))
+    assert_agree(definitions.Filters(start=dt.date(2026, 10, 31), end=dt.date(2026, 10, 31)))
 
 
 @pytest.fixture
@@ -45,19 +46,19 @@ def demo(db):
 
 def test_rebuilt_statistics_equal_the_raw_numbers_on_demo_data(demo):
     today = timezone.localdate()
-    year = metrics.Filters(start=today - dt.timedelta(days=364), end=today)
-    assert_agree(metrics.Filters.default())
+    year = definitions.Filters(start=today - dt.timedelta(days=364), end=today)
+    assert_agree(definitions.Filters.default())
     assert_agree(year)
     lead = Lead.objects.exclude(owner=None).exclude(campaign=None).first()
-    assert_agree(metrics.Filters(start=year.start, end=today, campaign=lead.campaign))
-    assert_agree(metrics.Filters(start=year.start, end=today, owner=lead.owner))
+    assert_agree(definitions.Filters(start=year.start, end=today, campaign=lead.campaign))
+    assert_agree(definitions.Filters(start=year.start, end=today, owner=lead.owner))
 
 
 def test_refresh_picks_up_lifecycle_changes_and_sweep_flags(demo):
-    year = metrics.Filters(
+    year = definitions.Filters(
         start=timezone.localdate() - dt.timedelta(days=364), end=timezone.localdate()
     )
-    quiet = metrics.with_sales_delay(Lead.objects.exclude(handed_off_at=None)).filter(
+    quiet = definitions.with_sales_delay(Lead.objects.exclude(handed_off_at=None)).filter(
         sales_delay=False
     )
     lead = quiet.filter(stage=Stage.CONTACTED, rejected_at=None).order_by("-created_at").first()
@@ -90,7 +91,7 @@ def test_changing_the_first_contact_sla_rebuilds(demo):
     policy.first_contact_hours = 4
     policy.save()
     stats.refresh()
-    assert_agree(metrics.Filters.default())
+    assert_agree(definitions.Filters.default())
 
 
 def test_a_big_backlog_goes_to_the_worker_from_a_page(demo, monkeypatch):
@@ -126,7 +127,7 @@ def test_many_changed_rows_go_to_the_worker_without_listing_their_days(demo, mon
 
 def test_a_few_changed_rows_are_refreshed_inline_from_a_page(demo, monkeypatch):
     monkeypatch.setattr(stats, "INLINE_ROWS", 3)
-    year = metrics.Filters(
+    year = definitions.Filters(
         start=timezone.localdate() - dt.timedelta(days=364), end=timezone.localdate()
     )
     lead = Lead.objects.filter(stage=Stage.CONTACTED).order_by("-created_at").first()
@@ -137,8 +138,8 @@ def test_a_few_changed_rows_are_refreshed_inline_from_a_page(demo, monkeypatch):
 
 
 def test_one_pass_medians_equal_the_separate_ones(demo):
-    cohort = metrics.Filters.default().cohort()
-    overall, by_owner = metrics.medians_with_owners(cohort)
-    assert overall == pytest.approx(metrics.median_hours_to_first_contact(cohort))
-    assert by_owner == pytest.approx(metrics.median_hours_by_owner(cohort))
+    cohort = definitions.Filters.default().cohort()
+    overall, by_owner = medians.medians_with_owners(cohort)
+    assert overall == pytest.approx(medians.median_hours_to_first_contact(cohort))
+    assert by_owner == pytest.approx(medians.median_hours_by_owner(cohort))
     assert by_owner and overall is not None

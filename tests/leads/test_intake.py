@@ -1,6 +1,6 @@
 import pytest
 
-from leads.lifecycle import ActionForbidden, InvalidInput
+from leadflow.errors import ActionForbidden, InvalidInput
 from leads.models import Lead, Origin, Stage, StageChange, Touch
 from leads.services import lead_intake
 from sales.services import lead_win

@@ -6,8 +6,8 @@ every other pair must raise a LeadflowError and write nothing.
 
 import pytest
 
+from leadflow.errors import ActionForbidden, LeadflowError, TransitionNotAllowed
 from leads import services as marketing
-from leads.lifecycle import ActionForbidden, LeadflowError, TransitionNotAllowed
 from leads.models import Stage, StageChange
 from sales import services as sales
 from sales.models import Activity, Handoff

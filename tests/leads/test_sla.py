@@ -329,7 +329,7 @@ def test_holidays_only_trigger_a_recompute_under_business_hours(manager, policy)
 
 
 def test_only_managers_may_change_the_policy(marketer, rep):
-    from leads.lifecycle import ActionForbidden
+    from leadflow.errors import ActionForbidden
 
     for user in (marketer, rep):
         with pytest.raises(ActionForbidden):

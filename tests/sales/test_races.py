@@ -4,8 +4,8 @@ wins and the other is told (SPEC §3). Real concurrency needs PostgreSQL row loc
 import pytest
 from django.db import connection
 
+from leadflow.errors import LeadflowError
 from leads import lifecycle
-from leads.lifecycle import LeadflowError
 from leads.models import Lead, Stage, StageChange
 from sales import services as sales
 from sales.models import Handoff

@@ -5,9 +5,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from leadflow.errors import InvalidInput, TransitionNotAllowed
 from leadflow.models import Notification
 from leads import services as marketing
-from leads.lifecycle import InvalidInput, TransitionNotAllowed
 from leads.models import Stage, StageChange
 from sales import services as sales
 from sales.models import Handoff, Objection

@@ -1,8 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from leadflow.errors import LeadflowError
 from leadflow.services import api_token_create
-from leads.lifecycle import LeadflowError
 
 
 class Command(BaseCommand):

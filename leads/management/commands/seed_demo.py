@@ -3,9 +3,9 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import stats
 from leads.demo import Seeder, reset_demo_data
 from leads.models import Lead
+from leads.reporting import stats
 
 
 class Command(BaseCommand):

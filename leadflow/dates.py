@@ -1,0 +1,23 @@
+"""Local days: every period in LeadFlow is whole days in the site's time zone."""
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# Midnight of year 1, or the day after 9999-12-31, cannot be expressed in UTC: a date
+# outside these bounds would be a 500, not a period.
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(9998, 12, 31)
+
+
+def validate_day(value):
+    """The validator of every date field that becomes a period's bound."""
+    if value is not None and not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise ValidationError(_("Enter a date between 1900 and 9998."), code="out_of_range")
+
+
+def start_of_day(day):
+    """Midnight at the start of ``day`` in the site's time zone (periods are local days)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))

@@ -1,0 +1,286 @@
+"""The reference computation of the dashboard's numbers (SPEC §5), straight from the raw
+tables with its own conditional aggregates, independent of the statistics pipeline
+(leads/reporting/stats.py) and of its named counts (leads/reporting/definitions.py). The
+tests hold every page's numbers to it; benchmarks/dashboard.py times it as "orm-raw"."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncWeek
+from django.utils import timezone
+
+from leads.models import Flag, Side, Stage
+from leads.reporting.definitions import (
+    ACCEPTED_HANDED,
+    DROPPED_CATEGORIES,
+    FUNNEL_KEYS,
+    dropped_q,
+    with_sales_delay,
+)
+from leads.reporting.definitions import rate as _rate
+from leads.reporting.medians import (
+    false_rejection_handoffs,
+    median_hours_by_owner,
+    median_hours_to_first_contact,
+)
+from leads.reporting.stats import assemble_marketing, assemble_sales
+from leads.sla import global_policy
+from sales.models import Activity, Dispute, Handoff, Objection
+
+
+def funnel(filters, sla_hours=None):
+    """The funnel of SPEC §5/§6 for a cohort: counts, won value, rates, median and where the
+    ball dropped, and the cohort's open marketing flags."""
+    cohort = filters.cohort()
+    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    in_sla = Q(
+        handed_off_at__isnull=False,
+        first_contact_at__isnull=False,
+        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
+    )
+    annotated = with_sales_delay(cohort)
+    data = annotated.aggregate(
+        generated=Count("id"),
+        mql=Count("id", filter=Q(mql_at__isnull=False)),
+        handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
+        accepted=Count("id", filter=Q(accepted_at__isnull=False)),
+        accepted_handed=Count("id", filter=ACCEPTED_HANDED),
+        contacted=Count("id", filter=Q(first_contact_at__isnull=False)),
+        opportunity=Count("id", filter=Q(opportunity_at__isnull=False)),
+        won=Count("id", filter=Q(stage=Stage.WON)),
+        lost=Count("id", filter=Q(stage=Stage.LOST)),
+        rejected=Count("id", filter=Q(rejected_at__isnull=False)),
+        won_value=Coalesce(Sum("deal_value", filter=Q(stage=Stage.WON)), Value(Decimal("0.00"))),
+        contacted_in_sla=Count("id", filter=in_sla),
+        **{f"dropped_{c}": Count("id", filter=dropped_q(c)) for c in DROPPED_CATEGORIES},
+    )
+    result = {
+        "generated": data["generated"],
+        "mql": data["mql"],
+        "handed_off": data["handed_off"],
+        "accepted": data["accepted"],
+        "accepted_handed": data["accepted_handed"],
+        "contacted": data["contacted"],
+        "opportunity": data["opportunity"],
+        "won": data["won"],
+        "lost": data["lost"],
+        "rejected": data["rejected"],
+        "won_value": Decimal(data["won_value"]).quantize(Decimal("0.01")),
+        "acceptance_rate": _rate(data["accepted_handed"], data["handed_off"]),
+        "contact_in_sla_rate": _rate(data["contacted_in_sla"], data["handed_off"]),
+        "median_hours_to_first_contact": median_hours_to_first_contact(cohort),
+        "win_rate": _rate(data["won"], data["accepted"]),
+        "ball_dropped": {c: data[f"dropped_{c}"] for c in DROPPED_CATEGORIES},
+    }
+    result["contacted_in_sla"] = data["contacted_in_sla"]
+    result["marketing_flags_open"] = Flag.objects.filter(
+        side=Side.MARKETING, resolved_at__isnull=True, lead__in=cohort.values("pk")
+    ).count()
+    return result
+
+
+def funnel_json(filters):
+    """Exactly the JSON shape of SPEC §6 (rates 0-1 or null, money as a decimal string)."""
+    data = funnel(filters)
+    out = {key: data[key] for key in FUNNEL_KEYS}
+    out["won_value"] = str(data["won_value"])
+    median = data["median_hours_to_first_contact"]
+    out["median_hours_to_first_contact"] = None if median is None else round(median, 2)
+    return out
+
+
+def marketing_scorecard(filters):
+    """Per first-touch campaign: generated, mql, handed off, acceptance, rejection reasons,
+    spend, cost per lead, sourced revenue, marketing flags; channels are sums of campaigns."""
+    cohort = filters.cohort()
+    rows = {
+        row["campaign"]: row
+        for row in cohort.values("campaign").annotate(
+            generated=Count("id"),
+            mql=Count("id", filter=Q(mql_at__isnull=False)),
+            handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
+            accepted=Count("id", filter=Q(accepted_at__isnull=False)),
+            accepted_handed=Count("id", filter=ACCEPTED_HANDED),
+            rejected=Count("id", filter=Q(rejected_at__isnull=False)),
+            won=Count("id", filter=Q(stage=Stage.WON)),
+            won_value=Coalesce(Sum("deal_value", filter=Q(stage=Stage.WON)), Value(Decimal("0"))),
+        )
+    }
+    reasons = {}
+    for row in (
+        Handoff.objects.filter(outcome="rejected", lead__in=cohort.values("pk"))
+        .values("lead__campaign", "rejection_reason")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        reasons.setdefault(row["lead__campaign"], {})[row["rejection_reason"]] = row["n"]
+    flags = {}
+    for row in (
+        Flag.objects.filter(side=Side.MARKETING, lead__in=cohort.values("pk"))
+        .values("lead__campaign")
+        .annotate(raised=Count("id"), open=Count("id", filter=Q(resolved_at__isnull=True)))
+        .order_by()
+    ):
+        flags[row["lead__campaign"]] = row
+    return assemble_marketing(filters, rows, reasons, flags)
+
+
+def sales_scorecard(filters, sla_hours=None):
+    """Per rep: leads received and accepted (handoffs to them), contacted within the SLA and
+    median hours to first contact, follow-ups logged, win rate, won value (leads they own),
+    open and raised sales flags, objections heard, rejections and false rejections."""
+    cohort = filters.cohort()
+    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    cohort_ids = cohort.values("pk")
+    received = {
+        row["to_user"]: row
+        for row in Handoff.objects.filter(lead__in=cohort_ids, to_user__isnull=False)
+        .values("to_user")
+        .annotate(
+            received=Count("lead", distinct=True),
+            accepted=Count("lead", filter=Q(outcome="accepted"), distinct=True),
+            rejected=Count("id", filter=Q(outcome="rejected")),
+        )
+        .order_by()
+    }
+    in_sla = Q(
+        handed_off_at__isnull=False,
+        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
+    )
+    owned = {
+        row["owner"]: row
+        for row in cohort.filter(owner__isnull=False)
+        .values("owner")
+        .annotate(
+            handed=Count("id", filter=Q(handed_off_at__isnull=False)),
+            contacted_in_sla=Count("id", filter=in_sla),
+            accepted=Count("id", filter=Q(accepted_at__isnull=False)),
+            won=Count("id", filter=Q(stage=Stage.WON)),
+            lost=Count("id", filter=Q(stage=Stage.LOST)),
+            won_value=Coalesce(Sum("deal_value", filter=Q(stage=Stage.WON)), Value(Decimal("0"))),
+        )
+        .order_by()
+    }
+    follow_ups = dict(
+        Activity.objects.filter(lead__in=cohort_ids)
+        .values("user")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("user", "n")
+    )
+    flags = {
+        row["responsible"]: row
+        for row in Flag.objects.filter(side=Side.SALES, lead__in=cohort_ids)
+        .values("responsible")
+        .annotate(raised=Count("id"), open=Count("id", filter=Q(resolved_at__isnull=True)))
+        .order_by()
+    }
+    objections = {}
+    for row in (
+        Objection.objects.filter(lead__in=cohort_ids)
+        .values("activity__user", "tag")
+        .annotate(n=Count("id"))
+        .order_by("-n", "tag")
+    ):
+        objections.setdefault(row["activity__user"], []).append((row["tag"], row["n"]))
+    false_rejections = dict(
+        false_rejection_handoffs(filters)
+        .values("to_user")
+        .annotate(n=Count("lead", distinct=True))
+        .order_by()
+        .values_list("to_user", "n")
+    )
+    overturned = dict(
+        Dispute.objects.filter(ruling="overturned", lead__in=cohort_ids)
+        .values("handoff__to_user")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("handoff__to_user", "n")
+    )
+    medians = median_hours_by_owner(cohort)
+    return assemble_sales(
+        filters,
+        received=received,
+        owned=owned,
+        follow_ups=follow_ups,
+        flags=flags,
+        objections=objections,
+        false_rejections=false_rejections,
+        overturned=overturned,
+        medians=medians,
+    )
+
+
+def reasons(filters):
+    """Rejection reasons (from handoffs) and lost reasons, counted over the cohort."""
+    cohort = filters.cohort()
+    rejection = dict(
+        Handoff.objects.filter(outcome="rejected", lead__in=cohort.values("pk"))
+        .values("rejection_reason")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("rejection_reason", "n")
+    )
+    lost = dict(
+        cohort.filter(stage=Stage.LOST)
+        .values("lost_reason")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("lost_reason", "n")
+    )
+    return rejection, lost
+
+
+def objections_by_campaign(filters, top=3):
+    """What sales hears, per first-touch campaign: the most frequent objection tags."""
+    out = {}
+    for row in (
+        Objection.objects.filter(lead__in=filters.cohort().values("pk"))
+        .values("lead__campaign", "tag")
+        .annotate(n=Count("id"))
+        .order_by("lead__campaign", "-n", "tag")
+    ):
+        tags = out.setdefault(row["lead__campaign"], [])
+        if len(tags) < top:
+            tags.append((row["tag"], row["n"]))
+    return out
+
+
+def weekly_trend(filters, sla_hours=None):
+    """Cohort by ISO week of creation (site time zone): marketing's generated / MQL / handed
+    off and sales' accepted / contacted within SLA / won, one GROUP BY."""
+    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    in_sla = Q(
+        handed_off_at__isnull=False,
+        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
+    )
+    rows = (
+        filters.cohort()
+        .annotate(week=TruncWeek("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("week")
+        .annotate(
+            generated=Count("id"),
+            mql=Count("id", filter=Q(mql_at__isnull=False)),
+            handed_off=Count("id", filter=Q(handed_off_at__isnull=False)),
+            accepted=Count("id", filter=Q(accepted_at__isnull=False)),
+            accepted_handed=Count("id", filter=ACCEPTED_HANDED),
+            contacted_in_sla=Count("id", filter=in_sla),
+            won=Count("id", filter=Q(stage=Stage.WON)),
+        )
+        .order_by("week")
+    )
+    out = []
+    for row in rows:
+        week = row["week"]
+        if isinstance(week, dt.datetime):
+            week = timezone.localtime(week).date() if timezone.is_aware(week) else week.date()
+        out.append(
+            {
+                **row,
+                "week": week,
+                "acceptance_rate": _rate(row["accepted_handed"], row["handed_off"]),
+                "contact_in_sla_rate": _rate(row["contacted_in_sla"], row["handed_off"]),
+            }
+        )
+    return out
