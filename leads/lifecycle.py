@@ -5,27 +5,16 @@ Services in ``leads.services`` (marketing's court) and ``sales.services`` (sales
 court) lock the lead, check the actor, then call :func:`move`.
 """
 
+from dataclasses import dataclass
+
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from leadflow import roles
 from leadflow.errors import ActionForbidden, TransitionNotAllowed
 
-from .models import Lead, Side, Stage, StageChange, side_of
+from .models import SALES_STAGES, Lead, Side, Stage, StageChange, side_of
 from .sla import refresh_deadlines
-
-ALLOWED = {
-    Stage.NEW: {Stage.MQL, Stage.NURTURE, Stage.DISQUALIFIED},
-    Stage.MQL: {Stage.HANDED_OFF, Stage.NURTURE, Stage.DISQUALIFIED},
-    Stage.NURTURE: {Stage.MQL, Stage.DISQUALIFIED},
-    Stage.HANDED_OFF: {Stage.ACCEPTED, Stage.REJECTED},
-    Stage.ACCEPTED: {Stage.CONTACTED, Stage.REJECTED, Stage.LOST},
-    Stage.CONTACTED: {Stage.OPPORTUNITY, Stage.LOST},
-    Stage.OPPORTUNITY: {Stage.WON, Stage.LOST},
-    Stage.REJECTED: {Stage.NURTURE, Stage.DISQUALIFIED, Stage.HANDED_OFF},
-    Stage.DISQUALIFIED: set(),
-    Stage.WON: set(),
-    Stage.LOST: set(),
-}
 
 
 def can_move(from_stage, to_stage):
@@ -54,6 +43,176 @@ def refuse(lead, action):
         _("Cannot %(action)s: it is at the “%(stage)s” stage.")
         % {"action": action, "stage": stage_label(lead.stage)}
     )
+
+
+# --- the lifecycle table (SPEC §3) -------------------------------------------------------
+# One row per action: the stages it starts from, who may take it, the stage it moves to.
+# The services enforce it (require_stage, and the actor checks below named by ``who``),
+# the stage graph that move() validates is derived from it, and the pages' buttons are
+# read from it (available); nothing else says which action goes from which stage.
+
+MARKETING = "marketing"  # marketers and managers
+OWNER = "owner"  # the lead's rep or a manager; on a queued lead, any rep (who claims it)
+REP = "rep"  # any salesperson
+MANAGER = "manager"
+
+ON_QUEUE = "queue"  # only a lead in the unassigned queue
+OFF_QUEUE = "assigned"  # only a lead that has a rep
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_stages: frozenset
+    who: str
+    phrase: str  # "Cannot <phrase>: it is at the … stage."
+    to_stage: str | None = None  # None: the lead stays at its stage
+    queue: str | None = None  # ON_QUEUE, OFF_QUEUE or either
+    blocked_by_dispute: bool = False
+    needs_dispute: bool = False
+    offered: bool = True  # False: a step inside another action, never a button
+
+
+OPEN_SALES = frozenset(SALES_STAGES)
+
+TRANSITIONS = {
+    "qualify": Transition(
+        frozenset({Stage.NEW, Stage.NURTURE}), MARKETING, _l("qualify this lead"), Stage.MQL
+    ),
+    "nurture": Transition(
+        frozenset({Stage.NEW, Stage.MQL}),
+        MARKETING,
+        _l("move this lead to nurture"),
+        Stage.NURTURE,
+    ),
+    "recycle": Transition(
+        frozenset({Stage.REJECTED}),
+        MARKETING,
+        _l("recycle this lead"),
+        Stage.NURTURE,
+        blocked_by_dispute=True,
+    ),
+    "disqualify": Transition(
+        frozenset({Stage.NEW, Stage.MQL, Stage.NURTURE, Stage.REJECTED}),
+        MARKETING,
+        _l("disqualify this lead"),
+        Stage.DISQUALIFIED,
+        blocked_by_dispute=True,
+    ),
+    "hand_off": Transition(
+        frozenset({Stage.MQL, Stage.REJECTED}),
+        MARKETING,
+        _l("hand off this lead"),
+        Stage.HANDED_OFF,
+        blocked_by_dispute=True,
+    ),
+    "dispute": Transition(
+        frozenset({Stage.REJECTED}),
+        MARKETING,
+        _l("dispute the rejection of this lead"),
+        blocked_by_dispute=True,
+    ),
+    "claim": Transition(frozenset({Stage.HANDED_OFF}), REP, _l("claim this lead"), queue=ON_QUEUE),
+    "accept": Transition(
+        frozenset({Stage.HANDED_OFF}), OWNER, _l("accept this lead"), Stage.ACCEPTED
+    ),
+    "reject": Transition(
+        frozenset({Stage.HANDED_OFF, Stage.ACCEPTED}),
+        OWNER,
+        _l("reject this lead"),
+        Stage.REJECTED,
+    ),
+    "log": Transition(OPEN_SALES, OWNER, _l("log a follow-up on this lead"), queue=OFF_QUEUE),
+    # Logging a call, email or meeting on an accepted lead (a handed-off one is accepted
+    # first, in the same transaction).
+    "contact": Transition(
+        frozenset({Stage.ACCEPTED}),
+        OWNER,
+        _l("log a follow-up on this lead"),
+        Stage.CONTACTED,
+        queue=OFF_QUEUE,
+        offered=False,
+    ),
+    "opportunity": Transition(
+        frozenset({Stage.CONTACTED}),
+        OWNER,
+        _l("make an opportunity of this lead"),
+        Stage.OPPORTUNITY,
+        queue=OFF_QUEUE,
+    ),
+    "win": Transition(
+        frozenset({Stage.OPPORTUNITY}),
+        OWNER,
+        _l("mark this lead as won"),
+        Stage.WON,
+        queue=OFF_QUEUE,
+    ),
+    "lose": Transition(
+        frozenset({Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY}),
+        OWNER,
+        _l("mark this lead as lost"),
+        Stage.LOST,
+        queue=OFF_QUEUE,
+    ),
+    # Back to the stage it closed from (move(..., reopen=True) checks that one).
+    "reopen": Transition(frozenset({Stage.WON, Stage.LOST}), MANAGER, _l("reopen this lead")),
+    "reassign": Transition(OPEN_SALES, MANAGER, _l("reassign this lead")),
+    "rule": Transition(
+        frozenset({Stage.REJECTED}),
+        MANAGER,
+        _l("rule on the rejection of this lead"),
+        needs_dispute=True,
+    ),
+}
+
+# The stage graph move() enforces: every (from, to) some action makes.
+ALLOWED = {
+    stage: {t.to_stage for t in TRANSITIONS.values() if t.to_stage and stage in t.from_stages}
+    for stage in Stage.values
+}
+
+DISPUTE_PENDING = _l("The rejection of this lead is disputed; wait for the manager's ruling.")
+
+
+def require_stage(action, lead):
+    """Refuse ``action`` on a locked lead whose stage (or open dispute) does not allow it."""
+    t = TRANSITIONS[action]
+    if lead.stage not in t.from_stages:
+        raise refuse(lead, t.phrase)
+    if t.blocked_by_dispute and lead.disputed_at is not None:
+        raise TransitionNotAllowed(DISPUTE_PENDING)
+
+
+def may(user, action, lead):
+    """Whether ``user``'s role lets them take ``action`` on ``lead`` (the table's ``who``)."""
+    who = TRANSITIONS[action].who
+    if who == MARKETING:
+        return roles.can_market(user)
+    if who == MANAGER:
+        return roles.is_manager(user)
+    if who == REP:
+        return roles.is_rep(user)
+    if lead.owner_id is None:  # the queue: a rep claims it by acting; a manager reassigns
+        return roles.is_rep(user)
+    return roles.is_manager(user) or (roles.is_rep(user) and lead.owner_id == user.pk)
+
+
+def available(user, lead):
+    """The actions ``user`` may take on ``lead`` now: what the pages offer. The services
+    still decide, in a transaction; this only hides what could not succeed."""
+    queued = lead.in_unassigned_queue
+    out = set()
+    for name, t in TRANSITIONS.items():
+        if not t.offered or lead.stage not in t.from_stages:
+            continue
+        if (t.queue == ON_QUEUE and not queued) or (t.queue == OFF_QUEUE and queued):
+            continue
+        if (t.blocked_by_dispute and lead.disputed_at) or (
+            t.needs_dispute and not lead.disputed_at
+        ):
+            continue
+        if may(user, name, lead):
+            out.add(name)
+    return out
 
 
 def move(lead, to_stage, *, by, at, note="", reopen=False, save=True):

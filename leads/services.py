@@ -280,8 +280,7 @@ def lead_qualify(*, lead, by, score=None, note="", at=None):
     lifecycle.require_marketing(by)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
-    if lead.stage not in (Stage.NEW, Stage.NURTURE):
-        raise lifecycle.refuse(lead, _("qualify this lead"))
+    lifecycle.require_stage("qualify", lead)
     lifecycle.move(lead, Stage.MQL, by=by, at=at, note=note)
     if score is not None:
         lead.score = score
@@ -295,18 +294,10 @@ def lead_nurture(*, lead, by, note="", at=None):
     lifecycle.require_marketing(by)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
-    if lead.stage not in (Stage.NEW, Stage.MQL):
-        raise lifecycle.refuse(lead, _("move this lead to nurture"))
+    lifecycle.require_stage("nurture", lead)
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
     lifecycle.save(lead)
     return lead
-
-
-def _no_open_dispute(lead):
-    if lead.disputed_at is not None:
-        raise TransitionNotAllowed(
-            _("The rejection of this lead is disputed; wait for the manager's ruling.")
-        )
 
 
 @transaction.atomic
@@ -315,9 +306,7 @@ def lead_recycle(*, lead, by, note="", at=None):
     lifecycle.require_marketing(by)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
-    if lead.stage != Stage.REJECTED:
-        raise lifecycle.refuse(lead, _("recycle this lead"))
-    _no_open_dispute(lead)
+    lifecycle.require_stage("recycle", lead)
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
     lifecycle.save(lead)
     return lead
@@ -331,9 +320,7 @@ def lead_disqualify(*, lead, by, reason, note="", at=None):
         raise InvalidInput(_("Choose a reason for disqualifying."), field="reason")
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
-    if lead.stage not in (Stage.NEW, Stage.MQL, Stage.NURTURE, Stage.REJECTED):
-        raise lifecycle.refuse(lead, _("disqualify this lead"))
-    _no_open_dispute(lead)
+    lifecycle.require_stage("disqualify", lead)
     lifecycle.move(lead, Stage.DISQUALIFIED, by=by, at=at, note=note)
     lead.disqualify_reason = reason
     lifecycle.save(lead)
@@ -382,9 +369,7 @@ def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None
     lifecycle.require_marketing(by)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
-    if lead.stage not in (Stage.MQL, Stage.REJECTED):
-        raise lifecycle.refuse(lead, _("hand off this lead"))
-    _no_open_dispute(lead)
+    lifecycle.require_stage("hand_off", lead)
     if round_robin:
         to_user = next_round_robin_rep(at)
     elif to_user is not None:
@@ -422,9 +407,7 @@ def dispute_raise(*, lead, by, comment, at=None):
         raise InvalidInput(_("Say why you dispute the rejection."), field="comment")
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
-    if lead.stage != Stage.REJECTED:
-        raise lifecycle.refuse(lead, _("dispute the rejection of this lead"))
-    _no_open_dispute(lead)
+    lifecycle.require_stage("dispute", lead)
     handoff = lead.handoffs.filter(outcome="rejected").order_by("-handed_at", "-id").first()
     if handoff is None:
         raise TransitionNotAllowed(_("This lead has no rejection to dispute."))

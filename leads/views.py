@@ -17,7 +17,7 @@ from leadflow import roles
 from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import forbidden, run_action, safe_next
 
-from . import services
+from . import lifecycle, services
 from .filters import KeysetPage, LeadFilterForm
 from .forms import (
     BulkForm,
@@ -135,21 +135,19 @@ class LeadDetailView(LoginRequiredMixin, DetailView):
         context["open_flags"] = list(Flag.objects.open().filter(lead=lead).order_by("raised_at"))
         context["can_edit_contact"] = services.can_edit_contact(user, lead)
         if roles.can_market(user):
-            context.update(marketing_action_context(lead))
+            context.update(marketing_action_context(lead, user))
         context.update(lead_action_context(self.request, lead))
         return context
 
 
-def marketing_action_context(lead):
-    stage = lead.stage
+def marketing_action_context(lead, user):
+    """The marketing buttons this user gets on this lead, read from the lifecycle table."""
+    actions = lifecycle.available(user, lead)
     return {
-        "can_qualify": stage in (Stage.NEW, Stage.NURTURE),
-        "can_nurture": stage in (Stage.NEW, Stage.MQL),
-        "can_recycle": stage == Stage.REJECTED and not lead.disputed_at,
-        "can_disqualify": stage in (Stage.NEW, Stage.MQL, Stage.NURTURE, Stage.REJECTED)
-        and not lead.disputed_at,
-        "can_hand_off": stage in (Stage.MQL, Stage.REJECTED) and not lead.disputed_at,
-        "can_dispute": stage == Stage.REJECTED and not lead.disputed_at,
+        **{
+            f"can_{name}": name in actions
+            for name in ("qualify", "nurture", "recycle", "disqualify", "hand_off", "dispute")
+        },
         "qualify_form": QualifyForm(),
         "disqualify_form": DisqualifyForm(),
         "hand_off_form": HandOffForm(),

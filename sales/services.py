@@ -80,8 +80,7 @@ def lead_claim(*, lead, by, at=None):
         raise ActionForbidden(_("Only salespeople can claim leads."))
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
-    if lead.stage != Stage.HANDED_OFF:
-        raise lifecycle.refuse(lead, _("claim this lead"))
+    lifecycle.require_stage("claim", lead)
     if lead.owner_id is not None:
         if lead.owner_id == by.pk:
             raise TransitionNotAllowed(_("This lead is already yours."))
@@ -120,7 +119,7 @@ def lead_accept(*, lead, by, note="", at=None):
                 _("This lead was already accepted by %(rep)s.")
                 % {"rep": lead.owner.get_username() if lead.owner else _("someone")}
             )
-        raise lifecycle.refuse(lead, _("accept this lead"))
+        lifecycle.require_stage("accept", lead)
     _require_actor_for_response(lead, by, at)
     _accept(lead, by=by, at=at, note=note)
     lifecycle.save(lead)
@@ -143,8 +142,7 @@ def lead_reject(*, lead, by, reason, note="", at=None):
         raise InvalidInput(_("Choose a reason for rejecting."), field="reason")
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
-    if lead.stage not in (Stage.HANDED_OFF, Stage.ACCEPTED):
-        raise lifecycle.refuse(lead, _("reject this lead"))
+    lifecycle.require_stage("reject", lead)
     _require_actor_for_response(lead, by, at)
     rep = lead.owner
     handoff = _latest_handoff(lead)
@@ -222,8 +220,7 @@ def activity_log(
     if not explicit:
         scheduled = lead.next_follow_up_at
         next_follow_up_at = scheduled if scheduled and scheduled > occurred_at else None
-    if lead.stage not in SALES_STAGES:
-        raise lifecycle.refuse(lead, _("log a follow-up on this lead"))
+    lifecycle.require_stage("log", lead)
     if lead.owner_id is None:
         raise TransitionNotAllowed(_("Claim this lead from the queue first."))
     lifecycle.require_lead_owner(lead, by)
@@ -269,8 +266,7 @@ def lead_to_opportunity(*, lead, by, value=None, note="", at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     lifecycle.require_lead_owner(lead, by)
-    if lead.stage != Stage.CONTACTED:
-        raise lifecycle.refuse(lead, _("make an opportunity of this lead"))
+    lifecycle.require_stage("opportunity", lead)
     lifecycle.move(lead, Stage.OPPORTUNITY, by=by, at=at, note=note)
     if value is not None:
         lead.deal_value = value
@@ -287,8 +283,7 @@ def lead_win(*, lead, by, value, note="", at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     lifecycle.require_lead_owner(lead, by)
-    if lead.stage != Stage.OPPORTUNITY:
-        raise lifecycle.refuse(lead, _("mark this lead as won"))
+    lifecycle.require_stage("win", lead)
     lifecycle.move(lead, Stage.WON, by=by, at=at, note=note)
     lead.deal_value = value
     lifecycle.save(lead)
@@ -303,8 +298,7 @@ def lead_lose(*, lead, by, reason, note="", at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     lifecycle.require_lead_owner(lead, by)
-    if lead.stage not in (Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY):
-        raise lifecycle.refuse(lead, _("mark this lead as lost"))
+    lifecycle.require_stage("lose", lead)
     lifecycle.move(lead, Stage.LOST, by=by, at=at, note=note)
     lead.lost_reason = reason
     lifecycle.save(lead)
@@ -317,8 +311,7 @@ def lead_reopen(*, lead, by, note="", at=None):
     lifecycle.require_manager(by)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
-    if lead.stage not in (Stage.WON, Stage.LOST):
-        raise lifecycle.refuse(lead, _("reopen this lead"))
+    lifecycle.require_stage("reopen", lead)
     if lead.email:
         clash = Lead.objects.open_with_email(lead.email).exclude(pk=lead.pk).first()
         if clash is not None:
@@ -341,8 +334,7 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
     validate_rep(to_user)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
-    if lead.stage not in SALES_STAGES:
-        raise lifecycle.refuse(lead, _("reassign this lead"))
+    lifecycle.require_stage("reassign", lead)
     if lead.owner_id == to_user.pk:
         raise InvalidInput(_("This lead is already assigned to that rep."), field="to_user")
     previous = lead.owner
@@ -396,8 +388,7 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
     lead = lifecycle.lock(dispute.lead_id)
     if dispute.ruled_at is not None:
         raise TransitionNotAllowed(_("This dispute has already been ruled on."))
-    if lead.stage != Stage.REJECTED:
-        raise lifecycle.refuse(lead, _("rule on the rejection of this lead"))
+    lifecycle.require_stage("rule", lead)
     dispute.ruling = ruling
     dispute.ruled_by = by
     dispute.ruled_at = at

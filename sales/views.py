@@ -40,8 +40,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from leadflow import roles
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
 from leadflow.http import forbidden, safe_next
+from leads import lifecycle
 from leads.models import (
-    CLOSED_STAGES,
     SALES_STAGES,
     WORKING_STAGES,
     Flag,
@@ -124,32 +124,10 @@ def choices():
 
 
 def sales_actions(user, lead):
-    """The sales actions the page offers this user on this lead now. The services still
-    decide: this only hides buttons that could not succeed."""
-    manager, rep = roles.is_manager(user), roles.is_rep(user)
-    stage = lead.stage
-    actions = set()
-    if lead.in_unassigned_queue:
-        if rep:
-            actions |= {"claim", "accept", "reject"}
-        if manager:
-            actions.add("reassign")
-        return actions
-    if manager and stage in CLOSED_STAGES:
-        actions.add("reopen")
-    if not (manager or (rep and lead.owner_id == user.pk)):
-        return actions
-    if stage == Stage.HANDED_OFF:
-        actions |= {"accept", "reject", "log"}
-    elif stage == Stage.ACCEPTED:
-        actions |= {"reject", "log", "lose"}
-    elif stage == Stage.CONTACTED:
-        actions |= {"log", "opportunity", "lose"}
-    elif stage == Stage.OPPORTUNITY:
-        actions |= {"log", "win", "lose"}
-    if manager and stage in SALES_STAGES:
-        actions.add("reassign")
-    return actions
+    """The sales actions the page offers this user on this lead now, read from the
+    lifecycle table. The services still decide: this only hides buttons that could not
+    succeed."""
+    return lifecycle.available(user, lead) & ACTIONS.keys()
 
 
 def lead_action_context(request, lead):

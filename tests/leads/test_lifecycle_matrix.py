@@ -7,6 +7,7 @@ every other pair must raise a LeadflowError and write nothing.
 import pytest
 
 from leadflow.errors import ActionForbidden, LeadflowError, TransitionNotAllowed
+from leads import lifecycle
 from leads import services as marketing
 from leads.models import Stage, StageChange
 from sales import services as sales
@@ -163,3 +164,53 @@ def test_every_transition_writes_a_stage_change_with_actor_and_time(make_lead, r
         ("opportunity", "won"),
     ]
     assert all(c.by_id and c.at for c in StageChange.objects.filter(lead=lead))
+
+
+@pytest.mark.parametrize("stage", ALL_STAGES, ids=str)
+def test_the_pages_offer_exactly_what_the_services_allow(
+    stage, make_lead, marketer, rep, other_rep, manager
+):
+    """The buttons come from the same lifecycle table the services enforce, so a page
+    offers an action exactly where the matrix above says the service succeeds."""
+    users = {"marketer": marketer, "rep": rep, "other_rep": other_rep, "manager": manager}
+    lead = make_lead(stage, owner=rep)
+    for role in ROLES:
+        offered = lifecycle.available(users[role], lead)
+        for action, (_func, from_stages, allowed_roles, _after) in ACTIONS.items():
+            name = "log" if action == "log_call" else action
+            allowed = stage in from_stages and role in allowed_roles
+            assert (name in offered) == allowed, (role, name, stage)
+
+
+def test_the_stage_graph_is_the_specs(db):
+    assert {
+        Stage.NEW: {Stage.MQL, Stage.NURTURE, Stage.DISQUALIFIED},
+        Stage.MQL: {Stage.HANDED_OFF, Stage.NURTURE, Stage.DISQUALIFIED},
+        Stage.NURTURE: {Stage.MQL, Stage.DISQUALIFIED},
+        Stage.HANDED_OFF: {Stage.ACCEPTED, Stage.REJECTED},
+        Stage.ACCEPTED: {Stage.CONTACTED, Stage.REJECTED, Stage.LOST},
+        Stage.CONTACTED: {Stage.OPPORTUNITY, Stage.LOST},
+        Stage.OPPORTUNITY: {Stage.WON, Stage.LOST},
+        Stage.REJECTED: {Stage.NURTURE, Stage.DISQUALIFIED, Stage.HANDED_OFF},
+        Stage.DISQUALIFIED: set(),
+        Stage.WON: set(),
+        Stage.LOST: set(),
+    } == lifecycle.ALLOWED
+
+
+def test_a_queued_lead_offers_claim_to_reps_and_reassign_to_managers(
+    make_lead, rep, other_rep, manager
+):
+    lead = make_lead(Stage.HANDED_OFF, owner=None)
+    assert lifecycle.available(other_rep, lead) == {"claim", "accept", "reject"}
+    assert lifecycle.available(manager, lead) == {"reassign"}
+
+
+def test_an_open_dispute_holds_marketing_and_offers_the_ruling(make_lead, marketer, manager):
+    lead = make_lead(Stage.REJECTED)
+    marketing.dispute_raise(lead=lead, by=marketer, comment="They were a fit")
+    lead.refresh_from_db()
+    assert lifecycle.available(marketer, lead) == set()
+    assert lifecycle.available(manager, lead) == {"rule"}
+    with pytest.raises(TransitionNotAllowed, match="disputed"):
+        marketing.lead_recycle(lead=lead, by=marketer)
