@@ -16,7 +16,7 @@ the open flags the seed wrote so the first sweep has to raise them all, and then
 Times are measured inside the process around leads.sweep.sweep_flags(), not counting
 process start. The database is VACUUM ANALYZEd (PostgreSQL) or ANALYZEd (SQLite) before
 timing, as autovacuum would after a bulk load. All sweeps use one ``now``, a little more
-than leads.sweep.OVERLAP after the seed, so the seeded leads count as settled rather
+than leads.sweep.INCREMENTAL_OVERLAP after the seed, so the seeded leads count as settled rather
 than "just changed" (as they would be in production a quarter of an hour later).
 """
 
@@ -43,7 +43,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from leads.models import Flag, Lead  # noqa: E402
-from leads.sweep import OVERLAP, sweep_flags  # noqa: E402
+from leads.sweep import INCREMENTAL_OVERLAP, sweep_flags  # noqa: E402
 
 
 def analyze():
@@ -76,7 +76,7 @@ def measure(size, *, seed, repeat, reseed):
     # has to raise them all.
     Flag.objects.filter(resolved_at__isnull=True).delete()
     analyze()
-    now = timezone.now() + OVERLAP + dt.timedelta(minutes=1)
+    now = timezone.now() + INCREMENTAL_OVERLAP + dt.timedelta(minutes=1)
     first, result, first_statements = timed_sweep(now, full=True)
     analyze()
     incremental = [timed_sweep(now, full=False) for _ in range(repeat)]

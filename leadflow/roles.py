@@ -72,3 +72,10 @@ def primary_role(user):
     if is_rep(user):
         return SALES
     return None
+
+
+def active_reps():
+    """Every active salesperson: whom leads can be handed, assigned or reassigned to."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(is_active=True, groups__name=SALES).distinct()

@@ -21,9 +21,9 @@ from django.utils import timezone
 from campaigns.models import Campaign, Channel, new_intake_key
 from leadflow import roles
 from leadflow.models import Notification, Profile
-from sales.models import Activity, Dispute, Handoff, Objection
+from sales.models import Activity, Dispute, DisputeRuling, Handoff, Objection
 
-from .models import FLAG_SIDE, Flag, FlagKind, Lead, Side, StageChange, Touch
+from .models import FLAG_SIDE, Flag, FlagKind, Lead, Origin, Side, StageChange, Touch
 from .sla import SLA, refresh_deadlines
 
 User = get_user_model()
@@ -466,7 +466,7 @@ class Seeder:
 
     def _sales_generated(self, row, created):
         rep = self.rng.choice(self.reps)
-        row.update(origin="sales", owner_id=rep.pk, accepted_at=created, created_by_id=rep.pk)
+        row.update(origin=Origin.SALES, owner_id=rep.pk, accepted_at=created, created_by_id=rep.pk)
         row["campaign_id"] = row["last_touch_campaign_id"] = None
         row["utm_source"] = row["utm_medium"] = row["utm_campaign"] = ""
         self._set_stage(row, "accepted")
@@ -575,7 +575,7 @@ class Seeder:
                 ),
             )
             return None
-        ruling = "overturned" if rng.random() < 0.45 else "upheld"
+        ruling = DisputeRuling.OVERTURNED if rng.random() < 0.45 else DisputeRuling.UPHELD
         self.sink.add(
             Dispute,
             (
@@ -592,7 +592,7 @@ class Seeder:
             ),
         )
         row["dispute_ruled_at"] = ruled
-        if ruling == "overturned":
+        if ruling == DisputeRuling.OVERTURNED:
             return ruled, "overturn", self.manager
         return ruled + self._h(1, 60), "after_upheld", self.marketer
 

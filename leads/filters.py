@@ -125,7 +125,7 @@ class LeadFilterForm(forms.Form):
 
     def owner_choices(self):
         """("", any), ("none", unassigned), (id, username) for every rep; for the template."""
-        reps = User.objects.filter(groups__name=roles.SALES, is_active=True).order_by("username")
+        reps = roles.active_reps().order_by("username")
         return [("none", _("Unassigned")), *((str(u.pk), u.get_username()) for u in reps)]
 
     def clean_owner(self):

@@ -14,12 +14,7 @@ User = get_user_model()
 
 
 def rep_choices_queryset():
-    return (
-        User.objects.filter(is_active=True, groups__name=roles.SALES)
-        .select_related("profile")
-        .order_by("username")
-        .distinct()
-    )
+    return roles.active_reps().select_related("profile").order_by("username")
 
 
 class RepChoiceField(forms.ModelChoiceField):

@@ -465,6 +465,17 @@ class FlagQuerySet(models.QuerySet):
     def open(self):
         return self.filter(resolved_at__isnull=True)
 
+    def attach_open(self, leads):
+        """Set ``lead.open_flags`` (oldest first) on each lead of a page: one query."""
+        leads = list(leads)
+        by_lead = {lead.pk: [] for lead in leads}
+        if by_lead:
+            for flag in self.open().filter(lead_id__in=by_lead).order_by("raised_at", "pk"):
+                by_lead[flag.lead_id].append(flag)
+        for lead in leads:
+            lead.open_flags = by_lead[lead.pk]
+        return leads
+
 
 class Flag(models.Model):
     """A problem the sweep found. Resolved flags stay, with resolved_at, for history."""

@@ -24,7 +24,7 @@ from leadflow.i18n import lazy_text
 from leadflow.jobs import enqueue
 from leadflow.models import NotificationKind, Profile
 from leadflow.notify import notify
-from sales.models import Dispute, Handoff, HandoffKind
+from sales.models import Dispute, Handoff, HandoffKind, HandoffOutcome
 
 from . import csv_import, lifecycle
 from .models import (
@@ -327,10 +327,6 @@ def lead_disqualify(*, lead, by, reason, note="", at=None):
     return lead
 
 
-def active_reps():
-    return User.objects.filter(is_active=True, groups__name=roles.SALES).distinct()
-
-
 def validate_rep(user):
     if user is None or not user.is_active or not roles.is_rep(user):
         raise InvalidInput(_("Choose an active salesperson."), field="to_user")
@@ -340,7 +336,7 @@ def validate_rep(user):
 def next_round_robin_rep(at):
     """The available rep who was assigned a lead longest ago (never first), marked as
     assigned now. Reps' profile rows are locked so concurrent handoffs take turns."""
-    reps = list(active_reps().order_by("pk"))
+    reps = list(roles.active_reps().order_by("pk"))
     for rep in reps:
         Profile.objects.get_or_create(user=rep)
     candidates = list(
@@ -408,7 +404,9 @@ def dispute_raise(*, lead, by, comment, at=None):
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     lifecycle.require_stage("dispute", lead)
-    handoff = lead.handoffs.filter(outcome="rejected").order_by("-handed_at", "-id").first()
+    handoff = (
+        lead.handoffs.filter(outcome=HandoffOutcome.REJECTED).order_by("-handed_at", "-id").first()
+    )
     if handoff is None:
         raise TransitionNotAllowed(_("This lead has no rejection to dispute."))
     dispute = Dispute.objects.create(

@@ -56,7 +56,7 @@ CAMPAIGN = Campaign._meta.db_table
 # An incremental sweep looks again at what changed this long before the last sweep's now:
 # a lifecycle change's updated_at is stamped before its transaction commits, so a sweep
 # may not see it yet. Longer than any transaction plus clock skew between servers.
-OVERLAP = dt.timedelta(minutes=15)
+INCREMENTAL_OVERLAP = dt.timedelta(minutes=15)
 # Sweep runs are kept this long (the SLA page shows the latest).
 KEEP_RUNS = dt.timedelta(days=7)
 
@@ -173,9 +173,10 @@ def sweep_flags(now=None, *, full=None):
 
     A full sweep examines every lead with a deadline; an incremental one only deadlines
     that passed, and leads that changed (``updated_at``), since the last sweep's ``now``
-    minus OVERLAP, which gives the same result as long as every writer of deadlines bumps
-    ``Lead.updated_at`` (``Model.save`` does; the SLA recompute does). ``full=None``
-    decides: full when none ran for SWEEP_FULL_INTERVAL_SECONDS (the safety net), else
+    minus INCREMENTAL_OVERLAP, which gives the same result as long as every writer of
+    deadlines bumps ``Lead.updated_at`` (``Model.save`` does; the SLA recompute does).
+    ``full=None`` decides: full when none ran for SWEEP_FULL_INTERVAL_SECONDS (the safety
+    net), else
     incremental. With no earlier sweep (or one later than ``now``) it is always full.
     """
     started = time.perf_counter()
@@ -186,7 +187,7 @@ def sweep_flags(now=None, *, full=None):
     elif full is None:
         full_every = dt.timedelta(seconds=settings.SWEEP_FULL_INTERVAL_SECONDS)
         full = last_full is None or now - last_full >= full_every
-    result = SweepResult(now=now, full=full, since=None if full else last - OVERLAP)
+    result = SweepResult(now=now, full=full, since=None if full else last - INCREMENTAL_OVERLAP)
     at = connection.ops.adapt_datetimefield_value(now)
     since = None if full else connection.ops.adapt_datetimefield_value(result.since)
     incremental = not full

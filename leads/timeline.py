@@ -8,7 +8,7 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
-from sales.models import Activity, Dispute, Handoff
+from sales.models import Activity, Dispute, Handoff, HandoffOutcome
 
 from .models import Flag, StageChange, Touch
 
@@ -95,7 +95,7 @@ def build_timeline(lead):
                 )
             )
         if h.responded_at and h.outcome:
-            rejected = h.outcome == "rejected"
+            rejected = h.outcome == HandoffOutcome.REJECTED
             # The rep's note shows on the stage change to rejected, by the rep.
             detail = h.get_rejection_reason_display() if rejected else ""
             entries.append(

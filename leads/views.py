@@ -1,5 +1,3 @@
-from collections import defaultdict
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -28,6 +26,7 @@ from .forms import (
     LeadForm,
     NoteForm,
     QualifyForm,
+    rep_choices_queryset,
 )
 from .models import Flag, Lead, Stage
 from .timeline import build_timeline
@@ -43,22 +42,6 @@ COUNT_CAP = 10_000
 def scoped_leads(user):
     """Every lead a view touches comes from here: another rep's lead is a 404."""
     return Lead.objects.for_user(user)
-
-
-def open_flags_by_lead(lead_ids):
-    flags = defaultdict(list)
-    for flag in Flag.objects.open().filter(lead_id__in=lead_ids).order_by("raised_at"):
-        flags[flag.lead_id].append(flag)
-    return flags
-
-
-def active_reps():
-    return list(
-        User.objects.filter(is_active=True, groups__name=roles.SALES)
-        .select_related("profile")
-        .order_by("username")
-        .distinct()
-    )
 
 
 class LeadListView(LoginRequiredMixin, FormView):
@@ -77,13 +60,11 @@ class LeadListView(LoginRequiredMixin, FormView):
         if page.invalid_cursor:
             messages.warning(request, _("That page link was not valid; showing the first page."))
         leads = page.object_list
-        flags = open_flags_by_lead([lead.pk for lead in leads])
-        for lead in leads:
-            lead.open_flags = flags.get(lead.pk, [])
+        Flag.objects.attach_open(leads)
         total = filtered.order_by()[: COUNT_CAP + 1].count()
         params = request.GET.copy()
         params.pop("cursor", None)
-        reps = active_reps()
+        reps = list(rep_choices_queryset())
         context = {
             "form": form,
             "leads": leads,

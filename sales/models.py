@@ -61,7 +61,9 @@ class Handoff(models.Model):
             models.Index(fields=["to_user", "handed_at"], name="handoff_rep_time_idx"),
             # Dashboard false rejections: "rejected handoffs of these (won) leads".
             models.Index(
-                fields=["lead"], condition=Q(outcome="rejected"), name="handoff_rejected_lead_idx"
+                fields=["lead"],
+                condition=Q(outcome=HandoffOutcome.REJECTED),
+                name="handoff_rejected_lead_idx",
             ),
         ]
 

@@ -6,7 +6,6 @@ change goes through ``sales.services``; a refusal becomes a message or a form er
 """
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -89,26 +88,14 @@ def _today_bounds():
 def _reps():
     """Active reps for the "hand to" selects: one query, rendered by hand in templates."""
     return list(
-        User.objects.filter(is_active=True, groups__name=roles.SALES)
+        roles.active_reps()
         .annotate(available=Coalesce("profile__is_available", True))
         .order_by("username")
-        .distinct()
     )
 
 
-def _open_flags_by_lead(lead_ids):
-    flags = defaultdict(list)
-    if lead_ids:
-        for flag in Flag.objects.open().filter(lead_id__in=lead_ids).order_by("raised_at"):
-            flags[flag.lead_id].append(flag)
-    return flags
-
-
 def _attach_flags(*lead_lists):
-    leads = [lead for leads in lead_lists for lead in leads]
-    flags = _open_flags_by_lead({lead.pk for lead in leads})
-    for lead in leads:
-        lead.open_flags = flags.get(lead.pk, [])
+    Flag.objects.attach_open(lead for leads in lead_lists for lead in leads)
 
 
 def choices():

@@ -2,8 +2,6 @@
 channel, with the reasons and objections behind it. Read from the statistics, so every
 number equals the dashboard's for the same period and channel."""
 
-from collections import defaultdict
-
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy
 
@@ -39,16 +37,11 @@ def feedback(request):
         channel = row["campaign__channel"]
         row["label"] = Channel(channel).label if channel else NO_CAMPAIGN
 
-    waiting = list(
+    waiting = Flag.objects.attach_open(
         Lead.objects.filter(stage=Stage.REJECTED)
         .select_related("campaign")
         .order_by("rejected_at", "id")[:50]
     )
-    open_by_lead = defaultdict(list)
-    for flag in Flag.objects.open().filter(lead__in=[w.pk for w in waiting]):
-        open_by_lead[flag.lead_id].append(flag)
-    for lead in waiting:
-        lead.open_flags = open_by_lead.get(lead.pk, [])
     return render(
         request,
         "campaigns/feedback.html",

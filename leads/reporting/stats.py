@@ -77,7 +77,7 @@ logger = logging.getLogger(__name__)
 # commits up to this long after the stamp is still picked up by the next refresh. The
 # services' transactions last milliseconds; anything later waits for the nightly rebuild.
 # Every refresh within this window re-does the days it saw, so it is kept short.
-OVERLAP = dt.timedelta(seconds=15)
+REFRESH_OVERLAP = dt.timedelta(seconds=15)
 # A refresh from a page does at most this many days inline; more goes to the worker.
 INLINE_DAYS = 3
 # ... and hands the refresh to the worker, without even listing the days, when more
@@ -396,7 +396,7 @@ def refresh(*, max_days=None):
         else:
             needs_rebuild = False
             now = timezone.now()
-            since = state.refreshed_at - OVERLAP
+            since = state.refreshed_at - REFRESH_OVERLAP
             if max_days is not None and changed_rows_exceed(since, INLINE_ROWS):
                 enqueue("leads.tasks.refresh_dashboard_stats")
                 return False

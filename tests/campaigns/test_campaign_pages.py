@@ -169,7 +169,7 @@ def test_campaign_list_query_count_does_not_grow(marketer_client, django_assert_
         # The list reads the statistics: once refreshed past the overlap window in which a
         # refresh re-reads recent changes, the page's own refresh finds nothing to do.
         stats.rebuild()
-        later = timezone.now() + stats.OVERLAP + dt.timedelta(minutes=1)
+        later = timezone.now() + stats.REFRESH_OVERLAP + dt.timedelta(minutes=1)
         with time_machine.travel(later):
             stats.refresh()
         return time_machine.travel(later + dt.timedelta(minutes=1))

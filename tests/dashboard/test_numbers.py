@@ -359,7 +359,7 @@ def test_dashboard_query_count_is_fixed(world, client, django_assert_max_num_que
         client.get(url)  # ...refreshing the one changed day is a fixed number of queries
     # Changes are looked at again for OVERLAP after the refresh that saw them; once past
     # that, an unchanged database means no refresh work at all.
-    later = timezone.now() + stats.OVERLAP + dt.timedelta(minutes=1)
+    later = timezone.now() + stats.REFRESH_OVERLAP + dt.timedelta(minutes=1)
     with time_machine.travel(later):
         stats.refresh()
     with (
