@@ -216,7 +216,7 @@ def main():
     from leads.demo import Seeder, reset_demo_data
     from leads.models import Lead
     from leads.reporting import definitions, medians, stats
-    from leads.sla import global_policy
+    from leads.sla.calendar import global_policy
     from tests import reference
 
     if connection.vendor != "postgresql":

@@ -32,7 +32,7 @@ from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import origin_of
 from leads.models import InquiryType, TouchSource
 from leads.services import UTM_FIELDS, lead_intake
-from leads.sla import SLA
+from leads.sla.calendar import SLA
 
 from .models import Campaign
 

@@ -3,8 +3,8 @@
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from leadflow import permissions
 from leadflow.errors import ActionForbidden, InvalidInput
-from leads.lifecycle import require_marketing
 
 from .models import Campaign, new_intake_key
 
@@ -39,7 +39,7 @@ def _validate(campaign):
 @transaction.atomic
 def campaign_create(*, by, data):
     """Create a campaign from validated form data; the owner defaults to its creator."""
-    require_marketing(by)
+    permissions.require_marketing(by)
     campaign = Campaign(**{k: v for k, v in data.items() if k in EDITABLE})
     if campaign.owner is None:
         campaign.owner = by
@@ -50,7 +50,7 @@ def campaign_create(*, by, data):
 
 @transaction.atomic
 def campaign_update(*, campaign, by, data):
-    require_marketing(by)
+    permissions.require_marketing(by)
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     for key, value in data.items():
         if key in EDITABLE:
@@ -63,7 +63,7 @@ def campaign_update(*, campaign, by, data):
 @transaction.atomic
 def campaign_rotate_key(*, campaign, by):
     """A new secret intake key; the old one stops working at once (intake answers 404)."""
-    require_marketing(by)
+    permissions.require_marketing(by)
     if campaign is None:
         raise ActionForbidden(_("No campaign."))
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)

@@ -29,7 +29,7 @@ urlpatterns = [
     path("notifications/", bell.notifications, name="notifications"),
     path("notifications/read/", bell.notifications_read, name="notifications_read"),
     path("notifications/<int:pk>/", bell.notification_open, name="notification_open"),
-    path("sla/", include("leads.sla_urls")),
+    path("sla/", include("leads.sla.urls")),
     # Django's set_language, wrapped to keep a logged-in user's choice on their profile.
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),

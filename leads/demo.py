@@ -4,7 +4,7 @@ Each lead's life is simulated forward from its creation moment with the rules of
 SPEC §3: every timestamp follows the previous one and none lies after ``now``, so
 a lead created yesterday is still early in its life while a lead from last year
 is mostly closed. Rows are streamed to the database in chunks: COPY on PostgreSQL,
-executemany elsewhere. Deadlines come from :func:`leads.sla.refresh_deadlines`, and
+executemany elsewhere. Deadlines come from :func:`leads.sla.calendar.refresh_deadlines`, and
 the flags a sweep would have raised and resolved are written with them.
 """
 
@@ -24,7 +24,7 @@ from leadflow.models import Notification, Profile
 from sales.models import Activity, Dispute, DisputeRuling, Handoff, Objection
 
 from .models import FLAG_SIDE, Flag, FlagKind, Lead, Origin, Side, StageChange, Touch
-from .sla import SLA, refresh_deadlines
+from .sla.calendar import SLA, refresh_deadlines
 
 User = get_user_model()
 H = dt.timedelta(hours=1)

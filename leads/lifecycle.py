@@ -14,7 +14,7 @@ from leadflow import roles
 from leadflow.errors import ActionForbidden, TransitionNotAllowed
 
 from .models import SALES_STAGES, Lead, Side, Stage, StageChange, side_of
-from .sla import refresh_deadlines
+from .sla.calendar import refresh_deadlines
 
 
 def can_move(from_stage, to_stage):
@@ -252,16 +252,6 @@ def move(lead, to_stage, *, by, at, note="", reopen=False, save=True):
     if save:
         change.save(force_insert=True)
     return change
-
-
-def require_marketing(user):
-    if not roles.can_market(user):
-        raise ActionForbidden(_("Only marketers and managers can do this."))
-
-
-def require_manager(user):
-    if not roles.is_manager(user):
-        raise ActionForbidden(_("Only managers can do this."))
 
 
 def require_lead_owner(lead, user):

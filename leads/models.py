@@ -211,7 +211,7 @@ class Lead(models.Model):
     last_contact_at = models.DateTimeField(null=True, blank=True)
     next_follow_up_at = models.DateTimeField(null=True, blank=True)
 
-    # SLA deadlines, recomputed by leads.sla.refresh_deadlines on every change; the sweep
+    # SLA deadlines, recomputed by leads.sla.calendar.refresh_deadlines on every change; the sweep
     # only compares them with now (each has a partial index below).
     mql_due_at = models.DateTimeField(null=True, blank=True)
     rejection_due_at = models.DateTimeField(null=True, blank=True)

@@ -17,7 +17,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from leadflow import roles
+from leadflow import permissions, roles
 from leadflow.bulk import bulk_insert
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError, TransitionNotAllowed
 from leadflow.i18n import lazy_text
@@ -45,7 +45,7 @@ from .models import (
     Touch,
     TouchSource,
 )
-from .sla import SLA, refresh_deadlines
+from .sla.calendar import SLA, refresh_deadlines
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -277,7 +277,7 @@ def lead_update_contact(*, lead, by, data):
 @transaction.atomic
 def lead_qualify(*, lead, by, score=None, note="", at=None):
     """new or nurture -> mql."""
-    lifecycle.require_marketing(by)
+    permissions.require_marketing(by)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     lifecycle.require_stage("qualify", lead)
@@ -291,7 +291,7 @@ def lead_qualify(*, lead, by, score=None, note="", at=None):
 @transaction.atomic
 def lead_nurture(*, lead, by, note="", at=None):
     """new or mql -> nurture (rejected -> nurture is lead_recycle)."""
-    lifecycle.require_marketing(by)
+    permissions.require_marketing(by)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     lifecycle.require_stage("nurture", lead)
@@ -303,7 +303,7 @@ def lead_nurture(*, lead, by, note="", at=None):
 @transaction.atomic
 def lead_recycle(*, lead, by, note="", at=None):
     """rejected -> nurture: marketing takes a rejected lead back to nurture it."""
-    lifecycle.require_marketing(by)
+    permissions.require_marketing(by)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     lifecycle.require_stage("recycle", lead)
@@ -315,7 +315,7 @@ def lead_recycle(*, lead, by, note="", at=None):
 @transaction.atomic
 def lead_disqualify(*, lead, by, reason, note="", at=None):
     """new, mql, nurture or rejected -> disqualified, with a reason."""
-    lifecycle.require_marketing(by)
+    permissions.require_marketing(by)
     if reason not in DisqualifyReason.values:
         raise InvalidInput(_("Choose a reason for disqualifying."), field="reason")
     at = at or timezone.now()
@@ -362,7 +362,7 @@ def note_assignment(rep, at):
 def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None, sla=None):
     """mql or rejected -> handed_off: to a chosen rep, by round-robin, or (neither) to the
     unassigned sales queue. Writes a Handoff and notifies the rep."""
-    lifecycle.require_marketing(by)
+    permissions.require_marketing(by)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     lifecycle.require_stage("hand_off", lead)
@@ -397,7 +397,7 @@ def bulk(action, lead_ids, **kwargs):
 @transaction.atomic
 def dispute_raise(*, lead, by, comment, at=None):
     """A marketer disputes the latest rejection; a manager will rule on it."""
-    lifecycle.require_marketing(by)
+    permissions.require_marketing(by)
     comment = (comment or "").strip()
     if not comment:
         raise InvalidInput(_("Say why you dispute the rejection."), field="comment")

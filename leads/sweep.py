@@ -3,7 +3,7 @@
 Three jobs, each run by a thin Celery task in :mod:`leads.tasks`:
 
 1. :func:`sweep_flags` raises and resolves the seven flag kinds. Deadlines are computed
-   when a lead changes (:func:`leads.sla.refresh_deadlines`) and stored on the lead, so
+   when a lead changes (:func:`leads.sla.calendar.refresh_deadlines`) and stored on the lead, so
    the sweep only compares them with now: per kind one ``UPDATE`` resolves and one
    ``INSERT … SELECT`` raises, plus one ``UPDATE`` that re-points open flags at their
    current responsible user: a fixed number of statements whatever the number of leads,

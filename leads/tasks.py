@@ -1,4 +1,4 @@
-"""Celery tasks of the leads app: thin wrappers around leads.sweep and leads.sla.
+"""Celery tasks of the leads app: thin wrappers around leads.sweep and leads.sla.calendar.
 
 The beat schedule (leadflow/settings.py) runs ``sweep`` every SWEEP_INTERVAL_SECONDS and
 ``flag_digest`` daily; ``drain_flag_outbox`` follows every sweep; ``recompute_deadlines``
@@ -12,8 +12,9 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import translation
 
-from . import services, sla
+from . import services
 from . import sweep as sweeping
+from .sla import calendar as sla
 
 OUTBOX_BATCH = 200
 # Drain at most this many batches per task run, then hand over to a fresh task, so one
@@ -67,8 +68,9 @@ def flag_digest(self):
 
 @shared_task(bind=True, max_retries=5, ignore_result=True)
 def recompute_deadlines(self, job_id):
-    """Recompute stored deadlines for one DeadlineRecompute (leads.sla.deadlines_recompute),
-    then sweep so flags follow the new deadlines at once."""
+    """Recompute stored deadlines for one DeadlineRecompute
+    (leads.sla.calendar.deadlines_recompute), then sweep so flags follow the new deadlines
+    at once."""
     try:
         job = sla.deadlines_recompute(job_id)
     except OperationalError as exc:

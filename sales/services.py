@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from leadflow import roles
+from leadflow import permissions, roles
 from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leadflow.i18n import lazy_text
 from leadflow.models import NotificationKind, Profile
@@ -308,7 +308,7 @@ def lead_lose(*, lead, by, reason, note="", at=None):
 @transaction.atomic
 def lead_reopen(*, lead, by, note="", at=None):
     """won or lost -> the stage it closed from (managers only)."""
-    lifecycle.require_manager(by)
+    permissions.require_manager(by)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
     lifecycle.require_stage("reopen", lead)
@@ -330,7 +330,7 @@ def lead_reopen(*, lead, by, note="", at=None):
 @transaction.atomic
 def lead_reassign(*, lead, by, to_user, note="", at=None):
     """Managers move a lead with sales to another rep, same stage (a Handoff record)."""
-    lifecycle.require_manager(by)
+    permissions.require_manager(by)
     validate_rep(to_user)
     at = at or timezone.now()
     lead = lifecycle.lock(lead)
@@ -375,7 +375,7 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
 def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
     """A manager rules on a disputed rejection: upheld (stays rejected) or overturned
     (handed to the rep the manager picks)."""
-    lifecycle.require_manager(by)
+    permissions.require_manager(by)
     if ruling not in DisputeRuling.values:
         raise InvalidInput(_("Choose uphold or overturn."), field="ruling")
     if ruling == DisputeRuling.OVERTURNED:
@@ -425,7 +425,7 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
 @transaction.atomic
 def rep_set_availability(*, rep, by, available):
     """Managers mark a rep (un)available; round-robin skips unavailable reps."""
-    lifecycle.require_manager(by)
+    permissions.require_manager(by)
     validate_rep(rep)
     profile, _ = Profile.objects.select_for_update().get_or_create(user=rep)
     profile.is_available = bool(available)

@@ -39,6 +39,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from leadflow import roles
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
 from leadflow.http import forbidden, safe_next
+from leadflow.permissions import role_required
 from leads import lifecycle
 from leads.models import (
     SALES_STAGES,
@@ -437,10 +438,9 @@ def inbox(request):
 # --- managers: team, reassignment, availability, disputes ----------------------------
 
 
-def _require_manager(request):
-    if not roles.is_manager(request.user):
-        return forbidden(request, _("Only managers can see this page."))
-    return None
+manager_required = role_required(
+    roles.is_manager, gettext_lazy("Only managers can see this page.")
+)
 
 
 def _sales_people():
@@ -450,12 +450,9 @@ def _sales_people():
     return User.objects.filter(groups__name=roles.SALES).filter(Q(is_active=True) | holds_leads)
 
 
-@login_required
+@manager_required
 def team(request):
     """Every rep's open leads and due follow-ups, counted in one grouped query."""
-    refused = _require_manager(request)
-    if refused:
-        return refused
     now, end_of_today = _today_bounds()
     lead = "open_lead"
     open_flags = (
@@ -529,12 +526,9 @@ def team(request):
     return render(request, "sales/team.html", context)
 
 
-@login_required
+@manager_required
 def rep_leads(request, user_id):
     """One rep's open leads, to reassign some or all of them."""
-    refused = _require_manager(request)
-    if refused:
-        return refused
     rep = get_object_or_404(
         User.objects.filter(groups__name=roles.SALES).annotate(
             available=Coalesce("profile__is_available", True)
@@ -638,12 +632,9 @@ def rep_availability(request, user_id):
     return redirect(back)
 
 
-@login_required
+@manager_required
 def disputes(request):
     """The managers' queue of disputed rejections, oldest first, and recent rulings."""
-    refused = _require_manager(request)
-    if refused:
-        return refused
     related = ("lead", "lead__campaign", "raised_by", "handoff", "handoff__to_user")
     open_disputes = list(
         Dispute.objects.filter(ruled_at__isnull=True)
@@ -667,11 +658,9 @@ def disputes(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@manager_required
 def dispute_rule(request, pk):
     """Uphold or overturn one disputed rejection (full-page form on GET or a refused post)."""
-    refused = _require_manager(request)
-    if refused:
-        return refused
     dispute = get_object_or_404(
         Dispute.objects.select_related("lead", "raised_by", "handoff__to_user"), pk=pk
     )

@@ -25,7 +25,7 @@ from leads.reporting.medians import (
     median_hours_to_first_contact,
 )
 from leads.reporting.stats import assemble_marketing, assemble_sales
-from leads.sla import global_policy
+from leads.sla.calendar import global_policy
 from sales.models import Activity, Dispute, Handoff, Objection
 
 

@@ -65,7 +65,7 @@ from ..models import (
     Stage,
     StatsState,
 )
-from ..sla import global_policy
+from ..sla.calendar import global_policy
 from . import definitions as d
 from .medians import median_hours_by_owner, median_hours_to_first_contact
 

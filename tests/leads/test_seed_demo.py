@@ -16,7 +16,7 @@ from leads.models import (
     Stage,
     side_of,
 )
-from leads.sla import DEADLINE_FIELDS, refresh_deadlines
+from leads.sla.calendar import DEADLINE_FIELDS, refresh_deadlines
 
 AFTER_HANDOFF = {*SALES_STAGES, Stage.WON, Stage.LOST, Stage.REJECTED}
 

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from campaigns.models import Campaign
-from leads import sla_services
 from leads.demo import Seeder
 from leads.models import DeadlineRecompute, Flag, FlagKind, Holiday, Lead, SLAPolicy, Stage
-from leads.sla import (
+from leads.sla import services as sla_services
+from leads.sla.calendar import (
     DEADLINE_FIELDS,
     DEADLINE_STAGES,
     SLA,

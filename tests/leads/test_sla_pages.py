@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from leads.models import DeadlineRecompute, Flag, FlagKind, Holiday, SLAPolicy, Stage
-from leads.sla_services import THRESHOLD_FIELDS
+from leads.sla.services import THRESHOLD_FIELDS
 from leads.sweep import sweep_flags
 
 from .. import factories

@@ -68,7 +68,7 @@ def _campaign_form(w):
 
 
 def _thresholds(**extra):
-    from leads.sla_services import THRESHOLD_FIELDS
+    from leads.sla.services import THRESHOLD_FIELDS
 
     return lambda w: dict.fromkeys(THRESHOLD_FIELDS, 40) | extra
 

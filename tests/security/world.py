@@ -16,8 +16,8 @@ from django.test import Client
 from leadflow import services as account_services
 from leadflow.models import Notification, NotificationKind
 from leads import services as marketing
-from leads import sla_services
 from leads.models import ImportJob, ImportStatus, Stage
+from leads.sla import services as sla_services
 from tests import factories
 from tests.lifecycle import LeadMaker
 

@@ -16,7 +16,7 @@ from django.db.models import Case, F, Max, Min, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from .models import (
+from ..models import (
     SALES_STAGES,
     WORKING_STAGES,
     DeadlineRecompute,

@@ -1,5 +1,5 @@
 """Forms of the SLA pages (managers only). They check input for the page; the services in
-leads.sla_services check it again and make the change."""
+leads.sla.services check it again and make the change."""
 
 import zoneinfo
 
@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 
-from .models import Holiday, SLAPolicy
-from .sla_services import CALENDAR_FIELDS, DAY_FIELDS, MAX_DAYS, MAX_HOURS, THRESHOLD_FIELDS
+from ..models import Holiday, SLAPolicy
+from .services import CALENDAR_FIELDS, DAY_FIELDS, MAX_DAYS, MAX_HOURS, THRESHOLD_FIELDS
 
 WEEKDAYS = [
     (0, _("Monday")),

@@ -2,7 +2,7 @@
 hours and holidays, and see whether stored deadlines are being recomputed.
 
 Managers only: anyone else gets a 403, anonymous users the login page. Every change goes
-through leads.sla_services.
+through leads.sla.services.
 """
 
 from django.contrib import messages
@@ -20,10 +20,10 @@ from leadflow import roles
 from leadflow.errors import InvalidInput
 from leadflow.permissions import RoleRequiredMixin, role_required
 
-from . import sla_services
-from .models import DeadlineRecompute, Flag, FlagKind, Holiday, SLAPolicy, SweepRun
-from .sla import global_policy
-from .sla_forms import GlobalPolicyForm, HolidayForm, OverrideForm
+from ..models import DeadlineRecompute, Flag, FlagKind, Holiday, SLAPolicy, SweepRun
+from . import services as sla_services
+from .calendar import global_policy
+from .forms import GlobalPolicyForm, HolidayForm, OverrideForm
 
 NOT_MANAGER = gettext_lazy("Only managers can change the SLA policy.")
 

@@ -2,7 +2,7 @@
 hours and holidays.
 
 Every change is one transaction that locks the global policy row (see
-:func:`leads.sla.lock_global_policy`) and, when stored deadlines may be stale, records a
+:func:`leads.sla.calendar.lock_global_policy`) and, when stored deadlines may be stale, records a
 :class:`~leads.models.DeadlineRecompute` whose task starts once the change commits.
 """
 
@@ -13,12 +13,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leadflow import permissions
 from leadflow.errors import InvalidInput
 from leadflow.jobs import enqueue
 
-from . import lifecycle
-from .models import DeadlineRecompute, Holiday, SLAPolicy
-from .sla import lock_global_policy
+from ..models import DeadlineRecompute, Holiday, SLAPolicy
+from .calendar import lock_global_policy
 
 HOUR_FIELDS = (
     "mql_waiting_hours",
@@ -87,7 +87,7 @@ def sla_policy_update(*, by, data):
     """Managers change the global thresholds and business hours (``data`` holds the fields
     of THRESHOLD_FIELDS and CALENDAR_FIELDS). Returns (policy, recompute or None): stored
     deadlines are recomputed when anything that feeds them changed."""
-    lifecycle.require_manager(by)
+    permissions.require_manager(by)
     validate_thresholds(data)
     validate_calendar(data)
     policy = lock_global_policy()
@@ -110,7 +110,7 @@ def sla_policy_update(*, by, data):
 def sla_override_save(*, by, campaign, data):
     """Create or change the per-campaign override of the thresholds; returns (override,
     recompute or None). Business hours stay global."""
-    lifecycle.require_manager(by)
+    permissions.require_manager(by)
     validate_thresholds(data)
     lock_global_policy()
     override = SLAPolicy.objects.select_for_update().filter(campaign=campaign).first()
@@ -139,7 +139,7 @@ def sla_override_save(*, by, campaign, data):
 @transaction.atomic
 def sla_override_delete(*, by, campaign):
     """Remove a campaign's override: its leads follow the global policy again."""
-    lifecycle.require_manager(by)
+    permissions.require_manager(by)
     lock_global_policy()
     deleted, _rows = SLAPolicy.objects.filter(campaign=campaign, is_global=False).delete()
     if not deleted:
@@ -161,7 +161,7 @@ def _calendar_recompute(by, reason):
 @transaction.atomic
 def holiday_add(*, by, date, name=""):
     """Add a non-working day; returns (holiday, recompute or None)."""
-    lifecycle.require_manager(by)
+    permissions.require_manager(by)
     if not isinstance(date, dt.date):
         raise InvalidInput(_("Enter a date."), field="date")
     recompute = _calendar_recompute(by, _("Holiday %(date)s added") % {"date": date})
@@ -176,7 +176,7 @@ def holiday_add(*, by, date, name=""):
 @transaction.atomic
 def holiday_delete(*, by, holiday):
     """Remove a non-working day; returns the recompute or None."""
-    lifecycle.require_manager(by)
+    permissions.require_manager(by)
     recompute = _calendar_recompute(by, _("Holiday %(date)s removed") % {"date": holiday.date})
     Holiday.objects.filter(pk=holiday.pk).delete()
     return recompute

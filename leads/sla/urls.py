@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import sla_views
+from . import views as sla_views
 
 app_name = "sla"
 urlpatterns = [
