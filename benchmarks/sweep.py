@@ -13,10 +13,10 @@ the open flags the seed wrote so the first sweep has to raise them all, and then
   sweep that runs every SWEEP_FULL_INTERVAL_SECONDS,
 - the statements each issues (CaptureQueriesContext): the same at every size.
 
-Times are measured inside the process around leads.sweep.sweep_flags(), not counting
+Times are measured inside the process around leads.sweep.flags.sweep_flags(), not counting
 process start. The database is VACUUM ANALYZEd (PostgreSQL) or ANALYZEd (SQLite) before
 timing, as autovacuum would after a bulk load. All sweeps use one ``now``, a little more
-than leads.sweep.INCREMENTAL_OVERLAP after the seed, so the seeded leads count as settled rather
+than leads.sweep.flags.INCREMENTAL_OVERLAP after the seed, so the seeded leads count as settled rather
 than "just changed" (as they would be in production a quarter of an hour later).
 """
 
@@ -43,7 +43,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from leads.models import Flag, Lead  # noqa: E402
-from leads.sweep import INCREMENTAL_OVERLAP, sweep_flags  # noqa: E402
+from leads.sweep.flags import INCREMENTAL_OVERLAP, sweep_flags  # noqa: E402
 
 
 def analyze():

@@ -8,7 +8,7 @@ court) lock the lead, check the actor, then call :func:`move`.
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from leadflow import roles
 from leadflow.errors import ActionForbidden, TransitionNotAllowed
@@ -76,58 +76,65 @@ OPEN_SALES = frozenset(SALES_STAGES)
 
 TRANSITIONS = {
     "qualify": Transition(
-        frozenset({Stage.NEW, Stage.NURTURE}), MARKETING, _l("qualify this lead"), Stage.MQL
+        frozenset({Stage.NEW, Stage.NURTURE}),
+        MARKETING,
+        gettext_lazy("qualify this lead"),
+        Stage.MQL,
     ),
     "nurture": Transition(
         frozenset({Stage.NEW, Stage.MQL}),
         MARKETING,
-        _l("move this lead to nurture"),
+        gettext_lazy("move this lead to nurture"),
         Stage.NURTURE,
     ),
     "recycle": Transition(
         frozenset({Stage.REJECTED}),
         MARKETING,
-        _l("recycle this lead"),
+        gettext_lazy("recycle this lead"),
         Stage.NURTURE,
         blocked_by_dispute=True,
     ),
     "disqualify": Transition(
         frozenset({Stage.NEW, Stage.MQL, Stage.NURTURE, Stage.REJECTED}),
         MARKETING,
-        _l("disqualify this lead"),
+        gettext_lazy("disqualify this lead"),
         Stage.DISQUALIFIED,
         blocked_by_dispute=True,
     ),
     "hand_off": Transition(
         frozenset({Stage.MQL, Stage.REJECTED}),
         MARKETING,
-        _l("hand off this lead"),
+        gettext_lazy("hand off this lead"),
         Stage.HANDED_OFF,
         blocked_by_dispute=True,
     ),
     "dispute": Transition(
         frozenset({Stage.REJECTED}),
         MARKETING,
-        _l("dispute the rejection of this lead"),
+        gettext_lazy("dispute the rejection of this lead"),
         blocked_by_dispute=True,
     ),
-    "claim": Transition(frozenset({Stage.HANDED_OFF}), REP, _l("claim this lead"), queue=ON_QUEUE),
+    "claim": Transition(
+        frozenset({Stage.HANDED_OFF}), REP, gettext_lazy("claim this lead"), queue=ON_QUEUE
+    ),
     "accept": Transition(
-        frozenset({Stage.HANDED_OFF}), OWNER, _l("accept this lead"), Stage.ACCEPTED
+        frozenset({Stage.HANDED_OFF}), OWNER, gettext_lazy("accept this lead"), Stage.ACCEPTED
     ),
     "reject": Transition(
         frozenset({Stage.HANDED_OFF, Stage.ACCEPTED}),
         OWNER,
-        _l("reject this lead"),
+        gettext_lazy("reject this lead"),
         Stage.REJECTED,
     ),
-    "log": Transition(OPEN_SALES, OWNER, _l("log a follow-up on this lead"), queue=OFF_QUEUE),
+    "log": Transition(
+        OPEN_SALES, OWNER, gettext_lazy("log a follow-up on this lead"), queue=OFF_QUEUE
+    ),
     # Logging a call, email or meeting on an accepted lead (a handed-off one is accepted
     # first, in the same transaction).
     "contact": Transition(
         frozenset({Stage.ACCEPTED}),
         OWNER,
-        _l("log a follow-up on this lead"),
+        gettext_lazy("log a follow-up on this lead"),
         Stage.CONTACTED,
         queue=OFF_QUEUE,
         offered=False,
@@ -135,31 +142,33 @@ TRANSITIONS = {
     "opportunity": Transition(
         frozenset({Stage.CONTACTED}),
         OWNER,
-        _l("make an opportunity of this lead"),
+        gettext_lazy("make an opportunity of this lead"),
         Stage.OPPORTUNITY,
         queue=OFF_QUEUE,
     ),
     "win": Transition(
         frozenset({Stage.OPPORTUNITY}),
         OWNER,
-        _l("mark this lead as won"),
+        gettext_lazy("mark this lead as won"),
         Stage.WON,
         queue=OFF_QUEUE,
     ),
     "lose": Transition(
         frozenset({Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY}),
         OWNER,
-        _l("mark this lead as lost"),
+        gettext_lazy("mark this lead as lost"),
         Stage.LOST,
         queue=OFF_QUEUE,
     ),
     # Back to the stage it closed from (move(..., reopen=True) checks that one).
-    "reopen": Transition(frozenset({Stage.WON, Stage.LOST}), MANAGER, _l("reopen this lead")),
-    "reassign": Transition(OPEN_SALES, MANAGER, _l("reassign this lead")),
+    "reopen": Transition(
+        frozenset({Stage.WON, Stage.LOST}), MANAGER, gettext_lazy("reopen this lead")
+    ),
+    "reassign": Transition(OPEN_SALES, MANAGER, gettext_lazy("reassign this lead")),
     "rule": Transition(
         frozenset({Stage.REJECTED}),
         MANAGER,
-        _l("rule on the rejection of this lead"),
+        gettext_lazy("rule on the rejection of this lead"),
         needs_dispute=True,
     ),
 }
@@ -170,7 +179,9 @@ ALLOWED = {
     for stage in Stage.values
 }
 
-DISPUTE_PENDING = _l("The rejection of this lead is disputed; wait for the manager's ruling.")
+DISPUTE_PENDING = gettext_lazy(
+    "The rejection of this lead is disputed; wait for the manager's ruling."
+)
 
 
 def require_stage(action, lead):

@@ -13,8 +13,9 @@ from django.db import OperationalError
 from django.utils import translation
 
 from . import services
-from . import sweep as sweeping
 from .sla import calendar as sla
+from .sweep import digest, outbox
+from .sweep import flags as sweeping
 
 OUTBOX_BATCH = 200
 # Drain at most this many batches per task run, then hand over to a fresh task, so one
@@ -28,7 +29,7 @@ def _backoff(retries, base=30, cap=3600):
 
 @shared_task(bind=True, max_retries=3, ignore_result=True)
 def sweep(self):
-    """Raise and resolve flags (leads.sweep.sweep_flags), then drain the notification
+    """Raise and resolve flags (leads.sweep.flags.sweep_flags), then drain the notification
     outbox. Returns the counts per kind."""
     try:
         result = sweeping.sweep_flags()
@@ -40,13 +41,13 @@ def sweep(self):
 
 @shared_task(bind=True, max_retries=8, ignore_result=True)
 def drain_flag_outbox(self):
-    """Notify the people responsible for raised flags (leads.sweep.drain_flag_outbox).
+    """Notify the people responsible for raised flags (leads.sweep.outbox.drain_flag_outbox).
 
     A failed send leaves its flags in the outbox and retries this task with exponential
     backoff (30 s up to an hour); after the last retry they still wait in the outbox for
     the drain that follows the next sweep, so no flag is lost."""
     for _ in range(OUTBOX_BATCHES_PER_RUN):
-        result = sweeping.drain_flag_outbox(batch_size=OUTBOX_BATCH)
+        result = outbox.drain_flag_outbox(batch_size=OUTBOX_BATCH)
         if result.failed:
             if self.request.retries >= self.max_retries:
                 return
@@ -58,10 +59,10 @@ def drain_flag_outbox(self):
 
 @shared_task(bind=True, max_retries=5, ignore_result=True)
 def flag_digest(self):
-    """Mail the managers' daily digest of flags (leads.sweep.flag_digest)."""
+    """Mail the managers' daily digest of flags (leads.sweep.digest.flag_digest)."""
     try:
-        _digest, sent = sweeping.flag_digest()
-    except sweeping.SEND_ERRORS as exc:
+        _digest, sent = digest.flag_digest()
+    except outbox.SEND_ERRORS as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
     return sent
 

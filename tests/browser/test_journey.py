@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from leads.models import Flag, Lead
-from leads.sweep import sweep_flags
+from leads.sweep.flags import sweep_flags
 from tests import factories
 
 CSV = (

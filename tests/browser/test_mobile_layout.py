@@ -8,7 +8,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from leads.models import Stage
-from leads.sweep import sweep_flags
+from leads.sweep.flags import sweep_flags
 
 PHONE = {"width": 390, "height": 844}
 NO_OVERFLOW = "document.documentElement.scrollWidth <= window.innerWidth"

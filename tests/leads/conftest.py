@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from leads.models import SLAPolicy
-from leads.sweep import sweep_flags
+from leads.sweep.flags import sweep_flags
 from tests import factories
 
 UTC = dt.UTC

@@ -14,7 +14,9 @@ from leadflow.models import Notification, NotificationKind, Profile
 from leads import tasks
 from leads.demo import Seeder
 from leads.models import Flag, FlagKind, Stage
-from leads.sweep import build_flag_digest, drain_flag_outbox, flag_digest, sweep_flags
+from leads.sweep.digest import build_flag_digest, flag_digest
+from leads.sweep.flags import sweep_flags
+from leads.sweep.outbox import drain_flag_outbox
 from sales import services as sales
 
 from .. import factories
@@ -113,9 +115,9 @@ def test_a_flag_resolved_before_it_was_notified_is_not_sent_and_leaves_the_outbo
 
 def failing_sends(monkeypatch, failures):
     """The mail server refuses the first ``failures`` messages."""
-    from leads import sweep
+    from leads.sweep import outbox
 
-    real = sweep.send_templated
+    real = outbox.send_templated
     calls = {"n": 0}
 
     def send(*args, **kwargs):
@@ -124,7 +126,7 @@ def failing_sends(monkeypatch, failures):
             raise smtplib.SMTPServerDisconnected("the mail server went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sweep, "send_templated", send)
+    monkeypatch.setattr(outbox, "send_templated", send)
     return calls
 
 

@@ -18,7 +18,7 @@ from leads.sla.calendar import (
     deadlines_recompute,
     refresh_deadlines,
 )
-from leads.sweep import sweep_flags
+from leads.sweep.flags import sweep_flags
 
 from .. import factories
 from .conftest import SECOND, D, H

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from leads.models import DeadlineRecompute, Flag, FlagKind, Holiday, SLAPolicy, Stage
 from leads.sla.services import THRESHOLD_FIELDS
-from leads.sweep import sweep_flags
+from leads.sweep.flags import sweep_flags
 
 from .. import factories
 from .conftest import T0, D, H

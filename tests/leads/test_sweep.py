@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from leads import services as marketing
 from leads.models import Flag, FlagKind, Lead, Side, Stage, SweepRun
-from leads.sweep import sweep_flags
+from leads.sweep.flags import sweep_flags
 from sales import services as sales
 
 from .. import factories

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 
 from leads.models import Flag, FlagKind, Stage
-from leads.sweep import sweep_flags
+from leads.sweep.flags import sweep_flags
 from tests import races
 
 from .conftest import T0, D

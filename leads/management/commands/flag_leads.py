@@ -2,7 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from leads.models import Flag, FlagKind
-from leads.sweep import drain_flag_outbox, sweep_flags
+from leads.sweep.flags import sweep_flags
+from leads.sweep.outbox import drain_flag_outbox
 
 
 class Command(BaseCommand):
