@@ -213,7 +213,7 @@ def main():
     from django.utils import timezone
 
     from leadflow.dates import start_of_day
-    from leads.demo import Seeder, reset_demo_data
+    from leads.demo.seeder import Seeder, reset_demo_data
     from leads.models import Lead
     from leads.reporting import definitions, medians, stats
     from leads.sla.calendar import global_policy

@@ -74,7 +74,7 @@ def timed_get(client, url, repeat=5):
 
 def step_seed(leads, seed):
     setup()
-    from leads.demo import Seeder, reset_demo_data
+    from leads.demo.seeder import Seeder, reset_demo_data
     from leads.models import Lead
 
     if Lead.objects.count() == leads:
@@ -190,18 +190,18 @@ def step_import(rows):
     setup()
     from django.contrib.auth import get_user_model
 
-    from leads import services
+    from leads.imports import services as imports
     from leads.models import ImportJob
 
     raw = make_csv(rows)
     marketer = get_user_model().objects.get(username="marketer")
-    job = services.import_create(by=marketer, filename="bench.csv", raw=raw)
+    job = imports.import_create(by=marketer, filename="bench.csv", raw=raw)
     start = time.perf_counter()
-    services.import_set_mapping(job=job, by=marketer, mapping=job.mapping)  # validates (eager)
+    imports.import_set_mapping(job=job, by=marketer, mapping=job.mapping)  # validates (eager)
     validated = time.perf_counter() - start
     job.refresh_from_db()
     start = time.perf_counter()
-    services.import_confirm(job=job, by=marketer, skip_invalid=True)  # runs (eager)
+    imports.import_confirm(job=job, by=marketer, skip_invalid=True)  # runs (eager)
     ran = time.perf_counter() - start
     job = ImportJob.objects.get(pk=job.pk)
     return {

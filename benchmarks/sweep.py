@@ -1,4 +1,4 @@
-"""Benchmark of the sweep (leads/sweep.py): first sweep, steady state, statement count.
+"""Benchmark of the sweep (leads/sweep/flags.py): first sweep, steady state, statement count.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/leadflow_bench \\
         .venv/bin/python benchmarks/sweep.py --leads 1000000

@@ -262,7 +262,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# The sweep (leads/sweep.py): flags every lead whose ball sits too long in one court.
+# The sweep (leads/sweep/flags.py): flags every lead whose ball sits too long in one court.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 300, minimum=1)
 # Between full sweeps a sweep only examines what changed since the previous one.
 SWEEP_FULL_INTERVAL_SECONDS = env_int("SWEEP_FULL_INTERVAL_SECONDS", 3600, minimum=0)
@@ -282,7 +282,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 3600},
     },
     # The dashboard's pre-aggregated statistics: the days whose leads changed, every minute,
-    # and a full rebuild at night as a safety net (leads/stats.py).
+    # and a full rebuild at night as a safety net (leads/reporting/stats.py).
     "dashboard-stats": {
         "task": "leads.tasks.refresh_dashboard_stats",
         "schedule": 60,

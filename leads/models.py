@@ -267,7 +267,7 @@ class Lead(models.Model):
                 condition=Q(stage="handed_off", owner__isnull=True),
                 name="lead_unassigned_queue_idx",
             ),
-            # The incremental sweep: "leads changed since the last sweep" (leads/sweep.py).
+            # The incremental sweep: "leads changed since the last sweep" (leads/sweep/flags.py).
             models.Index(fields=["updated_at"], name="lead_updated_idx"),
             # The sweep's raise queries: "<deadline> <= now" over leads that have one.
             *(
@@ -826,7 +826,7 @@ class DeadlineRecompute(models.Model):
 
 
 class SweepRun(models.Model):
-    """One completed sweep (leads/sweep.py): its ``now`` is the next incremental sweep's
+    """One completed sweep (leads/sweep/flags.py): its ``now`` is the next incremental sweep's
     watermark, and the SLA page shows the latest. Rows older than a week are pruned."""
 
     at = models.DateTimeField()

@@ -12,29 +12,21 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone, translation
-from django.utils.formats import number_format
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 
 from leadflow import permissions, roles
 from leadflow.bulk import bulk_insert
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError, TransitionNotAllowed
-from leadflow.i18n import lazy_text
-from leadflow.jobs import enqueue
 from leadflow.models import NotificationKind, Profile
 from leadflow.notify import notify
 from sales.models import Dispute, Handoff, HandoffKind, HandoffOutcome
 
-from . import csv_import, lifecycle
+from . import lifecycle
 from .models import (
     ENDED_STAGES,
     DisqualifyReason,
-    ImportFile,
-    ImportJob,
     ImportOutcome,
-    ImportRow,
-    ImportStatus,
     InquiryType,
     Lead,
     Origin,
@@ -419,299 +411,9 @@ def dispute_raise(*, lead, by, comment, at=None):
     return dispute
 
 
-# --- CSV import (SPEC §6) ----------------------------------------------------------
-
-
-def _require_can_log(by):
+def require_can_import(by):
     if not roles.can_log_leads(by):
         raise ActionForbidden(_("Only marketers, salespeople and managers can import leads."))
-
-
-@transaction.atomic
-def import_create(*, by, filename, raw, default_campaign=None, default_inquiry_type=None):
-    """Store an uploaded file and its header; the mapping is guessed from the header names."""
-    _require_can_log(by)
-    if len(raw) > csv_import.MAX_BYTES:
-        raise InvalidInput(_("The file is larger than 50 MB; split it."), field="file")
-    try:
-        header, encoding, delimiter = csv_import.read_header(raw)
-    except csv_import.FileProblem as exc:
-        raise InvalidInput(str(exc), field="file") from None
-    job = ImportJob.objects.create(
-        created_by=by,
-        filename=filename[:255],
-        size=len(raw),
-        encoding=encoding,
-        delimiter=delimiter,
-        header=header,
-        mapping=csv_import.guess_mapping(header),
-        default_campaign=default_campaign,
-        default_inquiry_type=default_inquiry_type or InquiryType.OTHER,
-        status=ImportStatus.MAPPING,
-    )
-    ImportFile.objects.create(job=job, content=raw)
-    return job
-
-
-def _lock_job(job, by=None):
-    locked = ImportJob.objects.select_for_update().get(pk=job.pk if hasattr(job, "pk") else job)
-    if by is not None and locked.created_by_id != by.pk and not roles.is_manager(by):
-        raise ActionForbidden(_("This import belongs to someone else."))
-    return locked
-
-
-@transaction.atomic
-def import_set_mapping(*, job, by, mapping, default_campaign=None, default_inquiry_type=None):
-    """Save the column mapping and start validating every row (a Celery job)."""
-    job = _lock_job(job, by)
-    if job.status not in (ImportStatus.MAPPING, ImportStatus.VALIDATED):
-        raise TransitionNotAllowed(_("This import can no longer be changed."))
-    targets = [t for t in mapping.values() if t]
-    missing = [t for t in ("last_name", "email") if t not in targets]
-    if missing:
-        raise InvalidInput(
-            _("Map a column to %(fields)s.")
-            % {"fields": ", ".join(str(csv_import.TARGETS[t]) for t in missing)},
-            field="mapping",
-        )
-    if len(targets) != len(set(targets)):
-        raise InvalidInput(_("Each field can be mapped from one column only."), field="mapping")
-    job.mapping = {k: v for k, v in mapping.items() if v}
-    job.default_campaign = default_campaign
-    job.default_inquiry_type = default_inquiry_type or InquiryType.OTHER
-    job.status = ImportStatus.VALIDATING
-    job.checked_rows = job.valid_rows = job.invalid_rows = job.existing_matches = 0
-    job.save()
-    job.rows.all().delete()
-    # The row reasons are written in the language of the person who will read them.
-    language = translation.get_language()
-    enqueue("leads.tasks.validate_import", job.pk, language=language)
-    return job
-
-
-def _parsed_rows(job, raw=None):
-    raw = raw if raw is not None else bytes(job.file.content)
-    campaigns = csv_import.CampaignLookup()
-    # A salesperson's own leads (sales-generated) need no campaign, as in the lead form.
-    campaign_required = intake_origin(job.created_by) == Origin.MARKETING
-    for index, (line, cells) in enumerate(csv_import.iter_rows(raw, job.encoding, job.delimiter)):
-        yield (
-            index,
-            csv_import.parse_row(
-                line,
-                cells,
-                job.mapping,
-                campaigns=campaigns,
-                default_campaign=job.default_campaign,
-                default_inquiry_type=job.default_inquiry_type,
-                campaign_required=campaign_required,
-            ),
-        )
-
-
-def import_validate(job_id):
-    """Check every row: the report lists each bad line with its reasons (missing or invalid
-    email, missing last name, unknown campaign, duplicate within the file, over-long values).
-    Progress is saved as it goes; the bad rows are written in one transaction at the end."""
-    job = ImportJob.objects.select_related("default_campaign").get(pk=job_id)
-    if job.status != ImportStatus.VALIDATING:
-        return job
-    seen, invalid, total, valid, emails = {}, [], 0, 0, set()
-    try:
-        for index, row in _parsed_rows(job):
-            total = index + 1
-            key = row.email_key
-            if key and key in seen and not row.errors:
-                row.errors.append(
-                    _("duplicate within the file (same email as line %(line)s)")
-                    % {"line": seen[key]}
-                )
-            elif key and key not in seen:
-                seen[key] = row.line
-            if row.errors:
-                invalid.append(
-                    ImportRow(
-                        job=job,
-                        line=row.line,
-                        outcome=ImportOutcome.INVALID,
-                        email=row.data.get("email", "")[:254],
-                        reason="; ".join(row.errors)[:500],
-                    )
-                )
-            else:
-                valid += 1
-                emails.add(key)
-            if total % 5000 == 0:
-                ImportJob.objects.filter(pk=job.pk).update(checked_rows=total)
-    except csv_import.FileProblem as exc:
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, error=str(exc))
-        return job
-    matches = 0
-    email_list = sorted(emails)
-    for start in range(0, len(email_list), 1000):
-        matches += Lead.objects.open_with_email(*email_list[start : start + 1000]).count()
-    with transaction.atomic():
-        job = _lock_job(job)
-        if job.status != ImportStatus.VALIDATING:
-            return job
-        ImportRow.objects.bulk_create(invalid, batch_size=2000)
-        job.total_rows = job.checked_rows = total
-        job.valid_rows = valid
-        job.invalid_rows = len(invalid)
-        job.existing_matches = matches
-        job.status = ImportStatus.VALIDATED
-        job.save()
-    return job
-
-
-@transaction.atomic
-def import_confirm(*, job, by, skip_invalid=False):
-    """Queue the import of the valid rows; with bad rows the user must agree to skip them."""
-    job = _lock_job(job, by)
-    if job.status != ImportStatus.VALIDATED:
-        raise TransitionNotAllowed(_("This import is not waiting for confirmation."))
-    if job.invalid_rows and not skip_invalid:
-        raise InvalidInput(
-            ngettext(
-                "Confirm that the bad row will be skipped.",
-                "Confirm that the %(n)s bad rows will be skipped.",
-                job.invalid_rows,
-            )
-            % {"n": number_format(job.invalid_rows, force_grouping=True)},
-            field="skip_invalid",
-        )
-    if not job.valid_rows:
-        raise InvalidInput(_("There are no valid rows to import."), field="skip_invalid")
-    job.status = ImportStatus.QUEUED
-    job.save(update_fields=["status"])
-    enqueue("leads.tasks.run_import", job.pk, language=translation.get_language())
-    return job
-
-
-@transaction.atomic
-def import_retry(*, job, by):
-    """Resume a failed import from the first row that was not committed."""
-    job = _lock_job(job, by)
-    if job.status != ImportStatus.FAILED or job.valid_rows == 0:
-        raise TransitionNotAllowed(_("Only a failed import can be retried."))
-    job.status = ImportStatus.QUEUED
-    job.error = ""
-    job.save(update_fields=["status", "error"])
-    enqueue("leads.tasks.run_import", job.pk, language=translation.get_language())
-    return job
-
-
-IMPORT_BATCH = 1000
-
-
-def import_run(job_id, *, batch_size=None):
-    """Import the valid rows in batches. Each batch (its leads, touches, stage changes, row
-    results and the job's progress) is one transaction, so a failure leaves every earlier
-    batch imported and reported, and a retry resumes at ``processed_rows``."""
-    batch_size = batch_size or IMPORT_BATCH
-    claimed = ImportJob.objects.filter(
-        pk=job_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
-    ).update(status=ImportStatus.RUNNING, started_at=timezone.now())
-    if not claimed:
-        return None
-    job = ImportJob.objects.select_related("created_by", "default_campaign").get(pk=job_id)
-    invalid_lines = set(
-        job.rows.filter(outcome=ImportOutcome.INVALID).values_list("line", flat=True)
-    )
-    sla = SLA()
-    batch, batch_end = [], job.processed_rows
-    try:
-        for index, row in _parsed_rows(job):
-            if index < job.processed_rows:
-                continue
-            batch_end = index + 1
-            if row.line not in invalid_lines and not row.errors:
-                batch.append(row)
-            if batch_end - job.processed_rows >= batch_size:
-                job = _commit_import_batch(job, batch, batch_end, sla)
-                batch = []
-        job = _commit_import_batch(job, batch, batch_end, sla, last=True)
-    except Exception as exc:
-        logger.exception("import %s failed at row %s", job_id, job.processed_rows)
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportStatus.FAILED,
-            error=_("Stopped after %(done)s of %(total)s rows: %(error)s")
-            % {
-                "done": number_format(job.processed_rows, force_grouping=True),
-                "total": number_format(job.total_rows, force_grouping=True),
-                "error": exc,
-            },
-        )
-        return job
-    if job.created_by_id:
-        notify(
-            user=job.created_by,
-            kind=NotificationKind.IMPORT_DONE,
-            text=lazy_text(
-                gettext_lazy(
-                    "%(file)s: %(created)s created, %(touched)s added to existing leads."
-                ),
-                file=job.filename,
-                created=job.created_count,
-                touched=job.touched_count,
-            ),
-            url=job.get_absolute_url(),
-        )
-    return job
-
-
-def _commit_import_batch(job, rows, batch_end, sla, last=False):
-    with transaction.atomic():
-        locked = _lock_job(job)
-        if locked.processed_rows != job.processed_rows or locked.status != ImportStatus.RUNNING:
-            raise TransitionNotAllowed(_("Another worker is running this import."))
-        try:
-            with transaction.atomic():
-                results = lead_import_batch(by=locked.created_by, rows=rows, sla=sla)
-        except IntegrityError:
-            # Someone else created one of these emails meanwhile: go row by row, where
-            # lead_intake turns that collision into a touch.
-            results = _import_rows_one_by_one(locked.created_by, rows, sla)
-        bulk_insert(
-            ImportRow,
-            [
-                ImportRow(
-                    job=locked,
-                    line=row.line,
-                    outcome=outcome,
-                    lead=lead,
-                    email=row.data.get("email", "")[:254],
-                )
-                for row, outcome, lead in results
-            ],
-        )
-        locked.processed_rows = batch_end
-        locked.created_count += sum(1 for _r, o, _l in results if o == ImportOutcome.CREATED)
-        locked.touched_count += sum(1 for _r, o, _l in results if o == ImportOutcome.TOUCHED)
-        if last:
-            locked.status = ImportStatus.DONE
-            locked.finished_at = timezone.now()
-            locked.skipped_count = locked.invalid_rows
-        locked.save()
-        return locked
-
-
-def _import_rows_one_by_one(by, rows, sla):
-    results = []
-    for row in rows:
-        result = lead_intake(
-            by=by,
-            data=row.data,
-            campaign=row.campaign,
-            inquiry_type=row.inquiry_type,
-            source=TouchSource.IMPORT,
-            utm=row.utm,
-            sla=sla,
-        )
-        results.append(
-            (row, ImportOutcome.CREATED if result.created else ImportOutcome.TOUCHED, result.lead)
-        )
-    return results
 
 
 def _save_touched(touched):
@@ -734,7 +436,7 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
     matching an open lead adds a touch (and fills blank fields), a new email creates a lead
     at its first stage (or the marketing stage its status maps to). Returns
     [(row, outcome, lead)]. Raises IntegrityError if a concurrent intake took an email."""
-    _require_can_log(by)
+    require_can_import(by)
     at = at or timezone.now()
     sla = sla or SLA()
     origin = intake_origin(by)

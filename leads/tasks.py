@@ -12,7 +12,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import translation
 
-from . import services
+from .imports import services as imports
 from .sla import calendar as sla
 from .sweep import digest, outbox
 from .sweep import flags as sweeping
@@ -90,14 +90,14 @@ def _in_language(language):
 def validate_import(job_id, language=None):
     """Check every row of an uploaded CSV (progress saved on the job)."""
     with _in_language(language):
-        services.import_validate(job_id)
+        imports.import_validate(job_id)
 
 
 @shared_task(acks_late=True)
 def run_import(job_id, language=None):
     """Import the confirmed rows batch by batch; a redelivered task resumes where it stopped."""
     with _in_language(language):
-        services.import_run(job_id)
+        imports.import_run(job_id)
 
 
 @shared_task(acks_late=True)

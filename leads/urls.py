@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import exports, import_views, views
+from . import exports, views
+from .imports import views as import_views
 
 app_name = "leads"
 urlpatterns = [

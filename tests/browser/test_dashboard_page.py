@@ -1,6 +1,6 @@
 from playwright.sync_api import expect
 
-from leads.demo import Seeder
+from leads.demo.seeder import Seeder
 
 
 def test_dashboard_renders_charts_and_tables_without_console_errors(

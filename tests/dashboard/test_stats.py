@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from leads.demo import Seeder
+from leads.demo.seeder import Seeder
 from leads.models import Flag, Lead, SLAPolicy, Stage
 from leads.reporting import definitions, medians, stats
 from sales import services as sales

@@ -12,7 +12,7 @@ from django.db import connection
 
 from leadflow.models import Notification, NotificationKind, Profile
 from leads import tasks
-from leads.demo import Seeder
+from leads.demo.seeder import Seeder
 from leads.models import Flag, FlagKind, Stage
 from leads.sweep.digest import build_flag_digest, flag_digest
 from leads.sweep.flags import sweep_flags

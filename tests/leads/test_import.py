@@ -7,7 +7,8 @@ import io
 import pytest
 from django.urls import reverse
 
-from leads import csv_import, services
+from leads.imports import reader as csv_import
+from leads.imports import services as imports
 from leads.models import ImportJob, ImportStatus, Lead, Stage, Touch
 from tests import factories
 
@@ -215,7 +216,7 @@ def test_run_in_batches_resumes_after_a_failure(marketer_client, google, monkeyp
     rows = "\n".join(f"F{i},L{i},p{i}@x.test,,,,Google Ads,," for i in range(7))
     upload(marketer_client, f"{SALESFORCE}\n{rows}\n")
     job = map_and_check(marketer_client, ImportJob.objects.get())
-    real = services.lead_import_batch
+    real = imports.lead_import_batch
     calls = []
 
     def flaky(**kwargs):
@@ -224,8 +225,8 @@ def test_run_in_batches_resumes_after_a_failure(marketer_client, google, monkeyp
             raise RuntimeError("database went away")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "lead_import_batch", flaky)
-    monkeypatch.setattr(services, "IMPORT_BATCH", 3)
+    monkeypatch.setattr(imports, "lead_import_batch", flaky)
+    monkeypatch.setattr(imports, "IMPORT_BATCH", 3)
     marketer_client.post(reverse("leads:import_confirm", args=[job.pk]), {"skip_invalid": "1"})
     job.refresh_from_db()
     # The first batch is in, the second rolled back whole, the rest not started.

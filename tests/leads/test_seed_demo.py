@@ -6,7 +6,7 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from leads.demo import Seeder, reset_demo_data
+from leads.demo.seeder import Seeder, reset_demo_data
 from leads.models import (
     CLOSED_STAGES,
     FLAG_DEADLINE,

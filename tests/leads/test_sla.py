@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from campaigns.models import Campaign
-from leads.demo import Seeder
+from leads.demo.seeder import Seeder
 from leads.models import DeadlineRecompute, Flag, FlagKind, Holiday, Lead, SLAPolicy, Stage
 from leads.sla import services as sla_services
 from leads.sla.calendar import (

@@ -99,7 +99,7 @@ def test_an_upload_over_the_cap_is_refused_before_it_is_read(world, db, settings
 
 
 def test_a_file_over_fifty_megabytes_is_refused_with_its_reason(world, db, monkeypatch):
-    from leads import csv_import
+    from leads.imports import reader as csv_import
 
     monkeypatch.setattr(csv_import, "MAX_BYTES", 1024)
     response = world.client("rep").post(

@@ -16,6 +16,7 @@ from django.test import Client
 from leadflow import services as account_services
 from leadflow.models import Notification, NotificationKind
 from leads import services as marketing
+from leads.imports import services as imports
 from leads.models import ImportJob, ImportStatus, Stage
 from leads.sla import services as sla_services
 from tests import factories
@@ -75,18 +76,18 @@ def build_world():
     dispute = marketing.dispute_raise(lead=disputed, by=m, comment="They asked for a demo.")
     leads["disputed"] = disputed
 
-    job = marketing.import_create(by=rep, filename="leads.csv", raw=CSV)
-    job = marketing.import_set_mapping(
+    job = imports.import_create(by=rep, filename="leads.csv", raw=CSV)
+    job = imports.import_set_mapping(
         job=job, by=rep, mapping=job.mapping, default_campaign=campaign
     )
-    marketing.import_validate(job.pk)
+    imports.import_validate(job.pk)
     job.refresh_from_db()
     assert job.status == ImportStatus.VALIDATED and job.valid_rows == 2, job.status
-    failed = marketing.import_create(by=rep, filename="again.csv", raw=CSV)
-    failed = marketing.import_set_mapping(
+    failed = imports.import_create(by=rep, filename="again.csv", raw=CSV)
+    failed = imports.import_set_mapping(
         job=failed, by=rep, mapping=failed.mapping, default_campaign=campaign
     )
-    marketing.import_validate(failed.pk)
+    imports.import_validate(failed.pk)
     ImportJob.objects.filter(pk=failed.pk).update(status=ImportStatus.FAILED, error="Worker lost")
     failed.refresh_from_db()
 

@@ -3,7 +3,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from leads.demo import Seeder, reset_demo_data
+from leads.demo.seeder import Seeder, reset_demo_data
 from leads.models import Lead
 from leads.reporting import stats
 

@@ -14,9 +14,9 @@ from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import run_action
 from leadflow.permissions import role_required
 
+from ..models import ImportJob, ImportOutcome, ImportStatus
 from . import services
 from .forms import ImportConfirmForm, ImportMappingForm, ImportUploadForm
-from .models import ImportJob, ImportOutcome, ImportStatus
 
 
 def user_imports(user):
@@ -73,7 +73,7 @@ def import_mapping(request, pk):
             return redirect(job.get_absolute_url())
     preview = []
     try:
-        from .csv_import import iter_rows
+        from .reader import iter_rows
 
         for _line, cells in iter_rows(bytes(job.file.content), job.encoding, job.delimiter):
             preview.append(cells)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign
 
-from .models import InquiryType, Lead, Stage
+from ..models import InquiryType, Lead, Stage
 
 MAX_BYTES = 50 * 1024 * 1024
 csv.field_size_limit(1024 * 1024)

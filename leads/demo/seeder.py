@@ -23,8 +23,8 @@ from leadflow import roles
 from leadflow.models import Notification, Profile
 from sales.models import Activity, Dispute, DisputeRuling, Handoff, Objection
 
-from .models import FLAG_SIDE, Flag, FlagKind, Lead, Origin, Side, StageChange, Touch
-from .sla.calendar import SLA, refresh_deadlines
+from ..models import FLAG_SIDE, Flag, FlagKind, Lead, Origin, Side, StageChange, Touch
+from ..sla.calendar import SLA, refresh_deadlines
 
 User = get_user_model()
 H = dt.timedelta(hours=1)
@@ -768,7 +768,7 @@ class Seeder:
 
 def reset_demo_data():
     """Remove leads, campaigns and everything hanging off them (not users)."""
-    from .models import (
+    from ..models import (
         CohortStats,
         DeadlineRecompute,
         ImportFile,
@@ -813,7 +813,7 @@ def reset_demo_data():
                 )
                 + " RESTART IDENTITY CASCADE"
             )
-            from .models import SLAPolicy
+            from ..models import SLAPolicy
 
             SLAPolicy.objects.get_or_create(is_global=True)
         else:
