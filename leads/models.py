@@ -854,7 +854,7 @@ class CohortStats(models.Model):
 
     day = models.DateField()
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, null=True, related_name="+"
+        "campaigns.Campaign", on_delete=models.CASCADE, null=True, related_name="cohort_stats"
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, related_name="+"

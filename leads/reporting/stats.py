@@ -31,9 +31,7 @@ from django.db.models import (
     IntegerField,
     Max,
     Min,
-    OuterRef,
     Q,
-    Subquery,
     Sum,
     Value,
 )
@@ -491,13 +489,13 @@ CAMPAIGN_LIST_SUMS = ("generated", "handed_off", "accepted", "accepted_handed", 
 
 
 def with_campaign_totals(campaigns):
-    """Annotate a Campaign queryset with its leads' lifetime counts from the statistics (one
-    GROUP BY over cohortstats_campaign_day_idx) and cost per lead, to sort and page on."""
-    totals = CohortStats.objects.filter(campaign=OuterRef("pk")).order_by().values("campaign")
+    """Annotate a Campaign queryset with its leads' lifetime counts from the statistics
+    (one LEFT JOIN … GROUP BY over the campaigns' rows) and cost per lead, to sort and
+    page on."""
     qs = campaigns.annotate(
         **{
             name: Coalesce(
-                Subquery(totals.annotate(total=Sum(name)).values("total")),
+                Sum(f"cohort_stats__{name}"),
                 Value(Decimal("0.00") if name == "won_value" else 0),
                 output_field=(
                     DecimalField(max_digits=16, decimal_places=2)
