@@ -1,0 +1,150 @@
+"""Flags the sweep raises and resolves, and the sweep's own bookkeeping (SPEC §4)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .lead import Lead, Side
+
+
+class FlagKind(models.TextChoices):
+    MQL_WAITING = "mql_waiting", _("MQL waiting for handoff")
+    REJECTION_UNACTIONED = "rejection_unactioned", _("Rejection not actioned")
+    RESPONSE_OVERDUE = "response_overdue", _("Response overdue")
+    FIRST_CONTACT_OVERDUE = "first_contact_overdue", _("First contact overdue")
+    FOLLOW_UP_OVERDUE = "follow_up_overdue", _("Follow-up overdue")
+    STALLED = "stalled", _("Stalled")
+    UNCONVERTED = "unconverted", _("Unconverted")
+
+
+FLAG_SIDE = {
+    FlagKind.MQL_WAITING: Side.MARKETING,
+    FlagKind.REJECTION_UNACTIONED: Side.MARKETING,
+    FlagKind.RESPONSE_OVERDUE: Side.SALES,
+    FlagKind.FIRST_CONTACT_OVERDUE: Side.SALES,
+    FlagKind.FOLLOW_UP_OVERDUE: Side.SALES,
+    FlagKind.STALLED: Side.SALES,
+    FlagKind.UNCONVERTED: Side.SALES,
+}
+
+# The lead deadline column each flag kind compares with now.
+FLAG_DEADLINE = {
+    FlagKind.MQL_WAITING: "mql_due_at",
+    FlagKind.REJECTION_UNACTIONED: "rejection_due_at",
+    FlagKind.RESPONSE_OVERDUE: "response_due_at",
+    FlagKind.FIRST_CONTACT_OVERDUE: "contact_due_at",
+    FlagKind.FOLLOW_UP_OVERDUE: "follow_up_due_at",
+    FlagKind.STALLED: "stale_due_at",
+    FlagKind.UNCONVERTED: "convert_due_at",
+}
+
+
+class FlagQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(resolved_at__isnull=True)
+
+    def attach_open(self, leads):
+        """Set ``lead.open_flags`` (oldest first) on each lead of a page: one query."""
+        leads = list(leads)
+        by_lead = {lead.pk: [] for lead in leads}
+        if by_lead:
+            for flag in self.open().filter(lead_id__in=by_lead).order_by("raised_at", "pk"):
+                by_lead[flag.lead_id].append(flag)
+        for lead in leads:
+            lead.open_flags = by_lead[lead.pk]
+        return leads
+
+
+class Flag(models.Model):
+    """A problem the sweep found. Resolved flags stay, with resolved_at, for history."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField(max_length=30, choices=FlagKind.choices)
+    side = models.CharField(max_length=10, choices=Side.choices)
+    # None means "the managers" (a queued lead, or a campaign without owner).
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="flags",
+    )
+    due_at = models.DateTimeField(null=True, blank=True)
+    # The lead's created_at (which never changes), so the lead list can walk the open
+    # flags of one kind in the lead list's own order (flag_open_kind_created_idx).
+    lead_created_at = models.DateTimeField(null=True, blank=True)
+    raised_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FlagQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            # Two sweeps racing cannot both raise the same flag: the second INSERT conflicts.
+            models.UniqueConstraint(
+                fields=["lead", "kind"],
+                condition=Q(resolved_at__isnull=True),
+                name="flag_one_open_per_lead_kind",
+            ),
+        ]
+        indexes = [
+            # Lead list "open flag of kind K", newest (or oldest) leads first: walked in
+            # order and joined to the leads, instead of probing every lead for a flag.
+            models.Index(
+                fields=["kind", "lead_created_at", "lead"],
+                condition=Q(resolved_at__isnull=True),
+                name="flag_open_kind_created_idx",
+            ),
+            # The sweep's resolve queries and the list's "open flag kind" filter.
+            models.Index(
+                fields=["kind", "lead"],
+                condition=Q(resolved_at__isnull=True),
+                name="flag_open_kind_idx",
+            ),
+            # Notification outbox: "raised, not yet notified".
+            models.Index(
+                fields=["raised_at"], condition=Q(notified_at__isnull=True), name="flag_outbox_idx"
+            ),
+            # Lead timeline and dashboard "flags ever raised for a lead".
+            models.Index(fields=["lead", "kind"], name="flag_lead_kind_idx"),
+            # Dashboard statistics refresh: "flags raised / resolved since the watermark".
+            models.Index(fields=["raised_at"], name="flag_raised_idx"),
+            models.Index(fields=["resolved_at"], name="flag_resolved_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on lead {self.lead_id}"
+
+    def save(self, *args, **kwargs):
+        # The sweep inserts flags in SQL with this copy; rows made one by one get it here.
+        if self.lead_created_at is None and self.lead_id is not None:
+            self.lead_created_at = self.lead.created_at
+        super().save(*args, **kwargs)
+
+    @property
+    def is_open(self):
+        return self.resolved_at is None
+
+
+class SweepRun(models.Model):
+    """One completed sweep (leads/sweep/flags.py): its ``now`` is the next incremental sweep's
+    watermark, and the SLA page shows the latest. Rows older than a week are pruned."""
+
+    at = models.DateTimeField()
+    full = models.BooleanField(default=False)
+    raised = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # "The latest sweep" and "the latest full sweep" (the watermarks), and pruning.
+            models.Index(fields=["at"], name="sweeprun_at_idx"),
+        ]
+
+    def __str__(self):
+        return f"{'Full' if self.full else 'Incremental'} sweep at {self.at:%Y-%m-%d %H:%M:%S}"

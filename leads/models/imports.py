@@ -1,0 +1,164 @@
+"""The CSV import pipeline: a job, its file and its row-numbered outcome."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from .lead import InquiryType, Lead
+
+
+def _number(n):
+    """A count as the active language writes it: 20,000 or 20.000."""
+    return number_format(n, force_grouping=True)
+
+
+class ImportStatus(models.TextChoices):
+    MAPPING = "mapping", _("Choose the columns")
+    VALIDATING = "validating", _("Checking the rows")
+    VALIDATED = "validated", _("Ready to import")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(models.Model):
+    """One CSV import: upload -> column mapping -> validation report -> confirm -> run.
+
+    The run commits batch by batch and records ``processed_rows`` in the same transaction,
+    so a crash leaves a clear state and a retry resumes exactly where it stopped."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="imports"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    filename = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    encoding = models.CharField(max_length=20)
+    delimiter = models.CharField(max_length=1)
+    header = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict, blank=True)
+    default_campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    default_inquiry_type = models.CharField(
+        max_length=30, choices=InquiryType.choices, default=InquiryType.OTHER
+    )
+    status = models.CharField(max_length=12, choices=ImportStatus.choices)
+    total_rows = models.PositiveIntegerField(default=0)
+    checked_rows = models.PositiveIntegerField(default=0)
+    valid_rows = models.PositiveIntegerField(default=0)
+    invalid_rows = models.PositiveIntegerField(default=0)
+    existing_matches = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    touched_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Import {self.pk} ({self.filename})"
+
+    def get_absolute_url(self):
+        return reverse("leads:import_detail", args=[self.pk])
+
+    @property
+    def nothing_to_import(self):
+        """Checked, and not one row can be imported (no data rows, or only bad ones)."""
+        return self.status == ImportStatus.VALIDATED and not self.valid_rows
+
+    def status_label(self):
+        """The status as the pages show it: "Ready to import" only if something is."""
+        if self.nothing_to_import:
+            return gettext("Nothing to import")
+        return self.get_status_display()
+
+    @property
+    def progress(self):
+        """Percent done, or None while the rows are checked and their number is not known
+        yet (the first check of a file): the page then shows an indeterminate bar."""
+        done = self.checked_rows if self.status == ImportStatus.VALIDATING else self.processed_rows
+        if not self.total_rows:
+            return None if self.status == ImportStatus.VALIDATING else 100
+        return min(100, round(100 * done / self.total_rows))
+
+    def progress_label(self):
+        """The line under the progress bar, in the active language and its number format;
+        the page renders it and the progress endpoint returns it, so both read the same."""
+        if self.status == ImportStatus.VALIDATING:
+            if self.total_rows:
+                return ngettext(
+                    "%(n)s of %(total)s row checked…",
+                    "%(n)s of %(total)s rows checked…",
+                    self.total_rows,
+                ) % {"n": _number(self.checked_rows), "total": _number(self.total_rows)}
+            if not self.checked_rows:
+                return gettext("Reading the file…")
+            return ngettext("%(n)s row checked…", "%(n)s rows checked…", self.checked_rows) % {
+                "n": _number(self.checked_rows)
+            }
+        return ngettext(
+            "%(n)s of %(total)s row done…", "%(n)s of %(total)s rows done…", self.total_rows
+        ) % {"n": _number(self.processed_rows), "total": _number(self.total_rows)}
+
+    def summary(self):
+        """What a finished import did, in one sentence with each count in its plural."""
+        return gettext("Done: %(created)s, %(touched)s, %(skipped)s.") % {
+            "created": ngettext("%(n)s lead created", "%(n)s leads created", self.created_count)
+            % {"n": _number(self.created_count)},
+            "touched": ngettext(
+                "%(n)s touch added to an existing lead",
+                "%(n)s touches added to existing leads",
+                self.touched_count,
+            )
+            % {"n": _number(self.touched_count)},
+            "skipped": ngettext("%(n)s row skipped", "%(n)s rows skipped", self.skipped_count)
+            % {"n": _number(self.skipped_count)},
+        }
+
+
+class ImportFile(models.Model):
+    """The uploaded bytes, kept in the database so web and worker need no shared disk."""
+
+    job = models.OneToOneField(ImportJob, on_delete=models.CASCADE, related_name="file")
+    content = models.BinaryField()
+
+    def __str__(self):
+        return f"File of import {self.job_id}"
+
+
+class ImportOutcome(models.TextChoices):
+    INVALID = "invalid", _("Skipped")
+    CREATED = "created", _("Created")
+    TOUCHED = "touched", _("Added to existing lead")
+
+
+class ImportRow(models.Model):
+    """What happened to one line of an import (bad lines from validation, others from the run)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows")
+    line = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=10, choices=ImportOutcome.choices)
+    lead = models.ForeignKey(
+        Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    email = models.CharField(max_length=254, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["line"]
+        indexes = [
+            # The import report and its CSV: "rows of a job in line order".
+            models.Index(fields=["job", "outcome", "line"], name="importrow_job_idx"),
+        ]
+
+    def __str__(self):
+        return f"line {self.line}: {self.outcome}"

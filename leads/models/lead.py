@@ -1,0 +1,429 @@
+"""The lead, its touches and its append-only stage log (SPEC §2, §3)."""
+
+import functools
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
+
+from leadflow import roles
+
+
+class Stage(models.TextChoices):
+    NEW = "new", _("New")
+    MQL = "mql", _("MQL")
+    NURTURE = "nurture", _("Nurture")
+    DISQUALIFIED = "disqualified", _("Disqualified")
+    HANDED_OFF = "handed_off", _("Handed off")
+    ACCEPTED = "accepted", _("Accepted")
+    CONTACTED = "contacted", _("Contacted")
+    OPPORTUNITY = "opportunity", _("Opportunity")
+    REJECTED = "rejected", _("Rejected")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+MARKETING_STAGES = (Stage.NEW, Stage.MQL, Stage.NURTURE, Stage.DISQUALIFIED, Stage.REJECTED)
+SALES_STAGES = (Stage.HANDED_OFF, Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY)
+# With sales and past the first response: the stages the stalled flag watches.
+WORKING_STAGES = (Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY)
+CLOSED_STAGES = (Stage.WON, Stage.LOST)
+# Not open: a new inquiry from the same email starts a new lead.
+ENDED_STAGES = (Stage.WON, Stage.LOST, Stage.DISQUALIFIED)
+
+
+class Side(models.TextChoices):
+    MARKETING = "marketing", _("Marketing")
+    SALES = "sales", _("Sales")
+    CLOSED = "closed", _("Closed")
+
+
+def side_of(stage):
+    if stage in SALES_STAGES:
+        return Side.SALES
+    if stage in CLOSED_STAGES:
+        return Side.CLOSED
+    return Side.MARKETING
+
+
+class InquiryType(models.TextChoices):
+    PHONE_CALL = "phone_call", _("Phone call")
+    INFORMATION_REQUEST = "information_request", _("Information request")
+    WEB_FORM = "web_form", _("Web form")
+    EMAIL = "email", _("Email")
+    EVENT = "event", _("Event")
+    OTHER = "other", _("Other")
+
+
+class Origin(models.TextChoices):
+    MARKETING = "marketing", _("Marketing")
+    SALES = "sales", _("Sales-generated")
+
+
+class RejectionReason(models.TextChoices):
+    NOT_A_FIT = "not_a_fit", _("Not a fit")
+    NO_BUDGET = "no_budget", _("No budget")
+    BAD_CONTACT_DATA = "bad_contact_data", _("Bad contact data")
+    DUPLICATE = "duplicate", _("Duplicate")
+    SPAM = "spam", _("Spam")
+    NOT_INTERESTED = "not_interested", _("Not interested")
+
+
+class LostReason(models.TextChoices):
+    PRICE = "price", _("Price")
+    COMPETITOR = "competitor", _("Competitor")
+    TIMING = "timing", _("Timing")
+    NO_DECISION = "no_decision", _("No decision")
+    UNRESPONSIVE = "unresponsive", _("Unresponsive")
+    OTHER = "other", _("Other")
+
+
+class DisqualifyReason(models.TextChoices):
+    NOT_A_FIT = "not_a_fit", _("Not a fit")
+    NO_BUDGET = "no_budget", _("No budget")
+    BAD_CONTACT_DATA = "bad_contact_data", _("Bad contact data")
+    DUPLICATE = "duplicate", _("Duplicate")
+    SPAM = "spam", _("Spam")
+    COMPETITOR = "competitor", _("Competitor or student")
+    OTHER = "other", _("Other")
+
+
+class LeadQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(stage__in=ENDED_STAGES)
+
+    def open_with_email(self, *emails):
+        """Open leads whose email is one of ``emails`` (case-insensitive). Written so that
+        PostgreSQL can use the partial unique index lead_open_email_unique_ci."""
+        keys = [e.strip().lower() for e in emails if e and e.strip()]
+        return (
+            self.exclude(stage__in=[s.value for s in ENDED_STAGES])
+            .exclude(email="")
+            .alias(email_ci=Lower("email"))
+            .filter(email_ci__in=keys)
+        )
+
+    def with_sales(self):
+        return self.filter(stage__in=SALES_STAGES)
+
+    def unassigned_queue(self):
+        return self.filter(stage=Stage.HANDED_OFF, owner__isnull=True)
+
+    def for_user(self, user):
+        """The leads this user may see (SPEC §1): all for marketers and managers; for a rep,
+        their own plus the unassigned sales queue; nothing for anyone else."""
+        if roles.is_manager(user) or roles.is_marketer(user):
+            return self.all()
+        if roles.is_rep(user):
+            return self.filter(Q(owner=user) | Q(stage=Stage.HANDED_OFF, owner__isnull=True))
+        return self.none()
+
+
+class Lead(models.Model):
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100)
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    job_title = models.CharField(_("job title"), max_length=150, blank=True)
+    country = models.CharField(_("country"), max_length=100, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    consent = models.BooleanField(_("consent to be contacted"), default=False)
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("campaign (first touch)"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
+    last_touch_campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("last-touch campaign"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="last_touch_leads",
+    )
+    inquiry_type = models.CharField(
+        _("inquiry type"), max_length=30, choices=InquiryType.choices, default=InquiryType.WEB_FORM
+    )
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    origin = models.CharField(
+        _("origin"), max_length=10, choices=Origin.choices, default=Origin.MARKETING
+    )
+    stage = models.CharField(_("stage"), max_length=20, choices=Stage.choices, default=Stage.NEW)
+    owner_side = models.CharField(
+        _("ball in court of"), max_length=10, choices=Side.choices, default=Side.MARKETING
+    )
+    # The rep holding the lead while it is with sales (None in the unassigned queue and
+    # in marketing's court); kept on won/lost so the closer keeps the credit.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="created_leads",
+    )
+    score = models.PositiveSmallIntegerField(_("score"), null=True, blank=True)
+
+    # Reporting timestamps (SPEC §3).
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    mql_at = models.DateTimeField(null=True, blank=True)
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    last_handed_off_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    first_contact_at = models.DateTimeField(null=True, blank=True)
+    opportunity_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    deal_value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    lost_reason = models.CharField(max_length=20, choices=LostReason.choices, blank=True)
+    rejection_reason = models.CharField(max_length=20, choices=RejectionReason.choices, blank=True)
+    disqualify_reason = models.CharField(
+        max_length=20, choices=DisqualifyReason.choices, blank=True
+    )
+    closed_from = models.CharField(max_length=20, choices=Stage.choices, blank=True)
+    # A dispute of the latest rejection is pending (pauses rejection_unactioned) / was ruled.
+    disputed_at = models.DateTimeField(null=True, blank=True)
+    dispute_ruled_at = models.DateTimeField(null=True, blank=True)
+
+    # Sales activity summary, kept by the activity service.
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    next_follow_up_at = models.DateTimeField(null=True, blank=True)
+
+    # SLA deadlines, recomputed by leads.sla.calendar.refresh_deadlines on every change; the sweep
+    # only compares them with now (each has a partial index below).
+    mql_due_at = models.DateTimeField(null=True, blank=True)
+    rejection_due_at = models.DateTimeField(null=True, blank=True)
+    response_due_at = models.DateTimeField(null=True, blank=True)
+    contact_due_at = models.DateTimeField(null=True, blank=True)
+    follow_up_due_at = models.DateTimeField(null=True, blank=True)
+    stale_due_at = models.DateTimeField(null=True, blank=True)
+    convert_due_at = models.DateTimeField(null=True, blank=True)
+
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A second inquiry from the same person becomes a Touch (leads.services.lead_intake).
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~Q(email="") & ~Q(stage__in=[s.value for s in ENDED_STAGES]),
+                name="lead_open_email_unique_ci",
+                violation_error_message=_("An open lead with this email already exists."),
+            ),
+            models.CheckConstraint(
+                condition=Q(deal_value__isnull=True) | Q(deal_value__gte=0),
+                name="lead_deal_value_not_negative",
+            ),
+        ]
+        indexes = [
+            # Lead list default order and the dashboard's cohort "created_at BETWEEN".
+            models.Index(fields=["created_at", "id"], name="lead_created_idx"),
+            # Lead list filtered by stage, newest first.
+            models.Index(fields=["stage", "created_at"], name="lead_stage_created_idx"),
+            # Lead list sorted by last name / company (keyset pages seek on these).
+            models.Index(fields=["last_name", "id"], name="lead_last_name_idx"),
+            models.Index(fields=["company", "id"], name="lead_company_idx"),
+            # Lead list filtered by owner, newest first.
+            models.Index(fields=["owner", "created_at"], name="lead_owner_created_idx"),
+            # Dashboard median hours to first contact: an index-only scan of the cohort.
+            models.Index(
+                fields=["created_at"],
+                include=["handed_off_at", "first_contact_at", "owner", "campaign"],
+                condition=Q(first_contact_at__isnull=False, handed_off_at__isnull=False),
+                name="lead_contact_delay_idx",
+            ),
+            # Campaign page and dashboard filtered by first-touch campaign.
+            models.Index(fields=["campaign", "created_at"], name="lead_campaign_created_idx"),
+            # Rep inbox and rep scope: "owner = me AND stage IN (...)".
+            models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
+            # Unassigned sales queue: "stage = handed_off AND owner IS NULL".
+            models.Index(
+                fields=["last_handed_off_at"],
+                condition=Q(stage="handed_off", owner__isnull=True),
+                name="lead_unassigned_queue_idx",
+            ),
+            # The incremental sweep: "leads changed since the last sweep" (leads/sweep/flags.py).
+            models.Index(fields=["updated_at"], name="lead_updated_idx"),
+            # The sweep's raise queries: "<deadline> <= now" over leads that have one.
+            *(
+                models.Index(
+                    fields=[col], condition=Q(**{f"{col}__isnull": False}), name=f"lead_{col}_idx"
+                )
+                for col in (
+                    "mql_due_at",
+                    "rejection_due_at",
+                    "response_due_at",
+                    "contact_due_at",
+                    "follow_up_due_at",
+                    "stale_due_at",
+                    "convert_due_at",
+                )
+            ),
+        ]
+
+    def __str__(self):
+        name = f"{self.first_name} {self.last_name}".strip()
+        return f"{name} ({self.company})" if self.company else name
+
+    def get_absolute_url(self):
+        return reverse("leads:detail", args=[self.pk])
+
+    @property
+    def full_name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_open(self):
+        return self.stage not in ENDED_STAGES
+
+    @property
+    def is_with_sales(self):
+        return self.stage in SALES_STAGES
+
+    @property
+    def in_unassigned_queue(self):
+        return self.stage == Stage.HANDED_OFF and self.owner_id is None
+
+
+class TouchSource(models.TextChoices):
+    MANUAL = "manual", _("Logged by hand")
+    IMPORT = "import", _("CSV import")
+    INTAKE = "intake", _("Intake form")
+    API = "api", _("API")
+    SEED = "seed", _("Demo data")
+
+
+class Touch(models.Model):
+    """One inquiry of one lead from one campaign at one moment."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches")
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="touches",
+    )
+    inquiry_type = models.CharField(max_length=30, choices=InquiryType.choices)
+    source = models.CharField(max_length=10, choices=TouchSource.choices)
+    occurred_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name_plural = "touches"
+        indexes = [
+            # Lead timeline: "touches of a lead in time order".
+            models.Index(fields=["lead", "occurred_at"], name="touch_lead_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"Touch of lead {self.lead_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class SystemNote:
+    """Notes LeadFlow itself writes on a stage change. They are stored as their English
+    msgid and translated when shown (``StageChange.get_note_display``), so each reader sees
+    them in their own language, whichever language the change was made in."""
+
+    IMPORT_STATUS = gettext_noop("Status in the import")
+    ACCEPTED_BY_CONTACT = gettext_noop("Accepted by logging contact.")
+    REJECTION_OVERTURNED = gettext_noop("Rejection overturned.")
+
+    ALL = frozenset({IMPORT_STATUS, ACCEPTED_BY_CONTACT, REJECTION_OVERTURNED})
+
+    @staticmethod
+    @functools.cache
+    def stored_forms():
+        """Stored text -> msgid. Notes written before they were stored untranslated hold
+        the translation of the language they were made in ("Status in de import")."""
+        forms = {}
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                for msgid in SystemNote.ALL:
+                    forms.setdefault(gettext(msgid), msgid)
+        return {**forms, **{msgid: msgid for msgid in SystemNote.ALL}}
+
+
+class StageChangeQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Stage changes are append-only.")
+
+    def delete(self):
+        raise TypeError("Stage changes are append-only.")
+
+
+class StageChange(models.Model):
+    """Append-only audit of every stage change; nothing edits or deletes it."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="stage_changes")
+    from_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True)
+
+    objects = StageChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            # Lead timeline: "stage changes of a lead in time order".
+            models.Index(fields=["lead", "at"], name="stagechange_lead_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"Lead {self.lead_id}: {self.from_stage or '-'} -> {self.to_stage}"
+
+    def save(self, *args, **kwargs):
+        # Append-only: an existing row is never written again.
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise TypeError("Stage changes are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Stage changes are append-only.")
+
+    def get_note_display(self):
+        """The note; one LeadFlow wrote itself (SystemNote) in the active language."""
+        msgid = SystemNote.stored_forms().get(self.note)
+        return gettext(msgid) if msgid else self.note

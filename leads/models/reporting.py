@@ -1,0 +1,116 @@
+"""The dashboard's pre-aggregated statistics (leads/reporting/stats.py)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class CohortStats(models.Model):
+    """Pre-aggregated dashboard numbers (leads/reporting/stats.py): one row per creation
+    day (site time zone), first-touch campaign, current owner and origin. Rebuilt from the
+    raw tables for the days whose leads changed, from the named counts of
+    leads/reporting/definitions.py."""
+
+    day = models.DateField()
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, null=True, related_name="cohort_stats"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    origin = models.CharField(max_length=10)
+    generated = models.PositiveIntegerField(default=0)
+    mql = models.PositiveIntegerField(default=0)
+    handed_off = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    accepted_handed = models.PositiveIntegerField(default=0)  # accepted and handed off
+    contacted = models.PositiveIntegerField(default=0)
+    opportunity = models.PositiveIntegerField(default=0)
+    won = models.PositiveIntegerField(default=0)
+    lost = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    won_value = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    contacted_in_sla = models.PositiveIntegerField(default=0)
+    dropped_marketing = models.PositiveIntegerField(default=0)
+    dropped_sales = models.PositiveIntegerField(default=0)
+    dropped_market = models.PositiveIntegerField(default=0)
+    dropped_in_progress = models.PositiveIntegerField(default=0)
+    # Rejections (handoffs) by reason, lost leads by reason, objections heard by tag.
+    rej_not_a_fit = models.PositiveIntegerField(default=0)
+    rej_no_budget = models.PositiveIntegerField(default=0)
+    rej_bad_contact_data = models.PositiveIntegerField(default=0)
+    rej_duplicate = models.PositiveIntegerField(default=0)
+    rej_spam = models.PositiveIntegerField(default=0)
+    rej_not_interested = models.PositiveIntegerField(default=0)
+    lost_price = models.PositiveIntegerField(default=0)
+    lost_competitor = models.PositiveIntegerField(default=0)
+    lost_timing = models.PositiveIntegerField(default=0)
+    lost_no_decision = models.PositiveIntegerField(default=0)
+    lost_unresponsive = models.PositiveIntegerField(default=0)
+    lost_other = models.PositiveIntegerField(default=0)
+    obj_price = models.PositiveIntegerField(default=0)
+    obj_timing = models.PositiveIntegerField(default=0)
+    obj_competitor = models.PositiveIntegerField(default=0)
+    obj_no_need = models.PositiveIntegerField(default=0)
+    obj_authority = models.PositiveIntegerField(default=0)
+    obj_other = models.PositiveIntegerField(default=0)
+    mflags_raised = models.PositiveIntegerField(default=0)
+    mflags_open = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # The dashboard's "rows of a period" (then filtered by campaign/owner).
+            models.Index(fields=["day"], name="cohortstats_day_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} campaign {self.campaign_id} owner {self.owner_id}"
+
+
+class RepStats(models.Model):
+    """Pre-aggregated per-rep numbers for the sales scorecard: one row per creation day,
+    first-touch campaign and current owner of the leads, and the rep who received the
+    handoffs, logged the follow-ups or is responsible for the sales flags."""
+
+    day = models.DateField()
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    rep = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    received = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    false_rejections = models.PositiveIntegerField(default=0)
+    overturned = models.PositiveIntegerField(default=0)
+    follow_ups = models.PositiveIntegerField(default=0)
+    obj_price = models.PositiveIntegerField(default=0)
+    obj_timing = models.PositiveIntegerField(default=0)
+    obj_competitor = models.PositiveIntegerField(default=0)
+    obj_no_need = models.PositiveIntegerField(default=0)
+    obj_authority = models.PositiveIntegerField(default=0)
+    obj_other = models.PositiveIntegerField(default=0)
+    sflags_raised = models.PositiveIntegerField(default=0)
+    sflags_open = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # The sales scorecard's "rows of a period".
+            models.Index(fields=["day"], name="repstats_day_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} rep {self.rep_id}"
+
+
+class StatsState(models.Model):
+    """The dashboard statistics' watermark: every change before ``refreshed_at`` (less a
+    safety overlap) is in CohortStats/RepStats. A single row, locked while refreshing."""
+
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+    sla_hours = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Dashboard statistics as of {self.refreshed_at}"

@@ -1,0 +1,130 @@
+"""SLA policy, holidays, and the job that recomputes stored deadlines after a change."""
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class SLAPolicy(models.Model):
+    """SLA thresholds of SPEC §4: one global row, optionally one override per campaign.
+
+    Business hours are company-wide and live on the global row; when enabled, the
+    hour thresholds count working hours only (day thresholds stay calendar days).
+    """
+
+    is_global = models.BooleanField(default=False, editable=False)
+    campaign = models.OneToOneField(
+        "campaigns.Campaign",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sla_policy",
+    )
+    mql_waiting_hours = models.PositiveIntegerField(
+        _("MQL waiting for handoff (hours)"), default=24
+    )
+    rejection_unactioned_hours = models.PositiveIntegerField(
+        _("rejection not actioned (hours)"), default=72
+    )
+    response_hours = models.PositiveIntegerField(_("sales response (hours)"), default=24)
+    first_contact_hours = models.PositiveIntegerField(_("first contact (hours)"), default=48)
+    follow_up_grace_hours = models.PositiveIntegerField(
+        _("follow-up overdue after (hours)"), default=24
+    )
+    stalled_days = models.PositiveIntegerField(
+        _("stalled after (days without activity)"), default=14
+    )
+    unconverted_days = models.PositiveIntegerField(
+        _("unconverted after (days since first handoff)"), default=60
+    )
+
+    business_hours_enabled = models.BooleanField(_("count working hours only"), default=False)
+    work_days = models.CharField(
+        _("working days"), max_length=13, default="0,1,2,3,4", help_text=_("0 = Monday")
+    )
+    work_start = models.TimeField(_("working day starts"), default=datetime.time(9, 0))
+    work_end = models.TimeField(_("working day ends"), default=datetime.time(17, 0))
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_global"], condition=Q(is_global=True), name="sla_single_global"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_global=True, campaign__isnull=True)
+                | Q(is_global=False, campaign__isnull=False),
+                name="sla_global_xor_campaign",
+            ),
+        ]
+
+    def __str__(self):
+        return "Global SLA policy" if self.is_global else f"SLA policy for {self.campaign}"
+
+
+class Holiday(models.Model):
+    """A non-working day under business hours."""
+
+    date = models.DateField(unique=True)
+    name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self):
+        return f"{self.date} {self.name}".strip()
+
+
+class DeadlineRecompute(models.Model):
+    """A request to recompute the stored deadlines of open leads after an SLA change.
+
+    Written by the SLA page's services, worked off in batches by the
+    ``leads.tasks.recompute_deadlines`` task; the page shows the unfinished ones.
+    """
+
+    # None: every open lead (global policy, business hours, holidays); else one campaign.
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A later request covering the same leads made this one unnecessary.
+    superseded = models.BooleanField(default=False)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            # The SLA page's "is a recompute running?".
+            models.Index(
+                fields=["requested_at"],
+                condition=Q(finished_at__isnull=True),
+                name="recompute_running_idx",
+            )
+        ]
+
+    def __str__(self):
+        scope = self.campaign or "all open leads"
+        return f"Deadline recompute of {scope} requested {self.requested_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def percent(self):
+        return min(100, round(100 * self.done / self.total)) if self.total else 0
