@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from leadflow import roles
-from leadflow.api import MAX_MONEY, CanMarket, CursorPagination
+from leadflow.api.base import MAX_MONEY, CanMarket, CursorPagination
 from leadflow.errors import TransitionNotAllowed
 from leadflow.http import origin_of
 

@@ -313,14 +313,14 @@ INTAKE_RATE_PER_KEY = env_int("INTAKE_RATE_PER_KEY", 1200, minimum=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate makes a missing login a 401, not a 403.
-        "leadflow.api_defaults.TokenAuthentication",
+        "leadflow.api.defaults.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["leadflow.api_defaults.HasRole"],
+    "DEFAULT_PERMISSION_CLASSES": ["leadflow.api.defaults.HasRole"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "leadflow.api.LeadflowAutoSchema",
-    "EXCEPTION_HANDLER": "leadflow.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "leadflow.api.base.LeadflowAutoSchema",
+    "EXCEPTION_HANDLER": "leadflow.api.base.exception_handler",
     "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .emails import send_notification
+from .notifications.emails import send_notification
 
 
 @shared_task

@@ -20,8 +20,8 @@ urlpatterns = [
     ),
     path("dashboard/", reporting.dashboard, name="dashboard"),
     path("dashboard/<slug:table>.csv", reporting.dashboard_csv, name="dashboard_csv"),
-    # /api/v1/funnel/ is routed in leadflow/api_urls.py, with the API's token authentication.
-    path("api/v1/", include("leadflow.api_urls")),
+    # /api/v1/funnel/ is routed in leadflow/api/urls.py, with the API's token authentication.
+    path("api/v1/", include("leadflow.api.urls")),
     path("intake/<str:key>/", intake, name="intake"),
     path("campaigns/", include("campaigns.urls")),
     path("leads/", include("leads.urls")),

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from campaigns.models import Campaign
 from leadflow import roles
-from leadflow.api import api_url, choice, user_by_id, validated
+from leadflow.api.base import api_url, choice, user_by_id, validated
 from sales.api import DisputeSerializer, SalesLeadActions
 
 from . import services

@@ -19,7 +19,7 @@ from leadflow import permissions, roles
 from leadflow.bulk import bulk_insert
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError, TransitionNotAllowed
 from leadflow.models import NotificationKind, Profile
-from leadflow.notify import notify
+from leadflow.notifications.notify import notify
 from sales.models import Dispute, Handoff, HandoffKind, HandoffOutcome
 
 from . import lifecycle

@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from leadflow.api import MAX_MONEY, CursorPagination, choice, user_by_id, validated
+from leadflow.api.base import MAX_MONEY, CursorPagination, choice, user_by_id, validated
 from leads.models import Lead, LostReason, RejectionReason
 
 from . import services

@@ -19,7 +19,7 @@ from leadflow import permissions, roles
 from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leadflow.i18n import lazy_text
 from leadflow.models import NotificationKind, Profile
-from leadflow.notify import notify
+from leadflow.notifications.notify import notify
 from leads import lifecycle
 from leads.models import (
     SALES_STAGES,

@@ -16,7 +16,7 @@ from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leadflow.i18n import lazy_text
 from leadflow.jobs import enqueue
 from leadflow.models import NotificationKind
-from leadflow.notify import notify
+from leadflow.notifications.notify import notify
 
 from ..models import (
     ImportFile,

@@ -5,16 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0001_initial'),
-        ('leads', '0009_cohortstats_accepted_handed'),
+        ("campaigns", "0001_initial"),
+        ("leads", "0009_cohortstats_accepted_handed"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='cohortstats',
-            name='campaign',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='cohort_stats', to='campaigns.campaign'),
+            model_name="cohortstats",
+            name="campaign",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="cohort_stats",
+                to="campaigns.campaign",
+            ),
         ),
     ]

@@ -10,8 +10,8 @@ from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
-from leadflow.emails import send_templated
 from leadflow.i18n import user_language
+from leadflow.notifications.emails import send_templated
 
 from ..models import Flag, FlagKind, Side
 from .outbox import active_managers

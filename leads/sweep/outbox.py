@@ -12,10 +12,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leadflow import roles
-from leadflow.emails import send_templated
 from leadflow.i18n import user_language
 from leadflow.models import NotificationKind
-from leadflow.notify import notify
+from leadflow.notifications.emails import send_templated
+from leadflow.notifications.notify import notify
 
 from ..models import Flag
 

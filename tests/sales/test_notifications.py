@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from leadflow.models import Notification
-from leadflow.notify import notify
+from leadflow.notifications.notify import notify
 from leads.models import Stage
 from sales import services as sales
 

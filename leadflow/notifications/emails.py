@@ -5,8 +5,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from .i18n import user_language
-from .models import Notification
+from ..i18n import user_language
+from ..models import Notification
 
 
 def send_templated(template, *, to, context):

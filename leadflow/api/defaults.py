@@ -11,8 +11,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
-from . import roles
-from .models import ApiToken
+from .. import roles
+from ..models import ApiToken
 
 # last_used_at is informative; writing it on every request would make every read a write.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=5)

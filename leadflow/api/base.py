@@ -1,6 +1,6 @@
 """The JSON API's shared parts: the error format, pagination, small view helpers and the
 OpenAPI schema class (authentication, permissions and the parser live in api_defaults).
-Resources live in each app's ``api.py``; the URLs in ``leadflow/api_urls.py``.
+Resources live in each app's ``api.py``; the URLs in ``leadflow/api/urls.py``.
 
 Every error is ``{"detail": "<message>"}``; a 400 also carries
 ``"errors": {"<field>": ["<message>", ...]}`` (``non_field_errors`` for the body as a
@@ -23,10 +23,10 @@ from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from leadflow.errors import InvalidInput, LeadflowError
+from ..errors import InvalidInput, LeadflowError
 
 # Re-exported: the API's views import them from here.
-from .api_defaults import CanMarket, HasRole, TokenAuthentication  # noqa: F401
+from .defaults import CanMarket, HasRole, TokenAuthentication  # noqa: F401
 
 # --- schema: the token scheme ----------------------------------------------------------
 

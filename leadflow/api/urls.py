@@ -8,7 +8,7 @@ from campaigns.api import CampaignViewSet
 from leads.api import FunnelView, LeadViewSet
 from sales.api import DisputeViewSet
 
-from .api import api_not_found
+from .base import api_not_found
 
 
 class Router(DefaultRouter):

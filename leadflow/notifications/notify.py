@@ -2,9 +2,9 @@
 
 from django.utils import translation
 
-from .i18n import user_language
-from .jobs import enqueue
-from .models import Notification
+from ..i18n import user_language
+from ..jobs import enqueue
+from ..models import Notification
 
 
 def notify(*, user, kind, lead=None, actor=None, text="", url="", email=False):
