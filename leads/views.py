@@ -91,7 +91,7 @@ class LeadDetailView(LoginRequiredMixin, DetailView):
         )
 
     def get_context_data(self, **kwargs):
-        from sales.views import lead_action_context
+        from sales.views.actions import lead_action_context
 
         context = super().get_context_data(**kwargs)
         lead = self.object

@@ -96,9 +96,9 @@ def test_follow_ups_due_today_and_overdue_are_listed_apart(rep_client, rep, make
 def test_a_long_overdue_backlog_does_not_hide_todays_follow_ups(
     rep_client, rep, make_lead, noon, monkeypatch
 ):
-    from sales import views
+    from sales.views import inbox
 
-    monkeypatch.setattr(views, "SECTION_LIMIT", 2)
+    monkeypatch.setattr(inbox, "SECTION_LIMIT", 2)
     now = timezone.now()
     leads = [make_lead(Stage.CONTACTED, last_name=f"Old{i}") for i in range(3)]
     today = make_lead(Stage.CONTACTED, last_name="Afternoon")
