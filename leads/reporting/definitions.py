@@ -236,9 +236,8 @@ class Filters:
             qs = qs.filter(channel=self.channel)
         return qs
 
-    def query(self):
-        """The dashboard's GET parameters for this cohort."""
-        parts = [f"start={self.start.isoformat()}", f"end={self.end.isoformat()}"]
+    def _params(self, start, end):
+        parts = [f"{start}={self.start.isoformat()}", f"{end}={self.end.isoformat()}"]
         if self.campaign is not None:
             parts.append(f"campaign={self.campaign.pk}")
         if self.channel:
@@ -247,13 +246,10 @@ class Filters:
             parts.append(f"owner={self.owner.pk}")
         return "&".join(parts)
 
+    def query(self):
+        """The dashboard's GET parameters for this cohort."""
+        return self._params("start", "end")
+
     def lead_list_query(self):
         """The lead list parameters selecting this cohort (for drill-down links)."""
-        parts = [f"created_from={self.start.isoformat()}", f"created_to={self.end.isoformat()}"]
-        if self.campaign is not None:
-            parts.append(f"campaign={self.campaign.pk}")
-        if self.channel:
-            parts.append(f"channel={self.channel}")
-        if self.owner is not None:
-            parts.append(f"owner={self.owner.pk}")
-        return "&".join(parts)
+        return self._params("created_from", "created_to")

@@ -28,7 +28,6 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
-    IntegerField,
     Max,
     Min,
     Q,
@@ -429,9 +428,12 @@ def _rows(model, filters):
     return qs
 
 
-def _sums(names):
+def _sums(names, prefix=""):
+    """``{name: SUM(prefix + name)}``, 0 (or 0.00 for money) when there are no rows."""
     return {
-        name: Coalesce(Sum(name), Value(Decimal("0.00") if name == "won_value" else 0))
+        name: Coalesce(
+            Sum(f"{prefix}{name}"), Value(Decimal("0.00") if name == "won_value" else 0)
+        )
         for name in names
     }
 
@@ -492,20 +494,7 @@ def with_campaign_totals(campaigns):
     """Annotate a Campaign queryset with its leads' lifetime counts from the statistics
     (one LEFT JOIN … GROUP BY over the campaigns' rows) and cost per lead, to sort and
     page on."""
-    qs = campaigns.annotate(
-        **{
-            name: Coalesce(
-                Sum(f"cohort_stats__{name}"),
-                Value(Decimal("0.00") if name == "won_value" else 0),
-                output_field=(
-                    DecimalField(max_digits=16, decimal_places=2)
-                    if name == "won_value"
-                    else IntegerField()
-                ),
-            )
-            for name in CAMPAIGN_LIST_SUMS
-        }
-    )
+    qs = campaigns.annotate(**_sums(CAMPAIGN_LIST_SUMS, prefix="cohort_stats__"))
     return qs.annotate(
         cost_per_lead=ExpressionWrapper(
             F("spend") / NullIf(F("generated"), 0),
