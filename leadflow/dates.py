@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,3 +22,14 @@ def validate_day(value):
 def start_of_day(day):
     """Midnight at the start of ``day`` in the site's time zone (periods are local days)."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+class DayField(forms.DateField):
+    """An optional date input that bounds a period: the browser's date picker, ISO
+    values, and the 1900–9998 guard."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+        super().__init__(**kwargs)
+        self.validators.append(validate_day)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
 from leadflow import roles
-from leadflow.dates import start_of_day, validate_day
+from leadflow.dates import DayField, start_of_day
 
 from .models import Flag, FlagKind, Origin, Stage
 from .reporting.definitions import dropped_q, with_sales_delay
@@ -98,18 +98,8 @@ class LeadFilterForm(forms.Form):
         ],
         required=False,
     )
-    created_from = forms.DateField(
-        label=_("Created from"),
-        required=False,
-        validators=[validate_day],
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
-    created_to = forms.DateField(
-        label=_("Created to"),
-        required=False,
-        validators=[validate_day],
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
+    created_from = DayField(label=_("Created from"))
+    created_to = DayField(label=_("Created to"))
     sort = forms.ChoiceField(
         label=_("Sort"), choices=list(SORT_LABELS.items()), required=False, initial="-created"
     )

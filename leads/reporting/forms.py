@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
 from leadflow import roles
-from leadflow.dates import validate_day
+from leadflow.dates import DayField
 
 from .definitions import DEFAULT_DAYS, Filters
 
@@ -23,18 +23,8 @@ class PeriodForm(forms.Form):
     days), first-touch campaign, channel and salesperson (current owner); shareable as GET
     parameters. ``only`` keeps a subset of the fields for a page that filters by less."""
 
-    start = forms.DateField(
-        label=_("From"),
-        required=False,
-        validators=[validate_day],
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
-    end = forms.DateField(
-        label=_("To"),
-        required=False,
-        validators=[validate_day],
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
+    start = DayField(label=_("From"))
+    end = DayField(label=_("To"))
     campaign = forms.ModelChoiceField(
         label=_("Campaign"), queryset=Campaign.objects.none(), required=False
     )
