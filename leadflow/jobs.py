@@ -1,25 +1,97 @@
 """Queueing background work. Services name the task instead of importing it, so the task
 modules (which import the services inside their bodies) sit above the services and no
-import runs both ways."""
+import runs both ways. Every task goes through the outbox (leadflow/outbox.py)."""
 
-from celery import current_app
-from celery.exceptions import NotRegistered
-from django.db import transaction
+import uuid
+from datetime import timedelta
 
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 
-def task(name):
-    """The registered Celery task ``name``. A web process has not imported the apps' task
-    modules yet (only a worker does at start), so the first lookup imports them."""
-    try:
-        return current_app.tasks[name]
-    except NotRegistered:
-        current_app.loader.import_default_modules()
-        return current_app.tasks[name]
+from . import outbox
+
+task = outbox.lookup
 
 
 def enqueue(name, *args, **kwargs):
-    """Queue the Celery task registered as ``name`` once the current transaction commits
-    (at once outside one), so a worker never sees a row that was rolled back. An unknown
-    name fails here, in the service, not later in the commit hook."""
-    queued = task(name)
-    transaction.on_commit(lambda: queued.delay(*args, **kwargs))
+    """Queue the Celery task registered as ``name`` with the current transaction: it is
+    written to the outbox now and published once the transaction commits, so a worker
+    never sees a row that was rolled back, and a broker that is down loses nothing. An
+    unknown name fails here, in the service, not later in the commit hook."""
+    return outbox.write(name, args, kwargs)
+
+
+# --- long jobs that cannot get stuck (models extending leadflow.models.BackgroundJob) ----
+
+# A job stalled this many times in a row without progress has failed, not stalled.
+MAX_STALLS = 3
+
+
+def stall_cutoff(now=None):
+    return (now or timezone.now()) - timedelta(seconds=settings.JOB_STALL_SECONDS)
+
+
+def is_stalled(job, now=None):
+    """No progress for JOB_STALL_SECONDS (or the watchdog already said so): one rule for
+    the watchdog, the claim, the pages and Retry."""
+    if job.stalled_at is not None:
+        return True
+    return job.heartbeat_at is None or job.heartbeat_at < stall_cutoff(now)
+
+
+def stalled_q(now=None):
+    return (
+        Q(stalled_at__isnull=False)
+        | Q(heartbeat_at__isnull=True)
+        | Q(heartbeat_at__lt=stall_cutoff(now))
+    )
+
+
+def queued(**fields):
+    """The fields that (re)queue a job: no run holds it, and its clock starts now."""
+    return {"run_token": None, "heartbeat_at": timezone.now(), "stalled_at": None, **fields}
+
+
+def claim_run(queryset, pk):
+    """Take job ``pk`` (in ``queryset``: the states a run may start from) for this run;
+    returns the run's token, or None when a live run holds it. A job nobody holds, or one
+    that is stalled, can be taken; a later heartbeat of the run it was taken from fails."""
+    token = uuid.uuid4()
+    taken = (
+        queryset.filter(pk=pk)
+        .filter(Q(run_token__isnull=True) | stalled_q())
+        .update(run_token=token, heartbeat_at=timezone.now(), stalled_at=None)
+    )
+    return token if taken else None
+
+
+def heartbeat(queryset, pk, token, **progress):
+    """Record progress of the run holding ``token``; False when another run took the job
+    over (the caller then stops without writing anything more)."""
+    return bool(
+        queryset.filter(pk=pk, run_token=token).update(
+            heartbeat_at=timezone.now(), stalled_at=None, stalls=0, **progress
+        )
+    )
+
+
+class Superseded(Exception):
+    """This run no longer holds its job: another run took it over."""
+
+
+def find_stalled(queryset, *, limit=100):
+    """The jobs of ``queryset`` (the active ones) that have just stalled, locked and marked
+    so (``stalled_at``, one more ``stalls``); the caller resumes or fails each, in the
+    caller's transaction."""
+    now = timezone.now()
+    jobs = list(
+        queryset.filter(stalled_at__isnull=True)
+        .filter(stalled_q(now))
+        .select_for_update(skip_locked=True)[:limit]
+    )
+    for job in jobs:
+        job.stalled_at = now
+        job.stalls += 1
+        job.save(update_fields=["stalled_at", "stalls"])
+    return jobs

@@ -129,3 +129,68 @@ class ApiToken(models.Model):
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class BackgroundJob(models.Model):
+    """What a long job (an import, a deadline recompute) records so it cannot get stuck
+    (leadflow/jobs.py): the run that holds it (``run_token``), its last sign of progress
+    (``heartbeat_at``), and when the watchdog found it without one (``stalled_at``)."""
+
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    stalled_at = models.DateTimeField(null=True, blank=True)
+    stalls = models.PositiveSmallIntegerField(default=0)  # in a row, without progress
+
+    class Meta:
+        abstract = True
+
+
+class OutboxMessage(models.Model):
+    """A side effect (a Celery task: an e-mail, an import, a recompute) written in the same
+    transaction as the change that causes it (leadflow/outbox.py). The relay publishes it;
+    the worker that runs it holds a lease and marks it done, so a message lost by the
+    broker, or a worker killed mid-run, is published again once its lease runs out."""
+
+    id = models.UUIDField(primary_key=True, editable=False)  # also the Celery task id
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    # When the relay should publish it (again) if no worker has finished it by then.
+    due_at = models.DateTimeField()
+    published_at = models.DateTimeField(null=True, blank=True)
+    publish_count = models.PositiveIntegerField(default=0)
+    # A worker runs it until this time; after it, the run is presumed dead.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)  # runs started
+    done_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)  # gave up: shown to managers
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            # The relay's query and the backlog count: "pending messages, oldest due first".
+            models.Index(
+                fields=["due_at"],
+                condition=Q(done_at__isnull=True, failed_at__isnull=True),
+                name="outbox_pending_idx",
+            ),
+            # The jobs page: "messages that gave up, newest first".
+            models.Index(
+                fields=["failed_at"],
+                condition=Q(failed_at__isnull=False),
+                name="outbox_failed_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.task} {self.id}"
+
+    @property
+    def state(self):
+        if self.done_at:
+            return "done"
+        if self.failed_at:
+            return "failed"
+        return "pending"

@@ -255,11 +255,46 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _default_backend = f"file://{CELERY_DIR / 'results'}"
 else:
     _default_backend = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else None
+    # Publishing gives up after a few seconds instead of hanging a request on a stalled
+    # broker (the outbox publishes it later); the visibility timeout is how long Redis
+    # waits before it hands a message a dead worker had taken to another worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=10),
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+    }
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_backend)
 CELERY_RESULT_EXPIRES = 3600
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 3
+CELERY_REDIS_SOCKET_TIMEOUT = 10
+# No caller waits for a task's result (the outbox tracks every run), and storing one would
+# make each publish talk to the result backend too. A task that is awaited opts in.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# Every task is idempotent (the outbox lease skips a duplicate run; imports and recomputes
+# resume from their last committed batch), so a message is acknowledged only when its run
+# ends, and a run whose worker process died goes back to the queue.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker that is not up yet, or goes away, is retried for ever, not given up on.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# The outbox (leadflow/outbox.py): a run holds its message's lease this long; a published
+# message nobody finished is published again after this (then twice as long each time);
+# after a failed publish a process leaves publishing to the relay for this long.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300, minimum=5)
+OUTBOX_REPUBLISH_SECONDS = env_int("OUTBOX_REPUBLISH_SECONDS", 300, minimum=5)
+OUTBOX_BROKER_BACKOFF_SECONDS = env_int("OUTBOX_BROKER_BACKOFF_SECONDS", 30, minimum=1)
+OUTBOX_RELAY_SECONDS = env_int("OUTBOX_RELAY_SECONDS", 30, minimum=1)
+# Writes that record a job's end retry through a database outage this many times
+# (0.5 s, 1, 2, 4, 8, 8 ... between tries: about half a minute for 7).
+DB_OUTAGE_RETRIES = env_int("DB_OUTAGE_RETRIES", 7, minimum=1)
+# A job (import, deadline recompute) whose heartbeat is older than this is stalled: the
+# watchdog marks it so and resumes it from its last committed batch.
+JOB_STALL_SECONDS = env_int("JOB_STALL_SECONDS", 180, minimum=10)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The sweep (leads/sweep/flags.py): flags every lead whose ball sits too long in one court.
@@ -270,6 +305,18 @@ FLAG_DIGEST_HOUR = env_int("FLAG_DIGEST_HOUR", 8, minimum=0)
 if FLAG_DIGEST_HOUR > 23:
     raise ImproperlyConfigured(f"FLAG_DIGEST_HOUR={FLAG_DIGEST_HOUR!r} must be 0 to 23.")
 CELERY_BEAT_SCHEDULE = {
+    # The outbox relay: what was never published, or never finished, goes out again.
+    "outbox-relay": {
+        "task": "leadflow.tasks.relay_outbox",
+        "schedule": OUTBOX_RELAY_SECONDS,
+        "options": {"expires": OUTBOX_RELAY_SECONDS},
+    },
+    # The job watchdog: imports and recomputes without a heartbeat are stalled and resumed.
+    "watch-jobs": {
+        "task": "leads.tasks.watch_jobs",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
     "sweep": {
         "task": "leads.tasks.sweep",
         "schedule": SWEEP_INTERVAL_SECONDS,

@@ -1,9 +1,10 @@
 from celery import shared_task
 
+from . import outbox
 from .notifications.emails import send_notification
 
 
-@shared_task
+@shared_task(ignore_result=False)
 def ping():
     """Health check: a worker that answers "pong" is consuming the broker."""
     return "pong"
@@ -16,3 +17,12 @@ def send_notification_email(self, notification_id):
         send_notification(notification_id)
     except OSError as exc:
         raise self.retry(exc=exc) from exc
+
+
+@shared_task
+def relay_outbox():
+    """Publish the outbox messages that are due (leadflow.outbox.relay), batch after batch."""
+    total = 0
+    while (published := outbox.relay()) >= 500:
+        total += published
+    return total + published

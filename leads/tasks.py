@@ -12,6 +12,9 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import translation
 
+from leadflow.jobs import enqueue
+from leadflow.outbox import DB_OUTAGE
+
 from .imports import services as imports
 from .sla import calendar as sla
 from .sweep import digest, outbox
@@ -35,7 +38,7 @@ def sweep(self):
         result = sweeping.sweep_flags()
     except OperationalError as exc:  # e.g. a deadlock with a concurrent sweep
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
-    drain_flag_outbox.delay()
+    enqueue("leads.tasks.drain_flag_outbox")
     return {"raised": dict(+result.raised), "resolved": dict(+result.resolved)}
 
 
@@ -54,7 +57,7 @@ def drain_flag_outbox(self):
             raise self.retry(countdown=_backoff(self.request.retries))
         if not result.more:
             return
-    drain_flag_outbox.delay()
+    enqueue("leads.tasks.drain_flag_outbox")
 
 
 @shared_task(bind=True, max_retries=5, ignore_result=True)
@@ -76,8 +79,8 @@ def recompute_deadlines(self, job_id):
         job = sla.deadlines_recompute(job_id)
     except OperationalError as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
-    if job is not None and not job.superseded:
-        sweep.delay()
+    if job is not None and job.finished_at is not None and not job.superseded:
+        enqueue("leads.tasks.sweep")
 
 
 def _in_language(language):
@@ -86,21 +89,43 @@ def _in_language(language):
     return translation.override(language) if language else contextlib.nullcontext()
 
 
-@shared_task(acks_late=True)
-def validate_import(job_id, language=None):
+# Imports hold their job (run_token, heartbeat) and resume from their last committed
+# batch, so their outbox lease may be long: a duplicate delivery meanwhile is skipped by
+# the job's own claim anyway, and the watchdog resumes a run that died.
+IMPORT_LEASE_SECONDS = 3600
+
+
+@shared_task(bind=True, max_retries=10, lease_seconds=IMPORT_LEASE_SECONDS)
+def validate_import(self, job_id, language=None):
     """Check every row of an uploaded CSV (progress saved on the job)."""
-    with _in_language(language):
-        imports.import_validate(job_id)
+    try:
+        with _in_language(language):
+            imports.import_validate(job_id)
+    except DB_OUTAGE as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
 
 
-@shared_task(acks_late=True)
-def run_import(job_id, language=None):
-    """Import the confirmed rows batch by batch; a redelivered task resumes where it stopped."""
-    with _in_language(language):
-        imports.import_run(job_id)
+@shared_task(bind=True, max_retries=10, lease_seconds=IMPORT_LEASE_SECONDS)
+def run_import(self, job_id, language=None):
+    """Import the confirmed rows batch by batch; a redelivered task resumes where it
+    stopped, and a lost database connection retries with backoff."""
+    try:
+        with _in_language(language):
+            imports.import_run(job_id)
+    except DB_OUTAGE as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
 
 
-@shared_task(acks_late=True)
+@shared_task
+def watch_jobs():
+    """Resume the imports and deadline recomputes that stalled (leadflow/jobs.py)."""
+    return {
+        "imports": len(imports.import_watchdog()),
+        "recomputes": len(sla.recompute_watchdog()),
+    }
+
+
+@shared_task
 def refresh_dashboard_stats(full=False):
     """Bring the dashboard's pre-aggregated statistics up to date (or rebuild them all)."""
     from .reporting import stats

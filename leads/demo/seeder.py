@@ -338,6 +338,7 @@ class Seeder:
                 raised,
                 resolved,
                 notified,
+                None,  # Flag.notify_lease_until
             ),
         )
 

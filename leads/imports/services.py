@@ -10,15 +10,17 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from leadflow import roles
+from leadflow import jobs, roles
 from leadflow.bulk import bulk_insert
 from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leadflow.i18n import lazy_text
 from leadflow.jobs import enqueue
 from leadflow.models import NotificationKind
 from leadflow.notifications.notify import notify
+from leadflow.outbox import DB_OUTAGE, retry_through_outage
 
 from ..models import (
+    ACTIVE_IMPORT,
     ImportFile,
     ImportJob,
     ImportOutcome,
@@ -90,6 +92,7 @@ def import_set_mapping(*, job, by, mapping, default_campaign=None, default_inqui
     job.default_inquiry_type = default_inquiry_type or InquiryType.OTHER
     job.status = ImportStatus.VALIDATING
     job.checked_rows = job.valid_rows = job.invalid_rows = job.existing_matches = 0
+    _requeue(job)
     job.save()
     job.rows.all().delete()
     # The row reasons are written in the language of the person who will read them.
@@ -118,12 +121,20 @@ def _parsed_rows(job, raw=None):
         )
 
 
+def _requeue(job, **fields):
+    for name, value in jobs.queued(**fields).items():
+        setattr(job, name, value)
+
+
 def import_validate(job_id):
     """Check every row: the report lists each bad line with its reasons (missing or invalid
     email, missing last name, unknown campaign, duplicate within the file, over-long values).
-    Progress is saved as it goes; the bad rows are written in one transaction at the end."""
+    Progress (a heartbeat) is saved as it goes; the bad rows are written in one transaction
+    at the end. A second delivery while a live run checks the file does nothing; a run
+    that lost the job to a resumed one stops without writing."""
+    token = jobs.claim_run(ImportJob.objects.filter(status=ImportStatus.VALIDATING), job_id)
     job = ImportJob.objects.select_related("default_campaign").get(pk=job_id)
-    if job.status != ImportStatus.VALIDATING:
+    if token is None:
         return job
     seen, invalid, total, valid, emails = {}, [], 0, 0, set()
     try:
@@ -150,10 +161,14 @@ def import_validate(job_id):
             else:
                 valid += 1
                 emails.add(key)
-            if total % 5000 == 0:
-                ImportJob.objects.filter(pk=job.pk).update(checked_rows=total)
+            if total % 5000 == 0 and not jobs.heartbeat(
+                ImportJob.objects, job.pk, token, checked_rows=total
+            ):
+                return job
     except csv_import.FileProblem as exc:
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, error=str(exc))
+        ImportJob.objects.filter(pk=job.pk, run_token=token).update(
+            status=ImportStatus.FAILED, error=str(exc)
+        )
         return job
     matches = 0
     email_list = sorted(emails)
@@ -161,7 +176,7 @@ def import_validate(job_id):
         matches += Lead.objects.open_with_email(*email_list[start : start + 1000]).count()
     with transaction.atomic():
         job = _lock_job(job)
-        if job.status != ImportStatus.VALIDATING:
+        if job.status != ImportStatus.VALIDATING or job.run_token != token:
             return job
         ImportRow.objects.bulk_create(invalid, batch_size=2000)
         job.total_rows = job.checked_rows = total
@@ -169,6 +184,7 @@ def import_validate(job_id):
         job.invalid_rows = len(invalid)
         job.existing_matches = matches
         job.status = ImportStatus.VALIDATED
+        job.run_token = None
         job.save()
     return job
 
@@ -192,22 +208,64 @@ def import_confirm(*, job, by, skip_invalid=False):
     if not job.valid_rows:
         raise InvalidInput(_("There are no valid rows to import."), field="skip_invalid")
     job.status = ImportStatus.QUEUED
-    job.save(update_fields=["status"])
+    _requeue(job)
+    job.save()
     enqueue("leads.tasks.run_import", job.pk, language=translation.get_language())
     return job
+
+
+def _resume(job, language=None):
+    """Save ``job`` and queue the task that carries it on from where it stopped: checking
+    the rows again from the top (nothing of a check is kept until it ends), or importing
+    from the first row not committed."""
+    if job.status == ImportStatus.VALIDATING:
+        job.save()
+        enqueue("leads.tasks.validate_import", job.pk, language=language)
+    else:
+        job.status = ImportStatus.QUEUED
+        job.save()
+        enqueue("leads.tasks.run_import", job.pk, language=language)
 
 
 @transaction.atomic
 def import_retry(*, job, by):
-    """Resume a failed import from the first row that was not committed."""
+    """Resume a failed or stalled import from the first row that was not committed (a
+    stalled check starts again). The run that stalled, should it wake up, stops at its
+    next batch: it no longer holds the job."""
     job = _lock_job(job, by)
-    if job.status != ImportStatus.FAILED or job.valid_rows == 0:
-        raise TransitionNotAllowed(_("Only a failed import can be retried."))
-    job.status = ImportStatus.QUEUED
+    if not job.can_retry:
+        raise TransitionNotAllowed(_("Only a failed or stalled import can be retried."))
     job.error = ""
-    job.save(update_fields=["status", "error"])
-    enqueue("leads.tasks.run_import", job.pk, language=translation.get_language())
+    _requeue(job, stalls=0)
+    _resume(job, language=translation.get_language())
     return job
+
+
+def import_watchdog():
+    """Resume every import that stalled (no heartbeat for JOB_STALL_SECONDS: its worker
+    died, or the broker lost its message); one that stalled MAX_STALLS times in a row
+    without progress fails, with a message, and waits for the user's Retry. Returns the
+    jobs it resumed or failed."""
+    with transaction.atomic():
+        stalled = jobs.find_stalled(ImportJob.objects.filter(status__in=ACTIVE_IMPORT))
+        for job in stalled:
+            if job.stalls >= jobs.MAX_STALLS:
+                job.status = ImportStatus.FAILED
+                job.error = _stalled_error(job)
+                job.run_token = None
+                job.save()
+            else:
+                # Shown as stalled until the resumed run takes it (leadflow.jobs.claim_run).
+                logger.warning("import %s stalled; resuming", job.pk)
+                _resume(job)
+    return stalled
+
+
+def _stalled_error(job):
+    return _("Stopped making progress after %(done)s of %(total)s rows; retry it.") % {
+        "done": number_format(job.processed_rows, force_grouping=True),
+        "total": number_format(job.total_rows, force_grouping=True),
+    }
 
 
 IMPORT_BATCH = 1000
@@ -215,14 +273,21 @@ IMPORT_BATCH = 1000
 
 def import_run(job_id, *, batch_size=None):
     """Import the valid rows in batches. Each batch (its leads, touches, stage changes, row
-    results and the job's progress) is one transaction, so a failure leaves every earlier
-    batch imported and reported, and a retry resumes at ``processed_rows``."""
+    results and the job's progress and heartbeat) is one transaction, so a failure leaves
+    every earlier batch imported and reported, and a retry resumes at ``processed_rows``.
+
+    A second delivery while a live run imports does nothing. A lost database connection
+    is not a failure of the import: it is raised for the task to retry (and the watchdog
+    resumes the job if that retry is lost too). Any other error marks the job failed,
+    retrying that write through a short database outage."""
     batch_size = batch_size or IMPORT_BATCH
-    claimed = ImportJob.objects.filter(
-        pk=job_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
-    ).update(status=ImportStatus.RUNNING, started_at=timezone.now())
-    if not claimed:
+    token = jobs.claim_run(
+        ImportJob.objects.filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]), job_id
+    )
+    if token is None:
         return None
+    ImportJob.objects.filter(pk=job_id, run_token=token).update(status=ImportStatus.RUNNING)
+    ImportJob.objects.filter(pk=job_id, started_at=None).update(started_at=timezone.now())
     job = ImportJob.objects.select_related("created_by", "default_campaign").get(pk=job_id)
     invalid_lines = set(
         job.rows.filter(outcome=ImportOutcome.INVALID).values_list("line", flat=True)
@@ -237,43 +302,36 @@ def import_run(job_id, *, batch_size=None):
             if row.line not in invalid_lines and not row.errors:
                 batch.append(row)
             if batch_end - job.processed_rows >= batch_size:
-                job = _commit_import_batch(job, batch, batch_end, sla)
+                job = _commit_import_batch(job, batch, batch_end, sla, token)
                 batch = []
-        job = _commit_import_batch(job, batch, batch_end, sla, last=True)
+        job = _commit_import_batch(job, batch, batch_end, sla, token, last=True)
+    except jobs.Superseded:
+        logger.info("import %s: taken over by another run; this one stops", job_id)
+        return None
+    except DB_OUTAGE:
+        logger.warning("import %s: database unavailable at row %s", job_id, job.processed_rows)
+        raise
     except Exception as exc:
         logger.exception("import %s failed at row %s", job_id, job.processed_rows)
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportStatus.FAILED,
-            error=_("Stopped after %(done)s of %(total)s rows: %(error)s")
-            % {
-                "done": number_format(job.processed_rows, force_grouping=True),
-                "total": number_format(job.total_rows, force_grouping=True),
-                "error": exc,
-            },
+        error = _("Stopped after %(done)s of %(total)s rows: %(error)s") % {
+            "done": number_format(job.processed_rows, force_grouping=True),
+            "total": number_format(job.total_rows, force_grouping=True),
+            "error": exc,
+        }
+        retry_through_outage(
+            lambda: ImportJob.objects.filter(pk=job_id, run_token=token).update(
+                status=ImportStatus.FAILED, error=error, run_token=None
+            )
         )
         return job
-    if job.created_by_id:
-        notify(
-            user=job.created_by,
-            kind=NotificationKind.IMPORT_DONE,
-            text=lazy_text(
-                gettext_lazy(
-                    "%(file)s: %(created)s created, %(touched)s added to existing leads."
-                ),
-                file=job.filename,
-                created=job.created_count,
-                touched=job.touched_count,
-            ),
-            url=job.get_absolute_url(),
-        )
     return job
 
 
-def _commit_import_batch(job, rows, batch_end, sla, last=False):
+def _commit_import_batch(job, rows, batch_end, sla, token, last=False):
     with transaction.atomic():
         locked = _lock_job(job)
-        if locked.processed_rows != job.processed_rows or locked.status != ImportStatus.RUNNING:
-            raise TransitionNotAllowed(_("Another worker is running this import."))
+        if locked.run_token != token or locked.status != ImportStatus.RUNNING:
+            raise jobs.Superseded
         try:
             with transaction.atomic():
                 results = lead_import_batch(by=locked.created_by, rows=rows, sla=sla)
@@ -297,12 +355,35 @@ def _commit_import_batch(job, rows, batch_end, sla, last=False):
         locked.processed_rows = batch_end
         locked.created_count += sum(1 for _r, o, _l in results if o == ImportOutcome.CREATED)
         locked.touched_count += sum(1 for _r, o, _l in results if o == ImportOutcome.TOUCHED)
+        locked.heartbeat_at = timezone.now()
+        locked.stalled_at = None
+        locked.stalls = 0
         if last:
             locked.status = ImportStatus.DONE
             locked.finished_at = timezone.now()
             locked.skipped_count = locked.invalid_rows
+            locked.run_token = None
+            _notify_done(locked)
         locked.save()
         return locked
+
+
+def _notify_done(job):
+    """Tell the uploader, in the transaction that finishes the import (so exactly once)."""
+    if job.created_by_id:
+        notify(
+            user=job.created_by,
+            kind=NotificationKind.IMPORT_DONE,
+            text=lazy_text(
+                gettext_lazy(
+                    "%(file)s: %(created)s created, %(touched)s added to existing leads."
+                ),
+                file=job.filename,
+                created=job.created_count,
+                touched=job.touched_count,
+            ),
+            url=job.get_absolute_url(),
+        )
 
 
 def _import_rows_one_by_one(by, rows, sla):

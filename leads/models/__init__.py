@@ -1,7 +1,7 @@
 """The leads app's models, one module per concern; app label and tables unchanged."""
 
 from .flag import FLAG_DEADLINE, FLAG_SIDE, Flag, FlagKind, FlagQuerySet, SweepRun
-from .imports import ImportFile, ImportJob, ImportOutcome, ImportRow, ImportStatus
+from .imports import ACTIVE_IMPORT, ImportFile, ImportJob, ImportOutcome, ImportRow, ImportStatus
 from .lead import (
     CLOSED_STAGES,
     ENDED_STAGES,
@@ -28,6 +28,7 @@ from .reporting import CohortStats, RepStats, StatsState
 from .sla import DeadlineRecompute, Holiday, SLAPolicy
 
 __all__ = [
+    "ACTIVE_IMPORT",
     "Stage",
     "MARKETING_STAGES",
     "SALES_STAGES",

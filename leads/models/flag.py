@@ -77,6 +77,8 @@ class Flag(models.Model):
     raised_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
+    # A drain of the notification outbox holds the flag until then (leads/sweep/outbox.py).
+    notify_lease_until = models.DateTimeField(null=True, blank=True)
 
     objects = FlagQuerySet.as_manager()
 

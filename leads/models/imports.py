@@ -2,10 +2,14 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+
+from leadflow import jobs
+from leadflow.models import BackgroundJob
 
 from .lead import InquiryType, Lead
 
@@ -25,11 +29,17 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-class ImportJob(models.Model):
+# The states a worker is (or should be) busy in: the watchdog's and the jobs page's.
+ACTIVE_IMPORT = [ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING]
+
+
+class ImportJob(BackgroundJob):
     """One CSV import: upload -> column mapping -> validation report -> confirm -> run.
 
     The run commits batch by batch and records ``processed_rows`` in the same transaction,
-    so a crash leaves a clear state and a retry resumes exactly where it stopped."""
+    so a crash leaves a clear state and a retry resumes exactly where it stopped. Each
+    batch is a heartbeat; without one for a few minutes the job is stalled, and the
+    watchdog resumes it (leads/imports/services.py)."""
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="imports"
@@ -63,12 +73,30 @@ class ImportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The watchdog and the jobs page: "imports a worker should be busy with".
+            models.Index(
+                fields=["heartbeat_at"],
+                condition=Q(status__in=ACTIVE_IMPORT),
+                name="importjob_active_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"Import {self.pk} ({self.filename})"
 
     def get_absolute_url(self):
         return reverse("leads:import_detail", args=[self.pk])
+
+    @property
+    def is_stalled(self):
+        """A worker should be busy with it, but it has made no progress for a while."""
+        return self.status in ACTIVE_IMPORT and jobs.is_stalled(self)
+
+    @property
+    def can_retry(self):
+        """Retry is offered: a failed import with rows left, or a stalled one."""
+        return (self.status == ImportStatus.FAILED and self.valid_rows > 0) or self.is_stalled
 
     @property
     def nothing_to_import(self):

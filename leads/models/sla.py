@@ -8,6 +8,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leadflow import jobs
+from leadflow.models import BackgroundJob
+
 
 class SLAPolicy(models.Model):
     """SLA thresholds of SPEC §4: one global row, optionally one override per campaign.
@@ -83,11 +86,12 @@ class Holiday(models.Model):
         return f"{self.date} {self.name}".strip()
 
 
-class DeadlineRecompute(models.Model):
+class DeadlineRecompute(BackgroundJob):
     """A request to recompute the stored deadlines of open leads after an SLA change.
 
     Written by the SLA page's services, worked off in batches by the
-    ``leads.tasks.recompute_deadlines`` task; the page shows the unfinished ones.
+    ``leads.tasks.recompute_deadlines`` task; the page shows the unfinished ones. Each
+    batch is a heartbeat and moves ``position``, so a resumed run carries on from there.
     """
 
     # None: every open lead (global policy, business hours, holidays); else one campaign.
@@ -109,6 +113,8 @@ class DeadlineRecompute(models.Model):
     superseded = models.BooleanField(default=False)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
+    # The leads up to this id are done (a resumed run starts after it).
+    position = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -124,6 +130,10 @@ class DeadlineRecompute(models.Model):
     def __str__(self):
         scope = self.campaign or "all open leads"
         return f"Deadline recompute of {scope} requested {self.requested_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_stalled(self):
+        return self.finished_at is None and jobs.is_stalled(self)
 
     @property
     def percent(self):

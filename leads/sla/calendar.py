@@ -16,6 +16,8 @@ from django.db.models import Case, F, Max, Min, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from leadflow import jobs
+
 from ..models import (
     SALES_STAGES,
     WORKING_STAGES,
@@ -355,6 +357,17 @@ def _still_wanted(job):
     return not job.superseded and job.finished_at is None
 
 
+def _progress(job, token, position, seen):
+    """One batch done: its heartbeat and where a resumed run starts. Raises Superseded
+    when another run took the job over meanwhile."""
+    job.done += seen
+    job.position = position
+    if not jobs.heartbeat(
+        DeadlineRecompute.objects, job.pk, token, done=job.done, position=position
+    ):
+        raise jobs.Superseded
+
+
 def deadlines_recompute(job_id, *, sql_batch=SQL_BATCH, python_batch=PYTHON_BATCH):
     """Recompute the stored deadlines of the open leads a DeadlineRecompute covers.
 
@@ -365,38 +378,61 @@ def deadlines_recompute(job_id, *, sql_batch=SQL_BATCH, python_batch=PYTHON_BATC
     - business hours off: set-based ``UPDATE``s over id ranges of ``sql_batch`` ids, one
       per policy in force; business hours on: batches of ``python_batch`` leads, locked,
       through refresh_deadlines and ``bulk_update``;
-    - records progress (``done`` of ``total``) on the job after each batch and stops early
-      when a later request superseded it; sets ``finished_at`` at the end;
+    - records progress (``done`` of ``total``, ``position``, the heartbeat) on the job
+      after each batch and stops early when a later request superseded it; sets
+      ``finished_at`` at the end;
+    - a run resumed after a stall (leads.sla.calendar.recompute_watchdog) carries on after
+      ``position``; a second delivery while a live run holds the job does nothing;
     - returns the job (None when it does not exist); a finished job is left alone.
     """
     job = DeadlineRecompute.objects.filter(pk=job_id).first()
     if job is None or job.finished_at is not None:
         return job
+    token = jobs.claim_run(DeadlineRecompute.objects.filter(finished_at=None), job_id)
+    if token is None:
+        return job
+    job.refresh_from_db()
     candidates = _candidates(job.campaign_id)
+    if job.position == 0:
+        job.started_at = job.started_at or timezone.now()
+        job.total = candidates.count()
+        job.done = 0
+        job.save(update_fields=["started_at", "total", "done"])
     bounds = candidates.aggregate(lo=Min("pk"), hi=Max("pk"))
-    job.started_at = job.started_at or timezone.now()
-    job.total = candidates.count()
-    job.done = 0
-    job.save(update_fields=["started_at", "total", "done"])
     business_hours = global_policy().business_hours_enabled
-    if bounds["lo"] is not None:
-        if business_hours:
-            after = 0
-            while _still_wanted(job):
-                after, seen = _python_batch(after, job.campaign_id, python_batch)
-                if after is None:
-                    break
-                job.done += seen
-                job.save(update_fields=["done"])
-        else:
-            lo = bounds["lo"] - 1
-            while lo < bounds["hi"] and _still_wanted(job):
-                job.done += _sql_batch(lo, lo + sql_batch, job.campaign_id)
-                job.save(update_fields=["done"])
-                lo += sql_batch
+    try:
+        if bounds["lo"] is not None:
+            if business_hours:
+                after = job.position
+                while _still_wanted(job):
+                    after, seen = _python_batch(after, job.campaign_id, python_batch)
+                    if after is None:
+                        break
+                    _progress(job, token, after, seen)
+            else:
+                lo = max(bounds["lo"] - 1, job.position)
+                while lo < bounds["hi"] and _still_wanted(job):
+                    seen = _sql_batch(lo, lo + sql_batch, job.campaign_id)
+                    lo += sql_batch
+                    _progress(job, token, lo, seen)
+    except jobs.Superseded:
+        log.info("deadline recompute %s: taken over by another run", job.pk)
+        return job
     if _still_wanted(job):
         job.finished_at = timezone.now()
         job.done = job.total
-        job.save(update_fields=["finished_at", "done"])
+        job.run_token = None
+        job.save(update_fields=["finished_at", "done", "run_token"])
         log.info("deadline recompute %s finished: %s leads", job.pk, job.total)
     return job
+
+
+def recompute_watchdog():
+    """Resume every deadline recompute that stalled (no heartbeat for JOB_STALL_SECONDS)
+    from its position; the task is queued through the outbox with the marking."""
+    with transaction.atomic():
+        stalled = jobs.find_stalled(DeadlineRecompute.objects.filter(finished_at=None))
+        for job in stalled:
+            log.warning("deadline recompute %s stalled; resuming", job.pk)
+            jobs.enqueue("leads.tasks.recompute_deadlines", job.pk)
+    return stalled

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from leadflow import permissions
 from leadflow.errors import InvalidInput
-from leadflow.jobs import enqueue
+from leadflow.jobs import enqueue, queued
 
 from ..models import DeadlineRecompute, Holiday, SLAPolicy
 from .calendar import lock_global_policy
@@ -76,7 +76,7 @@ def deadline_recompute_request(*, by, campaign=None, reason=""):
         earlier = earlier.filter(campaign=campaign)
     earlier.update(superseded=True, finished_at=now)
     job = DeadlineRecompute.objects.create(
-        campaign=campaign, requested_by=by, reason=reason[:200], requested_at=now
+        campaign=campaign, requested_by=by, reason=reason[:200], requested_at=now, **queued()
     )
     enqueue("leads.tasks.recompute_deadlines", job.pk)
     return job

@@ -11,9 +11,11 @@ Three jobs, each run by a thin Celery task in :mod:`leads.tasks`, a module each:
    set-based). Between hourly full sweeps it only looks at what changed since the
    previous sweep, so the steady state costs what changed, not what is open.
 2. :func:`leads.sweep.outbox.drain_flag_outbox` notifies the responsible person of each
-   raised flag once. Flags with ``notified_at IS NULL`` are the outbox; a worker claims a
-   batch with a conditional ``UPDATE … WHERE notified_at IS NULL RETURNING id`` and only
-   sends what it claimed, so two workers never both send. A failed send un-claims it.
+   raised flag once. Flags with ``notified_at IS NULL`` are the outbox; a worker leases a
+   batch with a conditional ``UPDATE … RETURNING id`` and only sends what it leased, so
+   two workers never both send. Each flag is marked notified in the transaction that
+   sends it; a failed send gives the rest back, and a worker that died leaves its lease
+   to run out, after which another drain takes them.
 3. :func:`leads.sweep.digest.flag_digest` mails managers a daily summary.
 
 The SQL is written once for PostgreSQL and SQLite ≥ 3.35 (``ON CONFLICT`` with a partial

@@ -3,6 +3,7 @@ Flags with ``notified_at IS NULL`` are the outbox; see leads/sweep/flags.py."""
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -25,11 +26,17 @@ User = get_user_model()
 FLAG = Flag._meta.db_table
 
 
+# Claim a batch by leasing it: a flag leased by a run that died (its lease ran out) is
+# claimable again, and the outer condition re-checks each row, so two drains racing never
+# claim the same flag (the loser's UPDATE re-reads the row after the winner's commit).
+_FREE = "notified_at IS NULL AND (notify_lease_until IS NULL OR notify_lease_until < %s)"
 CLAIM_SQL = (
-    f"UPDATE {FLAG} SET notified_at = %s WHERE notified_at IS NULL AND id IN ("
-    f"SELECT id FROM {FLAG} WHERE notified_at IS NULL ORDER BY raised_at, id LIMIT %s) "
+    f"UPDATE {FLAG} SET notify_lease_until = %s WHERE {_FREE} AND id IN ("
+    f"SELECT id FROM {FLAG} WHERE {_FREE} ORDER BY raised_at, id LIMIT %s) "
     "RETURNING id"
 )
+# How long a drain may take to notify one claimed batch before another may take it over.
+NOTIFY_LEASE = timedelta(minutes=2)
 
 # What counts as "the mail server failed" (smtplib's errors are OSErrors).
 SEND_ERRORS = (OSError,)
@@ -56,22 +63,36 @@ def active_managers():
 
 
 def claim_flags(limit, now=None):
-    """Claim up to ``limit`` flags from the outbox for this worker; returns (ids, stamp).
+    """Lease up to ``limit`` flags of the outbox to this drain; returns (ids, lease).
 
-    The conditional UPDATE's row count is the proof: a row another worker claimed first
-    is no longer ``notified_at IS NULL`` and is not returned here."""
-    stamp = now or timezone.now()
+    The conditional UPDATE's row count is the proof: a flag another drain holds is not
+    free and is not returned here. ``lease`` (the lease's end) identifies this claim."""
+    now = now or timezone.now()
+    lease = now + NOTIFY_LEASE
+    adapt = connection.ops.adapt_datetimefield_value
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, [connection.ops.adapt_datetimefield_value(stamp), limit])
+        cursor.execute(CLAIM_SQL, [adapt(lease), adapt(now), adapt(now), limit])
         ids = sorted(row[0] for row in cursor.fetchall())
-    return ids, stamp
+    return ids, lease
 
 
-def unclaim_flags(ids, stamp):
-    """Put claimed flags back in the outbox (only if still carrying this worker's claim)."""
+def unclaim_flags(ids, lease):
+    """Give claimed flags back to the outbox (only those still under this claim's lease)."""
     if not ids:
         return 0
-    return Flag.objects.filter(pk__in=ids, notified_at=stamp).update(notified_at=None)
+    return Flag.objects.filter(pk__in=ids, notify_lease_until=lease).update(
+        notify_lease_until=None
+    )
+
+
+def _mark_notified(flag, lease, now):
+    """Record in the delivering transaction that ``flag`` was notified; False when this
+    claim lost the flag's lease to another drain meanwhile (it then sends nothing)."""
+    return bool(
+        Flag.objects.filter(pk=flag.pk, notified_at=None, notify_lease_until=lease).update(
+            notified_at=now, notify_lease_until=None
+        )
+    )
 
 
 def flag_recipients(flag, managers):
@@ -89,10 +110,14 @@ def _flag_text(flag):
     }
 
 
-def _deliver(flag, recipients):
-    """In-app notification and email for each recipient; all or nothing per flag."""
+def _deliver(flag, recipients, lease, now):
+    """In-app notification and email for each recipient, and the flag marked notified:
+    all or nothing per flag, in one transaction that commits after the mails went out.
+    Returns the number of emails, or None when the flag's lease was lost."""
     emails = 0
     with transaction.atomic():
+        if not _mark_notified(flag, lease, now):
+            return None
         for user in recipients:
             # In the recipient's language: the notification's text and the email.
             with translation.override(user_language(user)):
@@ -126,19 +151,23 @@ def drain_flag_outbox(*, batch_size=200, now=None):
     """Notify the people responsible for one batch of raised, not yet notified flags.
 
     Contract:
-    - claims at most ``batch_size`` flags (oldest first) with a conditional UPDATE on
-      ``notified_at``; only the flags this call claimed are sent, so two workers draining
-      at once never notify a flag twice;
-    - for each claimed open flag: one in-app notification (kind FLAG_RAISED) and one
-      email per recipient: the responsible user, or every active manager when there is
-      none (or they are inactive); a flag resolved before it was notified is skipped;
-    - when sending fails, that flag and the rest of the batch are un-claimed (back in the
-      outbox, nothing lost) and listed in ``failed``; the caller retries later;
+    - leases at most ``batch_size`` free flags (oldest first) with a conditional UPDATE;
+      only the flags this call leased are sent, so two drains at once never notify a flag
+      twice;
+    - for each leased open flag, in one transaction: the flag is marked notified, one
+      in-app notification (kind FLAG_RAISED) and one email per recipient: the responsible
+      user, or every active manager when there is none (or they are inactive). A flag is
+      marked notified only in the transaction that sent it, never before;
+    - a flag resolved before it was notified is marked notified without a message (there
+      is nothing to tell any more) and counted in ``skipped``;
+    - when sending fails, that flag and the rest of the batch go back to the outbox at
+      once (nothing lost) and are listed in ``failed``; the caller retries later;
+    - a drain killed mid-batch leaves its unsent flags leased for NOTIFY_LEASE; then any
+      drain takes them again;
     - ``more`` says a full batch was claimed, so the caller should drain again.
-    A worker killed between the claim and the send loses that batch's notifications; the
-    claim is kept short (one batch) to keep that window small.
     """
-    ids, stamp = claim_flags(batch_size, now)
+    now = now or timezone.now()
+    ids, lease = claim_flags(batch_size, now)
     result = DrainResult(claimed=len(ids), more=len(ids) >= batch_size)
     if not ids:
         return result
@@ -154,17 +183,21 @@ def drain_flag_outbox(*, batch_size=200, now=None):
     with translation.override(settings.LANGUAGE_CODE):
         for i, flag in enumerate(flags):
             if flag.resolved_at is not None:
+                _mark_notified(flag, lease, now)
                 result.skipped += 1
                 continue
             try:
-                result.emails += _deliver(flag, flag_recipients(flag, managers))
+                emails = _deliver(flag, flag_recipients(flag, managers), lease, now)
             except SEND_ERRORS as exc:
                 rest = [f.pk for f in flags[i:] if f.resolved_at is None]
-                unclaim_flags(rest, stamp)
+                unclaim_flags(rest, lease)
                 result.failed = rest
                 log.warning(
                     "flag notification failed, %s flag(s) back in the outbox: %s", len(rest), exc
                 )
                 break
+            if emails is None:
+                continue  # another drain took it over
+            result.emails += emails
             result.notified += 1
     return result

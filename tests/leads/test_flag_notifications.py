@@ -166,7 +166,9 @@ def test_the_drain_task_retries_failed_sends_until_the_flags_are_notified(
     assert flag_notifications().count() == 1
 
 
-def test_after_the_last_retry_the_flag_still_waits_in_the_outbox(clock, make_lead, monkeypatch):
+def test_after_the_last_retry_the_flag_still_waits_in_the_outbox(
+    clock, make_lead, monkeypatch, django_capture_on_commit_callbacks
+):
     make_lead(Stage.HANDED_OFF)
     clock.at(T0 + 25 * H)
     sweep_flags()
@@ -174,14 +176,19 @@ def test_after_the_last_retry_the_flag_still_waits_in_the_outbox(clock, make_lea
     tasks.drain_flag_outbox.delay()
     assert Flag.objects.filter(notified_at__isnull=True).count() == 1
     monkeypatch.undo()
-    tasks.sweep.delay()  # the next beat sweep drains again
+    # The next beat sweep queues a drain (through the outbox, once the sweep commits).
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sweep.delay()
     assert len(mail.outbox) == 1
 
 
-def test_the_sweep_task_raises_flags_and_then_notifies(clock, make_lead, rep):
+def test_the_sweep_task_raises_flags_and_then_notifies(
+    clock, make_lead, rep, django_capture_on_commit_callbacks
+):
     make_lead(Stage.ACCEPTED)
     clock.at(T0 + 49 * H)
-    tasks.sweep.delay()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sweep.delay()
     assert Flag.objects.filter(kind=FlagKind.FIRST_CONTACT_OVERDUE, notified_at=clock.now).exists()
     assert [e.to for e in mail.outbox] == [[rep.email]]
 
