@@ -309,7 +309,12 @@ def import_run(job_id, *, batch_size=None):
         logger.info("import %s: taken over by another run; this one stops", job_id)
         return None
     except DB_OUTAGE:
+        # Let go of the job so the task's retry can take it at once (if the database is
+        # back in time; else the watchdog finds it stalled), then let the task retry.
         logger.warning("import %s: database unavailable at row %s", job_id, job.processed_rows)
+        retry_through_outage(
+            lambda: ImportJob.objects.filter(pk=job_id, run_token=token).update(run_token=None)
+        )
         raise
     except Exception as exc:
         logger.exception("import %s failed at row %s", job_id, job.processed_rows)

@@ -14,7 +14,7 @@ from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import run_action
 from leadflow.permissions import role_required
 
-from ..models import ImportJob, ImportOutcome, ImportStatus
+from ..models import ACTIVE_IMPORT, ImportJob, ImportOutcome, ImportStatus
 from . import services
 from .forms import ImportConfirmForm, ImportMappingForm, ImportUploadForm
 
@@ -94,7 +94,7 @@ def import_mapping(request, pk):
 def import_detail(request, pk):
     job = get_object_or_404(user_imports(request.user), pk=pk)
     problems = job.rows.filter(outcome=ImportOutcome.INVALID).order_by("line")[:200]
-    busy = job.status in (ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING)
+    busy = job.status in ACTIVE_IMPORT
     return render(
         request,
         "leads/import_detail.html",
@@ -125,6 +125,7 @@ def import_progress(request, pk):
             "processed_rows": job.processed_rows,
             "created": job.created_count,
             "touched": job.touched_count,
+            "stalled": job.is_stalled,
         }
     )
 

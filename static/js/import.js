@@ -12,6 +12,7 @@
   const text = box.querySelector("[data-progress-text]");
   const wrapper = box.querySelector("[role=progressbar]");
   const initial = document.getElementById("import-status").textContent.trim();
+  const wasStalled = box.dataset.stalled === "1";
   const show = (progress) => {
     const known = progress !== null && progress !== undefined && progress !== "";
     wrapper.classList.toggle("progress-indeterminate", !known);
@@ -33,7 +34,7 @@
       .then((data) => {
         show(data.progress);
         if (text && data.progress_label) text.textContent = data.progress_label;
-        if (data.status_label !== initial) {
+        if (data.status_label !== initial || Boolean(data.stalled) !== wasStalled) {
           window.location.reload();
         } else {
           setTimeout(poll, 1000);

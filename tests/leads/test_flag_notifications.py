@@ -311,3 +311,43 @@ def test_the_digest_task_mails_every_active_manager(clock, make_lead, manager):
     sweep_flags()
     assert tasks.flag_digest.delay().get() == 2
     assert sorted(e.to[0] for e in mail.outbox) == ["manager2@example.com", "manager@example.com"]
+
+
+class WorkerKilled(BaseException):
+    """kill -9 of the draining worker: it stops mid-batch and no handler runs."""
+
+
+def test_a_drain_killed_mid_batch_leaves_its_unsent_flags_to_the_next_drain(
+    clock, make_lead, monkeypatch
+):
+    """Nothing is marked notified before it was sent: the flags a killed drain had not
+    sent come back once its lease runs out, and each flag is still sent exactly once."""
+    from leads.sweep import outbox
+
+    for _ in range(4):
+        make_lead(Stage.HANDED_OFF)
+    clock.at(T0 + 25 * H)
+    sweep_flags()
+    real = outbox.send_templated
+    sent = {"n": 0}
+
+    def send(*args, **kwargs):
+        if sent["n"] == 2:
+            raise WorkerKilled
+        sent["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "send_templated", send)
+    with pytest.raises(WorkerKilled):
+        drain_flag_outbox()
+    monkeypatch.undo()
+    assert len(mail.outbox) == 2
+    assert Flag.objects.filter(notified_at__isnull=False).count() == 2  # only what was sent
+    # While the dead drain's lease holds, another drain leaves its flags alone ...
+    assert drain_flag_outbox().claimed == 0
+    # ... and once it has run out, takes them.
+    result = drain_flag_outbox(now=clock.now + outbox.NOTIFY_LEASE + 1 * H / 3600)
+    assert (result.claimed, result.notified) == (2, 2)
+    assert len(mail.outbox) == 4 and flag_notifications().count() == 4
+    assert sorted(len(m.to) for m in mail.outbox) == [1, 1, 1, 1]
+    assert not Flag.objects.filter(notified_at__isnull=True).exists()
