@@ -32,7 +32,7 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from .models import OutboxMessage
@@ -137,6 +137,20 @@ def pending():
     return OutboxMessage.objects.filter(done_at=None, failed_at=None)
 
 
+def backlog(now=None):
+    """The jobs page's figures, in one query: what waits, what never reached the broker,
+    the oldest waiting, and what gave up."""
+    now = now or timezone.now()
+    waiting = Q(done_at=None, failed_at=None)
+    return OutboxMessage.objects.filter(Q(waiting) | Q(failed_at__isnull=False)).aggregate(
+        pending=Count("pk", filter=waiting),
+        unpublished=Count("pk", filter=waiting & Q(published_at=None)),
+        running=Count("pk", filter=waiting & Q(lease_until__gt=now)),
+        oldest=Min("created_at", filter=waiting),
+        failed=Count("pk", filter=Q(failed_at__isnull=False)),
+    )
+
+
 def relay(*, limit=500, now=None):
     """Publish the messages that are due: never published (the broker was down), or
     published but not finished in time, and not leased by a live run. Stops at the first
@@ -238,9 +252,9 @@ def fail(message_id, error):
 
 def retry_later(message_id):
     """Put a message that gave up back in the queue (a manager's Retry)."""
-    return OutboxMessage.objects.filter(pk=message_id, done_at=None).update(
-        failed_at=None, lease_until=None, due_at=timezone.now(), publish_count=0
-    )
+    return OutboxMessage.objects.filter(
+        pk=message_id, done_at=None, failed_at__isnull=False
+    ).update(failed_at=None, lease_until=None, due_at=timezone.now(), publish_count=0)
 
 
 def retry_at_of(exc):

@@ -1,4 +1,5 @@
-"""Personal API tokens: created, shown once, revoked (SPEC §6)."""
+"""Personal API tokens: created, shown once, revoked (SPEC §6); a manager's retry of a
+background task that gave up."""
 
 import secrets
 
@@ -8,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from leadflow.errors import InvalidInput, TransitionNotAllowed
 
+from . import outbox, permissions
 from .models import ApiToken
 
 TOKEN_NAME_MAX = 100
@@ -44,3 +46,11 @@ def api_token_revoke(*, token, by, at=None):
     api_token.revoked_at = at or timezone.now()
     api_token.save(update_fields=["revoked_at"])
     return api_token
+
+
+@transaction.atomic
+def outbox_message_retry(*, by, message_id):
+    """A manager sends a background task that gave up (leadflow/outbox.py) once more."""
+    permissions.require_manager(by)
+    if not outbox.retry_later(message_id):
+        raise TransitionNotAllowed(_("This task is no longer waiting for a retry."))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import exports, views
+from . import exports, jobs_views, views
 from .imports import views as import_views
 
 app_name = "leads"
@@ -9,6 +9,8 @@ urlpatterns = [
     path("new/", views.LeadCreateView.as_view(), name="create"),
     path("bulk/", views.lead_bulk, name="bulk"),
     path("export.csv", exports.export_csv, name="export"),
+    path("jobs/", jobs_views.jobs_page, name="jobs"),
+    path("jobs/tasks/<uuid:message_id>/retry/", jobs_views.task_retry, name="task_retry"),
     path("import/", import_views.import_upload, name="import"),
     path("import/<int:pk>/", import_views.import_detail, name="import_detail"),
     path("import/<int:pk>/mapping/", import_views.import_mapping, name="import_mapping"),
