@@ -30,8 +30,8 @@ RECENT_FAILURES = timedelta(days=30)
 LIST_LIMIT = 50
 
 
-@require_GET
 @manager_required
+@require_GET
 def jobs_page(request):
     now = timezone.now()
     stalled = jobs.stalled_q(now)
@@ -71,8 +71,8 @@ def jobs_page(request):
     )
 
 
-@require_POST
 @manager_required
+@require_POST
 def task_retry(request, message_id):
     back = reverse("leads:jobs")
     return run_action(

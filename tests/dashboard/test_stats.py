@@ -98,7 +98,11 @@ def test_a_big_backlog_goes_to_the_worker_from_a_page(demo, monkeypatch):
     from leads import tasks
 
     calls = []
-    monkeypatch.setattr(tasks.refresh_dashboard_stats, "delay", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(
+        tasks.refresh_dashboard_stats,
+        "apply_async",
+        lambda *args, **options: calls.append(options["kwargs"]),
+    )
     Lead.objects.update(updated_at=timezone.now())  # every day changed
     with monkeypatch.context() as m:
         m.setattr("django.db.transaction.on_commit", lambda f, using=None, robust=False: f())
@@ -112,7 +116,11 @@ def test_many_changed_rows_go_to_the_worker_without_listing_their_days(demo, mon
     from leads import tasks
 
     calls = []
-    monkeypatch.setattr(tasks.refresh_dashboard_stats, "delay", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(
+        tasks.refresh_dashboard_stats,
+        "apply_async",
+        lambda *args, **options: calls.append(options["kwargs"]),
+    )
     monkeypatch.setattr(stats, "INLINE_ROWS", 3)
     monkeypatch.setattr(stats, "dirty_days", lambda since: pytest.fail("listed the days"))
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=5)):

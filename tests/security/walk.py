@@ -158,6 +158,8 @@ ROUTES = {
     "leads:import_confirm": Row("LXXXX", "LNKNK", kwargs=lambda w: {"pk": w.import_job.pk},
                                 data=lambda w: {"skip_invalid": "on"}),
     "leads:import_retry": Row("LXXXX", "LNKNK", kwargs=lambda w: {"pk": w.failed_import.pk}),
+    "leads:jobs": Row("LFFFK"),
+    "leads:task_retry": Row("LFFFX", "LFFFK", kwargs=lambda w: {"message_id": w.failed_task.pk}),
     "leads:import_report": Row("LNKNK", kwargs=lambda w: {"pk": w.import_job.pk}),
     "leads:detail": Row("LKKNK", kwargs=lead(Stage.ACCEPTED)),
     "leads:edit": Row("LKKNK", "LKKNK", kwargs=lead(Stage.ACCEPTED),

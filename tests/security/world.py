@@ -44,6 +44,7 @@ class World:
     override: object
     holiday: object
     bare_campaign: object
+    failed_task: object
 
     def client(self, role, **kwargs):
         client = Client(**kwargs)
@@ -119,6 +120,26 @@ def build_world():
         override=override,
         holiday=holiday,
         bare_campaign=bare_campaign,
+        failed_task=_failed_task(),
+    )
+
+
+def _failed_task():
+    """A background task that gave up (the jobs page's Retry)."""
+    import uuid
+
+    from django.utils import timezone
+
+    from leadflow.models import OutboxMessage
+
+    now = timezone.now()
+    return OutboxMessage.objects.create(
+        id=uuid.uuid4(),
+        task="leadflow.tasks.ping",
+        created_at=now,
+        due_at=now,
+        failed_at=now,
+        last_error="walk",
     )
 
 
