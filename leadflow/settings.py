@@ -173,6 +173,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 CACHES = {"default": env_url("CACHE_URL", "locmemcache://", env.cache_url_config)}
+if CACHES["default"]["BACKEND"].endswith(".RedisCache"):
+    # A hung Redis answers no request: give up after a second (the rate limits and the
+    # login throttle then let the request through) instead of holding the request.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": 1, "socket_timeout": 1}
+    )
 
 # --- Auth -----------------------------------------------------------------
 LOGIN_URL = "login"
