@@ -85,8 +85,9 @@ class DatabaseUnavailableMiddleware:
 class RequestSizeLimitMiddleware:
     """Refuses a body larger than ``MAX_REQUEST_BODY_BYTES`` with a 413 before anything
     reads it. DATA_UPLOAD_MAX_MEMORY_SIZE leaves uploaded files out, so without this a
-    multipart post of any size would be spooled to disk by the first view that touches
-    ``request.POST``. The public intake has its own, smaller cap (campaigns/intake.py)."""
+    multipart post of any size would be read by the first view that touches
+    ``request.POST``; uploads are held in memory (FILE_UPLOAD_HANDLERS), so this cap is
+    what bounds them. The public intake has its own, smaller cap (campaigns/intake.py)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
