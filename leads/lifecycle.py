@@ -7,6 +7,7 @@ court) lock the lead, check the actor, then call :func:`move`.
 
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -36,6 +37,14 @@ def lock(lead):
         return Lead.objects.select_for_update().get(pk=pk)
     except Lead.DoesNotExist:
         raise TransitionNotAllowed(_("This lead no longer exists.")) from None
+
+
+def lock_now(lead, at=None):
+    """``lock(lead)`` and the moment of the transition: ``at`` when the caller names one,
+    else now, read once the lock is held. A time read before it could be older than that
+    of the transition that held the lock meanwhile, and the stage log would run backwards."""
+    lead = lock(lead)
+    return lead, at or timezone.now()
 
 
 def refuse(lead, action):

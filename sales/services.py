@@ -78,8 +78,7 @@ def lead_claim(*, lead, by, at=None):
     """A rep takes a lead from the unassigned sales queue (stays handed_off, now theirs)."""
     if not roles.is_rep(by):
         raise ActionForbidden(_("Only salespeople can claim leads."))
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("claim", lead)
     if lead.owner_id is not None:
         if lead.owner_id == by.pk:
@@ -109,8 +108,7 @@ def _require_actor_for_response(lead, by, at):
 @transaction.atomic
 def lead_accept(*, lead, by, note="", at=None):
     """handed_off -> accepted."""
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     if lead.stage != Stage.HANDED_OFF:
         if lead.stage in SALES_STAGES and lead.accepted_at:
             if lead.owner_id == by.pk:
@@ -140,8 +138,7 @@ def lead_reject(*, lead, by, reason, note="", at=None):
     """handed_off or accepted -> rejected, with a reason: the ball goes back to marketing."""
     if reason not in RejectionReason.values:
         raise InvalidInput(_("Choose a reason for rejecting."), field="reason")
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("reject", lead)
     _require_actor_for_response(lead, by, at)
     rep = lead.owner
@@ -195,7 +192,6 @@ def activity_log(
     leaving it out keeps the one scheduled if it is still ahead of this activity (one
     already due is taken as done by it)."""
     now = timezone.now()
-    occurred_at = occurred_at or now
     if kind not in ActivityKind.values:
         raise InvalidInput(_("Choose call, email, meeting or note."), field="kind")
     if outcome and outcome not in ActivityOutcome.values:
@@ -203,20 +199,20 @@ def activity_log(
     objections = list(dict.fromkeys(objections or ()))
     if any(tag not in ObjectionTag.values for tag in objections):
         raise InvalidInput(_("Choose valid objection tags."), field="objections")
-    if occurred_at > now + CLOCK_SKEW:
+    if occurred_at is not None and occurred_at > now + CLOCK_SKEW:
         raise InvalidInput(_("An activity cannot be in the future."), field="occurred_at")
     explicit = next_follow_up_at is not UNCHANGED
-    if explicit and next_follow_up_at is not None:
-        if next_follow_up_at <= occurred_at:
-            raise InvalidInput(
-                _("The next follow-up must be after this activity."), field="next_follow_up_at"
-            )
-        if next_follow_up_at > now + FOLLOW_UP_HORIZON:
-            raise InvalidInput(
-                _("Schedule the next follow-up within the next two years."),
-                field="next_follow_up_at",
-            )
-    lead = lifecycle.lock(lead)
+    if explicit and next_follow_up_at is not None and next_follow_up_at > now + FOLLOW_UP_HORIZON:
+        raise InvalidInput(
+            _("Schedule the next follow-up within the next two years."),
+            field="next_follow_up_at",
+        )
+    # Left out, the activity happens now: after the lock, as every transition's time.
+    lead, occurred_at = lifecycle.lock_now(lead, occurred_at)
+    if explicit and next_follow_up_at is not None and next_follow_up_at <= occurred_at:
+        raise InvalidInput(
+            _("The next follow-up must be after this activity."), field="next_follow_up_at"
+        )
     if not explicit:
         scheduled = lead.next_follow_up_at
         next_follow_up_at = scheduled if scheduled and scheduled > occurred_at else None
@@ -263,8 +259,7 @@ def activity_log(
 def lead_to_opportunity(*, lead, by, value=None, note="", at=None):
     """contacted -> opportunity, with an optional estimated deal value."""
     value = _parse_money(value, "value")
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_lead_owner(lead, by)
     lifecycle.require_stage("opportunity", lead)
     lifecycle.move(lead, Stage.OPPORTUNITY, by=by, at=at, note=note)
@@ -280,8 +275,7 @@ def lead_win(*, lead, by, value, note="", at=None):
     value = _parse_money(value, "value")
     if value is None or value <= 0:
         raise InvalidInput(_("A won deal needs a value above zero."), field="value")
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_lead_owner(lead, by)
     lifecycle.require_stage("win", lead)
     lifecycle.move(lead, Stage.WON, by=by, at=at, note=note)
@@ -295,8 +289,7 @@ def lead_lose(*, lead, by, reason, note="", at=None):
     """accepted, contacted or opportunity -> lost, with a reason."""
     if reason not in LostReason.values:
         raise InvalidInput(_("Choose a reason for losing."), field="reason")
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_lead_owner(lead, by)
     lifecycle.require_stage("lose", lead)
     lifecycle.move(lead, Stage.LOST, by=by, at=at, note=note)
@@ -309,8 +302,7 @@ def lead_lose(*, lead, by, reason, note="", at=None):
 def lead_reopen(*, lead, by, note="", at=None):
     """won or lost -> the stage it closed from (managers only)."""
     permissions.require_manager(by)
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("reopen", lead)
     if lead.email:
         clash = Lead.objects.open_with_email(lead.email).exclude(pk=lead.pk).first()
@@ -332,8 +324,7 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
     """Managers move a lead with sales to another rep, same stage (a Handoff record)."""
     permissions.require_manager(by)
     validate_rep(to_user)
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("reassign", lead)
     if lead.owner_id == to_user.pk:
         raise InvalidInput(_("This lead is already assigned to that rep."), field="to_user")
@@ -380,12 +371,11 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
         raise InvalidInput(_("Choose uphold or overturn."), field="ruling")
     if ruling == DisputeRuling.OVERTURNED:
         validate_rep(to_user)
-    at = at or timezone.now()
     dispute_id = dispute.pk if isinstance(dispute, Dispute) else dispute
     dispute = Dispute.objects.select_for_update().filter(pk=dispute_id).first()
     if dispute is None:
         raise TransitionNotAllowed(_("This dispute no longer exists."))
-    lead = lifecycle.lock(dispute.lead_id)
+    lead, at = lifecycle.lock_now(dispute.lead_id, at)
     if dispute.ruled_at is not None:
         raise TransitionNotAllowed(_("This dispute has already been ruled on."))
     lifecycle.require_stage("rule", lead)
