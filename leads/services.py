@@ -236,7 +236,7 @@ def lead_update_contact(*, lead, by, data):
     unique among open leads (case-insensitive), and an email or a phone must remain."""
     lead = lifecycle.lock(lead)
     if not can_edit_contact(by, lead):
-        raise ActionForbidden(
+        raise lifecycle.someone_else_acted(lead, by) or ActionForbidden(
             _("Only marketing, a manager or the lead's salesperson can do this.")
         )
     values = {name: (data.get(name) or "").strip() for name in CONTACT_FIELDS}

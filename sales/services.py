@@ -64,6 +64,31 @@ def _latest_handoff(lead):
     return lead.handoffs.order_by("-handed_at", "-id").first()
 
 
+def out_of_scope_refusal(user, lead_id, *, queue=False):
+    """Why a rep's action finds the lead gone from their scope, when they had it: a lead
+    they claimed from the queue or were handed once, now claimed by another rep (``queue``:
+    the action starts from the queue), reassigned or handed back. The refusal is a 409
+    (someone else acted first), as when the race is lost under the lock; None for a lead
+    they never had, which stays a 404 and says nothing of where it went."""
+    lead_id = str(lead_id)
+    if not roles.is_rep(user) or not (lead_id.isascii() and lead_id.isdigit()):
+        return None
+    if len(lead_id) > 18:  # beyond a bigint: no such lead
+        return None
+    if queue:
+        handoff = (
+            Handoff.objects.filter(lead_id=lead_id, lead__stage__in=SALES_STAGES)
+            .select_related("to_user")
+            .order_by("-handed_at", "-id")
+            .first()
+        )
+        if handoff and handoff.claimed_at and handoff.to_user_id not in (None, user.pk):
+            return lifecycle.claimed_first(handoff.to_user)
+    if Handoff.objects.filter(lead_id=lead_id, to_user=user).exists():
+        return TransitionNotAllowed(lifecycle.NO_LONGER_YOURS)
+    return None
+
+
 def _claim_into(lead, rep, at):
     lead.owner = rep
     handoff = _pending_handoff(lead)
@@ -83,15 +108,13 @@ def lead_claim(*, lead, by, at=None):
     if lead.owner_id is not None:
         if lead.owner_id == by.pk:
             raise TransitionNotAllowed(_("This lead is already yours."))
-        raise TransitionNotAllowed(
-            _("%(rep)s claimed this lead first.") % {"rep": lead.owner.get_username()}
-        )
+        raise lifecycle.claimed_first(lead.owner)
     _claim_into(lead, by, at)
     lifecycle.save(lead)
     return lead
 
 
-def _require_actor_for_response(lead, by, at):
+def _require_actor_for_response(action, lead, by, at):
     """Accept/reject of a handed-off lead: its rep or a manager; a rep acting on a queued
     lead claims it in the same transaction."""
     if lead.stage == Stage.HANDED_OFF and lead.owner_id is None:
@@ -102,7 +125,7 @@ def _require_actor_for_response(lead, by, at):
             raise TransitionNotAllowed(
                 _("This lead is in the unassigned queue: reassign it to a rep first.")
             )
-    lifecycle.require_lead_owner(lead, by)
+    lifecycle.require_lead_owner(lead, by, action)
 
 
 @transaction.atomic
@@ -118,7 +141,7 @@ def lead_accept(*, lead, by, note="", at=None):
                 % {"rep": lead.owner.get_username() if lead.owner else _("someone")}
             )
         lifecycle.require_stage("accept", lead)
-    _require_actor_for_response(lead, by, at)
+    _require_actor_for_response("accept", lead, by, at)
     _accept(lead, by=by, at=at, note=note)
     lifecycle.save(lead)
     return lead
@@ -140,7 +163,7 @@ def lead_reject(*, lead, by, reason, note="", at=None):
         raise InvalidInput(_("Choose a reason for rejecting."), field="reason")
     lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("reject", lead)
-    _require_actor_for_response(lead, by, at)
+    _require_actor_for_response("reject", lead, by, at)
     rep = lead.owner
     handoff = _latest_handoff(lead)
     lifecycle.move(lead, Stage.REJECTED, by=by, at=at, note=note)
