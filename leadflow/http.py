@@ -9,6 +9,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from leadflow.errors import ActionForbidden, LeadflowError
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# Programs read these: every error under them is JSON ``{"detail": ...}``, never a page.
+JSON_PATHS = ("/api/", "/intake/")
+
+
+def answers_json(request):
+    """Whether an error on this request is answered as JSON: the API and the public
+    intake (the 413, 500 and 503 answers alike), not the HTML pages."""
+    return request.path_info.startswith(JSON_PATHS)
 
 
 def origin_of(url, *, bare=True):

@@ -110,6 +110,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A database outage is a 503 with Retry-After, not a 500 (leadflow/middleware.py).
+    "leadflow.middleware.DatabaseUnavailableMiddleware",
     "leadflow.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -358,6 +360,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, 
 # Any request body beyond this is refused with a 413 before Django reads it (file uploads
 # are not covered by DATA_UPLOAD_MAX_MEMORY_SIZE): a CSV import takes files up to 50 MB.
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 52 * 1024 * 1024, minimum=1024)
+# Uploads stay in memory, never in a temporary file: the CSV import reads the whole file
+# anyway, and a file on disk outlives a web worker killed mid-upload. The body cap above
+# is what bounds the memory.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 INTAKE_MAX_BODY_BYTES = env_int("INTAKE_MAX_BODY_BYTES", 32_768, minimum=1024)
 # Posts per minute to /intake/<key>/, per client address and per campaign; 0 switches off.
 INTAKE_RATE_PER_IP = env_int("INTAKE_RATE_PER_IP", 20, minimum=0)

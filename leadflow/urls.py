@@ -8,6 +8,9 @@ from leads.reporting import views as reporting
 
 from . import views
 
+# Unhandled exceptions: JSON on the API and the intake, 503 when the database is down.
+handler500 = views.server_error
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),

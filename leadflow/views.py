@@ -1,18 +1,38 @@
+import sys
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views import defaults
 from django.views import i18n as i18n_views
 from django.views.decorators.http import require_POST
 
 from leadflow.errors import LeadflowError
 
 from . import i18n, roles, services, throttle
+from .http import answers_json
+from .middleware import database_unavailable, unavailable_response
 from .models import ApiToken
+
+
+def server_error(request):
+    """handler500: what an unhandled exception is answered with (Django calls it while the
+    exception is being handled). A database outage is a 503 with Retry-After, also when a
+    middleware hit it; the API and the intake answer JSON; pages get templates/500.html."""
+    if database_unavailable(sys.exc_info()[1]):
+        return unavailable_response(request)
+    if answers_json(request):
+        return JsonResponse(
+            {"detail": _("The error has been logged. Please try again in a moment.")},
+            status=500,
+        )
+    return defaults.server_error(request)
 
 
 class LoginView(auth_views.LoginView):

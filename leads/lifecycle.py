@@ -7,6 +7,7 @@ court) lock the lead, check the actor, then call :func:`move`.
 
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -29,13 +30,25 @@ def lock(lead):
     """Re-read the lead under a row lock (the caller is inside ``transaction.atomic``).
 
     Two transitions racing on one lead serialize here; the second sees the first's
-    result and its stage check refuses with a clear message.
+    result and its stage check refuses with a clear message. Given the instance the
+    caller read (a page's or a request's), the locked copy keeps it as ``as_seen``, so a
+    refusal can tell a lost race from an actor who never could (:func:`someone_else_acted`).
     """
     pk = lead.pk if isinstance(lead, Lead) else lead
     try:
-        return Lead.objects.select_for_update().get(pk=pk)
+        locked = Lead.objects.select_for_update().get(pk=pk)
     except Lead.DoesNotExist:
         raise TransitionNotAllowed(_("This lead no longer exists.")) from None
+    locked.as_seen = lead if isinstance(lead, Lead) else None
+    return locked
+
+
+def lock_now(lead, at=None):
+    """``lock(lead)`` and the moment of the transition: ``at`` when the caller names one,
+    else now, read once the lock is held. A time read before it could be older than that
+    of the transition that held the lock meanwhile, and the stage log would run backwards."""
+    lead = lock(lead)
+    return lead, at or timezone.now()
 
 
 def refuse(lead, action):
@@ -265,14 +278,45 @@ def move(lead, to_stage, *, by, at, note="", reopen=False, save=True):
     return change
 
 
-def require_lead_owner(lead, user):
-    """Sales' actions on a lead: its rep, or a manager (SPEC §1)."""
+def require_lead_owner(lead, user, action=None):
+    """Sales' actions on a locked lead: its rep, or a manager (SPEC §1). ``action`` names
+    the table's row when a rep may take it on a queued lead too."""
     if roles.is_manager(user):
         return
     if not roles.is_rep(user):
         raise ActionForbidden(_("Only salespeople and managers can do this."))
     if lead.owner_id != user.pk:
-        raise ActionForbidden(_("This lead is not assigned to you."))
+        raise someone_else_acted(lead, user, action) or ActionForbidden(
+            _("This lead is not assigned to you.")
+        )
+
+
+NO_LONGER_YOURS = gettext_lazy(
+    "This lead is no longer yours (it was reassigned or handed back), so nothing was done."
+)
+
+
+def claimed_first(rep):
+    return TransitionNotAllowed(
+        _("%(rep)s claimed this lead first.") % {"rep": rep.get_username()}
+    )
+
+
+def someone_else_acted(lead, rep, action=None):
+    """The refusal (a 409, not a 403) for a rep who could act on the lead as their page or
+    request read it (``lead.as_seen``: theirs, or queued when ``action`` may start there)
+    but not on the locked lead, because someone acted first: another rep claimed it, a
+    manager reassigned it, it went back to marketing. None when they never could, or when
+    nothing changed in between."""
+    seen = getattr(lead, "as_seen", None)
+    from_queue = action is not None and TRANSITIONS[action].queue != OFF_QUEUE
+    if seen is None or not (seen.owner_id == rep.pk or (from_queue and seen.in_unassigned_queue)):
+        return None
+    if (seen.stage, seen.owner_id) == (lead.stage, lead.owner_id):
+        return None
+    if seen.in_unassigned_queue and lead.owner is not None:
+        return claimed_first(lead.owner)
+    return TransitionNotAllowed(NO_LONGER_YOURS)
 
 
 def save(lead, sla=None):

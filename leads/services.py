@@ -236,7 +236,7 @@ def lead_update_contact(*, lead, by, data):
     unique among open leads (case-insensitive), and an email or a phone must remain."""
     lead = lifecycle.lock(lead)
     if not can_edit_contact(by, lead):
-        raise ActionForbidden(
+        raise lifecycle.someone_else_acted(lead, by) or ActionForbidden(
             _("Only marketing, a manager or the lead's salesperson can do this.")
         )
     values = {name: (data.get(name) or "").strip() for name in CONTACT_FIELDS}
@@ -270,8 +270,7 @@ def lead_update_contact(*, lead, by, data):
 def lead_qualify(*, lead, by, score=None, note="", at=None):
     """new or nurture -> mql."""
     permissions.require_marketing(by)
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("qualify", lead)
     lifecycle.move(lead, Stage.MQL, by=by, at=at, note=note)
     if score is not None:
@@ -284,8 +283,7 @@ def lead_qualify(*, lead, by, score=None, note="", at=None):
 def lead_nurture(*, lead, by, note="", at=None):
     """new or mql -> nurture (rejected -> nurture is lead_recycle)."""
     permissions.require_marketing(by)
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("nurture", lead)
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
     lifecycle.save(lead)
@@ -296,8 +294,7 @@ def lead_nurture(*, lead, by, note="", at=None):
 def lead_recycle(*, lead, by, note="", at=None):
     """rejected -> nurture: marketing takes a rejected lead back to nurture it."""
     permissions.require_marketing(by)
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("recycle", lead)
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
     lifecycle.save(lead)
@@ -310,8 +307,7 @@ def lead_disqualify(*, lead, by, reason, note="", at=None):
     permissions.require_marketing(by)
     if reason not in DisqualifyReason.values:
         raise InvalidInput(_("Choose a reason for disqualifying."), field="reason")
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("disqualify", lead)
     lifecycle.move(lead, Stage.DISQUALIFIED, by=by, at=at, note=note)
     lead.disqualify_reason = reason
@@ -355,8 +351,7 @@ def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None
     """mql or rejected -> handed_off: to a chosen rep, by round-robin, or (neither) to the
     unassigned sales queue. Writes a Handoff and notifies the rep."""
     permissions.require_marketing(by)
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("hand_off", lead)
     if round_robin:
         to_user = next_round_robin_rep(at)
@@ -393,8 +388,7 @@ def dispute_raise(*, lead, by, comment, at=None):
     comment = (comment or "").strip()
     if not comment:
         raise InvalidInput(_("Say why you dispute the rejection."), field="comment")
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("dispute", lead)
     handoff = (
         lead.handoffs.filter(outcome=HandoffOutcome.REJECTED).order_by("-handed_at", "-id").first()

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -12,8 +13,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import DetailView, FormView
 
 from leadflow import roles
-from leadflow.errors import InvalidInput, LeadflowError
+from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
 from leadflow.http import forbidden, run_action, safe_next
+from sales.services import out_of_scope_refusal
 
 from . import lifecycle, services
 from .filters import KeysetPage, LeadFilterForm
@@ -203,7 +205,14 @@ class LeadCreateView(LoginRequiredMixin, FormView):
 def lead_edit(request, pk):
     """Correct a lead's contact details: marketing and managers any lead in their scope, a
     rep their own leads."""
-    lead = get_object_or_404(Lead.objects.for_user(request.user), pk=pk)
+    lead = scoped_leads(request.user).filter(pk=pk).first()
+    if lead is None:
+        # A rep saving the form of a lead reassigned or handed back meanwhile is told so.
+        refusal = out_of_scope_refusal(request.user, pk) if request.method == "POST" else None
+        if refusal is None:
+            raise Http404
+        messages.error(request, refusal.message)
+        return redirect("home")
     if not services.can_edit_contact(request.user, lead):
         return forbidden(
             request, _("Only marketing, a manager or the lead's salesperson can do this.")
@@ -216,8 +225,12 @@ def lead_edit(request, pk):
             )
         except InvalidInput as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        except LeadflowError as exc:
+        except ActionForbidden as exc:
             return forbidden(request, exc.message)
+        except LeadflowError as exc:
+            # Someone else acted first (the lead was reassigned while the form was open).
+            messages.error(request, exc.message)
+            return redirect("home")
         else:
             if changed:
                 messages.success(request, _("Contact details saved."))

@@ -4,6 +4,7 @@ pages call; the service decides who may (403) and from which stage (409)."""
 
 from decimal import Decimal
 
+from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -165,13 +166,28 @@ class SalesLeadActions:
     provides the scoped ``get_object``, ``lead_response`` and the response schema (its
     LeadSerializer)."""
 
+    def acted_on(self, *, queue=False):
+        """The lead of a sales action, through the scoped ``get_object``. A rep whose lead
+        left their scope since they had it (another rep claimed it from the queue, a
+        manager reassigned it, it went back to marketing) gets the 409 the pages' message
+        gives, not a 404; a lead they never had stays a 404."""
+        try:
+            return self.get_object()
+        except Http404:
+            refusal = services.out_of_scope_refusal(
+                self.request.user, self.kwargs.get("pk"), queue=queue
+            )
+            if refusal is None:
+                raise
+            raise refusal from None
+
     @extend_schema(
         summary="Claim a lead from the unassigned queue",
         request=None,
     )
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
-        lead = self.get_object()
+        lead = self.acted_on(queue=True)
         return self.lead_response(services.lead_claim(lead=lead, by=request.user))
 
     @extend_schema(
@@ -180,7 +196,7 @@ class SalesLeadActions:
     )
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
-        lead = self.get_object()
+        lead = self.acted_on(queue=True)
         data = validated(AcceptSerializer, request)
         return self.lead_response(services.lead_accept(lead=lead, by=request.user, **data))
 
@@ -190,7 +206,7 @@ class SalesLeadActions:
     )
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        lead = self.get_object()
+        lead = self.acted_on(queue=True)
         data = validated(RejectSerializer, request)
         return self.lead_response(services.lead_reject(lead=lead, by=request.user, **data))
 
@@ -208,8 +224,8 @@ class SalesLeadActions:
     )
     @action(detail=True, methods=["get", "post"])
     def activities(self, request, pk=None):
-        lead = self.get_object()
         if request.method == "GET":
+            lead = self.get_object()
             activities = (
                 Activity.objects.filter(lead=lead)
                 .select_related("user")
@@ -217,6 +233,7 @@ class SalesLeadActions:
                 .order_by("-occurred_at", "-id")
             )
             return Response(ActivitySerializer(activities, many=True).data)
+        lead = self.acted_on()
         data = validated(ActivityCreateSerializer, request)
         activity = services.activity_log(lead=lead, by=request.user, **data)
         activity = (
@@ -232,7 +249,7 @@ class SalesLeadActions:
     )
     @action(detail=True, methods=["post"])
     def opportunity(self, request, pk=None):
-        lead = self.get_object()
+        lead = self.acted_on()
         data = validated(OpportunitySerializer, request)
         return self.lead_response(
             services.lead_to_opportunity(
@@ -246,7 +263,7 @@ class SalesLeadActions:
     )
     @action(detail=True, methods=["post"])
     def won(self, request, pk=None):
-        lead = self.get_object()
+        lead = self.acted_on()
         data = validated(WonSerializer, request)
         return self.lead_response(services.lead_win(lead=lead, by=request.user, **data))
 
@@ -256,7 +273,7 @@ class SalesLeadActions:
     )
     @action(detail=True, methods=["post"])
     def lost(self, request, pk=None):
-        lead = self.get_object()
+        lead = self.acted_on()
         data = validated(LostSerializer, request)
         return self.lead_response(services.lead_lose(lead=lead, by=request.user, **data))
 

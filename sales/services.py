@@ -64,6 +64,31 @@ def _latest_handoff(lead):
     return lead.handoffs.order_by("-handed_at", "-id").first()
 
 
+def out_of_scope_refusal(user, lead_id, *, queue=False):
+    """Why a rep's action finds the lead gone from their scope, when they had it: a lead
+    they claimed from the queue or were handed once, now claimed by another rep (``queue``:
+    the action starts from the queue), reassigned or handed back. The refusal is a 409
+    (someone else acted first), as when the race is lost under the lock; None for a lead
+    they never had, which stays a 404 and says nothing of where it went."""
+    lead_id = str(lead_id)
+    if not roles.is_rep(user) or not (lead_id.isascii() and lead_id.isdigit()):
+        return None
+    if len(lead_id) > 18:  # beyond a bigint: no such lead
+        return None
+    if queue:
+        handoff = (
+            Handoff.objects.filter(lead_id=lead_id, lead__stage__in=SALES_STAGES)
+            .select_related("to_user")
+            .order_by("-handed_at", "-id")
+            .first()
+        )
+        if handoff and handoff.claimed_at and handoff.to_user_id not in (None, user.pk):
+            return lifecycle.claimed_first(handoff.to_user)
+    if Handoff.objects.filter(lead_id=lead_id, to_user=user).exists():
+        return TransitionNotAllowed(lifecycle.NO_LONGER_YOURS)
+    return None
+
+
 def _claim_into(lead, rep, at):
     lead.owner = rep
     handoff = _pending_handoff(lead)
@@ -78,21 +103,18 @@ def lead_claim(*, lead, by, at=None):
     """A rep takes a lead from the unassigned sales queue (stays handed_off, now theirs)."""
     if not roles.is_rep(by):
         raise ActionForbidden(_("Only salespeople can claim leads."))
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("claim", lead)
     if lead.owner_id is not None:
         if lead.owner_id == by.pk:
             raise TransitionNotAllowed(_("This lead is already yours."))
-        raise TransitionNotAllowed(
-            _("%(rep)s claimed this lead first.") % {"rep": lead.owner.get_username()}
-        )
+        raise lifecycle.claimed_first(lead.owner)
     _claim_into(lead, by, at)
     lifecycle.save(lead)
     return lead
 
 
-def _require_actor_for_response(lead, by, at):
+def _require_actor_for_response(action, lead, by, at):
     """Accept/reject of a handed-off lead: its rep or a manager; a rep acting on a queued
     lead claims it in the same transaction."""
     if lead.stage == Stage.HANDED_OFF and lead.owner_id is None:
@@ -103,14 +125,13 @@ def _require_actor_for_response(lead, by, at):
             raise TransitionNotAllowed(
                 _("This lead is in the unassigned queue: reassign it to a rep first.")
             )
-    lifecycle.require_lead_owner(lead, by)
+    lifecycle.require_lead_owner(lead, by, action)
 
 
 @transaction.atomic
 def lead_accept(*, lead, by, note="", at=None):
     """handed_off -> accepted."""
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     if lead.stage != Stage.HANDED_OFF:
         if lead.stage in SALES_STAGES and lead.accepted_at:
             if lead.owner_id == by.pk:
@@ -120,7 +141,7 @@ def lead_accept(*, lead, by, note="", at=None):
                 % {"rep": lead.owner.get_username() if lead.owner else _("someone")}
             )
         lifecycle.require_stage("accept", lead)
-    _require_actor_for_response(lead, by, at)
+    _require_actor_for_response("accept", lead, by, at)
     _accept(lead, by=by, at=at, note=note)
     lifecycle.save(lead)
     return lead
@@ -140,10 +161,9 @@ def lead_reject(*, lead, by, reason, note="", at=None):
     """handed_off or accepted -> rejected, with a reason: the ball goes back to marketing."""
     if reason not in RejectionReason.values:
         raise InvalidInput(_("Choose a reason for rejecting."), field="reason")
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("reject", lead)
-    _require_actor_for_response(lead, by, at)
+    _require_actor_for_response("reject", lead, by, at)
     rep = lead.owner
     handoff = _latest_handoff(lead)
     lifecycle.move(lead, Stage.REJECTED, by=by, at=at, note=note)
@@ -195,7 +215,6 @@ def activity_log(
     leaving it out keeps the one scheduled if it is still ahead of this activity (one
     already due is taken as done by it)."""
     now = timezone.now()
-    occurred_at = occurred_at or now
     if kind not in ActivityKind.values:
         raise InvalidInput(_("Choose call, email, meeting or note."), field="kind")
     if outcome and outcome not in ActivityOutcome.values:
@@ -203,20 +222,20 @@ def activity_log(
     objections = list(dict.fromkeys(objections or ()))
     if any(tag not in ObjectionTag.values for tag in objections):
         raise InvalidInput(_("Choose valid objection tags."), field="objections")
-    if occurred_at > now + CLOCK_SKEW:
+    if occurred_at is not None and occurred_at > now + CLOCK_SKEW:
         raise InvalidInput(_("An activity cannot be in the future."), field="occurred_at")
     explicit = next_follow_up_at is not UNCHANGED
-    if explicit and next_follow_up_at is not None:
-        if next_follow_up_at <= occurred_at:
-            raise InvalidInput(
-                _("The next follow-up must be after this activity."), field="next_follow_up_at"
-            )
-        if next_follow_up_at > now + FOLLOW_UP_HORIZON:
-            raise InvalidInput(
-                _("Schedule the next follow-up within the next two years."),
-                field="next_follow_up_at",
-            )
-    lead = lifecycle.lock(lead)
+    if explicit and next_follow_up_at is not None and next_follow_up_at > now + FOLLOW_UP_HORIZON:
+        raise InvalidInput(
+            _("Schedule the next follow-up within the next two years."),
+            field="next_follow_up_at",
+        )
+    # Left out, the activity happens now: after the lock, as every transition's time.
+    lead, occurred_at = lifecycle.lock_now(lead, occurred_at)
+    if explicit and next_follow_up_at is not None and next_follow_up_at <= occurred_at:
+        raise InvalidInput(
+            _("The next follow-up must be after this activity."), field="next_follow_up_at"
+        )
     if not explicit:
         scheduled = lead.next_follow_up_at
         next_follow_up_at = scheduled if scheduled and scheduled > occurred_at else None
@@ -263,8 +282,7 @@ def activity_log(
 def lead_to_opportunity(*, lead, by, value=None, note="", at=None):
     """contacted -> opportunity, with an optional estimated deal value."""
     value = _parse_money(value, "value")
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_lead_owner(lead, by)
     lifecycle.require_stage("opportunity", lead)
     lifecycle.move(lead, Stage.OPPORTUNITY, by=by, at=at, note=note)
@@ -280,8 +298,7 @@ def lead_win(*, lead, by, value, note="", at=None):
     value = _parse_money(value, "value")
     if value is None or value <= 0:
         raise InvalidInput(_("A won deal needs a value above zero."), field="value")
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_lead_owner(lead, by)
     lifecycle.require_stage("win", lead)
     lifecycle.move(lead, Stage.WON, by=by, at=at, note=note)
@@ -295,8 +312,7 @@ def lead_lose(*, lead, by, reason, note="", at=None):
     """accepted, contacted or opportunity -> lost, with a reason."""
     if reason not in LostReason.values:
         raise InvalidInput(_("Choose a reason for losing."), field="reason")
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_lead_owner(lead, by)
     lifecycle.require_stage("lose", lead)
     lifecycle.move(lead, Stage.LOST, by=by, at=at, note=note)
@@ -309,8 +325,7 @@ def lead_lose(*, lead, by, reason, note="", at=None):
 def lead_reopen(*, lead, by, note="", at=None):
     """won or lost -> the stage it closed from (managers only)."""
     permissions.require_manager(by)
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("reopen", lead)
     if lead.email:
         clash = Lead.objects.open_with_email(lead.email).exclude(pk=lead.pk).first()
@@ -332,8 +347,7 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
     """Managers move a lead with sales to another rep, same stage (a Handoff record)."""
     permissions.require_manager(by)
     validate_rep(to_user)
-    at = at or timezone.now()
-    lead = lifecycle.lock(lead)
+    lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("reassign", lead)
     if lead.owner_id == to_user.pk:
         raise InvalidInput(_("This lead is already assigned to that rep."), field="to_user")
@@ -380,12 +394,11 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
         raise InvalidInput(_("Choose uphold or overturn."), field="ruling")
     if ruling == DisputeRuling.OVERTURNED:
         validate_rep(to_user)
-    at = at or timezone.now()
     dispute_id = dispute.pk if isinstance(dispute, Dispute) else dispute
     dispute = Dispute.objects.select_for_update().filter(pk=dispute_id).first()
     if dispute is None:
         raise TransitionNotAllowed(_("This dispute no longer exists."))
-    lead = lifecycle.lock(dispute.lead_id)
+    lead, at = lifecycle.lock_now(dispute.lead_id, at)
     if dispute.ruled_at is not None:
         raise TransitionNotAllowed(_("This dispute has already been ruled on."))
     lifecycle.require_stage("rule", lead)

@@ -87,3 +87,22 @@ def hold_until_blocked(monkeypatch, owner, name):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, held)
+
+
+def rival_first(monkeypatch, rival):
+    """The sequence a lost race leaves, without threads (so on SQLite too): the next
+    ``lifecycle.lock`` first lets ``rival()`` act on the lead, as if the rival had held the
+    row lock and committed while this call waited for it. The rival runs in the caller's
+    transaction (its own lock passes straight through), so a refusal of the caller rolls
+    the rival's changes back too: assert the refusal, not the state after it."""
+    from leads import lifecycle
+
+    real = lifecycle.lock
+    pending = [rival]
+
+    def lock(lead):
+        if pending:
+            pending.pop()()
+        return real(lead)
+
+    monkeypatch.setattr(lifecycle, "lock", lock)

@@ -33,7 +33,7 @@ from ..forms import (
     WinForm,
 )
 from ..models import Dispute
-from .helpers import choices, claimed_by_someone_else, no_longer_yours, rep_choices
+from .helpers import choices, rep_choices
 
 
 def sales_actions(user, lead):
@@ -201,11 +201,10 @@ def lead_action(request, pk, action):
         return forbidden(request, _("Only salespeople and managers can do this."))
     lead = Lead.objects.for_user(user).select_related("owner", "campaign").filter(pk=pk).first()
     if lead is None:
-        refusal = claimed_by_someone_else(user, pk) if spec.queue else None
-        refusal = refusal or no_longer_yours(user, pk)
+        refusal = services.out_of_scope_refusal(user, pk, queue=spec.queue)
         if refusal is None:
             raise Http404
-        messages.error(request, refusal)
+        messages.error(request, refusal.message)
         return redirect(safe_next(request, reverse("sales:inbox")))
     if spec.manager_only and not roles.is_manager(user):
         return forbidden(request, _("Only managers can do this."))

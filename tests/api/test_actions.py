@@ -323,8 +323,11 @@ def test_reassign_moves_the_lead_to_the_other_rep(client_as, make_lead, other_re
 def test_claim_then_another_rep_is_told_409(client_as, make_lead):
     lead = make_lead(Stage.HANDED_OFF, owner=None)
     assert client_as("rep").post(f"/api/v1/leads/{lead.pk}/claim/").status_code == 200
-    # rep2 no longer sees it (it left the queue): a 404, like the pages.
-    assert client_as("other_rep").post(f"/api/v1/leads/{lead.pk}/claim/").status_code == 404
+    # rep2 no longer sees it (it left the queue), but had it there: someone acted first.
+    response = client_as("other_rep").post(f"/api/v1/leads/{lead.pk}/claim/")
+    assert response.status_code == 409
+    assert response.json() == {"detail": "rep1 claimed this lead first."}
+    assert client_as("other_rep").get(f"/api/v1/leads/{lead.pk}/").status_code == 404
 
 
 def test_won_and_reopen_keep_the_deal_value(client_as, make_lead):

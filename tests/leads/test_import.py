@@ -279,6 +279,30 @@ def test_too_large_files_are_refused(marketer_client, monkeypatch):
     assert "larger than 50 MB" in " ".join(response.context["form"].errors["file"])
 
 
+def test_an_upload_past_djangos_memory_threshold_never_touches_the_disk(
+    marketer_client, settings, tmp_path, monkeypatch
+):
+    """Django spools uploads over 2.5 MB to a temporary file, which outlives a web worker
+    killed mid-upload; LeadFlow's stay in memory (the import reads them whole anyway)."""
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    seen = []
+    real_create = imports.import_create
+
+    def create(**kwargs):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))  # while the upload is open
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(imports, "import_create", create)
+    rows = "".join(f"A,Alpha{i},a{i}@x.test,,,,,,\n" for i in range(120_000))
+    text = f"{SALESFORCE}\n{rows}"
+    assert len(text) > 2.5 * 1024 * 1024
+    response = upload(marketer_client, text)
+    assert response.status_code == 302
+    assert seen == [[]]
+    assert ImportJob.objects.get().size == len(text)
+    assert not list(tmp_path.iterdir())
+
+
 def test_mapping_needs_last_name_and_email(marketer_client, google):
     upload(marketer_client, f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\n")
     job = ImportJob.objects.get()

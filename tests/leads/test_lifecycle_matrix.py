@@ -4,7 +4,10 @@ An allowed (role, stage) pair must succeed and move the lead where the table say
 every other pair must raise a LeadflowError and write nothing.
 """
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from leadflow.errors import ActionForbidden, LeadflowError, TransitionNotAllowed
 from leads import lifecycle
@@ -12,6 +15,7 @@ from leads import services as marketing
 from leads.models import Stage, StageChange
 from sales import services as sales
 from sales.models import Activity, Handoff
+from tests.races import rival_first
 
 ALL_STAGES = list(Stage)
 SALES = (Stage.HANDED_OFF, Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY)
@@ -214,3 +218,25 @@ def test_an_open_dispute_holds_marketing_and_offers_the_ruling(make_lead, market
     assert lifecycle.available(manager, lead) == {"rule"}
     with pytest.raises(TransitionNotAllowed, match="disputed"):
         marketing.lead_recycle(lead=lead, by=marketer)
+
+
+def test_a_transition_that_waited_for_the_lock_is_logged_after_the_one_that_held_it(
+    make_lead, rep, marketer, monkeypatch, time_machine
+):
+    """Reject and re-hand-off racing: the hand-off reads the rejected lead only once the
+    reject has committed, so its time is the later one, though it was asked for first
+    (tests/sales/test_races.py races them for real on PostgreSQL)."""
+    lead = make_lead(Stage.HANDED_OFF)
+    time_machine.move_to(timezone.now() + dt.timedelta(hours=1), tick=False)
+
+    def reject_first():
+        time_machine.shift(dt.timedelta(seconds=5))  # while the hand-off waits for the lock
+        sales.lead_reject(lead=lead.pk, by=rep, reason="not_a_fit")
+
+    rival_first(monkeypatch, reject_first)
+    marketing.lead_hand_off(lead=lead.pk, by=marketer, to_user=rep)
+    log = list(StageChange.objects.filter(lead_id=lead.pk).order_by("pk"))
+    assert [c.to_stage for c in log[-2:]] == [Stage.REJECTED, Stage.HANDED_OFF]
+    assert [c.at for c in log] == sorted(c.at for c in log)
+    lead.refresh_from_db()
+    assert lead.last_handed_off_at == log[-1].at >= lead.rejected_at

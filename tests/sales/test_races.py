@@ -1,11 +1,14 @@
 """Two people acting on one lead at the same moment: the database decides, exactly one
 wins and the other is told (SPEC §3). Real concurrency needs PostgreSQL row locks."""
 
+import threading
+
 import pytest
 from django.db import connection
 
 from leadflow.errors import LeadflowError
 from leads import lifecycle
+from leads import services as marketing
 from leads.models import Lead, Stage, StageChange
 from sales import services as sales
 from sales.models import Handoff
@@ -90,3 +93,44 @@ def test_reject_racing_accept_leaves_one_consistent_outcome(make_lead, rep, mana
     else:
         assert lead.stage in (Stage.ACCEPTED, Stage.REJECTED)
         assert handoff.outcome == lead.stage
+
+
+def test_the_stage_log_never_runs_backwards_when_reject_and_re_hand_off_race(
+    make_lead, rep, marketer, monkeypatch
+):
+    """The hand-off is asked for first, then waits for the row lock the reject holds; it
+    moves the lead only once the reject committed, so its logged time is the later one."""
+    lead = make_lead(Stage.HANDED_OFF)
+    hand_off_asked, reject_holds_lock = threading.Event(), threading.Event()
+    hand_off_thread = []
+    real_lock = lifecycle.lock
+    hold_until_blocked(monkeypatch, lifecycle, "move")  # the reject's, until the hand-off waits
+    held_move = lifecycle.move
+
+    def lock(lead_ref):
+        if threading.get_ident() in hand_off_thread:
+            hand_off_asked.set()
+            assert reject_holds_lock.wait(races.WAIT_FOR_OTHERS)
+        return real_lock(lead_ref)
+
+    def move(*args, **kwargs):
+        reject_holds_lock.set()
+        return held_move(*args, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "lock", lock)
+    monkeypatch.setattr(lifecycle, "move", move)
+
+    def hand_off():
+        hand_off_thread.append(threading.get_ident())
+        return marketing.lead_hand_off(lead=lead.pk, by=marketer, to_user=rep)
+
+    def reject():
+        assert hand_off_asked.wait(races.WAIT_FOR_OTHERS)
+        return sales.lead_reject(lead=lead.pk, by=rep, reason="not_a_fit")
+
+    assert race(hand_off, reject) == ["ok", "ok"]
+    log = list(StageChange.objects.filter(lead_id=lead.pk).order_by("pk"))
+    assert [c.to_stage for c in log[-2:]] == [Stage.REJECTED, Stage.HANDED_OFF]
+    rejected, handed_off = log[-2].at, log[-1].at
+    assert handed_off >= rejected, (rejected, handed_off)
+    assert [c.at for c in log] == sorted(c.at for c in log)
