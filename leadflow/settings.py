@@ -102,6 +102,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # /health/ (leadflow/health.py) and `manage.py health_check`.
+    "health_check",
     "leadflow",
     "campaigns",
     "leads",
@@ -269,6 +271,8 @@ SWEEP_FULL_INTERVAL_SECONDS = env_int("SWEEP_FULL_INTERVAL_SECONDS", 3600, minim
 FLAG_DIGEST_HOUR = env_int("FLAG_DIGEST_HOUR", 8, minimum=0)
 if FLAG_DIGEST_HOUR > 23:
     raise ImproperlyConfigured(f"FLAG_DIGEST_HOUR={FLAG_DIGEST_HOUR!r} must be 0 to 23.")
+# leadflow.tasks.beat_tick records a Heartbeat this often; /health/ fails after three missed.
+BEAT_TICK_SECONDS = 60
 CELERY_BEAT_SCHEDULE = {
     "sweep": {
         "task": "leads.tasks.sweep",
@@ -287,6 +291,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.refresh_dashboard_stats",
         "schedule": 60,
         "options": {"expires": 60},
+    },
+    # The health check's proof that beat, the broker and a worker all work (leadflow/health.py).
+    "beat-tick": {
+        "task": "leadflow.tasks.beat_tick",
+        "schedule": BEAT_TICK_SECONDS,
+        "options": {"expires": BEAT_TICK_SECONDS},
     },
     "dashboard-stats-rebuild": {
         "task": "leads.tasks.refresh_dashboard_stats",
@@ -367,6 +377,9 @@ CONTENT_SECURITY_POLICY = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+# Probes (docker-compose, a load balancer) ask for /health/ over plain HTTP from inside the
+# network; it shows no secrets and sets no cookie, so it is answered rather than redirected.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
