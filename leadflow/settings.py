@@ -49,6 +49,21 @@ def env_int(name, default, minimum=None):
     return value
 
 
+def env_float(name, default, minimum=None, maximum=None):
+    raw = env.str(name, default=None)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+    if value != value or (minimum is not None and value < minimum):  # NaN, or too small
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at most {maximum}.")
+    return value
+
+
 def env_url(name, default, parser):
     raw = env.str(name, default=None) or default
     try:
@@ -397,3 +412,31 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Error reporting (Sentry) ------------------------------------------------------------
+# Only when SENTRY_DSN is set: errors of the pages, the API and the Celery tasks, without
+# personal data (no user, cookies or bodies: send_default_pii=False); no tracing unless
+# SENTRY_TRACES_SAMPLE_RATE says what fraction of requests and tasks to trace. 0 passes
+# None: with 0.0 the SDK would still continue traces that callers' headers started.
+SENTRY_DSN = env.str("SENTRY_DSN", default="").strip()
+SENTRY_ENVIRONMENT = env.str(
+    "SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"
+).strip()
+SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0, maximum=1)
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.utils import BadDsn
+
+    try:
+        sentry_sdk.init(
+            dsn=SENTRY_DSN,
+            environment=SENTRY_ENVIRONMENT,
+            traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE or None,
+            send_default_pii=False,
+            integrations=[DjangoIntegration(), CeleryIntegration()],
+        )
+    except BadDsn as exc:
+        # Not the value: a DSN carries the project's key.
+        raise ImproperlyConfigured(f"SENTRY_DSN is not a valid Sentry DSN: {exc}") from None
