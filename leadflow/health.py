@@ -1,7 +1,7 @@
 """LeadFlow's own checks for /health/ (django-health-check backends).
 
-``leadflow/urls.py`` mounts the endpoint with the library's ``Database`` and ``Cache``
-checks, :class:`CeleryBroker` and :class:`BeatTick` from here, and the sweep's check
+``leadflow/urls.py`` mounts the endpoint with the library's ``Cache`` check,
+:class:`Database`, :class:`CeleryBroker` and :class:`BeatTick` from here, and the sweep's check
 :class:`leads.sweep.health.RecentSweep` (in the leads app, as the core imports no app).
 Every check is cheap enough for a probe every few seconds: one read by primary key or
 index, or one broker connection with a short timeout. Their messages say what is wrong
@@ -11,6 +11,7 @@ and never a URL, host or credential, because the endpoint is public.
 import dataclasses
 import datetime as dt
 
+import health_check
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -45,6 +46,19 @@ class HealthView(HealthCheckView):
         if response.status_code >= 500:
             response._has_been_logged = True  # what django.utils.log.log_response checks
         return response
+
+
+@dataclasses.dataclass
+class Database(health_check.Database):
+    """The library's ``SELECT 1`` on a connection of its own, with a message that keeps the
+    driver's to the log: psycopg's first words can name the server ("failed to resolve
+    host 'db'")."""
+
+    def run(self):
+        try:
+            super().run()
+        except ServiceUnavailable as exc:
+            raise ServiceUnavailable("cannot query the database") from exc
 
 
 @dataclasses.dataclass

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from health_check import Cache, Database
+from health_check import Cache
 
 from campaigns.intake import intake
 from leads import notification_views as bell
@@ -9,7 +9,7 @@ from leads.reporting import views as reporting
 from leads.sweep.health import RecentSweep
 
 from . import views
-from .health import BeatTick, CeleryBroker, HealthView
+from .health import BeatTick, CeleryBroker, Database, HealthView
 
 # Public, no login (README "Health"): 200 when every check passes, else 500; JSON with
 # ?format=json or Accept: application/json. /health/beat/ is beat's container check.

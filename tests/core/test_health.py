@@ -14,7 +14,7 @@ import time_machine
 from asgiref.sync import sync_to_async
 from celery import Celery
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -144,6 +144,20 @@ def test_an_unreachable_broker_fails_fast_and_unnamed(client, healthy, monkeypat
     for secret in (b"s3cret", b"probe", b"127.0.0.1"):
         assert secret not in response.content
         assert secret not in client.get(HEALTH).content
+
+
+def test_a_failing_database_is_named_but_not_its_server(client, healthy, monkeypatch):
+    def unreachable(self):
+        raise OperationalError("failed to resolve host 'db-7.internal': Name or service unknown")
+
+    # On the class: the check runs on a connection of its own, in another thread.
+    monkeypatch.setattr(type(connections["default"]), "temporary_connection", unreachable)
+    response = client.get(HEALTH, {"format": "json"})
+    assert response.status_code == 500
+    assert checks(response)["Database(alias='default')"] == (
+        "Unavailable: cannot query the database"
+    )
+    assert b"db-7" not in response.content
 
 
 def test_the_broker_check_needs_no_worker(db):
