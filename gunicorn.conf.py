@@ -9,7 +9,8 @@ and the client, which had its 200 and half a file, could not tell. A gthread wor
 thread keeps telling the arbiter while its threads serve, so a long streamed answer runs
 to its end and ``timeout`` only restarts a worker whose main loop hangs
 (tests/leads/test_export_gunicorn.py shows both). Each worker serves ``threads`` requests
-at once, each on its own database connection.
+at once, each on its own database connection. With ``threads`` above 1 gunicorn runs
+gthread whatever ``--worker-class`` says: a sync worker needs ``--threads 1`` too.
 """
 
 import os
