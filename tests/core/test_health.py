@@ -128,16 +128,16 @@ def test_a_failing_check_is_a_warning_in_the_log_not_a_server_error(client, db, 
 
 def test_an_unreachable_broker_fails_fast_and_unnamed(client, healthy, monkeypatch):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery prefers it to broker=
+    # set_as_current=False: a new app would otherwise become the one every task is sent by.
     # Port 1 refuses at once; a blackhole address times out: neither may hang the probe.
     for url in ("redis://probe:s3cret@127.0.0.1:1/0", "redis://probe:s3cret@10.255.255.1/0"):
-        broker = CeleryBroker(app=Celery(broker=url), timeout=SECOND)
+        broker = CeleryBroker(app=Celery(broker=url, set_as_current=False), timeout=SECOND)
         started = time.monotonic()
         result = asyncio.run(broker.get_result())
         assert time.monotonic() - started < 3, url
         assert str(result.error).startswith("Unavailable: cannot connect to the broker"), url
-    monkeypatch.setattr(
-        health, "leadflow_app", Celery(broker="redis://probe:s3cret@127.0.0.1:1/0")
-    )
+    down = Celery(broker="redis://probe:s3cret@127.0.0.1:1/0", set_as_current=False)
+    monkeypatch.setattr(health, "leadflow_app", down)
     response = client.get(HEALTH, {"format": "json"})
     assert response.status_code == 500
     assert checks(response)["CeleryBroker()"].startswith("Unavailable: cannot connect")
