@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import time_machine
@@ -44,6 +45,17 @@ def healthy(db):
     Heartbeat.record("beat", at=now)
     SweepRun.objects.create(at=now)
     return now
+
+
+def in_a_thread(func, *args):
+    """func(*args) on a thread of its own, which has no event loop: after the browser
+    tests (Playwright), the main thread has one running and asyncio.run refuses."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(func, *args).result()
+
+
+def run_async(coroutine_function):
+    return in_a_thread(lambda: asyncio.run(coroutine_function()))
 
 
 def checks(response):
@@ -133,7 +145,7 @@ def test_an_unreachable_broker_fails_fast_and_unnamed(client, healthy, monkeypat
     for url in ("redis://probe:s3cret@127.0.0.1:1/0", "redis://probe:s3cret@10.255.255.1/0"):
         broker = CeleryBroker(app=Celery(broker=url, set_as_current=False), timeout=SECOND)
         started = time.monotonic()
-        result = asyncio.run(broker.get_result())
+        result = run_async(broker.get_result)
         assert time.monotonic() - started < 3, url
         assert str(result.error).startswith("Unavailable: cannot connect to the broker"), url
     down = Celery(broker="redis://probe:s3cret@127.0.0.1:1/0", set_as_current=False)
@@ -162,7 +174,7 @@ def test_a_failing_database_is_named_but_not_its_server(client, healthy, monkeyp
 
 def test_the_broker_check_needs_no_worker(db):
     # The configured broker (Redis in the PostgreSQL suite) and no worker running.
-    result = asyncio.run(CeleryBroker().get_result())
+    result = run_async(CeleryBroker().get_result)
     assert result.error is None
 
 
@@ -208,13 +220,13 @@ def test_the_beat_container_check_exits_0_when_ticking_and_1_when_late(settings,
     # committed (transaction=True).
     Heartbeat.record("beat")
     with pytest.raises(SystemExit) as exit_:
-        call_command("health_check", "health_beat", "--no-http")
+        in_a_thread(call_command, "health_check", "health_beat", "--no-http")
     assert exit_.value.code == 0
     assert "BeatTick(): OK" in capsys.readouterr().out
     Heartbeat.record("beat", at=timezone.now() - 4 * settings.BEAT_TICK_SECONDS * SECOND)
     with pytest.raises(SystemExit) as exit_:
-        call_command("health_check", "health_beat", "--no-http")
+        in_a_thread(call_command, "health_check", "health_beat", "--no-http")
     assert exit_.value.code == 1
     # The async ORM ran on asgiref's own thread: close its connection, or the test
     # database cannot be dropped at the end.
-    asyncio.run(sync_to_async(connections.close_all)())
+    run_async(sync_to_async(connections.close_all))
