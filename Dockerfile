@@ -16,4 +16,5 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinp
     && mkdir -p /app/var && chown -R leadflow /app/var
 USER leadflow
 EXPOSE 8000
-CMD ["gunicorn", "leadflow.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+# gunicorn.conf.py: gthread workers on 0.0.0.0:$PORT (8000), WEB_CONCURRENCY workers (2).
+CMD ["gunicorn", "-c", "gunicorn.conf.py"]

@@ -3,6 +3,7 @@ import hashlib
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -194,3 +195,32 @@ class OutboxMessage(models.Model):
         if self.failed_at:
             return "failed"
         return "pending"
+
+
+class Heartbeat(models.Model):
+    """The last time a periodic job said it ran: one row per job, updated in place.
+
+    ``beat`` is written by :func:`leadflow.tasks.beat_tick`, which beat sends every
+    BEAT_TICK_SECONDS and a worker runs, so a fresh row means beat, the broker and a worker
+    all work; the health check ``leadflow.health.BeatTick`` reads it by primary key. A row
+    in the database rather than a cache key: the default cache (locmem) is per process,
+    so the web process would never see a worker's tick, and a Redis cache may evict it or
+    lose it on a restart; every process of the stack shares the database.
+    """
+
+    name = models.CharField(max_length=50, primary_key=True)
+    at = models.DateTimeField()
+    # The first beat ever recorded: until the first sweep, it says how long one is overdue.
+    since = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def record(cls, name, at=None):
+        """Stamp ``name`` with ``at`` (now): one upsert, the first one also sets ``since``."""
+        at = at or timezone.now()
+        beat, _ = cls.objects.update_or_create(
+            name=name, defaults={"at": at}, create_defaults={"at": at, "since": at}
+        )
+        return beat

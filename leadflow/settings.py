@@ -49,6 +49,21 @@ def env_int(name, default, minimum=None):
     return value
 
 
+def env_float(name, default, minimum=None, maximum=None):
+    raw = env.str(name, default=None)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+    if value != value or (minimum is not None and value < minimum):  # NaN, or too small
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at most {maximum}.")
+    return value
+
+
 def env_url(name, default, parser):
     raw = env.str(name, default=None) or default
     try:
@@ -102,6 +117,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # /health/ (leadflow/health.py) and `manage.py health_check`.
+    "health_check",
     "leadflow",
     "campaigns",
     "leads",
@@ -312,6 +329,8 @@ SWEEP_FULL_INTERVAL_SECONDS = env_int("SWEEP_FULL_INTERVAL_SECONDS", 3600, minim
 FLAG_DIGEST_HOUR = env_int("FLAG_DIGEST_HOUR", 8, minimum=0)
 if FLAG_DIGEST_HOUR > 23:
     raise ImproperlyConfigured(f"FLAG_DIGEST_HOUR={FLAG_DIGEST_HOUR!r} must be 0 to 23.")
+# leadflow.tasks.beat_tick records a Heartbeat this often; /health/ fails after three missed.
+BEAT_TICK_SECONDS = 60
 CELERY_BEAT_SCHEDULE = {
     # The outbox relay: what was never published, or never finished, goes out again.
     "outbox-relay": {
@@ -342,6 +361,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.refresh_dashboard_stats",
         "schedule": 60,
         "options": {"expires": 60},
+    },
+    # The health check's proof that beat, the broker and a worker all work (leadflow/health.py).
+    "beat-tick": {
+        "task": "leadflow.tasks.beat_tick",
+        "schedule": BEAT_TICK_SECONDS,
+        "options": {"expires": BEAT_TICK_SECONDS},
     },
     "dashboard-stats-rebuild": {
         "task": "leads.tasks.refresh_dashboard_stats",
@@ -427,6 +452,9 @@ CONTENT_SECURITY_POLICY = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+# Probes (docker-compose, a load balancer) ask for /health/ over plain HTTP from inside the
+# network; it shows no secrets and sets no cookie, so it is answered rather than redirected.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
@@ -444,3 +472,31 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Error reporting (Sentry) ------------------------------------------------------------
+# Only when SENTRY_DSN is set: errors of the pages, the API and the Celery tasks, without
+# personal data (no user, cookies or bodies: send_default_pii=False); no tracing unless
+# SENTRY_TRACES_SAMPLE_RATE says what fraction of requests and tasks to trace. 0 passes
+# None: with 0.0 the SDK would still continue traces that callers' headers started.
+SENTRY_DSN = env.str("SENTRY_DSN", default="").strip()
+SENTRY_ENVIRONMENT = env.str(
+    "SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"
+).strip()
+SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0, maximum=1)
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.utils import BadDsn
+
+    try:
+        sentry_sdk.init(
+            dsn=SENTRY_DSN,
+            environment=SENTRY_ENVIRONMENT,
+            traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE or None,
+            send_default_pii=False,
+            integrations=[DjangoIntegration(), CeleryIntegration()],
+        )
+    except BadDsn as exc:
+        # Not the value: a DSN carries the project's key.
+        raise ImproperlyConfigured(f"SENTRY_DSN is not a valid Sentry DSN: {exc}") from None

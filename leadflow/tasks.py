@@ -10,6 +10,16 @@ def ping():
     return "pong"
 
 
+@shared_task
+def beat_tick():
+    """Beat sends this every BEAT_TICK_SECONDS; a worker records when it ran (the ``beat``
+    Heartbeat), which /health/ reads (leadflow/health.py BeatTick). Expires after one
+    interval, so ticks sent while no worker ran are dropped rather than replayed."""
+    from .models import Heartbeat
+
+    Heartbeat.record("beat")
+
+
 @shared_task(bind=True, max_retries=5, default_retry_delay=30, retry_backoff=True)
 def send_notification_email(self, notification_id):
     """Email one notification to its user (retried with backoff if the mail server fails)."""

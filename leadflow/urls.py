@@ -1,17 +1,26 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from health_check import Cache
 
 from campaigns.intake import intake
 from leads import notification_views as bell
 from leads.reporting import views as reporting
+from leads.sweep.health import RecentSweep
 
 from . import views
+from .health import BeatTick, CeleryBroker, Database, HealthView
+
+# Public, no login (README "Health"): 200 when every check passes, else 500; JSON with
+# ?format=json or Accept: application/json. /health/beat/ is beat's container check.
+HEALTH_CHECKS = [Database, Cache, CeleryBroker, BeatTick, RecentSweep]
 
 # Unhandled exceptions: JSON on the API and the intake, 503 when the database is down.
 handler500 = views.server_error
 
 urlpatterns = [
+    path("health/", HealthView.as_view(checks=HEALTH_CHECKS), name="health"),
+    path("health/beat/", HealthView.as_view(checks=[BeatTick]), name="health_beat"),
     path("", views.home, name="home"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -94,6 +95,17 @@ def is_postgres():
 def postgres_only(db):
     if not is_postgres():
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+def subprocess_database_url():
+    """The test database as a DATABASE_URL for a worker or server subprocess."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Bad environment values stop start-up with a clear ImproperlyConfigured message."""
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start(**env_overrides):
+def start(code="import django; django.setup(); print('started')", **env_overrides):
     env = {
         k: v
         for k, v in os.environ.items()
@@ -22,12 +23,15 @@ def start(**env_overrides):
             "SECRET_KEY",
             "TIME_ZONE",
             "EMAIL_URL",
+            "SENTRY_DSN",
+            "SENTRY_ENVIRONMENT",
+            "SENTRY_TRACES_SAMPLE_RATE",
         }
     }
     env.update(env_overrides)
     env["DJANGO_SETTINGS_MODULE"] = "leadflow.settings"
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -52,6 +56,16 @@ def test_defaults_start_on_sqlite_and_filesystem_broker():
         ({"CELERY_BROKER_URL": "ftp://broker"}, "CELERY_BROKER_URL='ftp://broker'"),
         ({"EMAIL_URL": "pigeon://coop"}, "EMAIL_URL='pigeon://coop'"),
         ({"CONN_MAX_AGE": "forever"}, "CONN_MAX_AGE='forever' is not an integer"),
+        (
+            {"SENTRY_TRACES_SAMPLE_RATE": "lots"},
+            "SENTRY_TRACES_SAMPLE_RATE='lots' is not a number",
+        ),
+        (
+            {"SENTRY_TRACES_SAMPLE_RATE": "1.5"},
+            "SENTRY_TRACES_SAMPLE_RATE='1.5' must be at most 1",
+        ),
+        ({"SENTRY_TRACES_SAMPLE_RATE": "nan"}, "SENTRY_TRACES_SAMPLE_RATE='nan' must be at least"),
+        ({"SENTRY_DSN": "ftp://key@sentry.example.com/1"}, "SENTRY_DSN is not a valid Sentry DSN"),
     ],
 )
 def test_bad_value_stops_start_up_with_improperly_configured(env, message):
@@ -77,3 +91,43 @@ def test_production_settings_need_secret_and_turn_on_https_cookies():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True"]
+
+
+SENTRY = (
+    "import django, json, sentry_sdk; django.setup(); client = sentry_sdk.get_client(); "
+    "o = client.options; print(json.dumps({'active': client.is_active(), 'dsn': o['dsn'], "
+    "'environment': o['environment'], 'traces_sample_rate': o['traces_sample_rate'], "
+    "'send_default_pii': o['send_default_pii'], 'integrations': sorted(client.integrations)}))"
+)
+DSN = "https://public@o1.ingest.sentry.invalid/42"
+
+
+def sentry_state(**env):
+    result = start(SENTRY, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_sentry_stays_off_without_a_dsn():
+    assert sentry_state()["active"] is False
+
+
+def test_sentry_reports_pages_and_tasks_without_personal_data_when_a_dsn_is_set():
+    state = sentry_state(SENTRY_DSN=DSN, SENTRY_ENVIRONMENT="staging")
+    assert state["active"] is True
+    assert state["dsn"] == DSN and state["environment"] == "staging"
+    assert state["send_default_pii"] is False
+    assert {"django", "celery"} <= set(state["integrations"])
+    # No tracing by default: None, as 0.0 would still continue callers' traces.
+    assert state["traces_sample_rate"] is None
+    state = sentry_state(
+        SENTRY_DSN=DSN, SENTRY_TRACES_SAMPLE_RATE="0.25", DEBUG="0", SECRET_KEY="x" * 50
+    )
+    assert state["traces_sample_rate"] == 0.25 and state["environment"] == "production"
+
+
+def test_a_bad_dsn_is_named_but_not_printed():
+    result = start(SENTRY_DSN="https://sentry.example.com/not-a-project")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SENTRY_DSN is not a valid Sentry DSN" in result.stderr
+    assert "sentry.example.com" not in result.stderr

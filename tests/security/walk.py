@@ -256,8 +256,9 @@ ROUTES = {
 }
 # fmt: on
 
-# Checked by their own tests (test_url_walk.py): the API's schema and docs, public by design.
-OWN_CHECKS = {"api:schema", "api:docs"}
+# Checked by their own tests (test_url_walk.py), public by design: the API's schema and docs,
+# and the health endpoints, whose answer depends on beat's tick and the last sweep.
+OWN_CHECKS = {"api:schema", "api:docs", "health", "health_beat"}
 
 
 @dataclass(frozen=True)
