@@ -104,3 +104,29 @@ class BeatTick(HealthCheck):
                 f"the last beat tick was {age.total_seconds():.0f} s ago; "
                 f"beat sends one every {settings.BEAT_TICK_SECONDS} s"
             )
+
+
+# The outbox is backed up when a message has waited this long without being finished:
+# several relay passes and a whole lease, so one slow task does not trip it.
+OUTBOX_LATE = dt.timedelta(minutes=15)
+
+
+@dataclasses.dataclass
+class OutboxBacklog(HealthCheck):
+    """No outbox message has waited OUTBOX_LATE (leadflow/outbox.py): one read of the
+    pending messages through ``outbox_pending_idx``. A late one means the relay or
+    the workers are not getting through; the managers' jobs page lists what waits."""
+
+    async def run(self):
+        from django.db.models import Q
+
+        from .models import OutboxMessage
+
+        now = timezone.now()
+        # Waiting: not finished, and no live run holds it (a long import may run for long).
+        waiting = OutboxMessage.objects.filter(done_at=None, failed_at=None).filter(
+            Q(lease_until=None) | Q(lease_until__lt=now)
+        )
+        if await waiting.filter(created_at__lt=now - OUTBOX_LATE).aexists():
+            minutes = OUTBOX_LATE.total_seconds() / 60
+            raise ServiceUnavailable(f"a background task has waited over {minutes:.0f} minutes")

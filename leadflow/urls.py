@@ -9,11 +9,11 @@ from leads.reporting import views as reporting
 from leads.sweep.health import RecentSweep
 
 from . import views
-from .health import BeatTick, CeleryBroker, Database, HealthView
+from .health import BeatTick, CeleryBroker, Database, HealthView, OutboxBacklog
 
 # Public, no login (README "Health"): 200 when every check passes, else 500; JSON with
 # ?format=json or Accept: application/json. /health/beat/ is beat's container check.
-HEALTH_CHECKS = [Database, Cache, CeleryBroker, BeatTick, RecentSweep]
+HEALTH_CHECKS = [Database, Cache, CeleryBroker, BeatTick, RecentSweep, OutboxBacklog]
 
 # Unhandled exceptions: JSON on the API and the intake, 503 when the database is down.
 handler500 = views.server_error

@@ -34,6 +34,7 @@ ALL_OK = {
     "CeleryBroker()": "OK",
     "BeatTick()": "OK",
     "RecentSweep()": "OK",
+    "OutboxBacklog()": "OK",
 }
 SECOND = dt.timedelta(seconds=1)
 
@@ -185,9 +186,9 @@ def test_health_is_not_redirected_to_https(healthy):
         assert client.get(HEALTH, {"format": "json"}).status_code == 200
 
 
-def test_the_request_runs_two_cheap_queries(client, healthy, django_assert_max_num_queries):
+def test_the_request_runs_three_cheap_queries(client, healthy, django_assert_max_num_queries):
     # The Database check's SELECT 1 runs on a connection of its own, not counted here.
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(3):
         assert client.get(HEALTH, {"format": "json"}).status_code == 200
 
 
@@ -230,3 +231,23 @@ def test_the_beat_container_check_exits_0_when_ticking_and_1_when_late(settings,
     # The async ORM ran on asgiref's own thread: close its connection, or the test
     # database cannot be dropped at the end.
     run_async(sync_to_async(connections.close_all))
+
+
+def test_a_task_waiting_a_quarter_of_an_hour_fails_the_outbox_check(client, healthy):
+    import uuid
+
+    from leadflow.models import OutboxMessage
+
+    def waiting(minutes, **fields):
+        at = timezone.now() - dt.timedelta(minutes=minutes)
+        values = {"id": uuid.uuid4(), "task": "leadflow.tasks.ping", "created_at": at}
+        return OutboxMessage.objects.create(**values, due_at=at, **fields)
+
+    waiting(10)  # the broker was down a few minutes: still fine
+    waiting(60, done_at=timezone.now())  # finished
+    waiting(60, lease_until=timezone.now() + 60 * SECOND)  # a long import, running
+    assert client.get(HEALTH, {"format": "json"}).status_code == 200
+    waiting(16)
+    response = client.get(HEALTH, {"format": "json"})
+    assert response.status_code == 500
+    assert checks(response)["OutboxBacklog()"].startswith("Unavailable: a background task has")
