@@ -262,6 +262,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Test-only: extra task modules for the worker to import (the fault tests' tasks in
+# tests/faults/tasks.py, comma-separated); empty in production.
+CELERY_IMPORTS = env.list("LEADFLOW_EXTRA_TASK_MODULES", default=[])
 # The sweep (leads/sweep/flags.py): flags every lead whose ball sits too long in one court.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 300, minimum=1)
 # Between full sweeps a sweep only examines what changed since the previous one.
