@@ -265,6 +265,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Test-only: extra task modules for the worker to import (the fault tests' tasks in
 # tests/faults/tasks.py, comma-separated); empty in production.
 CELERY_IMPORTS = env.list("LEADFLOW_EXTRA_TASK_MODULES", default=[])
+# leadflow/broker.py: without it a worker dies when Redis stops while it runs a task
+# (celery 5.7.0, kombu 5.7.0). Off only in the fault test that shows the crash.
+REDIS_CHANNEL_GUARD = env_bool("REDIS_CHANNEL_GUARD", True)
 # The sweep (leads/sweep/flags.py): flags every lead whose ball sits too long in one court.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 300, minimum=1)
 # Between full sweeps a sweep only examines what changed since the previous one.
