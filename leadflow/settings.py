@@ -255,10 +255,22 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _default_backend = f"file://{CELERY_DIR / 'results'}"
 else:
     _default_backend = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else None
+if CELERY_BROKER_URL.startswith("redis"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A delivered task that is never acknowledged (its worker was killed or lost Redis)
+        # is queued again this many seconds after its delivery. A task still running then,
+        # or still waiting for its countdown, is delivered a second time: keep it above the
+        # longest import and retry countdown (leads/tasks.py backs off up to an hour).
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=1),
+    }
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_backend)
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
+# With acks_late: a task whose pool process died under it (kill -9, the OOM killer) goes
+# back to the queue instead of being acknowledged as failed. A task that kills its process
+# every time comes back every time.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
