@@ -45,3 +45,14 @@ class OutboxTask(Task):
 app = Celery("leadflow", task_cls=OutboxTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _guard_redis_channels(sender, **kwargs):
+    # The worker's crash when Redis goes away during a task (leadflow/broker.py).
+    from django.conf import settings
+
+    from . import broker
+
+    if settings.REDIS_CHANNEL_GUARD:
+        broker.guard_released_channels()

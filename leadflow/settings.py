@@ -280,11 +280,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _default_backend = f"file://{CELERY_DIR / 'results'}"
 else:
     _default_backend = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else None
-    # Publishing gives up after a few seconds instead of hanging a request on a stalled
-    # broker (the outbox publishes it later); the visibility timeout is how long Redis
-    # waits before it hands a message a dead worker had taken to another worker.
+if CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=10),
+        # A delivered task that is never acknowledged (its worker was killed or lost Redis)
+        # is queued again this many seconds after its delivery. A task still running then,
+        # or still waiting for its countdown, is delivered again; the outbox lease skips
+        # that duplicate (leadflow/outbox.py).
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=1),
+        # Publishing gives up after a few seconds instead of hanging a request on a
+        # stalled broker (the outbox publishes it later).
         "socket_connect_timeout": 3,
         "socket_timeout": 10,
     }
@@ -300,6 +304,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # resume from their last committed batch), so a message is acknowledged only when its run
 # ends, and a run whose worker process died goes back to the queue.
 CELERY_TASK_ACKS_LATE = True
+# With acks_late: a task whose pool process died under it (kill -9, the OOM killer) goes
+# back to the queue instead of being acknowledged as failed. A task that kills its process
+# every time comes back every time (each run skipped while an earlier run's lease holds).
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A broker that is not up yet, or goes away, is retried for ever, not given up on.
@@ -322,6 +329,12 @@ DB_OUTAGE_RETRIES = env_int("DB_OUTAGE_RETRIES", 7, minimum=1)
 JOB_STALL_SECONDS = env_int("JOB_STALL_SECONDS", 180, minimum=10)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Test-only: extra task modules for the worker to import (the fault tests' tasks in
+# tests/faults/tasks.py, comma-separated); empty in production.
+CELERY_IMPORTS = env.list("LEADFLOW_EXTRA_TASK_MODULES", default=[])
+# leadflow/broker.py: without it a worker dies when Redis stops while it runs a task
+# (celery 5.7.0, kombu 5.7.0). Off only in the fault test that shows the crash.
+REDIS_CHANNEL_GUARD = env_bool("REDIS_CHANNEL_GUARD", True)
 # The sweep (leads/sweep/flags.py): flags every lead whose ball sits too long in one court.
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 300, minimum=1)
 # Between full sweeps a sweep only examines what changed since the previous one.
