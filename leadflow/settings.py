@@ -280,22 +280,24 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _default_backend = f"file://{CELERY_DIR / 'results'}"
 else:
     _default_backend = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else None
+REDIS_BROKER_OPTIONS = {
+    # A delivered task that is never acknowledged (its worker was killed or lost Redis) is
+    # queued again this many seconds after its delivery. A task still running then, or
+    # still waiting for its countdown, is delivered again; the outbox lease skips that
+    # duplicate (leadflow/outbox.py).
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=1),
+    # Publishing gives up after a few seconds instead of hanging a request on a stalled
+    # broker (the outbox publishes it later). Above kombu's 1 s BRPOP, which the worker
+    # waits on with the same connection settings.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 3,
+}
 if CELERY_BROKER_URL.startswith("redis"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # A delivered task that is never acknowledged (its worker was killed or lost Redis)
-        # is queued again this many seconds after its delivery. A task still running then,
-        # or still waiting for its countdown, is delivered again; the outbox lease skips
-        # that duplicate (leadflow/outbox.py).
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=1),
-        # Publishing gives up after a few seconds instead of hanging a request on a
-        # stalled broker (the outbox publishes it later).
-        "socket_connect_timeout": 3,
-        "socket_timeout": 10,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_BROKER_OPTIONS
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_backend)
 CELERY_RESULT_EXPIRES = 3600
-CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 3
-CELERY_REDIS_SOCKET_TIMEOUT = 10
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+CELERY_REDIS_SOCKET_TIMEOUT = 3
 # No caller waits for a task's result (the outbox tracks every run), and storing one would
 # make each publish talk to the result backend too. A task that is awaited opts in.
 CELERY_TASK_IGNORE_RESULT = True
@@ -313,7 +315,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
-CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # The outbox (leadflow/outbox.py): a run holds its message's lease this long; a published
 # message nobody finished is published again after this (then twice as long each time);
 # after a failed publish a process leaves publishing to the relay for this long.

@@ -26,7 +26,9 @@ OUTBOX_BATCH = 200
 OUTBOX_BATCHES_PER_RUN = 10
 
 
-def _backoff(retries, base=30, cap=3600):
+# Below the Redis visibility timeout (900 s): a task waiting out a longer countdown would
+# be delivered a second time, and a periodic task (not in the outbox) would then run twice.
+def _backoff(retries, base=30, cap=600):
     return min(cap, base * 2**retries) + random.uniform(0, base)
 
 
@@ -47,7 +49,7 @@ def drain_flag_outbox(self):
     """Notify the people responsible for raised flags (leads.sweep.outbox.drain_flag_outbox).
 
     A failed send leaves its flags in the outbox and retries this task with exponential
-    backoff (30 s up to an hour); after the last retry they still wait in the outbox for
+    backoff (30 s up to ten minutes); after the last retry they still wait in the outbox for
     the drain that follows the next sweep, so no flag is lost."""
     for _ in range(OUTBOX_BATCHES_PER_RUN):
         result = outbox.drain_flag_outbox(batch_size=OUTBOX_BATCH)

@@ -10,6 +10,7 @@ import contextlib
 import shutil
 
 import pytest
+from django.conf import settings
 from kombu import pools
 
 from leadflow.celery import app as leadflow_app
@@ -117,7 +118,7 @@ def journal(tmp_path):
 
 
 @pytest.fixture
-def leadflow_app_on_redis(redis_server):
+def leadflow_app_on_redis(redis_server, monkeypatch):
     """LeadFlow's own Celery app publishing to the private Redis (results there too), not
     eager, for the length of the test: code under test that queues a task (leadflow.jobs,
     .delay()) reaches the worker, and feels a Redis stop as the web process would."""
@@ -144,9 +145,12 @@ def leadflow_app_on_redis(redis_server):
                     dict.__delitem__(group, key)  # `key` is already the hash
 
     drop_connections()
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration (the
+    # PostgreSQL suite sets it): point that at the private Redis too.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_server.url)
     conf.update(
         broker_url=redis_server.url,
-        broker_transport_options={},
+        broker_transport_options=settings.REDIS_BROKER_OPTIONS,
         result_backend=redis_server.url,
         task_always_eager=False,
     )
