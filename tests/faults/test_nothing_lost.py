@@ -239,3 +239,40 @@ def test_redis_restarting_twice_during_an_import_loses_no_row(
     job = wait_done(job)
     assert_each_good_row_imported_once(job)
     assert import_worker.alive() and not import_worker.unrecoverable()
+
+
+def test_an_import_confirmed_while_redis_is_down_runs_once_redis_is_back(
+    marketer, campaign, import_worker, redis_server
+):
+    job = validated_import(marketer, campaign, rows=1500)
+    redis_server.stop()
+    started = time.monotonic()
+    imports.import_confirm(job=job, by=marketer)  # the user's click: it succeeds
+    assert time.monotonic() - started < 6
+    assert ImportJob.objects.get(pk=job.pk).status == ImportStatus.QUEUED
+    redis_server.start()
+    outbox._broker_down_until = 0.0  # as OUTBOX_BROKER_BACKOFF_SECONDS later
+    wait_for(lambda: outbox.relay() or not outbox.pending().filter(published_at=None).exists(), 30)
+    job = wait_done(job)
+    assert_each_good_row_imported_once(job, rows=1500)
+
+
+def test_a_whole_worker_killed_mid_import_is_resumed_by_a_new_worker(
+    marketer, campaign, start_worker, leadflow_app_on_redis, settings
+):
+    settings.JOB_STALL_SECONDS = 10
+    first = start_worker()
+    job = validated_import(marketer, campaign)
+    imports.import_confirm(job=job, by=marketer)
+    wait_for(lambda: processed(job) >= 1000, 60, interval=0.05, message="no batch committed")
+    first.kill()  # kill -9 of the worker and its pool
+    start_worker()
+    wait_for(
+        lambda: ImportJob.objects.get(pk=job.pk).is_stalled,
+        30,
+        interval=0.5,
+        message="never stalled",
+    )
+    imports.import_watchdog()
+    job = wait_done(job)
+    assert_each_good_row_imported_once(job)
