@@ -122,7 +122,7 @@ def main():
     parser.add_argument("--connections", type=int, default=8, help="open connections (max 64)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument(
-        "--threads", type=int, default=1, help="threads per worker (1: sync, as in production)"
+        "--threads", type=int, default=4, help="threads per worker (4, as gunicorn.conf.py)"
     )
     parser.add_argument("--fresh", action="store_true", help="empty the database first")
     parser.add_argument("--allow-sqlite", action="store_true", help="for a quick try only")
@@ -173,7 +173,8 @@ def main():
     server = subprocess.Popen(
         [
             str(VENV_BIN / "gunicorn"),
-            "leadflow.wsgi",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -185,6 +186,7 @@ def main():
         ],
         cwd=ROOT,
         env=env,
+        stdout=subprocess.DEVNULL,  # gunicorn.conf.py's access log
     )
     try:
         wait_until_up(url)

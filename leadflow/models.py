@@ -177,6 +177,10 @@ class OutboxMessage(models.Model):
                 condition=Q(done_at__isnull=True, failed_at__isnull=True),
                 name="outbox_pending_idx",
             ),
+            # The relay's pruning: "messages done before the cut-off".
+            models.Index(
+                fields=["done_at"], condition=Q(done_at__isnull=False), name="outbox_done_idx"
+            ),
             # The jobs page: "messages that gave up, newest first".
             models.Index(
                 fields=["failed_at"],

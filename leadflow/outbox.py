@@ -175,6 +175,19 @@ def relay(*, limit=500, now=None):
     return published
 
 
+# Done messages are kept this long (what ran, when, how often), then pruned by the relay.
+KEEP_DONE = timedelta(days=7)
+
+
+def prune(*, limit=5000, now=None):
+    """Delete up to ``limit`` messages finished more than KEEP_DONE ago; returns how many."""
+    cutoff = (now or timezone.now()) - KEEP_DONE
+    ids = list(
+        OutboxMessage.objects.filter(done_at__lt=cutoff).values_list("pk", flat=True)[:limit]
+    )
+    return OutboxMessage.objects.filter(pk__in=ids).delete()[0] if ids else 0
+
+
 # --- running: the worker's lease ----------------------------------------------------------
 
 

@@ -31,7 +31,9 @@ def send_notification_email(self, notification_id):
 
 @shared_task
 def relay_outbox():
-    """Publish the outbox messages that are due (leadflow.outbox.relay), batch after batch."""
+    """Publish the outbox messages that are due (leadflow.outbox.relay), batch after batch,
+    and prune what finished a week ago."""
+    outbox.prune()
     total = 0
     while (published := outbox.relay()) >= 500:
         total += published

@@ -269,3 +269,15 @@ def outbox_task_class():
     from leadflow.celery import OutboxTask
 
     return OutboxTask
+
+
+def test_the_relay_prunes_messages_done_a_week_ago(rep):
+    now = timezone.now()
+    for done in (now - timedelta(days=8), now - timedelta(days=6), None):
+        with transaction.atomic():
+            _email(rep)
+        OutboxMessage.objects.filter(done_at=None, published_at=None).update(
+            done_at=done, published_at=now
+        )
+    assert outbox.prune() == 1
+    assert OutboxMessage.objects.count() == 2
