@@ -104,8 +104,11 @@ def worker(start_worker):
 
 
 @pytest.fixture
-def client(redis_server):
+def client(redis_server, monkeypatch):
     """Publishes tasks to the private Redis: client.sleep(seconds, journal), client.send(name)."""
+    # Celery reads CELERY_BROKER_URL from the environment before any app's own broker URL
+    # (the PostgreSQL suite sets it): point that at the private Redis too.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_server.url)
     client = harness.Client(redis_server)
     yield client
     client.close()

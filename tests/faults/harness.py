@@ -313,7 +313,8 @@ class Client:
         from celery import Celery
 
         self.app = Celery("faults-client", broker=redis.url, set_as_current=False)
-        self.connection = self.app.connection_for_write()
+        # The URL given here: Celery would prefer CELERY_BROKER_URL from the environment.
+        self.connection = self.app.connection_for_write(redis.url)
 
     def send(self, name, *args, queue="celery", **options):
         return self.app.send_task(
