@@ -2,8 +2,20 @@
 the client address they count by. With several web processes the cache must be shared
 (``CACHE_URL``)."""
 
+import time
+
 from django.conf import settings
 from django.core.cache import cache
+
+# After a cache failure this process leaves the cache alone for this long: a hung Redis
+# costs one request its one-second timeout, not every request (the callers let requests
+# through while the cache is away).
+CACHE_BACKOFF_SECONDS = 30
+_cache_down_until = 0.0
+
+
+class CacheUnavailable(Exception):
+    """The cache failed moments ago; not tried again yet."""
 
 
 def client_ip(request):
@@ -20,11 +32,19 @@ def client_ip(request):
 
 def count(key, timeout):
     """Add one to the counter ``key`` and return its new value. The counter starts at the
-    first hit and expires ``timeout`` seconds later. Cache errors propagate: each caller
-    decides whether a broken cache lets the request through."""
-    cache.add(key, 0, timeout=timeout)
+    first hit and expires ``timeout`` seconds later. Cache errors propagate (after one, for
+    CACHE_BACKOFF_SECONDS, as CacheUnavailable at once): each caller decides whether a
+    broken cache lets the request through."""
+    global _cache_down_until
+    if time.monotonic() < _cache_down_until:
+        raise CacheUnavailable
     try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=timeout)
-        return 1
+        cache.add(key, 0, timeout=timeout)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=timeout)
+            return 1
+    except Exception:
+        _cache_down_until = time.monotonic() + CACHE_BACKOFF_SECONDS
+        raise

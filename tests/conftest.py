@@ -123,3 +123,13 @@ def immediate_on_commit(monkeypatch):
     from django.db import transaction
 
     monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_outage_memory(monkeypatch):
+    """Each test starts in a process that has not seen the cache or the broker fail
+    (leadflow.ratelimit and leadflow.outbox leave them alone for a while after a failure)."""
+    from leadflow import outbox, ratelimit
+
+    monkeypatch.setattr(ratelimit, "_cache_down_until", 0.0)
+    monkeypatch.setattr(outbox, "_broker_down_until", 0.0)

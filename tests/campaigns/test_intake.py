@@ -430,6 +430,23 @@ def test_a_cache_outage_does_not_take_intake_down(anon, site_campaign, monkeypat
     assert post_json(anon, site_campaign, FORM).status_code == 200
 
 
+def test_after_a_cache_failure_the_next_posts_do_not_wait_for_the_cache(
+    anon, site_campaign, monkeypatch
+):
+    """A hung Redis costs one request its timeout, not every request."""
+    calls = []
+
+    def hung(*args, **kwargs):
+        calls.append(args)
+        raise TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(cache, "add", hung)
+    for n in range(3):
+        data = {**FORM, "email": f"hung{n}@example.com"}
+        assert post_json(anon, site_campaign, data).status_code == 200
+    assert len(calls) == 1  # the first post's per-address check; the rest skipped the cache
+
+
 # --- CORS for scripts on the campaign's own site --------------------------------------
 
 
