@@ -143,6 +143,17 @@ def step_campaigns():
     return out
 
 
+def step_managers():
+    """The pages a manager lands on: the team page (home after login) and the jobs page."""
+    setup()
+    client = client_for("manager")
+    out = {}
+    for name, url in {"team page (home)": "/sales/team/", "jobs page": "/leads/jobs/"}.items():
+        ms, queries, status = timed_get(client, url)
+        out[name] = {"ms": round(ms, 1), "queries": queries, "status": status}
+    return out
+
+
 def step_export():
     setup()
     from leads.models import Lead
@@ -234,8 +245,8 @@ def main():
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument(
         "--only",
-        default="list,campaigns,export,import",
-        help="comma-separated steps to run (default: list,campaigns,export,import)",
+        default="list,campaigns,managers,export,import",
+        help="comma-separated steps to run (default: list,campaigns,managers,export,import)",
     )
     parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -245,6 +256,7 @@ def main():
             "seed": lambda: step_seed(int(rest[0]), int(rest[1])),
             "list": step_list,
             "campaigns": step_campaigns,
+            "managers": step_managers,
             "export": step_export,
             "import": lambda: step_import(int(rest[0])),
         }[name]()
@@ -265,6 +277,12 @@ def main():
     if "campaigns" in steps:
         print("\ncampaigns (median of 5, server time through Django's test client):")
     for name, row in (run_step("campaigns") if "campaigns" in steps else {}).items():
+        print(
+            f"  {name:<22} {row['ms']:>8.1f} ms  {row['queries']:>2} queries  HTTP {row['status']}"
+        )
+    if "managers" in steps:
+        print("\nmanagers' pages (median of 5, server time through Django's test client):")
+    for name, row in (run_step("managers") if "managers" in steps else {}).items():
         print(
             f"  {name:<22} {row['ms']:>8.1f} ms  {row['queries']:>2} queries  HTTP {row['status']}"
         )

@@ -106,6 +106,12 @@ class Flag(models.Model):
                 condition=Q(resolved_at__isnull=True),
                 name="flag_open_kind_idx",
             ),
+            # The team page: "each rep's open flags on the sales side" (one grouped query).
+            models.Index(
+                fields=["responsible", "side"],
+                condition=Q(resolved_at__isnull=True),
+                name="flag_open_responsible_idx",
+            ),
             # Notification outbox: "raised, not yet notified".
             models.Index(
                 fields=["raised_at"], condition=Q(notified_at__isnull=True), name="flag_outbox_idx"

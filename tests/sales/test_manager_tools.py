@@ -141,9 +141,34 @@ def test_team_query_count_does_not_grow_with_leads_or_reps(
         make_lead(Stage.HANDED_OFF, owner=rep)
         make_lead(Stage.CONTACTED, owner=rep)
         make_lead(Stage.HANDED_OFF, owner=None)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):  # the reps' open flags: one grouped query
         response = manager_client.get(TEAM)
     assert len(response.context["reps"]) == n + 1  # and the rep1 fixture
+
+
+def test_team_counts_each_reps_open_sales_flags(manager_client, make_lead, rep, other_rep):
+    now = timezone.now()
+    lead = make_lead(Stage.CONTACTED, owner=rep)
+    other = make_lead(Stage.CONTACTED, owner=other_rep)
+
+    def flag(kind, side, responsible, resolved=None, on=lead):
+        Flag.objects.create(
+            lead=on,
+            kind=kind,
+            side=side,
+            responsible=responsible,
+            raised_at=now,
+            resolved_at=resolved,
+        )
+
+    flag(FlagKind.FOLLOW_UP_OVERDUE, "sales", rep)
+    flag(FlagKind.STALLED, "sales", rep)
+    flag(FlagKind.UNCONVERTED, "sales", rep, resolved=now)  # resolved: not counted
+    flag(FlagKind.MQL_WAITING, "marketing", rep)  # marketing's side: not counted
+    flag(FlagKind.STALLED, "sales", other_rep, on=other)
+    body = manager_client.get(TEAM).content.decode()
+    assert cells(row_of(body, rep))[-1] == "2"
+    assert cells(row_of(body, other_rep))[-1] == "1"
 
 
 # --- availability ------------------------------------------------------------------------
