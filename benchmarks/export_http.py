@@ -24,13 +24,12 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from intake import free_port, manage, shell, wait_until_up  # noqa: E402
+from intake import free_port, manage, production_env, shell, wait_until_up  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 
@@ -56,18 +55,7 @@ def main():
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         parser.error("set DATABASE_URL to the seeded PostgreSQL database")
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "benchmark-only-" + uuid.uuid4().hex,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://"),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = production_env()
     manage(env, "collectstatic", "--noinput", "-v0")
     leads = int(shell(env, "from leads.models import Lead; print(Lead.objects.count())"))
     port = free_port()

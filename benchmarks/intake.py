@@ -59,6 +59,23 @@ end
 """
 
 
+def production_env(**extra):
+    """The production configuration (DEBUG off) over plain HTTP on loopback."""
+    return {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "benchmark-only-" + uuid.uuid4().hex,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://"),
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -136,20 +153,7 @@ def main():
     if wrk is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "benchmark-only-" + uuid.uuid4().hex,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "INTAKE_RATE_PER_IP": "0",
-        "INTAKE_RATE_PER_KEY": "0",
-        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "memory://"),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = production_env(INTAKE_RATE_PER_IP="0", INTAKE_RATE_PER_KEY="0")
     if args.fresh:
         manage(env, "flush", "--noinput")
     manage(env, "migrate", "--noinput", "-v0")
