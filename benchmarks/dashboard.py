@@ -238,7 +238,8 @@ def main():
     print(f"refresh with nothing to do: {(time.perf_counter() - started) * 1000:.1f} ms")
 
     client = Client()
-    client.force_login(get_user_model().objects.get(username="manager"))
+    manager = get_user_model().objects.get(username="manager")
+    client.force_login(manager)
     today = timezone.localdate()
     sla = global_policy().first_contact_hours
     print(
@@ -267,7 +268,7 @@ def main():
             reference.sales_scorecard(filters)
             reference.reasons(filters)
             reference.objections_by_campaign(filters)
-            medians.false_rejections(filters)
+            medians.false_rejections(filters, manager)
             reference.weekly_trend(filters)
 
         page_ms = median_ms(page, args.repeat)

@@ -18,9 +18,10 @@ from django.db.models import (
 )
 from django.db.models.functions import RowNumber
 
+from leadflow import roles
 from sales.models import Handoff, HandoffOutcome
 
-from ..models import Stage
+from ..models import Lead, Stage
 
 
 class _EpochSeconds(Func):
@@ -141,9 +142,16 @@ def false_rejection_handoffs(filters):
     )
 
 
-def false_rejections(filters, limit=50):
+def false_rejections(filters, user, limit=50):
+    """The dashboard's list of false rejections as ``user`` may see it: everyone's for
+    marketing and managers; for a rep only their own rejections, of leads in their scope
+    (Lead.objects.for_user): the figures per rep stay everyone's, but no list names a lead
+    the user may not open."""
+    handoffs = false_rejection_handoffs(filters)
+    if not roles.can_market(user):
+        handoffs = handoffs.filter(to_user=user, lead__in=Lead.objects.for_user(user))
     return list(
-        false_rejection_handoffs(filters)
-        .select_related("lead", "to_user", "lead__owner")
-        .order_by("-lead__closed_at", "-id")[:limit]
+        handoffs.select_related("lead", "to_user", "lead__owner").order_by(
+            "-lead__closed_at", "-id"
+        )[:limit]
     )

@@ -56,7 +56,7 @@ def _context(request):
         "objections": stats.objections_by_campaign(filters),
         "objection_labels": dict(ObjectionTag.choices),
         "reason_labels": dict(RejectionReason.choices),
-        "false_rejections": false_rejections(filters),
+        "false_rejections": false_rejections(filters, request.user),
         "weekly": stats.weekly_trend(filters),
         "stats_current": current,
         "stats_as_of": stats.refreshed_at(),

@@ -285,7 +285,21 @@ def test_sales_scorecard_and_false_rejections(world):
     assert (r2["flags_raised"], r2["flags_open"]) == (1, 0)
     assert r2["objections"] == [("price", 1), ("timing", 1)]
     assert r1["false_rejections"] == 1 and r1["rejection_accuracy"] == 0.5
-    assert [h.lead.last_name for h in medians.false_rejections(october())] == ["L8"]
+    manager = factories.manager(username="numbers-manager")
+    assert [h.lead.last_name for h in medians.false_rejections(october(), manager)] == ["L8"]
+
+
+def test_a_rep_sees_only_their_own_false_rejections_of_leads_in_their_scope(world):
+    """Everyone's figures, but no list names a lead the rep may not open: r1 rejected L8,
+    which r2 won, so r1's list is empty until r1 owns the lead again."""
+    from leads.models import Lead
+
+    reps = {row["rep"].username: row["rep"] for row in reference.sales_scorecard(october())}
+    r1, r2 = reps["r1"], reps["r2"]
+    assert medians.false_rejections(october(), r1) == []
+    assert medians.false_rejections(october(), r2) == []  # r2 won it, rejected nothing
+    Lead.objects.filter(last_name="L8").update(owner=r1)
+    assert [h.lead.last_name for h in medians.false_rejections(october(), r1)] == ["L8"]
 
 
 def test_weekly_trend_groups_by_week_of_creation(world):
