@@ -1,5 +1,5 @@
 """Personal API tokens: created, shown once, revoked (SPEC §6); a manager's retry of a
-background task that gave up."""
+background task that gave up; a manager's unlock of a username locked out of logging in."""
 
 import secrets
 
@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from leadflow.errors import InvalidInput, TransitionNotAllowed
 
-from . import outbox, permissions
+from . import outbox, permissions, throttle
 from .models import ApiToken
 
 TOKEN_NAME_MAX = 100
@@ -54,3 +54,11 @@ def outbox_message_retry(*, by, message_id):
     permissions.require_manager(by)
     if not outbox.retry_later(message_id):
         raise TransitionNotAllowed(_("This task is no longer waiting for a retry."))
+
+
+def login_unlock(*, by, user):
+    """A manager clears every login lock-out of ``user``'s username, at every client address
+    (leadflow/throttle.py); their next wrong passwords count from zero. A client address
+    locked out for guessing many usernames stays locked out."""
+    permissions.require_manager(by)
+    throttle.unlock(user.get_username())

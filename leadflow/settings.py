@@ -203,8 +203,9 @@ if CACHES["default"]["BACKEND"].endswith(".RedisCache"):
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Login throttling (leadflow/throttle.py): this many failed logins for one username, or
-# from one client address, within LOGIN_LOCKOUT_SECONDS lock it out for that long; 0 is off.
+# Login throttling (leadflow/throttle.py): this many failed logins for one username from one
+# client address, or from one client address whatever the usernames, within
+# LOGIN_LOCKOUT_SECONDS lock it out for that long; 0 is off. Managers can unlock a username.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=0)
 LOGIN_FAILURE_LIMIT_PER_IP = env_int("LOGIN_FAILURE_LIMIT_PER_IP", 50, minimum=0)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)

@@ -1,18 +1,26 @@
 """Login throttling against password guessing.
 
-Failed logins are counted in the cache per username and per client address. After
-``LOGIN_FAILURE_LIMIT`` failures for one username (or ``LOGIN_FAILURE_LIMIT_PER_IP`` from
-one address, whatever usernames it tries) within ``LOGIN_LOCKOUT_SECONDS``, that username
-(or address) is locked out for ``LOGIN_LOCKOUT_SECONDS``: the login pages refuse to check
-any password for it and say when to try again. A successful login clears its username's
-count. With several web processes the cache must be shared (``CACHE_URL``), as for the
-intake rate limits.
+Failed logins are counted in the cache per (username, client address) and per client
+address. After ``LOGIN_FAILURE_LIMIT`` failures for one username from one address (or
+``LOGIN_FAILURE_LIMIT_PER_IP`` from one address, whatever usernames it tries) within
+``LOGIN_LOCKOUT_SECONDS``, that username at that address (or that address) is locked out
+for ``LOGIN_LOCKOUT_SECONDS``: the login pages refuse to check any password for it and say
+when to try again. Counting the username per address means wrong passwords typed elsewhere
+do not lock its owner out. A successful login clears its username's count at its address;
+a manager's :func:`unlock` (``leadflow.services.login_unlock``) clears the username's
+lock-outs at every address. With several web processes the cache must be shared
+(``CACHE_URL``), as for the intake rate limits.
+
+Usernames are counted as Django's login checks them (:func:`normalize_username`), so
+look-alike spellings of one username (full-width, mathematical letters, superscript
+digits, other case) share one count.
 """
 
 import hashlib
 import logging
 import math
 import time
+import unicodedata
 
 from django import forms
 from django.conf import settings
@@ -28,18 +36,37 @@ logger = logging.getLogger("leadflow.login")
 LOCKED_OUT = "locked_out"
 
 
-def _bucket(kind, value):
+def normalize_username(username):
+    """The key a username is counted under: NFKC, as Django's login form and
+    ``AbstractBaseUser.normalize_username`` see it (so "ｒｅｐ３", "𝐫ep3" and "rep³" are
+    rep3), then stripped and case-folded."""
+    if not isinstance(username, str):
+        return ""
+    folded = unicodedata.normalize("NFKC", username).casefold()
+    return unicodedata.normalize("NFKC", folded).strip()
+
+
+def _bucket(kind, *values):
     # Hashed: usernames may hold characters a cache key (memcached's) cannot.
+    value = "\0".join(values)
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"login:{kind}:{digest}"
 
 
+def _generation_key(name):
+    return f"{_bucket('gen', name)}:g"
+
+
 def _buckets(request, username):
-    buckets = [(_bucket("user", (username or "").strip().lower()), settings.LOGIN_FAILURE_LIMIT)]
+    """``[(bucket, limit)]``: the username at this address first, then the address. The
+    username's bucket carries its generation, which :func:`unlock` replaces to forget every
+    count and lock-out of that username at once (at every address)."""
+    name = normalize_username(username)
+    address = ratelimit.client_ip(request) if request is not None else ""
+    generation = str(cache.get(_generation_key(name)) or 0)
+    buckets = [(_bucket("user", generation, name, address), settings.LOGIN_FAILURE_LIMIT)]
     if request is not None:
-        buckets.append(
-            (_bucket("ip", ratelimit.client_ip(request)), settings.LOGIN_FAILURE_LIMIT_PER_IP)
-        )
+        buckets.append((_bucket("ip", address), settings.LOGIN_FAILURE_LIMIT_PER_IP))
     return [(bucket, limit) for bucket, limit in buckets if limit]
 
 
@@ -76,18 +103,34 @@ def record_failure(request, username):
 
 
 def reset(request, username):
-    """A successful login clears the failures counted against its username."""
+    """A successful login clears the failures counted against its username (at its
+    address)."""
     try:
-        cache.delete(f"{_buckets(request, username)[0][0]}:n")
+        name = normalize_username(username)
+        address = ratelimit.client_ip(request) if request is not None else ""
+        generation = str(cache.get(_generation_key(name)) or 0)
+        cache.delete(f"{_bucket('user', generation, name, address)}:n")
     except Exception:  # noqa: BLE001
         logger.exception("login throttle: cache unavailable")
+
+
+def unlock(username):
+    """Forget every failure and lock-out counted against ``username``, at every address
+    (the per-address limit across usernames stays). O(1): a fresh generation makes all of
+    the username's buckets unreachable; the old ones expire on their own. Cache errors
+    propagate: the manager asked, and must hear it did not happen."""
+    # A new value each time (never reused), so an unlock cannot revive older buckets. No
+    # timeout: the key must outlive every bucket of the generation it replaced.
+    cache.set(_generation_key(normalize_username(username)), time.time_ns(), timeout=None)
 
 
 def lockout_message(seconds):
     minutes = max(1, math.ceil(seconds / 60))
     return ngettext(
-        "Too many failed logins; try again in %(n)s minute.",
-        "Too many failed logins; try again in %(n)s minutes.",
+        "Too many failed logins. Try again in %(n)s minute, or ask a manager to unlock"
+        " your account.",
+        "Too many failed logins. Try again in %(n)s minutes, or ask a manager to unlock"
+        " your account.",
         minutes,
     ) % {"n": minutes}
 

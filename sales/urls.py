@@ -8,6 +8,7 @@ urlpatterns = [
     path("team/", team.team, name="team"),
     path("team/<int:user_id>/", team.rep_leads, name="rep_leads"),
     path("team/<int:user_id>/availability/", team.rep_availability, name="rep_availability"),
+    path("team/<int:user_id>/unlock-login/", team.login_unlock, name="login_unlock"),
     path("reassign/", team.bulk_reassign, name="bulk_reassign"),
     path("disputes/", team.disputes, name="disputes"),
     path("disputes/<int:pk>/rule/", team.dispute_rule, name="dispute_rule"),

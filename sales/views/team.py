@@ -1,4 +1,7 @@
-"""Managers' pages: the team, one rep's leads, bulk reassignment, availability, disputes."""
+"""Managers' pages: the team, one rep's leads, bulk reassignment, availability, login
+unlocks, disputes."""
+
+import logging
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -23,6 +26,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from leadflow import roles
+from leadflow import services as leadflow_services
 from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import forbidden, safe_next
 from leadflow.permissions import role_required
@@ -45,6 +49,7 @@ from ..models import Dispute, DisputeRuling
 from .helpers import QUEUE_LIMIT, attach_flags, choices, rep_choices, today_bounds
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 
 REP_LEADS_PER_PAGE = 100
@@ -248,6 +253,28 @@ def rep_availability(request, user_id):
     else:
         message = _("%(rep)s is unavailable: round-robin skips them.")
     messages.success(request, message % {"rep": rep.get_username()})
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def login_unlock(request, user_id):
+    """A manager lets a user locked out of logging in (too many wrong passwords) try again
+    at once, from every address."""
+    back = safe_next(request, reverse("sales:team"))
+    if not roles.is_manager(request.user):
+        return forbidden(request, _("Only managers can unlock a login."))
+    user = get_object_or_404(User, pk=user_id)
+    try:
+        leadflow_services.login_unlock(by=request.user, user=user)
+    except LeadflowError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    except Exception:  # noqa: BLE001 - the cache (leadflow/throttle.py) is away
+        logger.exception("login unlock failed for user %s", user.pk)
+        messages.error(request, _("The unlock did not work: try again in a minute."))
+        return redirect(back)
+    messages.success(request, _("%(user)s can log in again.") % {"user": user.get_username()})
     return redirect(back)
 
 

@@ -179,6 +179,7 @@ ROUTES = {
     "sales:rep_leads": Row("LFFFK", kwargs=USER("rep")),
     "sales:rep_availability": Row("LXXXX", "LFFFK", kwargs=USER("rep"),
                                   data=lambda w: {"available": ""}),
+    "sales:login_unlock": Row("LXXXX", "LFFFK", kwargs=USER("rep")),
     "sales:bulk_reassign": Row("LXXXX", "LFFFK", data=lambda w: {
         "ids": [w.leads[Stage.ACCEPTED].pk], "to_user": w.users["other_rep"].pk}),
     "sales:disputes": Row("LFFFK"),
