@@ -1,5 +1,7 @@
 """CSV import pages: upload -> mapping -> validation report -> confirm -> progress -> summary."""
 
+from itertools import islice
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
@@ -14,7 +16,7 @@ from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import run_action
 from leadflow.permissions import role_required
 
-from ..models import ACTIVE_IMPORT, ImportJob, ImportOutcome, ImportStatus
+from ..models import ACTIVE_IMPORT, ImportJob, ImportOutcome, ImportStatus, Lead
 from . import services
 from .forms import ImportConfirmForm, ImportMappingForm, ImportUploadForm
 
@@ -23,6 +25,23 @@ def user_imports(user):
     """Imports this user may see: their own; managers see all."""
     jobs = ImportJob.objects.select_related("created_by", "default_campaign")
     return jobs if roles.is_manager(user) else jobs.filter(created_by=user)
+
+
+def with_visible_leads(user, rows, chunk_size=2000):
+    """``(row, lead_id)`` for each import row, ``lead_id`` None when the row's lead is not
+    in ``user``'s scope (``Lead.objects.for_user``): an import that touched another rep's
+    lead says so without naming it, as the API's ``lead: null`` does. One query per
+    ``chunk_size`` rows, so a long report keeps iterating in chunks."""
+    rows = iter(rows)
+    while chunk := list(islice(rows, chunk_size)):
+        ids = {row.lead_id for row in chunk if row.lead_id is not None}
+        visible = (
+            set(Lead.objects.for_user(user).filter(pk__in=ids).values_list("pk", flat=True))
+            if ids
+            else set()
+        )
+        for row in chunk:
+            yield row, row.lead_id if row.lead_id in visible else None
 
 
 @role_required(
@@ -167,6 +186,7 @@ def import_report_csv(request, pk):
     response["X-Content-Type-Options"] = "nosniff"
     writer = SafeWriter(response)
     writer.writerow(["line", "outcome", "email", "lead_id", "reason"])
-    for row in job.rows.order_by("line").iterator(chunk_size=2000):
-        writer.writerow([row.line, row.outcome, row.email, row.lead_id or "", row.reason])
+    rows = job.rows.order_by("line").iterator(chunk_size=2000)
+    for row, lead_id in with_visible_leads(request.user, rows):
+        writer.writerow([row.line, row.outcome, row.email, lead_id or "", row.reason])
     return response

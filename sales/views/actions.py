@@ -76,8 +76,6 @@ class Action:
     success: str
     form_class: type | None = None
     title: str = ""
-    # A rep may act on a queued lead; losing the race for it is a message, not a 404.
-    queue: bool = False
     manager_only: bool = False
     initial: object = None  # (lead) -> the form's initial values
 
@@ -137,16 +135,13 @@ def _reassign(request, lead, data):
 
 
 ACTIONS = {
-    "claim": Action(
-        _claim, gettext_lazy("Claimed %(lead)s: accept or reject it now."), queue=True
-    ),
-    "accept": Action(_accept, gettext_lazy("Accepted %(lead)s."), queue=True),
+    "claim": Action(_claim, gettext_lazy("Claimed %(lead)s: accept or reject it now.")),
+    "accept": Action(_accept, gettext_lazy("Accepted %(lead)s.")),
     "reject": Action(
         _reject,
         gettext_lazy("Rejected %(lead)s: it is back with marketing."),
         RejectForm,
         gettext_lazy("Reject a lead"),
-        queue=True,
     ),
     "log": Action(
         _log,
@@ -199,13 +194,14 @@ def lead_action(request, pk, action):
     user = request.user
     if not roles.can_work_sales(user):
         return forbidden(request, _("Only salespeople and managers can do this."))
+    # The lead as this request reads it: out of the user's scope now, it is a 404 whatever
+    # its history (who claimed it, whether it was once theirs), so an action URL says nothing
+    # of another rep's lead. A race is lost only by a user who could act on this copy: the
+    # service locks the lead, keeps this copy as ``as_seen`` and answers someone else's
+    # commit meanwhile with a message (lifecycle.someone_else_acted).
     lead = Lead.objects.for_user(user).select_related("owner", "campaign").filter(pk=pk).first()
     if lead is None:
-        refusal = services.out_of_scope_refusal(user, pk, queue=spec.queue)
-        if refusal is None:
-            raise Http404
-        messages.error(request, refusal.message)
-        return redirect(safe_next(request, reverse("sales:inbox")))
+        raise Http404
     if spec.manager_only and not roles.is_manager(user):
         return forbidden(request, _("Only managers can do this."))
     back = safe_next(request, lead.get_absolute_url())

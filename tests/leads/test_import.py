@@ -350,3 +350,48 @@ def test_a_reps_import_needs_no_campaign(rep_client, rep):
     assert (job.status, job.invalid_rows, job.created_count) == (ImportStatus.DONE, 0, 1)
     lead = Lead.objects.get()
     assert (lead.origin, lead.owner, lead.campaign) == ("sales", rep, None)
+
+
+def test_the_report_leaves_out_the_ids_of_leads_outside_the_importers_scope(
+    rep_client, manager_client, make_lead, other_rep, google
+):
+    """rep1's import touched rep2's lead: rep1's report says "touched" without its id, as
+    the API's ``lead: null`` does; their own new lead keeps its id, and a manager (who sees
+    every lead) gets both."""
+    theirs = make_lead(Stage.ACCEPTED, owner=other_rep)
+    job = full_import(
+        rep_client,
+        f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,MQL,\nB,Beta,{theirs.email},,,,,,\n",
+    )
+    mine = Lead.objects.get(email="a@x.test")
+    url = reverse("leads:import_report", args=[job.pk])
+
+    def report(client):
+        return list(csv.reader(io.StringIO(client.get(url).content.decode())))[1:]
+
+    assert report(rep_client) == [
+        ["2", "created", "a@x.test", str(mine.pk), ""],
+        ["3", "touched", theirs.email, "", ""],
+    ]
+    assert report(manager_client) == [
+        ["2", "created", "a@x.test", str(mine.pk), ""],
+        ["3", "touched", theirs.email, str(theirs.pk), ""],
+    ]
+    body = rep_client.get(job.get_absolute_url()).content.decode()
+    assert theirs.get_absolute_url() not in body
+
+
+def test_the_report_checks_the_scope_once_per_chunk_of_rows(rep, other_rep, make_lead):
+    from leads.imports.views import with_visible_leads
+    from leads.models import ImportRow
+
+    theirs = make_lead(Stage.ACCEPTED, owner=other_rep)
+    mine = make_lead(Stage.ACCEPTED, owner=rep)
+    rows = [ImportRow(line=i, lead_id=[mine.pk, theirs.pk, None][i % 3]) for i in range(7)]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        out = [lead_id for _row, lead_id in with_visible_leads(rep, rows, chunk_size=3)]
+    assert out == [mine.pk, None, None] * 2 + [mine.pk]
+    assert len(queries) == 3
