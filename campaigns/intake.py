@@ -187,7 +187,8 @@ def read_body(request):
     if _is_json(request):
         try:
             payload = json.loads(request.body or b"")
-        except (ValueError, UnicodeDecodeError):
+        # RecursionError: thousands of nested brackets exhaust the decoder's stack.
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise IntakeRefused(400, _("The body is not valid JSON.")) from None
         if not isinstance(payload, dict):
             raise IntakeRefused(400, _("Send a JSON object of field names and values."))

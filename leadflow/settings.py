@@ -418,7 +418,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["leadflow.api.defaults.HasRole"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["leadflow.api.defaults.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "leadflow.api.base.LeadflowAutoSchema",
     "EXCEPTION_HANDLER": "leadflow.api.base.exception_handler",
     "NUM_PROXIES": NUM_PROXIES,

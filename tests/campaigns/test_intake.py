@@ -484,3 +484,10 @@ def test_cors_needs_a_configured_site(anon, campaign, origin):
 def test_cors_refuses_origins_that_are_not_the_site(anon, site_campaign, origin):
     preflight = anon.options(url(site_campaign), HTTP_ORIGIN=origin)
     assert not preflight.has_header("Access-Control-Allow-Origin")
+
+
+def test_deeply_nested_json_is_400(anon, site_campaign):
+    body = "[" * 5000 + "]" * 5000
+    response = anon.post(url(site_campaign), body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["detail"]
