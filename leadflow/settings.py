@@ -136,6 +136,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Personal data is not cached: private, no-store for the signed-in and the API.
+    "leadflow.middleware.PrivateCacheControlMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the user is known (its 413 page has the navbar), before any view reads a body.
     "leadflow.middleware.RequestSizeLimitMiddleware",
