@@ -187,7 +187,8 @@ def read_body(request):
     if _is_json(request):
         try:
             payload = json.loads(request.body or b"")
-        except (ValueError, UnicodeDecodeError):
+        # RecursionError: thousands of nested brackets exhaust the decoder's stack.
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise IntakeRefused(400, _("The body is not valid JSON.")) from None
         if not isinstance(payload, dict):
             raise IntakeRefused(400, _("Send a JSON object of field names and values."))
@@ -269,11 +270,10 @@ def _wants_json(request):
 def _cors(response, request, campaign):
     """Lets a script on the campaign's own site read the answer (and nobody else)."""
     origin = request.headers.get("Origin")
-    if (
-        campaign is not None
-        and origin
-        and origin_of(origin) == origin_of(campaign.allowed_origin, bare=False)
-    ):
+    # Both sides must be a real scheme://host[:port]: "null", "file://" and a campaign
+    # without a site are all None to origin_of, and None == None must not let them in.
+    allowed = origin_of(campaign.allowed_origin, bare=False) if campaign is not None else None
+    if allowed is not None and origin and origin_of(origin) == allowed:
         response["Access-Control-Allow-Origin"] = origin
         response["Vary"] = "Origin"
     return response

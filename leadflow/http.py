@@ -9,8 +9,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from leadflow.errors import ActionForbidden, LeadflowError
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# The JSON API's prefix (leadflow/urls.py).
+API_PATH = "/api/"
 # Programs read these: every error under them is JSON ``{"detail": ...}``, never a page.
-JSON_PATHS = ("/api/", "/intake/")
+JSON_PATHS = (API_PATH, "/intake/")
 
 
 def answers_json(request):

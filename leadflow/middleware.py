@@ -1,5 +1,5 @@
-"""Request guards that run before any view reads the body, and the answer when the
-database is out of reach."""
+"""Request guards that run before any view reads the body, the answer when the database
+is out of reach, and the cache policy for personal data."""
 
 import logging
 import sqlite3
@@ -12,7 +12,7 @@ from django.template import loader
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from .http import answers_json
+from .http import API_PATH, answers_json
 
 logger = logging.getLogger("leadflow.db")
 
@@ -109,3 +109,30 @@ class RequestSizeLimitMiddleware:
         if answers_json(request):
             return JsonResponse({"detail": message}, status=status)
         return render(request, "413.html", {"message": message, "status": status}, status=status)
+
+
+class PrivateCacheControlMiddleware:
+    """``Cache-Control: private, no-store`` on every answer to a signed-in user and on
+    every API answer, unless the view chose its own: lead pages, API bodies and CSV
+    exports hold personal data that no shared proxy nor the browser's disk may keep.
+    The API authenticates by token inside the view, after this middleware has looked at
+    the user, so its paths are covered whoever asks. Static files (WhiteNoise, earlier
+    in the chain) and /health/ (its own header) are untouched."""
+
+    VALUE = "private, no-store"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control") and self._personal(request):
+            response["Cache-Control"] = self.VALUE
+        return response
+
+    @staticmethod
+    def _personal(request):
+        if request.path_info.startswith(API_PATH):
+            return True
+        user = getattr(request, "user", None)
+        return bool(user is not None and user.is_authenticated)

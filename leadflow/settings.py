@@ -136,6 +136,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Personal data is not cached: private, no-store for the signed-in and the API.
+    "leadflow.middleware.PrivateCacheControlMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the user is known (its 413 page has the navbar), before any view reads a body.
     "leadflow.middleware.RequestSizeLimitMiddleware",
@@ -419,7 +421,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["leadflow.api.defaults.HasRole"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["leadflow.api.defaults.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "leadflow.api.base.LeadflowAutoSchema",
     "EXCEPTION_HANDLER": "leadflow.api.base.exception_handler",
     "NUM_PROXIES": NUM_PROXIES,

@@ -1,4 +1,5 @@
-"""The classes REST_FRAMEWORK's settings name: token authentication and role permissions.
+"""The classes REST_FRAMEWORK's settings name: token authentication, role permissions and
+the JSON parser.
 DRF imports them while it defines APIView, so this module must not
 import ``rest_framework.views`` (nor anything that does)."""
 
@@ -7,7 +8,7 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from rest_framework import exceptions
+from rest_framework import exceptions, parsers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
@@ -76,3 +77,19 @@ class CanMarket(HasRole):
 
     def has_permission(self, request, view):
         return super().has_permission(request, view) and roles.can_market(request.user)
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with a body nested too deeply for the decoder (thousands of
+    brackets: a RecursionError, so a 500) answered as a 400 like any other bad JSON."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(
+                _("JSON parse error - the body is nested too deeply.")
+            ) from None

@@ -63,3 +63,12 @@ def test_errors_follow_the_accept_language(client_as, db, language, word):
     assert response.status_code == 404
     # Dutch falls back to English until the nl catalogue has the string; no crash either way.
     assert response.json()["detail"] in (f"{word}.", "Not found.")
+
+
+@pytest.mark.parametrize("role, status", [("anonymous", 401), ("marketer", 400)])
+def test_deeply_nested_json_is_a_4xx_not_500(client_as, campaign, role, status):
+    # Thousands of brackets exhaust the JSON decoder's stack (a RecursionError).
+    body = "[" * 5000 + "]" * 5000
+    response = client_as(role).post("/api/v1/leads/", body, content_type="application/json")
+    assert response.status_code == status
+    assert response.json()["detail"]

@@ -466,3 +466,28 @@ def test_cors_answers_only_the_campaigns_site(anon, site_campaign):
     assert not other.has_header("Access-Control-Allow-Origin")
     preflight = anon.options(url(site_campaign), HTTP_ORIGIN="https://evil.example")
     assert not preflight.has_header("Access-Control-Allow-Origin")
+
+
+@pytest.mark.parametrize("origin", ["null", "foo", "file://", "https://www.example.com"])
+def test_cors_needs_a_configured_site(anon, campaign, origin):
+    # The default campaign has no allowed site: no origin, not even "null", may read.
+    assert not campaign.allowed_origin
+    preflight = anon.options(
+        url(campaign), HTTP_ORIGIN=origin, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
+    assert not preflight.has_header("Access-Control-Allow-Origin")
+    response = post_json(anon, campaign, FORM, HTTP_ORIGIN=origin)
+    assert not response.has_header("Access-Control-Allow-Origin")
+
+
+@pytest.mark.parametrize("origin", ["null", "foo", "file://", f"{SITE}/path", f"{SITE}.evil"])
+def test_cors_refuses_origins_that_are_not_the_site(anon, site_campaign, origin):
+    preflight = anon.options(url(site_campaign), HTTP_ORIGIN=origin)
+    assert not preflight.has_header("Access-Control-Allow-Origin")
+
+
+def test_deeply_nested_json_is_400(anon, site_campaign):
+    body = "[" * 5000 + "]" * 5000
+    response = anon.post(url(site_campaign), body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["detail"]

@@ -5,6 +5,7 @@ import io
 from django.urls import reverse
 from django.utils import timezone
 
+from leadflow.csv_safe import SafeWriter
 from leads import exports
 from leads.models import Flag, Stage
 from tests import factories
@@ -79,3 +80,33 @@ def test_export_needs_a_role(client, db):
 def test_export_link_on_the_list_carries_the_filters(marketer_client, db):
     body = marketer_client.get(reverse("leads:list") + "?stage=won&q=x").content.decode()
     assert f'href="{EXPORT}?stage=won&amp;q=x"' in body
+
+
+def test_a_cell_with_a_delimiter_of_either_dialect_stays_one_quoted_cell(
+    marketer_client, make_lead
+):
+    # Dutch Excel splits on ";": unquoted, "Acme;=1+1;x" would put "=1+1" in a cell of its own.
+    lead = make_lead(Stage.NEW)
+    lead.company = "Acme;=1+1;x"
+    lead.save()
+    text = b"".join(marketer_client.get(EXPORT).streaming_content).decode()
+    # A ";" reader sees a quote only at the start of a line, so the "=" after the embedded
+    # ";" carries the apostrophe as well.
+    cells = [cell for row in csv.reader(io.StringIO(text), delimiter=";") for cell in row]
+    assert not any(cell.startswith("=") for cell in cells)
+    assert "'=1+1" in cells
+    # A "," reader gets the company back as one quoted cell.
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows[0]["company"] == "Acme;'=1+1;x"
+    assert ',"Acme;\'=1+1;x",' in text
+
+
+def test_safe_writer_quotes_delimiters_of_either_dialect_and_matches_csv_otherwise():
+    plain = [7, "Ada", "", None, 'say "hi"', "two\nlines", dt.date(2026, 1, 2)]
+    ours, theirs = io.StringIO(), io.StringIO()
+    SafeWriter(ours).writerow(plain)
+    csv.writer(theirs).writerow(plain)
+    assert ours.getvalue() == theirs.getvalue()
+    out = io.StringIO()
+    SafeWriter(out).writerow(["a,b", "a;b", "a\t+1", "-1"])
+    assert out.getvalue() == '"a,b","a;b","a\t\'+1",\'-1\r\n'
