@@ -21,6 +21,7 @@ from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
 from kombu.exceptions import OperationalError
 
+from . import outbox
 from .celery import app as leadflow_app
 from .models import Heartbeat
 
@@ -118,15 +119,8 @@ class OutboxBacklog(HealthCheck):
     the workers are not getting through; the managers' jobs page lists what waits."""
 
     async def run(self):
-        from django.db.models import Q
-
-        from .models import OutboxMessage
-
-        now = timezone.now()
         # Waiting: not finished, and no live run holds it (a long import may run for long).
-        waiting = OutboxMessage.objects.filter(done_at=None, failed_at=None).filter(
-            Q(lease_until=None) | Q(lease_until__lt=now)
-        )
-        if await waiting.filter(created_at__lt=now - OUTBOX_LATE).aexists():
+        cutoff = timezone.now() - OUTBOX_LATE
+        if await outbox.waiting().filter(created_at__lt=cutoff).aexists():
             minutes = OUTBOX_LATE.total_seconds() / 60
             raise ServiceUnavailable(f"a background task has waited over {minutes:.0f} minutes")

@@ -137,6 +137,16 @@ def pending():
     return OutboxMessage.objects.filter(done_at=None, failed_at=None)
 
 
+def unleased(now):
+    """No live run holds the message: never leased, or its lease ran out before ``now``."""
+    return Q(lease_until=None) | Q(lease_until__lt=now)
+
+
+def waiting(now=None):
+    """Pending messages no live run holds: the relay's to publish, /health/'s to watch."""
+    return pending().filter(unleased(now or timezone.now()))
+
+
 def backlog(now=None):
     """The jobs page's figures, in one query: what waits, what never reached the broker,
     the oldest waiting, and what gave up."""
@@ -151,7 +161,10 @@ def backlog(now=None):
     )
 
 
-def relay(*, limit=500, now=None):
+RELAY_BATCH = 500  # messages per relay pass, under one transaction's row locks
+
+
+def relay(*, limit=RELAY_BATCH, now=None):
     """Publish the messages that are due: never published (the broker was down), or
     published but not finished in time, and not leased by a live run. Stops at the first
     broker failure (the rest wait for the next pass). Returns how many were published."""
@@ -159,9 +172,8 @@ def relay(*, limit=500, now=None):
     published = 0
     with transaction.atomic():
         due = list(
-            pending()
+            waiting(now)
             .filter(due_at__lte=now)
-            .filter(Q(lease_until=None) | Q(lease_until__lt=now))
             .order_by("due_at")
             .select_for_update(skip_locked=True)[:limit]
         )
@@ -210,7 +222,7 @@ def claim(message_id, *, lease_seconds=None, now=None):
         return Claim.UNTRACKED
     taken = (
         OutboxMessage.objects.filter(pk=key, done_at=None, failed_at=None)
-        .filter(Q(lease_until=None) | Q(lease_until__lt=now))
+        .filter(unleased(now))
         .update(lease_until=now + lease, attempts=F("attempts") + 1)
     )
     if taken:

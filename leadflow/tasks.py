@@ -35,6 +35,6 @@ def relay_outbox():
     and prune what finished a week ago."""
     outbox.prune()
     total = 0
-    while (published := outbox.relay()) >= 500:
+    while (published := outbox.relay()) >= outbox.RELAY_BATCH:
         total += published
     return total + published
