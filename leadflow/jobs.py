@@ -53,27 +53,29 @@ def queued(**fields):
     return {"run_token": None, "heartbeat_at": timezone.now(), "stalled_at": None, **fields}
 
 
-def claim_run(queryset, pk):
-    """Take job ``pk`` (in ``queryset``: the states a run may start from) for this run;
-    returns the run's token, or None when a live run holds it. A job nobody holds, or one
-    that is stalled, can be taken; a later heartbeat of the run it was taken from fails."""
+def claim_run(queryset, pk, **fields):
+    """Take job ``pk`` (in ``queryset``: the states a run may start from) for this run,
+    setting ``fields`` in the same UPDATE; returns the run's token, or None when a live
+    run holds it. A job nobody holds, or one that is stalled, can be taken; a later
+    heartbeat of the run it was taken from fails."""
     token = uuid.uuid4()
     taken = (
         queryset.filter(pk=pk)
         .filter(Q(run_token__isnull=True) | stalled_q())
-        .update(run_token=token, heartbeat_at=timezone.now(), stalled_at=None)
+        .update(run_token=token, heartbeat_at=timezone.now(), stalled_at=None, **fields)
     )
     return token if taken else None
+
+
+def progressed():
+    """The fields a batch done writes: a fresh heartbeat, no stall, none in a row."""
+    return {"heartbeat_at": timezone.now(), "stalled_at": None, "stalls": 0}
 
 
 def heartbeat(queryset, pk, token, **progress):
     """Record progress of the run holding ``token``; False when another run took the job
     over (the caller then stops without writing anything more)."""
-    return bool(
-        queryset.filter(pk=pk, run_token=token).update(
-            heartbeat_at=timezone.now(), stalled_at=None, stalls=0, **progress
-        )
-    )
+    return bool(queryset.filter(pk=pk, run_token=token).update(**progressed(), **progress))
 
 
 class Superseded(Exception):

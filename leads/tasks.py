@@ -32,6 +32,11 @@ def _backoff(retries, base=30, cap=600):
     return min(cap, base * 2**retries) + random.uniform(0, base)
 
 
+def _retry(task, exc=None, base=30):
+    """The task's Retry, with exponential backoff and jitter (raise it)."""
+    return task.retry(exc=exc, countdown=_backoff(task.request.retries, base=base))
+
+
 @shared_task(bind=True, max_retries=3, ignore_result=True)
 def sweep(self):
     """Raise and resolve flags (leads.sweep.flags.sweep_flags), then drain the notification
@@ -39,7 +44,7 @@ def sweep(self):
     try:
         result = sweeping.sweep_flags()
     except OperationalError as exc:  # e.g. a deadlock with a concurrent sweep
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
+        raise _retry(self, exc, base=5) from exc
     enqueue("leads.tasks.drain_flag_outbox")
     return {"raised": dict(+result.raised), "resolved": dict(+result.resolved)}
 
@@ -56,7 +61,7 @@ def drain_flag_outbox(self):
         if result.failed:
             if self.request.retries >= self.max_retries:
                 return
-            raise self.retry(countdown=_backoff(self.request.retries))
+            raise _retry(self)
         if not result.more:
             return
     enqueue("leads.tasks.drain_flag_outbox")
@@ -68,7 +73,7 @@ def flag_digest(self):
     try:
         _digest, sent = digest.flag_digest()
     except outbox.SEND_ERRORS as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        raise _retry(self, exc) from exc
     return sent
 
 
@@ -80,7 +85,7 @@ def recompute_deadlines(self, job_id):
     try:
         job = sla.deadlines_recompute(job_id)
     except OperationalError as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
+        raise _retry(self, exc, base=5) from exc
     if job is not None and job.finished_at is not None and not job.superseded:
         enqueue("leads.tasks.sweep")
 
@@ -104,7 +109,7 @@ def validate_import(self, job_id, language=None):
         with _in_language(language):
             imports.import_validate(job_id)
     except DB_OUTAGE as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
+        raise _retry(self, exc, base=5) from exc
 
 
 @shared_task(bind=True, max_retries=10, lease_seconds=IMPORT_LEASE_SECONDS)
@@ -115,7 +120,7 @@ def run_import(self, job_id, language=None):
         with _in_language(language):
             imports.import_run(job_id)
     except DB_OUTAGE as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=5)) from exc
+        raise _retry(self, exc, base=5) from exc
 
 
 @shared_task

@@ -5,6 +5,8 @@ redelivery resumes. The leads themselves go in through leads.services.lead_impor
 import logging
 
 from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -121,9 +123,13 @@ def _parsed_rows(job, raw=None):
         )
 
 
-def _requeue(job, **fields):
-    for name, value in jobs.queued(**fields).items():
+def _set(job, fields):
+    for name, value in fields.items():
         setattr(job, name, value)
+
+
+def _requeue(job, **fields):
+    _set(job, jobs.queued(**fields))
 
 
 def import_validate(job_id):
@@ -282,12 +288,13 @@ def import_run(job_id, *, batch_size=None):
     retrying that write through a short database outage."""
     batch_size = batch_size or IMPORT_BATCH
     token = jobs.claim_run(
-        ImportJob.objects.filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]), job_id
+        ImportJob.objects.filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]),
+        job_id,
+        status=ImportStatus.RUNNING,
+        started_at=Coalesce(F("started_at"), Value(timezone.now(), DateTimeField())),
     )
     if token is None:
         return None
-    ImportJob.objects.filter(pk=job_id, run_token=token).update(status=ImportStatus.RUNNING)
-    ImportJob.objects.filter(pk=job_id, started_at=None).update(started_at=timezone.now())
     job = ImportJob.objects.select_related("created_by", "default_campaign").get(pk=job_id)
     invalid_lines = set(
         job.rows.filter(outcome=ImportOutcome.INVALID).values_list("line", flat=True)
@@ -360,9 +367,7 @@ def _commit_import_batch(job, rows, batch_end, sla, token, last=False):
         locked.processed_rows = batch_end
         locked.created_count += sum(1 for _r, o, _l in results if o == ImportOutcome.CREATED)
         locked.touched_count += sum(1 for _r, o, _l in results if o == ImportOutcome.TOUCHED)
-        locked.heartbeat_at = timezone.now()
-        locked.stalled_at = None
-        locked.stalls = 0
+        _set(locked, jobs.progressed())
         if last:
             locked.status = ImportStatus.DONE
             locked.finished_at = timezone.now()

@@ -385,13 +385,10 @@ def deadlines_recompute(job_id, *, sql_batch=SQL_BATCH, python_batch=PYTHON_BATC
       ``position``; a second delivery while a live run holds the job does nothing;
     - returns the job (None when it does not exist); a finished job is left alone.
     """
-    job = DeadlineRecompute.objects.filter(pk=job_id).first()
-    if job is None or job.finished_at is not None:
-        return job
     token = jobs.claim_run(DeadlineRecompute.objects.filter(finished_at=None), job_id)
-    if token is None:
+    job = DeadlineRecompute.objects.filter(pk=job_id).first()
+    if token is None:  # missing, finished, or a live run holds it
         return job
-    job.refresh_from_db()
     candidates = _candidates(job.campaign_id)
     if job.position == 0:
         job.started_at = job.started_at or timezone.now()
