@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leadflow.errors import ActionForbidden, LeadflowError
 
@@ -78,3 +80,30 @@ def run_action(request, action, *, success, back):
     if success:
         messages.success(request, success)
     return result if hasattr(result, "status_code") else redirect(back)
+
+
+# A bulk action lists this many refusals one by one, then counts the rest.
+REFUSALS_LISTED = 20
+
+
+def report_refused(request, refused, missing):
+    """A bulk action's refusals as messages: each ``(lead_id, reason)`` of the first
+    REFUSALS_LISTED, a count of the rest, and how many selected leads were not found."""
+    for lead_id, message in refused[:REFUSALS_LISTED]:
+        messages.error(request, _("Lead #%(id)s: %(msg)s") % {"id": lead_id, "msg": message})
+    if len(refused) > REFUSALS_LISTED:
+        more = len(refused) - REFUSALS_LISTED
+        messages.error(
+            request,
+            ngettext("…and %(n)s more refused.", "…and %(n)s more refused.", more) % {"n": more},
+        )
+    if missing:
+        messages.error(
+            request,
+            ngettext(
+                "%(n)s selected lead was not found.",
+                "%(n)s selected leads were not found.",
+                missing,
+            )
+            % {"n": missing},
+        )

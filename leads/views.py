@@ -14,7 +14,7 @@ from django.views.generic import DetailView, FormView
 
 from leadflow import roles
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
-from leadflow.http import forbidden, run_action, safe_next
+from leadflow.http import forbidden, report_refused, run_action, safe_next
 from sales.services import out_of_scope_refusal
 
 from . import lifecycle, services
@@ -360,22 +360,5 @@ def lead_bulk(request):
             request,
             ngettext("%(n)s lead updated.", "%(n)s leads updated.", len(done)) % {"n": len(done)},
         )
-    for lead_id, message in refused[:20]:
-        messages.error(request, _("Lead #%(id)s: %(msg)s") % {"id": lead_id, "msg": message})
-    if len(refused) > 20:
-        more = len(refused) - 20
-        messages.error(
-            request,
-            ngettext("…and %(n)s more refused.", "…and %(n)s more refused.", more) % {"n": more},
-        )
-    if missing:
-        messages.error(
-            request,
-            ngettext(
-                "%(n)s selected lead was not found.",
-                "%(n)s selected leads were not found.",
-                missing,
-            )
-            % {"n": missing},
-        )
+    report_refused(request, refused, missing)
     return redirect(back)

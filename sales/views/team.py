@@ -28,7 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from leadflow import roles
 from leadflow import services as leadflow_services
 from leadflow.errors import InvalidInput, LeadflowError
-from leadflow.http import forbidden, safe_next
+from leadflow.http import forbidden, report_refused, safe_next
 from leadflow.permissions import role_required
 from leads.models import (
     SALES_STAGES,
@@ -211,25 +211,7 @@ def bulk_reassign(request):
             )
             % {"n": len(done), "rep": data["to_user"].get_username()},
         )
-    for lead_id, message in refused[:20]:
-        messages.error(request, _("Lead #%(id)s: %(msg)s") % {"id": lead_id, "msg": message})
-    if len(refused) > 20:
-        more = len(refused) - 20
-        messages.error(
-            request,
-            ngettext("…and %(n)s more refused.", "…and %(n)s more refused.", more) % {"n": more},
-        )
-    missing = len(data["lead_ids"]) - len(ids)
-    if missing:
-        messages.error(
-            request,
-            ngettext(
-                "%(n)s selected lead was not found.",
-                "%(n)s selected leads were not found.",
-                missing,
-            )
-            % {"n": missing},
-        )
+    report_refused(request, refused, len(data["lead_ids"]) - len(ids))
     return redirect(back)
 
 
