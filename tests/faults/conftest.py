@@ -104,11 +104,8 @@ def worker(start_worker):
 
 
 @pytest.fixture
-def client(redis_server, monkeypatch):
+def client(redis_server):
     """Publishes tasks to the private Redis: client.sleep(seconds, journal), client.send(name)."""
-    # Celery reads CELERY_BROKER_URL from the environment before any app's own broker URL
-    # (the PostgreSQL suite sets it): point that at the private Redis too.
-    monkeypatch.setenv("CELERY_BROKER_URL", redis_server.url)
     client = harness.Client(redis_server)
     yield client
     client.close()
