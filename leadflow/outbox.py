@@ -36,6 +36,7 @@ from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
 from .models import OutboxMessage
+from .pause import Pause
 
 log = logging.getLogger(__name__)
 
@@ -82,22 +83,22 @@ def write(name, args=(), kwargs=None):
 
 # --- publishing -------------------------------------------------------------------------
 
-_broker_down_until = 0.0
+# After a failed publish this process leaves publishing to the relay for a while.
+broker_pause = Pause()
 
 
 def publish_soon(message):
     """The commit hook: publish now unless the broker failed moments ago in this process
     (then the relay does it), and never let a broker failure reach the user's request."""
-    global _broker_down_until
     eager = current_app.conf.task_always_eager
-    if not eager and time.monotonic() < _broker_down_until:
+    if not eager and broker_pause.active:
         return False
     try:
         return publish(message)
     except Exception:
         if eager:
             raise
-        _broker_down_until = time.monotonic() + settings.OUTBOX_BROKER_BACKOFF_SECONDS
+        broker_pause.start(settings.OUTBOX_BROKER_BACKOFF_SECONDS)
         log.warning(
             "outbox %s (%s): publishing failed; the relay retries", message.pk, message.task
         )

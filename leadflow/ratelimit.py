@@ -2,16 +2,16 @@
 the client address they count by. With several web processes the cache must be shared
 (``CACHE_URL``)."""
 
-import time
-
 from django.conf import settings
 from django.core.cache import cache
+
+from .pause import Pause
 
 # After a cache failure this process leaves the cache alone for this long: a hung Redis
 # costs one request its one-second timeout, not every request (the callers let requests
 # through while the cache is away).
 CACHE_BACKOFF_SECONDS = 30
-_cache_down_until = 0.0
+cache_pause = Pause(CACHE_BACKOFF_SECONDS)
 
 
 class CacheUnavailable(Exception):
@@ -35,8 +35,7 @@ def count(key, timeout):
     first hit and expires ``timeout`` seconds later. Cache errors propagate (after one, for
     CACHE_BACKOFF_SECONDS, as CacheUnavailable at once): each caller decides whether a
     broken cache lets the request through."""
-    global _cache_down_until
-    if time.monotonic() < _cache_down_until:
+    if cache_pause.active:
         raise CacheUnavailable
     try:
         cache.add(key, 0, timeout=timeout)
@@ -46,5 +45,5 @@ def count(key, timeout):
             cache.set(key, 1, timeout=timeout)
             return 1
     except Exception:
-        _cache_down_until = time.monotonic() + CACHE_BACKOFF_SECONDS
+        cache_pause.start()
         raise

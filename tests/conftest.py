@@ -126,10 +126,10 @@ def immediate_on_commit(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_outage_memory(monkeypatch):
+def _fresh_outage_memory():
     """Each test starts in a process that has not seen the cache or the broker fail
     (leadflow.ratelimit and leadflow.outbox leave them alone for a while after a failure)."""
     from leadflow import outbox, ratelimit
 
-    monkeypatch.setattr(ratelimit, "_cache_down_until", 0.0)
-    monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
+    ratelimit.cache_pause.clear()
+    outbox.broker_pause.clear()

@@ -31,7 +31,7 @@ def broker_down(monkeypatch):
         raise BrokerDown("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(type(task), "apply_async", refuse)
-    monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
+    outbox.broker_pause.clear()
 
     class Control:
         attempts = calls
@@ -39,7 +39,7 @@ def broker_down(monkeypatch):
         @staticmethod
         def up():
             monkeypatch.setattr(type(task), "apply_async", real)
-            monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
+            outbox.broker_pause.clear()
 
     return Control
 
