@@ -24,7 +24,7 @@ from leadflow.models import Notification, Profile
 from sales.models import Activity, Dispute, DisputeRuling, Handoff, Objection
 
 from ..models import FLAG_SIDE, Flag, FlagKind, Lead, Origin, Side, StageChange, Touch
-from ..sla.calendar import SLA, refresh_deadlines
+from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, refresh_deadlines
 
 User = get_user_model()
 H = dt.timedelta(hours=1)
@@ -177,28 +177,8 @@ class _Ids:
 class _LeadState:
     """The attributes refresh_deadlines reads, without a model instance per lead."""
 
-    __slots__ = (
-        "campaign_id",
-        "stage",
-        "mql_at",
-        "rejected_at",
-        "dispute_ruled_at",
-        "disputed_at",
-        "last_handed_off_at",
-        "last_contact_at",
-        "next_follow_up_at",
-        "last_activity_at",
-        "accepted_at",
-        "handed_off_at",
-        "mql_due_at",
-        "rejection_due_at",
-        "response_due_at",
-        "contact_due_at",
-        "follow_up_due_at",
-        "stale_due_at",
-        "convert_due_at",
-    )
-    FROM_ROW = __slots__[1:12]
+    __slots__ = (*INPUT_FIELDS, *DEADLINE_FIELDS)
+    FROM_ROW = INPUT_FIELDS[1:]  # all but campaign_id, in the seeder's row order
 
 
 LEAD_COLUMNS = _model_columns(Lead)

@@ -207,7 +207,7 @@ SQL_BATCH = 20_000  # lead ids per set-based UPDATE
 PYTHON_BATCH = 1_000  # leads per locked batch when business hours are on
 
 # What refresh_deadlines reads from a lead.
-_INPUT_FIELDS = (
+INPUT_FIELDS = (
     "campaign_id",
     "stage",
     "mql_at",
@@ -336,7 +336,7 @@ def _python_batch(after, campaign_id, size):
             _candidates(campaign_id)
             .filter(pk__gt=after)
             .order_by("pk")
-            .only(*_INPUT_FIELDS, *DEADLINE_FIELDS)
+            .only(*INPUT_FIELDS, *DEADLINE_FIELDS)
             .select_for_update()[:size]
         )
         changed = []
