@@ -30,6 +30,7 @@ from django.views.decorators.http import require_http_methods
 from leadflow import ratelimit
 from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import origin_of
+from leads.consent import consent_answer
 from leads.models import InquiryType, TouchSource
 from leads.services import UTM_FIELDS, lead_intake
 from leads.sla.calendar import SLA
@@ -131,6 +132,16 @@ def split_full_name(name):
     return " ".join(words[:-1]), words[-1]
 
 
+class ConsentField(forms.NullBooleanField):
+    """The consent answer a post carried: True, False or None (leads.consent). The raw
+    value is read as it came (NullBooleanSelect would take a checkbox's "on" for none)."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        return consent_answer(value)
+
+
 class IntakeForm(forms.Form):
     """The fields a campaign's web form may send (README: "Public intake")."""
 
@@ -148,7 +159,9 @@ class IntakeForm(forms.Form):
     job_title = forms.CharField(label=gettext_lazy("Job title"), max_length=150, required=False)
     country = forms.CharField(label=gettext_lazy("Country"), max_length=100, required=False)
     message = forms.CharField(label=gettext_lazy("Message"), max_length=5000, required=False)
-    consent = forms.BooleanField(label=gettext_lazy("Consent"), required=False)
+    # A ticked box (or JSON true) gives consent, JSON false (or "0") withdraws it; an
+    # unticked box says nothing, so it never takes back an earlier "yes".
+    consent = ConsentField(label=gettext_lazy("Consent"), required=False)
     inquiry_type = forms.ChoiceField(
         label=gettext_lazy("Inquiry type"), choices=InquiryType.choices, required=False
     )
@@ -402,7 +415,7 @@ def _log_inquiry(request, campaign, data):
                 **{k: data.get(k) or "" for k in ("first_name", "last_name", "email", "phone")},
                 **{k: data.get(k) or "" for k in ("company", "job_title", "country")},
                 "notes": message,
-                "consent": bool(data.get("consent")),
+                "consent": data.get("consent"),
             },
             campaign=campaign,
             inquiry_type=data.get("inquiry_type") or InquiryType.WEB_FORM,

@@ -24,6 +24,7 @@ from sales.api import DisputeSerializer, SalesLeadActions
 from . import services
 from .filters import KeysetPage, LeadFilterForm
 from .models import (
+    CONSENT_SOURCES,
     DisqualifyReason,
     Flag,
     InquiryType,
@@ -58,6 +59,13 @@ class LeadSerializer(serializers.ModelSerializer):
     email = serializers.CharField(read_only=True)
     rejection_reason = choice(RejectionReason.choices)
     lost_reason = choice(LostReason.choices)
+    consent_source = choice(
+        CONSENT_SOURCES,
+        help_text=gettext_lazy(
+            "Where the latest explicit consent answer came from (a touch's source, or an "
+            "edit of the lead); blank when none is recorded."
+        ),
+    )
     disqualify_reason = choice(DisqualifyReason.choices)
 
     class Meta:
@@ -74,6 +82,8 @@ class LeadSerializer(serializers.ModelSerializer):
             "country",
             "notes",
             "consent",
+            "consent_at",
+            "consent_source",
             "campaign",
             "campaign_name",
             "channel",
@@ -152,7 +162,16 @@ class LeadCreateSerializer(serializers.Serializer):
     job_title = serializers.CharField(max_length=150, required=False, allow_blank=True)
     country = serializers.CharField(max_length=100, required=False, allow_blank=True)
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-    consent = serializers.BooleanField(required=False, default=False)
+    consent = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=gettext_lazy(
+            "The consent answer this inquiry carried: true gives it, false withdraws it; "
+            "leave it out (or null) when it carried none. A lead's consent is its latest "
+            "explicit answer."
+        ),
+    )
     campaign = serializers.PrimaryKeyRelatedField(
         queryset=Campaign.objects.all(),
         required=False,
@@ -181,16 +200,21 @@ class LeadCreateSerializer(serializers.Serializer):
 
 class LeadCreatedSerializer(serializers.Serializer):
     created = serializers.BooleanField(
+        allow_null=True,
         help_text=gettext_lazy(
-            "true: a new lead (201). false: the email matched an open lead and this inquiry "
-            "was added to it as a touch (200)."
-        )
+            "true: a new lead (201). false: the email matched an open lead of yours and this "
+            "inquiry was added to it as a touch (200). null: the email matched an open lead "
+            "outside your scope; the inquiry was recorded on it for its owner (202)."
+        ),
     )
-    touch_id = serializers.IntegerField()
+    touch_id = serializers.IntegerField(
+        allow_null=True, help_text=gettext_lazy("null when the lead is outside your scope.")
+    )
     lead = LeadSerializer(
         allow_null=True,
         help_text=gettext_lazy("The lead; null when it is outside your scope (another rep's)."),
     )
+    detail = serializers.CharField(required=False)
 
 
 class NoteSerializer(serializers.Serializer):
@@ -359,10 +383,16 @@ class LeadViewSet(SalesLeadActions, viewsets.GenericViewSet):
         description=(
             "Logs an inquiry through the same service as the lead form. A salesperson's lead "
             "is sales-generated (accepted, theirs). An email matching an open lead adds a "
-            "touch to it instead: 200 with `created: false`."
+            "touch to it instead: 200 with `created: false`, or, when that lead is outside "
+            "your scope (another rep's), 202 with `created`, `touch_id` and `lead` null: "
+            "nothing of that lead is shown, and the touch never overwrites its fields."
         ),
         request=LeadCreateSerializer,
-        responses={201: LeadCreatedSerializer, 200: LeadCreatedSerializer},
+        responses={
+            201: LeadCreatedSerializer,
+            200: LeadCreatedSerializer,
+            202: LeadCreatedSerializer,
+        },
     )
     def create(self, request):
         data = validated(LeadCreateSerializer, request)
@@ -379,13 +409,21 @@ class LeadViewSet(SalesLeadActions, viewsets.GenericViewSet):
             message=data.get("notes") or "",
         )
         visible = Lead.objects.for_user(request.user).filter(pk=result.lead.pk).exists()
-        lead = lead_queryset().get(pk=result.lead.pk) if visible else None
+        if not visible:
+            # Another rep's lead: say only that the inquiry was recorded for its owner,
+            # as the lead form does, with no id of the lead or its touch.
+            body = {
+                "created": None,
+                "touch_id": None,
+                "lead": None,
+                "detail": str(services.OUT_OF_SCOPE_TOUCH),
+            }
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        lead = lead_queryset().get(pk=result.lead.pk)
         body = {
             "created": result.created,
             "touch_id": result.touch.pk,
-            "lead": LeadSerializer(lead, context=self.get_serializer_context()).data
-            if lead
-            else None,
+            "lead": LeadSerializer(lead, context=self.get_serializer_context()).data,
         }
         if result.created:
             headers = {"Location": api_url(request, "api:lead-detail", result.lead.pk)}

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leadflow import permissions, roles
 from leadflow.bulk import bulk_insert
@@ -24,6 +25,7 @@ from sales.models import Dispute, Handoff, HandoffKind, HandoffOutcome
 
 from . import lifecycle
 from .models import (
+    CONSENT_EDIT,
     ENDED_STAGES,
     DisqualifyReason,
     ImportOutcome,
@@ -53,6 +55,14 @@ class IntakeResult:
     touch: Touch
 
 
+# What the lead form and the API tell someone whose inquiry became a touch on a lead they
+# may not see: that much, and nothing of the lead.
+OUT_OF_SCOPE_TOUCH = gettext_lazy(
+    "This person is already an open lead that another salesperson is working: your inquiry "
+    "was added to it as a touch, for its owner to see."
+)
+
+
 def find_open_lead_by_email(email, *, lock=False):
     """The open lead with this email (case-insensitive), locked with ``lock``. There is at
     most one (the partial unique index lead_open_email_unique_ci). The lookup reads only
@@ -68,7 +78,7 @@ def find_open_lead_by_email(email, *, lock=False):
     return None if pk is None else Lead.objects.get(pk=pk)
 
 
-def _add_touch(lead, *, campaign, inquiry_type, source, by, at, utm, message):
+def _add_touch(lead, *, campaign, inquiry_type, source, by, at, utm, message, consent):
     touch = Touch.objects.create(
         lead=lead,
         campaign=campaign,
@@ -77,6 +87,7 @@ def _add_touch(lead, *, campaign, inquiry_type, source, by, at, utm, message):
         occurred_at=at,
         created_by=by,
         message=message,
+        consent=consent,
         **{k: (utm.get(k) or "")[:200] for k in UTM_FIELDS},
     )
     return touch
@@ -98,7 +109,10 @@ def lead_intake(
 ):
     """Log one inquiry. A new person becomes a lead at ``new`` (or ``accepted`` and owned by
     the rep when sales-generated); an email matching an open lead (case-insensitive) adds a
-    Touch to that lead instead of a duplicate and fills its blank contact fields.
+    Touch to that lead instead of a duplicate and fills its blank contact fields; it
+    never overwrites a field the lead has. ``data["consent"]`` is the answer the inquiry
+    carried (True, False to withdraw, None for none): it is kept on the touch, and the
+    lead's consent follows the latest explicit answer (``Lead.take_consent``).
 
     ``by`` is None for the public intake form (then ``campaign`` is required)."""
     at = at or timezone.now()
@@ -123,6 +137,7 @@ def lead_intake(
         "at": at,
         "utm": utm,
         "message": message,
+        "consent": data.get("consent"),
     }
 
     existing = find_open_lead_by_email(data["email"], lock=True)
@@ -139,6 +154,7 @@ def lead_intake(
                     origin=origin,
                     utm=utm,
                     at=at,
+                    source=source,
                     sla=sla,
                 )
                 touch = _add_touch(lead, **touch_args)
@@ -150,13 +166,13 @@ def lead_intake(
     return _touch_existing(existing, data=data, touch_args=touch_args)
 
 
-def build_lead(*, data, by, campaign, inquiry_type, origin, utm, at):
+def build_lead(*, data, by, campaign, inquiry_type, origin, utm, at, source):
     """An unsaved lead at its first stage: ``new``, or ``accepted`` and owned by the rep
-    when sales-generated. Shared by single intake and the CSV import's batches."""
+    when sales-generated, with the consent answer its first touch (from ``source``)
+    carried. Shared by single intake and the CSV import's batches."""
     lead = Lead(
         **{k: v for k, v in data.items() if k in CONTACT_FIELDS},
         notes=data.get("notes") or "",
-        consent=bool(data.get("consent")),
         score=data.get("score"),
         campaign=campaign,
         last_touch_campaign=campaign,
@@ -166,6 +182,7 @@ def build_lead(*, data, by, campaign, inquiry_type, origin, utm, at):
         created_at=at,
         **{k: (utm.get(k) or "")[:200] for k in UTM_FIELDS},
     )
+    lead.take_consent(data.get("consent"), at=at, source=source)
     if origin == Origin.SALES:
         # A sales-generated lead starts accepted, owned by the rep who found it.
         lead.stage = Stage.ACCEPTED
@@ -188,7 +205,7 @@ def intake_origin(by, origin=None):
     return origin
 
 
-def _create_lead(*, data, by, campaign, inquiry_type, origin, utm, at, sla):
+def _create_lead(*, data, by, campaign, inquiry_type, origin, utm, at, source, sla):
     lead = build_lead(
         data=data,
         by=by,
@@ -197,6 +214,7 @@ def _create_lead(*, data, by, campaign, inquiry_type, origin, utm, at, sla):
         origin=origin,
         utm=utm,
         at=at,
+        source=source,
     )
     lifecycle.save(lead, sla)
     StageChange.objects.create(lead=lead, from_stage="", to_stage=lead.stage, by=by, at=at)
@@ -210,9 +228,7 @@ def _touch_existing(lead, *, data, touch_args):
         if data.get(name) and not getattr(lead, name):
             setattr(lead, name, data[name])
             changed.append(name)
-    if data.get("consent") and not lead.consent:
-        lead.consent = True
-        changed.append("consent")
+    changed += lead.take_consent(touch.consent, at=touch.occurred_at, source=touch.source)
     if touch_args["campaign"] is not None:
         lead.last_touch_campaign = touch_args["campaign"]
         changed.append("last_touch_campaign")
@@ -251,10 +267,14 @@ def lead_update_contact(*, lead, by, data):
         and Lead.objects.open_with_email(values["email"]).exclude(pk=lead.pk).exists()
     ):
         raise InvalidInput(_("Another open lead has this email address."), field="email")
-    values["consent"] = bool(data.get("consent"))
     changed = [name for name, value in values.items() if getattr(lead, name) != value]
     for name in changed:
         setattr(lead, name, values[name])
+    if bool(data.get("consent")) != lead.consent:
+        # The editor sets the box: an explicit answer, as of now.
+        changed += lead.take_consent(
+            bool(data.get("consent")), at=timezone.now(), source=CONSENT_EDIT
+        )
     if changed:
         try:
             with transaction.atomic():
@@ -449,6 +469,7 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
             occurred_at=at,
             created_by=by,
             message=row.data.get("notes") or "",
+            consent=row.data.get("consent"),
             **{k: row.utm.get(k, "") for k in UTM_FIELDS},
         )
         if lead is not None:
@@ -459,9 +480,7 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
                 if row.data.get(name) and not getattr(lead, name):
                     setattr(lead, name, row.data[name])
                     changed.add(name)
-            if row.data.get("consent") and not lead.consent:
-                lead.consent = True
-                changed.add("consent")
+            changed.update(lead.take_consent(touch.consent, at=at, source=TouchSource.IMPORT))
             if row.campaign is not None:
                 lead.last_touch_campaign = row.campaign
                 changed.add("last_touch_campaign")
@@ -478,6 +497,7 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
             origin=origin,
             utm=row.utm,
             at=at,
+            source=TouchSource.IMPORT,
         )
         changes.append(StageChange(lead=lead, from_stage="", to_stage=lead.stage, by=by, at=at))
         if origin == Origin.MARKETING and row.stage != Stage.NEW:

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from sales.models import Activity, Dispute, Handoff, HandoffOutcome
 
@@ -23,6 +24,10 @@ class Entry:
     tags: list = field(default_factory=list)
     order: int = 0
     obj: object = None
+
+
+# The consent answer a touch carried, as its timeline entry shows it.
+CONSENT_TAGS = {True: gettext_lazy("consent given"), False: gettext_lazy("consent withdrawn")}
 
 
 def _name(user):
@@ -46,6 +51,7 @@ def build_timeline(lead):
                 },
                 who=t.created_by,
                 detail=" ".join(filter(None, [t.get_source_display(), utm, t.message])),
+                tags=[CONSENT_TAGS[t.consent]] if t.consent is not None else [],
                 order=0,
                 obj=t,
             )

@@ -160,7 +160,8 @@ class LeadCreateView(LoginRequiredMixin, FormView):
         return kwargs
 
     def form_valid(self, form):
-        data = form.cleaned_data
+        # A ticked box gives consent; an unticked one on a known email takes nothing back.
+        data = {**form.cleaned_data, "consent": form.cleaned_data.get("consent") or None}
         try:
             result = services.lead_intake(
                 by=self.request.user,
@@ -181,13 +182,7 @@ class LeadCreateView(LoginRequiredMixin, FormView):
         elif not Lead.objects.for_user(self.request.user).filter(pk=lead.pk).exists():
             # Another rep's lead: record the touch, but show nothing of a lead this user
             # may not see (not its number, name or page).
-            messages.info(
-                self.request,
-                _(
-                    "This person is already an open lead that another salesperson is "
-                    "working: your inquiry was added to it as a touch, for its owner to see."
-                ),
-            )
+            messages.info(self.request, services.OUT_OF_SCOPE_TOUCH)
             return redirect(reverse("home"))
         else:
             messages.info(

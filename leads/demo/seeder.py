@@ -371,6 +371,8 @@ class Seeder:
             score=rng.randint(0, 100) if rng.random() < 0.6 else None,
             created_by_id=self.marketer.pk,
         )
+        if row["consent"]:
+            row.update(consent_at=created, consent_source="seed")
         self.sink.add(
             Touch,
             (
@@ -387,6 +389,8 @@ class Seeder:
                 "",
                 "",
                 "",
+                # The consent answer the first inquiry carried (the lead's consent).
+                True if row["consent"] else None,
             ),
         )
         # Some people inquire again later: extra touches on the same lead.
@@ -411,6 +415,7 @@ class Seeder:
                         "",
                         "",
                         "",
+                        None,
                     ),
                 )
         state = _LeadState()

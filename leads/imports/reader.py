@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign
 
+from ..consent import consent_answer
 from ..models import InquiryType, Lead, Stage
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -78,7 +79,6 @@ STATUS_STAGES = {
     "disqualified": Stage.DISQUALIFIED,
     "closed - not converted": Stage.DISQUALIFIED,
 }
-_TRUE = {"1", "yes", "y", "true", "ja", "j", "x", "opt-in", "opted in", "subscribed"}
 
 
 def _norm(header):
@@ -239,7 +239,7 @@ def parse_row(
     for name in ("first_name", "last_name", "email", "phone", "company", "job_title", "country"):
         row.data[name] = values.get(name, "")
     row.data["notes"] = values.get("notes", "")
-    row.data["consent"] = values.get("consent", "").strip().lower() in _TRUE
+    row.data["consent"] = consent_answer(values.get("consent"))
     if not row.data["last_name"]:
         row.errors.append(_("missing last name"))
     email = row.data["email"]

@@ -4,6 +4,8 @@ from .flag import FLAG_DEADLINE, FLAG_SIDE, Flag, FlagKind, FlagQuerySet, SweepR
 from .imports import ACTIVE_IMPORT, ImportFile, ImportJob, ImportOutcome, ImportRow, ImportStatus
 from .lead import (
     CLOSED_STAGES,
+    CONSENT_EDIT,
+    CONSENT_SOURCES,
     ENDED_STAGES,
     MARKETING_STAGES,
     SALES_STAGES,
@@ -29,6 +31,8 @@ from .sla import DeadlineRecompute, Holiday, SLAPolicy
 
 __all__ = [
     "ACTIVE_IMPORT",
+    "CONSENT_EDIT",
+    "CONSENT_SOURCES",
     "Stage",
     "MARKETING_STAGES",
     "SALES_STAGES",

@@ -124,6 +124,20 @@ class LeadQuerySet(models.QuerySet):
         return self.none()
 
 
+class TouchSource(models.TextChoices):
+    MANUAL = "manual", _("Logged by hand")
+    IMPORT = "import", _("CSV import")
+    INTAKE = "intake", _("Intake form")
+    API = "api", _("API")
+    SEED = "seed", _("Demo data")
+
+
+# Where a lead's consent answer came from: the source of the touch that carried it, or an
+# edit of the lead by someone who may edit it.
+CONSENT_EDIT = "edit"
+CONSENT_SOURCES = [*TouchSource.choices, (CONSENT_EDIT, _("Edited on the lead"))]
+
+
 class Lead(models.Model):
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100)
@@ -133,7 +147,12 @@ class Lead(models.Model):
     job_title = models.CharField(_("job title"), max_length=150, blank=True)
     country = models.CharField(_("country"), max_length=100, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # Derived from the explicit answers the touches carried (and edits): take_consent().
     consent = models.BooleanField(_("consent to be contacted"), default=False)
+    consent_at = models.DateTimeField(_("consent answered at"), null=True, blank=True)
+    consent_source = models.CharField(
+        _("consent answered through"), max_length=10, choices=CONSENT_SOURCES, blank=True
+    )
 
     campaign = models.ForeignKey(
         "campaigns.Campaign",
@@ -293,6 +312,18 @@ class Lead(models.Model):
     def get_absolute_url(self):
         return reverse("leads:detail", args=[self.pk])
 
+    CONSENT_FIELDS = ("consent", "consent_at", "consent_source")
+
+    def take_consent(self, answer, *, at, source):
+        """Follow an explicit consent answer (a touch's, or an edit of the lead): the latest
+        explicit answer wins, so a later "no" withdraws a "yes". No answer (None) changes
+        nothing, nor does an answer older than the one the lead holds. Returns the fields
+        it set, for ``save(update_fields=...)``."""
+        if answer is None or (self.consent_at is not None and at < self.consent_at):
+            return []
+        self.consent, self.consent_at, self.consent_source = bool(answer), at, source
+        return list(self.CONSENT_FIELDS)
+
     @property
     def full_name(self):
         return f"{self.first_name} {self.last_name}".strip()
@@ -308,14 +339,6 @@ class Lead(models.Model):
     @property
     def in_unassigned_queue(self):
         return self.stage == Stage.HANDED_OFF and self.owner_id is None
-
-
-class TouchSource(models.TextChoices):
-    MANUAL = "manual", _("Logged by hand")
-    IMPORT = "import", _("CSV import")
-    INTAKE = "intake", _("Intake form")
-    API = "api", _("API")
-    SEED = "seed", _("Demo data")
 
 
 class Touch(models.Model):
@@ -345,6 +368,9 @@ class Touch(models.Model):
     utm_term = models.CharField(max_length=200, blank=True)
     utm_content = models.CharField(max_length=200, blank=True)
     message = models.TextField(blank=True)
+    # The answer this inquiry carried: True (given), False (refused or withdrawn), or None
+    # (not asked, or left unticked). The lead's own consent follows the latest explicit one.
+    consent = models.BooleanField(null=True, blank=True)
 
     class Meta:
         ordering = ["occurred_at", "id"]

@@ -254,9 +254,11 @@ def test_reps_touch_on_another_reps_lead_does_not_reveal_it(client_as, make_lead
     response = client_as("rep").post(
         "/api/v1/leads/", {"last_name": "X", "email": "taken@example.com"}, format="json"
     )
-    assert response.status_code == 200
+    # 202 and nulls: neither "created: false", the lead nor the touch's id (issue 15, #7).
+    assert response.status_code == 202
     body = response.json()
-    assert body["created"] is False and body["lead"] is None
+    assert (body["created"], body["touch_id"], body["lead"]) == (None, None, None)
+    assert "another salesperson" in body["detail"]
     assert Touch.objects.filter(lead=lead).count() == 2
 
 
