@@ -15,7 +15,6 @@ from django.views.generic import DetailView, FormView
 from leadflow import roles
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
 from leadflow.http import forbidden, report_refused, run_action, safe_next
-from sales.services import out_of_scope_refusal
 
 from . import lifecycle, services
 from .filters import KeysetPage, LeadFilterForm
@@ -200,14 +199,12 @@ class LeadCreateView(LoginRequiredMixin, FormView):
 def lead_edit(request, pk):
     """Correct a lead's contact details: marketing and managers any lead in their scope, a
     rep their own leads."""
+    # Out of the user's scope when the request reads it (another rep's lead, or one that
+    # left this rep's hands before): a 404 that says nothing of it. A save that loses a
+    # race under the lock is told so (lifecycle.someone_else_acted).
     lead = scoped_leads(request.user).filter(pk=pk).first()
     if lead is None:
-        # A rep saving the form of a lead reassigned or handed back meanwhile is told so.
-        refusal = out_of_scope_refusal(request.user, pk) if request.method == "POST" else None
-        if refusal is None:
-            raise Http404
-        messages.error(request, refusal.message)
-        return redirect("home")
+        raise Http404
     if not services.can_edit_contact(request.user, lead):
         return forbidden(
             request, _("Only marketing, a manager or the lead's salesperson can do this.")

@@ -4,7 +4,6 @@ pages call; the service decides who may (403) and from which stage (409)."""
 
 from decimal import Decimal
 
-from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -166,20 +165,14 @@ class SalesLeadActions:
     provides the scoped ``get_object``, ``lead_response`` and the response schema (its
     LeadSerializer)."""
 
-    def acted_on(self, *, queue=False):
-        """The lead of a sales action, through the scoped ``get_object``. A rep whose lead
-        left their scope since they had it (another rep claimed it from the queue, a
-        manager reassigned it, it went back to marketing) gets the 409 the pages' message
-        gives, not a 404; a lead they never had stays a 404."""
-        try:
-            return self.get_object()
-        except Http404:
-            refusal = services.out_of_scope_refusal(
-                self.request.user, self.kwargs.get("pk"), queue=queue
-            )
-            if refusal is None:
-                raise
-            raise refusal from None
+    def acted_on(self):
+        """The lead of a sales action, through the scoped ``get_object``: out of the user's
+        scope when the request reads it, it is a 404 whatever its history (who claimed it,
+        whether it was once theirs), so an action says nothing of another rep's lead, as
+        the pages do. A race is lost only by a user who could act on the copy read here:
+        the service locks the lead, keeps that copy as ``as_seen`` and answers someone
+        else's commit meanwhile with a 409 (lifecycle.someone_else_acted)."""
+        return self.get_object()
 
     @extend_schema(
         summary="Claim a lead from the unassigned queue",
@@ -187,7 +180,7 @@ class SalesLeadActions:
     )
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
-        lead = self.acted_on(queue=True)
+        lead = self.acted_on()
         return self.lead_response(services.lead_claim(lead=lead, by=request.user))
 
     @extend_schema(
@@ -196,7 +189,7 @@ class SalesLeadActions:
     )
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
-        lead = self.acted_on(queue=True)
+        lead = self.acted_on()
         data = validated(AcceptSerializer, request)
         return self.lead_response(services.lead_accept(lead=lead, by=request.user, **data))
 
@@ -206,7 +199,7 @@ class SalesLeadActions:
     )
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        lead = self.acted_on(queue=True)
+        lead = self.acted_on()
         data = validated(RejectSerializer, request)
         return self.lead_response(services.lead_reject(lead=lead, by=request.user, **data))
 

@@ -64,31 +64,6 @@ def _latest_handoff(lead):
     return lead.handoffs.order_by("-handed_at", "-id").first()
 
 
-def out_of_scope_refusal(user, lead_id, *, queue=False):
-    """Why a rep's action finds the lead gone from their scope, when they had it: a lead
-    they claimed from the queue or were handed once, now claimed by another rep (``queue``:
-    the action starts from the queue), reassigned or handed back. The refusal is a 409
-    (someone else acted first), as when the race is lost under the lock; None for a lead
-    they never had, which stays a 404 and says nothing of where it went."""
-    lead_id = str(lead_id)
-    if not roles.is_rep(user) or not (lead_id.isascii() and lead_id.isdigit()):
-        return None
-    if len(lead_id) > 18:  # beyond a bigint: no such lead
-        return None
-    if queue:
-        handoff = (
-            Handoff.objects.filter(lead_id=lead_id, lead__stage__in=SALES_STAGES)
-            .select_related("to_user")
-            .order_by("-handed_at", "-id")
-            .first()
-        )
-        if handoff and handoff.claimed_at and handoff.to_user_id not in (None, user.pk):
-            return lifecycle.claimed_first(handoff.to_user)
-    if Handoff.objects.filter(lead_id=lead_id, to_user=user).exists():
-        return TransitionNotAllowed(lifecycle.NO_LONGER_YOURS)
-    return None
-
-
 def _claim_into(lead, rep, at):
     lead.owner = rep
     handoff = _pending_handoff(lead)
