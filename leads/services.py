@@ -39,7 +39,7 @@ from .models import (
     Touch,
     TouchSource,
 )
-from .sla.calendar import SLA, refresh_deadlines
+from .sla.calendar import DEADLINE_FIELDS, SLA, refresh_deadlines
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -235,6 +235,9 @@ def _touch_existing(lead, *, data, touch_args):
         if lead.campaign_id is None:
             lead.campaign = touch_args["campaign"]
             changed.append("campaign")
+            # The campaign's own SLA policy (if any) now sets the deadlines.
+            refresh_deadlines(lead)
+            changed += DEADLINE_FIELDS
     if changed:
         lead.save(update_fields=[*changed, "updated_at"])
     return IntakeResult(lead=lead, created=False, touch=touch)
@@ -487,6 +490,8 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
                 if lead.campaign_id is None:
                     lead.campaign = row.campaign
                     changed.add("campaign")
+                    refresh_deadlines(lead, sla)
+                    changed.update(DEADLINE_FIELDS)
             results.append((row, ImportOutcome.TOUCHED, lead))
             continue
         lead = build_lead(

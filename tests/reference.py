@@ -29,15 +29,15 @@ from leads.sla.calendar import global_policy
 from sales.models import Activity, Dispute, Handoff, Objection
 
 
-def funnel(filters, sla_hours=None):
+def funnel(filters, sla_minutes=None):
     """The funnel of SPEC §5/§6 for a cohort: counts, won value, rates, median and where the
     ball dropped, and the cohort's open marketing flags."""
     cohort = filters.cohort()
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
     in_sla = Q(
         handed_off_at__isnull=False,
         first_contact_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
+        first_contact_at__lte=F("handed_off_at") + dt.timedelta(minutes=sla_minutes),
     )
     annotated = with_sales_delay(cohort)
     data = annotated.aggregate(
@@ -126,12 +126,12 @@ def marketing_scorecard(filters):
     return assemble_marketing(filters, rows, reasons, flags)
 
 
-def sales_scorecard(filters, sla_hours=None):
+def sales_scorecard(filters, sla_minutes=None):
     """Per rep: leads received and accepted (handoffs to them), contacted within the SLA and
     median hours to first contact, follow-ups logged, win rate, won value (leads they own),
     open and raised sales flags, objections heard, rejections and false rejections."""
     cohort = filters.cohort()
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
     cohort_ids = cohort.values("pk")
     received = {
         row["to_user"]: row
@@ -146,7 +146,7 @@ def sales_scorecard(filters, sla_hours=None):
     }
     in_sla = Q(
         handed_off_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
+        first_contact_at__lte=F("handed_off_at") + dt.timedelta(minutes=sla_minutes),
     )
     owned = {
         row["owner"]: row
@@ -247,13 +247,13 @@ def objections_by_campaign(filters, top=3):
     return out
 
 
-def weekly_trend(filters, sla_hours=None):
+def weekly_trend(filters, sla_minutes=None):
     """Cohort by ISO week of creation (site time zone): marketing's generated / MQL / handed
     off and sales' accepted / contacted within SLA / won, one GROUP BY."""
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
     in_sla = Q(
         handed_off_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
+        first_contact_at__lte=F("handed_off_at") + dt.timedelta(minutes=sla_minutes),
     )
     rows = (
         filters.cohort()

@@ -23,7 +23,17 @@ from leadflow import roles
 from leadflow.models import Notification, Profile
 from sales.models import Activity, Dispute, DisputeRuling, Handoff, Objection
 
-from ..models import FLAG_SIDE, Flag, FlagKind, Lead, Origin, Side, StageChange, Touch
+from ..models import (
+    FLAG_DEADLINE,
+    FLAG_SIDE,
+    Flag,
+    FlagKind,
+    Lead,
+    Origin,
+    Side,
+    StageChange,
+    Touch,
+)
 from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, refresh_deadlines
 
 User = get_user_model()
@@ -182,15 +192,6 @@ class _LeadState:
 
 
 LEAD_COLUMNS = _model_columns(Lead)
-DEADLINES = (
-    ("mql_due_at", FlagKind.MQL_WAITING),
-    ("rejection_due_at", FlagKind.REJECTION_UNACTIONED),
-    ("response_due_at", FlagKind.RESPONSE_OVERDUE),
-    ("contact_due_at", FlagKind.FIRST_CONTACT_OVERDUE),
-    ("follow_up_due_at", FlagKind.FOLLOW_UP_OVERDUE),
-    ("stale_due_at", FlagKind.STALLED),
-    ("convert_due_at", FlagKind.UNCONVERTED),
-)
 
 
 def ensure_users(password):
@@ -430,7 +431,7 @@ class Seeder:
             setattr(state, name, row[name])
         refresh_deadlines(state, self.sla)
         responsible = self._responsible(row, campaign)
-        for column, kind in DEADLINES:
+        for kind, column in FLAG_DEADLINE.items():
             due = getattr(state, column)
             row[column] = due
             if due is not None and due <= now:
@@ -465,9 +466,13 @@ class Seeder:
         self._set_stage(row, "new")
         self._stage_change(lead_id, "", "new", self.marketer, created)
         owner = campaign.owner_id
-        t = created + self._h(0.3, 40)
+        triage = self.sla.policy_for(campaign.pk).triage_minutes(row["inquiry_type"])
+        # Marketing answers hand-raisers (a short triage threshold) within hours, mostly.
+        t = created + (self._h(0.05, 1.5) if triage < 24 * 60 else self._h(0.3, 40))
         if t > now or rng.random() < 0.04:
             return
+        triage_due = self.sla.calendar.add_minutes(created, triage)
+        self._maybe_breach(lead_id, FlagKind.NEW_UNTRIAGED, owner, triage_due, t)
         r = rng.random()
         if r > qualify_rate:
             if rng.random() < 0.55:

@@ -232,6 +232,7 @@ class Lead(models.Model):
 
     # SLA deadlines, recomputed by leads.sla.calendar.refresh_deadlines on every change; the sweep
     # only compares them with now (each has a partial index below).
+    triage_due_at = models.DateTimeField(null=True, blank=True)
     mql_due_at = models.DateTimeField(null=True, blank=True)
     rejection_due_at = models.DateTimeField(null=True, blank=True)
     response_due_at = models.DateTimeField(null=True, blank=True)
@@ -294,6 +295,7 @@ class Lead(models.Model):
                     fields=[col], condition=Q(**{f"{col}__isnull": False}), name=f"lead_{col}_idx"
                 )
                 for col in (
+                    "triage_due_at",
                     "mql_due_at",
                     "rejection_due_at",
                     "response_due_at",

@@ -63,13 +63,13 @@ def won_value():
     return Coalesce(Sum("deal_value", filter=COUNTS["won"]), Value(Decimal("0.00")))
 
 
-def contacted_in_sla_q(sla_hours):
+def contacted_in_sla_q(sla_minutes):
     """First contact (call, email or meeting) within the first-contact SLA of the first
     handoff."""
     return Q(
         handed_off_at__isnull=False,
         first_contact_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
+        first_contact_at__lte=F("handed_off_at") + dt.timedelta(minutes=sla_minutes),
     )
 
 
