@@ -39,7 +39,7 @@ from .models import (
     Touch,
     TouchSource,
 )
-from .sla.calendar import DEADLINE_FIELDS, SLA, refresh_deadlines
+from .sla.calendar import DEADLINE_FIELDS, SLA, handoff_terms, refresh_deadlines
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -385,7 +385,13 @@ def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None
     lead.owner = to_user
     lifecycle.save(lead, sla)
     handoff = Handoff.objects.create(
-        lead=lead, kind=HandoffKind.HANDOFF, from_user=by, to_user=to_user, handed_at=at, note=note
+        lead=lead,
+        kind=HandoffKind.HANDOFF,
+        from_user=by,
+        to_user=to_user,
+        handed_at=at,
+        note=note,
+        **handoff_terms(lead, sla),
     )
     if to_user is not None:
         notify(user=to_user, kind=NotificationKind.HANDED_TO_YOU, lead=lead, actor=by, email=True)

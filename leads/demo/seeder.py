@@ -34,7 +34,7 @@ from ..models import (
     StageChange,
     Touch,
 )
-from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, refresh_deadlines
+from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, TERMS_FIELDS, refresh_deadlines
 
 User = get_user_model()
 H = dt.timedelta(hours=1)
@@ -430,6 +430,8 @@ class Seeder:
         for name in _LeadState.FROM_ROW:
             setattr(state, name, row[name])
         refresh_deadlines(state, self.sla)
+        for name in TERMS_FIELDS:  # the contract of the latest handoff, taken just now
+            row[name] = getattr(state, name)
         responsible = self._responsible(row, campaign)
         for kind, column in FLAG_DEADLINE.items():
             due = getattr(state, column)
@@ -615,6 +617,8 @@ class Seeder:
             "",
             None,  # rejected_at
             "",  # response_note
+            # The SLA contract of the handoff: response and first-contact thresholds.
+            *self.sla.policy_for(row["campaign_id"]).handoff_terms().values(),
         ]
         mean_response, reject_factor, _, _ = REP_STYLE[rep_index]
         respond = t + dt.timedelta(hours=rng.expovariate(1 / mean_response))

@@ -109,6 +109,13 @@ class SLAPolicy(models.Model):
     def __str__(self):
         return "Global SLA policy" if self.is_global else f"SLA policy for {self.campaign}"
 
+    def handoff_terms(self):
+        """The thresholds a handoff made now takes with it (Handoff's fields)."""
+        return {
+            "response_minutes": self.response_minutes,
+            "first_contact_minutes": self.first_contact_minutes,
+        }
+
     def triage_minutes(self, inquiry_type):
         """The triage threshold of a lead of ``inquiry_type``."""
         return getattr(self, TRIAGE_FIELDS.get(inquiry_type, TRIAGE_FIELDS[InquiryType.OTHER]))

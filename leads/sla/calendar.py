@@ -12,7 +12,17 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Max, Min, Q, Value, When
+from django.db.models import (
+    Case,
+    DurationField,
+    F,
+    Func,
+    Max,
+    Min,
+    Q,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -138,15 +148,37 @@ def _latest(*moments):
     return max(present) if present else None
 
 
+def handoff_terms(lead, sla=None):
+    """The response and first-contact thresholds a handoff of ``lead`` made now takes with
+    it (the Handoff row's fields): its campaign's policy, else the global one."""
+    return (sla or SLA()).policy_for(lead.campaign_id).handoff_terms()
+
+
+def _take_terms(lead, policy):
+    """A handoff the lead's contract does not cover yet (``last_handed_off_at`` moved: a
+    handoff, a re-handoff, an overturn, a reassignment) takes the thresholds in force."""
+    if lead.last_handed_off_at is None or lead.sla_terms_at == lead.last_handed_off_at:
+        return
+    terms = policy.handoff_terms()
+    lead.sla_terms_at = lead.last_handed_off_at
+    lead.sla_response_minutes = terms["response_minutes"]
+    lead.sla_contact_minutes = terms["first_contact_minutes"]
+    if lead.first_sla_contact_minutes is None:
+        lead.first_sla_contact_minutes = terms["first_contact_minutes"]
+
+
 def refresh_deadlines(lead, sla=None):
     """Set the lead's eight deadline columns from its state (in memory; the caller saves).
     Thresholds in WORKING_TIME_FIELDS follow business hours when they are on; the stalled
-    and unconverted ones stay calendar time."""
+    and unconverted ones stay calendar time. The response and first-contact deadlines
+    follow the contract of the latest handoff (TERMS_FIELDS, taken here when the lead was
+    handed off again), not a later policy."""
     sla = sla or SLA()
     policy = sla.policy_for(lead.campaign_id)
     add = sla.calendar.add_minutes
     stage = lead.stage
     with_sales = stage in SALES_STAGES
+    _take_terms(lead, policy)
 
     # A lead is `new` only from its creation: the triage clock runs from created_at.
     lead.triage_due_at = (
@@ -167,7 +199,7 @@ def refresh_deadlines(lead, sla=None):
         else None
     )
     lead.response_due_at = (
-        add(lead.last_handed_off_at, policy.response_minutes)
+        add(lead.last_handed_off_at, lead.sla_response_minutes)
         if stage == Stage.HANDED_OFF and lead.last_handed_off_at
         else None
     )
@@ -177,7 +209,7 @@ def refresh_deadlines(lead, sla=None):
         and lead.last_contact_at >= lead.last_handed_off_at
     )
     lead.contact_due_at = (
-        add(lead.last_handed_off_at, policy.first_contact_minutes)
+        add(lead.last_handed_off_at, lead.sla_contact_minutes)
         if with_sales and lead.last_handed_off_at and not contacted_since_handoff
         else None
     )
@@ -199,6 +231,14 @@ def refresh_deadlines(lead, sla=None):
     )
     return lead
 
+
+# The lead's SLA contract, which refresh_deadlines takes at each handoff.
+TERMS_FIELDS = (
+    "sla_terms_at",
+    "sla_response_minutes",
+    "sla_contact_minutes",
+    "first_sla_contact_minutes",
+)
 
 DEADLINE_FIELDS = (
     "triage_due_at",
@@ -236,7 +276,24 @@ INPUT_FIELDS = (
     "last_activity_at",
     "accepted_at",
     "handed_off_at",
+    *TERMS_FIELDS,
 )
+
+
+class Minutes(Func):
+    """A whole number of minutes (an integer expression) as an interval for datetime
+    arithmetic: ``F("handed_off_at") + Minutes(F("sla_contact_minutes"))``. SQLite keeps
+    durations as microseconds and has no integer × interval."""
+
+    output_field = DurationField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="make_interval(mins => %(expressions)s)"
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, template="(%(expressions)s * 60000000)")
 
 
 def _latest_expr(a, b):
@@ -261,6 +318,11 @@ def deadline_expressions(policy):
     def case(condition, value):
         return Case(When(condition, then=value), default=Value(None))
 
+    def contract(field, fallback):
+        # The latest handoff's threshold (a lead handed off before contracts were kept
+        # has none: the policy's), as an interval.
+        return Minutes(Coalesce(F(field), Value(fallback)))
+
     return {
         # An inquiry type outside InquiryType (none today) takes "other"'s threshold, as in
         # SLAPolicy.triage_minutes.
@@ -279,13 +341,14 @@ def deadline_expressions(policy):
         ),
         "response_due_at": case(
             Q(stage=Stage.HANDED_OFF, last_handed_off_at__isnull=False),
-            F("last_handed_off_at") + minutes["response_minutes"],
+            F("last_handed_off_at") + contract("sla_response_minutes", policy.response_minutes),
         ),
         "contact_due_at": case(
             with_sales
             & Q(last_handed_off_at__isnull=False)
             & (Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=F("last_handed_off_at"))),
-            F("last_handed_off_at") + minutes["first_contact_minutes"],
+            F("last_handed_off_at")
+            + contract("sla_contact_minutes", policy.first_contact_minutes),
         ),
         "follow_up_due_at": case(
             with_sales & Q(next_follow_up_at__isnull=False),
@@ -359,14 +422,15 @@ def _python_batch(after, campaign_id, size):
         )
         changed = []
         stamp = timezone.now()
+        written = (*DEADLINE_FIELDS, *TERMS_FIELDS)
         for lead in leads:
-            before = [getattr(lead, name) for name in DEADLINE_FIELDS]
+            before = [getattr(lead, name) for name in written]
             refresh_deadlines(lead, sla)
-            if [getattr(lead, name) for name in DEADLINE_FIELDS] != before:
+            if [getattr(lead, name) for name in written] != before:
                 lead.updated_at = stamp  # tells the incremental sweep this lead changed
                 changed.append(lead)
         if changed:
-            Lead.objects.bulk_update(changed, [*DEADLINE_FIELDS, "updated_at"], batch_size=500)
+            Lead.objects.bulk_update(changed, [*written, "updated_at"], batch_size=500)
     return (leads[-1].pk if leads else None), len(leads)
 
 

@@ -275,14 +275,14 @@ def test_the_python_recompute_works_in_batches(manager, business_hours):
 def test_a_recompute_touches_updated_at_so_the_incremental_sweep_follows(
     clock, make_lead, manager, django_capture_on_commit_callbacks
 ):
-    lead = make_lead(Stage.HANDED_OFF)
+    lead = make_lead(Stage.MQL)
     clock.at(clock.now + 10 * H)
     sweep_flags()  # nothing due yet; the watermark
     clock.at(clock.now + 30 * 60 * SECOND)
-    change_policy(manager, django_capture_on_commit_callbacks, response_minutes=8 * 60)
+    change_policy(manager, django_capture_on_commit_callbacks, mql_waiting_minutes=8 * 60)
     # The recompute task enqueued a sweep: the lead is overdue under the new policy.
-    flag = Flag.objects.get(lead=lead, kind=FlagKind.RESPONSE_OVERDUE)
-    assert flag.due_at == lead.last_handed_off_at + 8 * H
+    flag = Flag.objects.get(lead=lead, kind=FlagKind.MQL_WAITING)
+    assert flag.due_at == lead.mql_at + 8 * H
     lead.refresh_from_db()
     assert lead.updated_at == clock.now
 
@@ -302,29 +302,29 @@ def test_a_newer_request_supersedes_an_unfinished_one(manager, campaign):
 def test_a_campaign_override_change_recomputes_only_that_campaigns_leads(
     clock, make_lead, campaign, marketer, manager, django_capture_on_commit_callbacks
 ):
-    mine = make_lead(Stage.HANDED_OFF)
+    mine = make_lead(Stage.MQL)
     make_lead.campaign = factories.CampaignFactory(owner=marketer)
-    theirs = make_lead(Stage.HANDED_OFF)
+    theirs = make_lead(Stage.MQL)
     data = {
         name: getattr(SLAPolicy.objects.get(is_global=True), name)
         for name in sla_services.THRESHOLD_FIELDS
     }
     with django_capture_on_commit_callbacks(execute=True):
         _override, job = sla_services.sla_override_save(
-            by=manager, campaign=campaign, data={**data, "response_minutes": 2 * 60}
+            by=manager, campaign=campaign, data={**data, "mql_waiting_minutes": 2 * 60}
         )
     job.refresh_from_db()
     assert job.campaign == campaign
     assert job.total == 1
     mine.refresh_from_db()
     theirs.refresh_from_db()
-    assert mine.response_due_at == mine.last_handed_off_at + 2 * H
-    assert theirs.response_due_at == theirs.last_handed_off_at + 24 * H
+    assert mine.mql_due_at == mine.mql_at + 2 * H
+    assert theirs.mql_due_at == theirs.mql_at + 24 * H
 
     with django_capture_on_commit_callbacks(execute=True):
         sla_services.sla_override_delete(by=manager, campaign=campaign)
     mine.refresh_from_db()
-    assert mine.response_due_at == mine.last_handed_off_at + 24 * H
+    assert mine.mql_due_at == mine.mql_at + 24 * H
 
 
 def test_holidays_only_trigger_a_recompute_under_business_hours(manager, policy):

@@ -12,6 +12,7 @@ from leads.sla.calendar import deadlines_recompute
 BEFORE = ("leads", "0013_consent_per_touch")
 MINUTES = ("leads", "0014_sla_thresholds_in_minutes")
 TRIAGE = ("leads", "0015_lead_triage_deadline")
+SALES_BEFORE = ("sales", "0003_handoff_rejected_at_response_note")
 
 OLD_VALUES = {
     "mql_waiting_hours": 6,
@@ -33,18 +34,22 @@ NEW_VALUES = {
 }
 
 
-def migrate(target):
+def migrate(*targets):
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
+    executor.migrate(list(targets))
+    return executor.loader.project_state(list(targets)).apps
+
+
+def migrate_to_latest():
+    migrate(*MigrationExecutor(connection).loader.graph.leaf_nodes())
 
 
 @pytest.fixture
 def at_0013(transactional_db):
-    apps = migrate(BEFORE)
+    apps = migrate(BEFORE, SALES_BEFORE)
     yield apps
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("leads")[0])
+    migrate_to_latest()
 
 
 def test_hours_and_days_become_the_same_minutes_and_back(at_0013):
@@ -69,7 +74,7 @@ def test_hours_and_days_become_the_same_minutes_and_back(at_0013):
     assert (glob.triage_web_form_minutes, glob.triage_event_minutes) == (60, 3 * 1440)
     assert apps.get_model("leads", "StatsState").objects.get().sla_minutes == 48 * 60
 
-    apps = migrate(BEFORE)
+    apps = migrate(BEFORE, SALES_BEFORE)
     glob = apps.get_model("leads", "SLAPolicy").objects.get(is_global=True)
     assert {name: getattr(glob, name) for name in OLD_VALUES} == OLD_VALUES
 
@@ -79,6 +84,7 @@ def test_leads_already_at_new_get_their_triage_deadline_after_the_migration(at_0
     Lead_.objects.create(last_name="Early", email="early@example.com", stage="new")
     Lead_.objects.create(last_name="Later", email="later@example.com", stage="mql")
     migrate(TRIAGE)
+    migrate_to_latest()
     # A recompute without a heartbeat: the job watchdog resumes it as stalled.
     job = DeadlineRecompute.objects.get(finished_at=None)
     assert job.heartbeat_at is None and job.campaign is None
@@ -88,3 +94,44 @@ def test_leads_already_at_new_get_their_triage_deadline_after_the_migration(at_0
     web_form = SLAPolicy.objects.get(is_global=True).triage_web_form_minutes
     assert (early.triage_due_at - early.created_at).total_seconds() == web_form * 60
     assert Lead.objects.get(last_name="Later").triage_due_at is None
+
+
+def test_earlier_handoffs_take_the_thresholds_of_their_policy_as_their_contract(at_0013):
+    Policy = at_0013.get_model("leads", "SLAPolicy")
+    Campaign = at_0013.get_model("campaigns", "Campaign")
+    Lead_ = at_0013.get_model("leads", "Lead")
+    Handoff_ = at_0013.get_model("sales", "Handoff")
+    Policy.objects.filter(is_global=True).delete()
+    Policy.objects.create(is_global=True, response_hours=12, first_contact_hours=30)
+    fair = Campaign.objects.create(
+        name="Fair", channel="events", start_date="2026-01-01", intake_key="f" * 40
+    )
+    Policy.objects.create(campaign_id=fair.pk, response_hours=2, first_contact_hours=4)
+    at = "2026-03-02T09:00:00Z"
+    plain = Lead_.objects.create(
+        last_name="Plain", stage="handed_off", handed_off_at=at, last_handed_off_at=at
+    )
+    special = Lead_.objects.create(
+        last_name="Special",
+        campaign_id=fair.pk,
+        stage="handed_off",
+        handed_off_at=at,
+        last_handed_off_at=at,
+    )
+    untouched = Lead_.objects.create(last_name="Mql", stage="mql")
+    for lead in (plain, special):
+        Handoff_.objects.create(lead_id=lead.pk, handed_at=at)
+
+    migrate_to_latest()
+    plain, special, untouched = (
+        Lead.objects.get(pk=lead.pk) for lead in (plain, special, untouched)
+    )
+    assert (plain.sla_response_minutes, plain.sla_contact_minutes) == (720, 1800)
+    assert plain.first_sla_contact_minutes == 1800
+    assert plain.sla_terms_at == plain.last_handed_off_at
+    assert (special.sla_response_minutes, special.sla_contact_minutes) == (120, 240)
+    assert untouched.sla_terms_at is None and untouched.sla_response_minutes is None
+    from sales.models import Handoff
+
+    assert Handoff.objects.get(lead=plain).response_minutes == 720
+    assert Handoff.objects.get(lead=special).first_contact_minutes == 240
