@@ -241,7 +241,7 @@ def main():
     manager = get_user_model().objects.get(username="manager")
     client.force_login(manager)
     today = timezone.localdate()
-    sla = global_policy().first_contact_hours
+    sla = global_policy().first_contact_minutes
     print(
         f"\n{'view':<10} {'page':>9} {'sql-pre':>9} {'sql-raw':>9} {'orm-raw':>9}  page/pre  page/raw"
     )

@@ -39,7 +39,7 @@ from .models import (
     Touch,
     TouchSource,
 )
-from .sla.calendar import SLA, refresh_deadlines
+from .sla.calendar import DEADLINE_FIELDS, SLA, handoff_terms, refresh_deadlines
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -235,6 +235,9 @@ def _touch_existing(lead, *, data, touch_args):
         if lead.campaign_id is None:
             lead.campaign = touch_args["campaign"]
             changed.append("campaign")
+            # The campaign's own SLA policy (if any) now sets the deadlines.
+            refresh_deadlines(lead)
+            changed += DEADLINE_FIELDS
     if changed:
         lead.save(update_fields=[*changed, "updated_at"])
     return IntakeResult(lead=lead, created=False, touch=touch)
@@ -382,7 +385,13 @@ def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None
     lead.owner = to_user
     lifecycle.save(lead, sla)
     handoff = Handoff.objects.create(
-        lead=lead, kind=HandoffKind.HANDOFF, from_user=by, to_user=to_user, handed_at=at, note=note
+        lead=lead,
+        kind=HandoffKind.HANDOFF,
+        from_user=by,
+        to_user=to_user,
+        handed_at=at,
+        note=note,
+        **handoff_terms(lead, sla),
     )
     if to_user is not None:
         notify(user=to_user, kind=NotificationKind.HANDED_TO_YOU, lead=lead, actor=by, email=True)
@@ -487,6 +496,8 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
                 if lead.campaign_id is None:
                     lead.campaign = row.campaign
                     changed.add("campaign")
+                    refresh_deadlines(lead, sla)
+                    changed.update(DEADLINE_FIELDS)
             results.append((row, ImportOutcome.TOUCHED, lead))
             continue
         lead = build_lead(

@@ -30,6 +30,7 @@ from leads.models import (
     SystemNote,
 )
 from leads.services import note_assignment, validate_rep
+from leads.sla.calendar import handoff_terms
 
 from .models import (
     CONTACT_KINDS,
@@ -342,6 +343,7 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
         # Past the response, the new rep inherits the acceptance.
         outcome="" if lead.stage == Stage.HANDED_OFF else HandoffOutcome.ACCEPTED,
         responded_at=None if lead.stage == Stage.HANDED_OFF else at,
+        **handoff_terms(lead),
     )
     lead.owner = to_user
     # The new rep gets a fresh SLA clock for response and first contact.
@@ -394,6 +396,7 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
             to_user=to_user,
             handed_at=at,
             note=note,
+            **handoff_terms(lead),
         )
         note_assignment(to_user, at)
         notify(user=to_user, kind=NotificationKind.HANDED_TO_YOU, lead=lead, actor=by, email=True)

@@ -6,7 +6,15 @@ tests hold every page's numbers to it; benchmarks/dashboard.py times it as "orm-
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import (
+    Count,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
@@ -25,21 +33,38 @@ from leads.reporting.medians import (
     median_hours_to_first_contact,
 )
 from leads.reporting.stats import assemble_marketing, assemble_sales
-from leads.sla.calendar import global_policy
+from leads.sla.calendar import Minutes, global_policy
 from sales.models import Activity, Dispute, Handoff, Objection
 
 
-def funnel(filters, sla_hours=None):
+def _with_terms(leads):
+    """Each lead with the first-contact threshold its first handoff stored (the contract of
+    that handoff), as ``first_terms``."""
+    first_handoff = (
+        Handoff.objects.filter(lead=OuterRef("pk"))
+        .order_by("handed_at", "id")
+        .values("first_contact_minutes")[:1]
+    )
+    return leads.annotate(first_terms=Subquery(first_handoff))
+
+
+def _in_sla(sla_minutes):
+    """First contact within ``first_terms`` (``sla_minutes`` when the handoff stored none)."""
+    threshold = Minutes(Coalesce(F("first_terms"), Value(sla_minutes)))
+    return Q(
+        handed_off_at__isnull=False,
+        first_contact_at__isnull=False,
+        first_contact_at__lte=F("handed_off_at") + threshold,
+    )
+
+
+def funnel(filters, sla_minutes=None):
     """The funnel of SPEC §5/§6 for a cohort: counts, won value, rates, median and where the
     ball dropped, and the cohort's open marketing flags."""
     cohort = filters.cohort()
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
-    in_sla = Q(
-        handed_off_at__isnull=False,
-        first_contact_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
-    )
-    annotated = with_sales_delay(cohort)
+    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
+    in_sla = _in_sla(sla_minutes)
+    annotated = _with_terms(with_sales_delay(cohort))
     data = annotated.aggregate(
         generated=Count("id"),
         mql=Count("id", filter=Q(mql_at__isnull=False)),
@@ -126,12 +151,12 @@ def marketing_scorecard(filters):
     return assemble_marketing(filters, rows, reasons, flags)
 
 
-def sales_scorecard(filters, sla_hours=None):
+def sales_scorecard(filters, sla_minutes=None):
     """Per rep: leads received and accepted (handoffs to them), contacted within the SLA and
     median hours to first contact, follow-ups logged, win rate, won value (leads they own),
     open and raised sales flags, objections heard, rejections and false rejections."""
     cohort = filters.cohort()
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
     cohort_ids = cohort.values("pk")
     received = {
         row["to_user"]: row
@@ -144,13 +169,10 @@ def sales_scorecard(filters, sla_hours=None):
         )
         .order_by()
     }
-    in_sla = Q(
-        handed_off_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
-    )
+    in_sla = _in_sla(sla_minutes)
     owned = {
         row["owner"]: row
-        for row in cohort.filter(owner__isnull=False)
+        for row in _with_terms(cohort.filter(owner__isnull=False))
         .values("owner")
         .annotate(
             handed=Count("id", filter=Q(handed_off_at__isnull=False)),
@@ -247,16 +269,13 @@ def objections_by_campaign(filters, top=3):
     return out
 
 
-def weekly_trend(filters, sla_hours=None):
+def weekly_trend(filters, sla_minutes=None):
     """Cohort by ISO week of creation (site time zone): marketing's generated / MQL / handed
     off and sales' accepted / contacted within SLA / won, one GROUP BY."""
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
-    in_sla = Q(
-        handed_off_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
-    )
+    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
+    in_sla = _in_sla(sla_minutes)
     rows = (
-        filters.cohort()
+        _with_terms(filters.cohort())
         .annotate(week=TruncWeek("created_at", tzinfo=timezone.get_current_timezone()))
         .values("week")
         .annotate(

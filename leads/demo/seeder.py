@@ -23,8 +23,18 @@ from leadflow import roles
 from leadflow.models import Notification, Profile
 from sales.models import Activity, Dispute, DisputeRuling, Handoff, Objection
 
-from ..models import FLAG_SIDE, Flag, FlagKind, Lead, Origin, Side, StageChange, Touch
-from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, refresh_deadlines
+from ..models import (
+    FLAG_DEADLINE,
+    FLAG_SIDE,
+    Flag,
+    FlagKind,
+    Lead,
+    Origin,
+    Side,
+    StageChange,
+    Touch,
+)
+from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, TERMS_FIELDS, refresh_deadlines
 
 User = get_user_model()
 H = dt.timedelta(hours=1)
@@ -182,15 +192,6 @@ class _LeadState:
 
 
 LEAD_COLUMNS = _model_columns(Lead)
-DEADLINES = (
-    ("mql_due_at", FlagKind.MQL_WAITING),
-    ("rejection_due_at", FlagKind.REJECTION_UNACTIONED),
-    ("response_due_at", FlagKind.RESPONSE_OVERDUE),
-    ("contact_due_at", FlagKind.FIRST_CONTACT_OVERDUE),
-    ("follow_up_due_at", FlagKind.FOLLOW_UP_OVERDUE),
-    ("stale_due_at", FlagKind.STALLED),
-    ("convert_due_at", FlagKind.UNCONVERTED),
-)
 
 
 def ensure_users(password):
@@ -429,8 +430,10 @@ class Seeder:
         for name in _LeadState.FROM_ROW:
             setattr(state, name, row[name])
         refresh_deadlines(state, self.sla)
+        for name in TERMS_FIELDS:  # the contract of the latest handoff, taken just now
+            row[name] = getattr(state, name)
         responsible = self._responsible(row, campaign)
-        for column, kind in DEADLINES:
+        for kind, column in FLAG_DEADLINE.items():
             due = getattr(state, column)
             row[column] = due
             if due is not None and due <= now:
@@ -465,9 +468,13 @@ class Seeder:
         self._set_stage(row, "new")
         self._stage_change(lead_id, "", "new", self.marketer, created)
         owner = campaign.owner_id
-        t = created + self._h(0.3, 40)
+        triage = self.sla.policy_for(campaign.pk).triage_minutes(row["inquiry_type"])
+        # Marketing answers hand-raisers (a short triage threshold) within hours, mostly.
+        t = created + (self._h(0.05, 1.5) if triage < 24 * 60 else self._h(0.3, 40))
         if t > now or rng.random() < 0.04:
             return
+        triage_due = self.sla.calendar.add_minutes(created, triage)
+        self._maybe_breach(lead_id, FlagKind.NEW_UNTRIAGED, owner, triage_due, t)
         r = rng.random()
         if r > qualify_rate:
             if rng.random() < 0.55:
@@ -610,6 +617,8 @@ class Seeder:
             "",
             None,  # rejected_at
             "",  # response_note
+            # The SLA contract of the handoff: response and first-contact thresholds.
+            *self.sla.policy_for(row["campaign_id"]).handoff_terms().values(),
         ]
         mean_response, reject_factor, _, _ = REP_STYLE[rep_index]
         respond = t + dt.timedelta(hours=rng.expovariate(1 / mean_response))

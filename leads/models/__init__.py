@@ -27,7 +27,15 @@ from .lead import (
     side_of,
 )
 from .reporting import CohortStats, RepStats, StatsState
-from .sla import DeadlineRecompute, Holiday, SLAPolicy
+from .sla import (
+    CALENDAR_TIME_FIELDS,
+    THRESHOLD_FIELDS,
+    TRIAGE_FIELDS,
+    WORKING_TIME_FIELDS,
+    DeadlineRecompute,
+    Holiday,
+    SLAPolicy,
+)
 
 __all__ = [
     "ACTIVE_IMPORT",
@@ -60,6 +68,10 @@ __all__ = [
     "Flag",
     "SweepRun",
     "SLAPolicy",
+    "TRIAGE_FIELDS",
+    "WORKING_TIME_FIELDS",
+    "CALENDAR_TIME_FIELDS",
+    "THRESHOLD_FIELDS",
     "Holiday",
     "DeadlineRecompute",
     "ImportStatus",

@@ -230,8 +230,17 @@ class Lead(models.Model):
     last_contact_at = models.DateTimeField(null=True, blank=True)
     next_follow_up_at = models.DateTimeField(null=True, blank=True)
 
+    # The SLA contract of the latest handoff (SPEC §4), taken by refresh_deadlines when the
+    # lead is handed off: the handoff it belongs to, its response and first-contact
+    # thresholds; and the first handoff's first-contact threshold (the contact-in-SLA rate).
+    sla_terms_at = models.DateTimeField(null=True, blank=True)
+    sla_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    sla_contact_minutes = models.PositiveIntegerField(null=True, blank=True)
+    first_sla_contact_minutes = models.PositiveIntegerField(null=True, blank=True)
+
     # SLA deadlines, recomputed by leads.sla.calendar.refresh_deadlines on every change; the sweep
     # only compares them with now (each has a partial index below).
+    triage_due_at = models.DateTimeField(null=True, blank=True)
     mql_due_at = models.DateTimeField(null=True, blank=True)
     rejection_due_at = models.DateTimeField(null=True, blank=True)
     response_due_at = models.DateTimeField(null=True, blank=True)
@@ -294,6 +303,7 @@ class Lead(models.Model):
                     fields=[col], condition=Q(**{f"{col}__isnull": False}), name=f"lead_{col}_idx"
                 )
                 for col in (
+                    "triage_due_at",
                     "mql_due_at",
                     "rejection_due_at",
                     "response_due_at",

@@ -110,7 +110,7 @@ class StatsState(models.Model):
 
     refreshed_at = models.DateTimeField(null=True, blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)
-    sla_hours = models.PositiveIntegerField(null=True, blank=True)
+    sla_minutes = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self):
         return f"Dashboard statistics as of {self.refreshed_at}"

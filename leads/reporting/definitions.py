@@ -13,7 +13,15 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +30,7 @@ from campaigns.models import Campaign
 from leadflow.dates import start_of_day
 
 from ..models import Flag, FlagKind, Lead, Stage
+from ..sla.calendar import Minutes
 
 DEFAULT_DAYS = 90  # the period every report shows when none is chosen
 
@@ -63,13 +72,15 @@ def won_value():
     return Coalesce(Sum("deal_value", filter=COUNTS["won"]), Value(Decimal("0.00")))
 
 
-def contacted_in_sla_q(sla_hours):
-    """First contact (call, email or meeting) within the first-contact SLA of the first
-    handoff."""
+def contacted_in_sla_q(sla_minutes):
+    """First contact (call, email or meeting) within the first-contact threshold of the
+    first handoff, as that handoff took it (Lead.first_sla_contact_minutes; a lead handed
+    off before handoffs kept their thresholds is judged by ``sla_minutes``, the policy's)."""
+    threshold = Minutes(Coalesce(F("first_sla_contact_minutes"), Value(sla_minutes)))
     return Q(
         handed_off_at__isnull=False,
         first_contact_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
+        first_contact_at__lte=F("handed_off_at") + threshold,
     )
 
 

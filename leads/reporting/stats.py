@@ -152,7 +152,7 @@ def _created_in(runs, prefix=""):
     return q
 
 
-def _cohort_rows(runs, sla_hours):
+def _cohort_rows(runs, sla_minutes):
     """CohortStats objects for the given day runs, from the raw tables (five queries)."""
     leads = Lead.objects.filter(_created_in(runs))
     day = TruncDate("created_at", tzinfo=_tz())
@@ -165,7 +165,7 @@ def _cohort_rows(runs, sla_hours):
         .annotate(
             **d.counts(),
             won_value=d.won_value(),
-            contacted_in_sla=Count("id", filter=d.contacted_in_sla_q(sla_hours)),
+            contacted_in_sla=Count("id", filter=d.contacted_in_sla_q(sla_minutes)),
             **{f"dropped_{c}": Count("id", filter=d.dropped_q(c)) for c in d.DROPPED_CATEGORIES},
             **{
                 column: Count("id", filter=Q(stage=Stage.LOST, lost_reason=reason))
@@ -295,15 +295,15 @@ def _rep_rows(runs):
     return list(out.values())
 
 
-def rebuild_days(days, sla_hours=None):
+def rebuild_days(days, sla_minutes=None):
     """Replace the statistics of ``days`` (dates) with fresh ones from the raw tables."""
     days = sorted(set(days))
     if not days:
         return 0
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
     runs = _ranges(days)
     with transaction.atomic():
-        cohort = _cohort_rows(runs, sla_hours)
+        cohort = _cohort_rows(runs, sla_minutes)
         reps = _rep_rows(runs)
         CohortStats.objects.filter(day__in=days).delete()
         RepStats.objects.filter(day__in=days).delete()
@@ -319,7 +319,7 @@ def _state():
 
 def rebuild(*, chunk_days=31):
     """Recompute every day that has leads, a month at a time (bounded memory)."""
-    sla_hours = global_policy().first_contact_hours
+    sla_minutes = global_policy().first_contact_minutes
     started = timezone.now()
     bounds = Lead.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     with transaction.atomic():
@@ -331,14 +331,14 @@ def rebuild(*, chunk_days=31):
         while day <= last:
             end = min(last, day + dt.timedelta(days=chunk_days - 1))
             rebuild_days(
-                [day + dt.timedelta(days=i) for i in range((end - day).days + 1)], sla_hours
+                [day + dt.timedelta(days=i) for i in range((end - day).days + 1)], sla_minutes
             )
             day = end + dt.timedelta(days=1)
     with transaction.atomic():
         state = _state()
         state.refreshed_at = started
         state.rebuilt_at = timezone.now()
-        state.sla_hours = sla_hours
+        state.sla_minutes = sla_minutes
         state.save()
     return state
 
@@ -384,8 +384,8 @@ def refresh(*, max_days=None):
     ``max_days``, a larger backlog is handed to the worker and False is returned."""
     with transaction.atomic():
         state = _state()
-        sla_hours = global_policy().first_contact_hours
-        if state.rebuilt_at is None or state.sla_hours != sla_hours:
+        sla_minutes = global_policy().first_contact_minutes
+        if state.rebuilt_at is None or state.sla_minutes != sla_minutes:
             if max_days is not None and Lead.objects.count() > 20_000:
                 enqueue("leads.tasks.refresh_dashboard_stats", full=True)
                 return False
@@ -401,7 +401,7 @@ def refresh(*, max_days=None):
             if max_days is not None and len(days) > max_days:
                 enqueue("leads.tasks.refresh_dashboard_stats")
                 return False
-            rebuild_days(days, sla_hours)
+            rebuild_days(days, sla_minutes)
             state.refreshed_at = now
             state.save(update_fields=["refreshed_at"])
     if needs_rebuild:
@@ -438,7 +438,7 @@ def _sums(names, prefix=""):
     }
 
 
-def funnel(filters, sla_hours=None, medians=None, *, with_median=True):
+def funnel(filters, sla_minutes=None, medians=None, *, with_median=True):
     """The funnel of SPEC §5/§6 for a cohort: the counts, won value, rates and where the
     ball dropped from the statistics, and the median from the raw leads (pass ``medians``
     from ``medians.medians_with_owners`` to share that query; ``with_median=False`` for a
@@ -530,7 +530,7 @@ def marketing_scorecard(filters):
     return assemble_marketing(filters, rows, reasons, flags)
 
 
-def sales_scorecard(filters, sla_hours=None, medians=None):
+def sales_scorecard(filters, sla_minutes=None, medians=None):
     owned = {
         row["owner"]: {**row, "handed": row["handed_off"]}
         for row in _rows(CohortStats, filters)
@@ -586,7 +586,7 @@ def objections_by_campaign(filters, top=3):
     return out
 
 
-def weekly_trend(filters, sla_hours=None):
+def weekly_trend(filters, sla_minutes=None):
     rows = (
         _rows(CohortStats, filters)
         .annotate(week=TruncWeek("day"))
