@@ -23,7 +23,18 @@ from leadflow import roles
 from leadflow.models import Notification, Profile
 from sales.models import Activity, Dispute, DisputeRuling, Handoff, Objection
 
-from ..models import FLAG_SIDE, Flag, FlagKind, Lead, Origin, Side, StageChange, Touch
+from ..models import (
+    COURT_FIELDS,
+    FLAG_SIDE,
+    Flag,
+    FlagKind,
+    Lead,
+    Origin,
+    Side,
+    StageChange,
+    Touch,
+    add_stretch,
+)
 from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, refresh_deadlines
 
 User = get_user_model()
@@ -298,6 +309,8 @@ class Seeder:
         Notification.objects.filter(user__in=[*self.reps, self.marketer, self.manager]).delete()
 
     def _stage_change(self, lead_id, frm, to, by, at, note=""):
+        # The court-time ledger, stretch by stretch as lifecycle.move keeps it.
+        self._court_since = add_stretch(self._court, frm, self._court_since, at)
         self.sink.add(
             StageChange,
             (self.ids.take(StageChange), lead_id, frm, to, by.pk if by else None, at, note),
@@ -339,6 +352,8 @@ class Seeder:
         age = dt.timedelta(days=365 * (rng.random() ** 1.15))
         created = now - age
         self._created = created
+        self._court = dict.fromkeys(COURT_FIELDS.values(), 0)
+        self._court_since = None
         campaign = rng.choice(self.campaigns)
         channel = campaign.channel
         sales_generated = rng.random() < 0.07
@@ -435,6 +450,7 @@ class Seeder:
             row[column] = due
             if due is not None and due <= now:
                 self._flag(lead_id, kind, responsible[FLAG_SIDE[kind]], due, due, None)
+        row.update(self._court, court_since=self._court_since)
         self.sink.add(Lead, tuple(row[c] for c in LEAD_COLUMNS))
 
     def _responsible(self, row, campaign):
