@@ -316,7 +316,7 @@ class Seeder:
             (self.ids.take(StageChange), lead_id, frm, to, by.pk if by else None, at, note),
         )
 
-    def _flag(self, lead_id, kind, responsible, due, raised, resolved):
+    def _flag(self, lead_id, kind, responsible, due, raised, resolved, breach=False):
         notified = raised  # demo history: as if the notification went out when raised
         self.sink.add(
             Flag,
@@ -330,6 +330,7 @@ class Seeder:
                 self._created,  # Flag.lead_created_at
                 raised,
                 resolved,
+                breach,  # Flag.closed_as_breach: a claim took the lead from its holder
                 notified,
                 None,  # Flag.notify_lease_until
             ),
@@ -637,12 +638,22 @@ class Seeder:
             handoff[4] = rep.pk
             handoff[6] = claim
             row["owner_id"] = rep.pk
+            row["sales_clock_at"] = claim
+            # The queue's lapses close at the claim as breaches on the managers' record.
+            for kind, hours in (
+                (FlagKind.RESPONSE_OVERDUE, 24),
+                (FlagKind.FIRST_CONTACT_OVERDUE, 48),
+            ):
+                if claim > t + hours * H:
+                    due = t + hours * H
+                    self._flag(lead_id, kind, None, due, due, claim, breach=True)
             respond = max(respond, claim)
         # A dropped ball: some reps never answer some handoffs.
         if respond > now or rng.random() < 0.03:
             self.sink.add(Handoff, tuple(handoff))
             return None
-        self._maybe_breach(lead_id, FlagKind.RESPONSE_OVERDUE, rep.pk, t + 24 * H, respond)
+        clock = max(t, row["sales_clock_at"] or t)  # the rep's clocks start at the claim
+        self._maybe_breach(lead_id, FlagKind.RESPONSE_OVERDUE, rep.pk, clock + 24 * H, respond)
         handoff[7] = respond
         rejects = kind != "overturn" and rng.random() < reject_rate * reject_factor
         if rejects:
@@ -713,7 +724,7 @@ class Seeder:
                 lead_id,
                 FlagKind.FIRST_CONTACT_OVERDUE,
                 rep.pk,
-                row["last_handed_off_at"] + 48 * H,
+                max(row["last_handed_off_at"], row["sales_clock_at"] or handoff_at) + 48 * H,
                 t,
             )
         kind = rng.choice(("call", "call", "email", "meeting"))

@@ -280,6 +280,9 @@ class Lead(models.Model):
     disputed_at = models.DateTimeField(null=True, blank=True)
     dispute_ruled_at = models.DateTimeField(null=True, blank=True)
 
+    # The latest claim or reassign: the new holder's sales clocks (SPEC §4) start there.
+    sales_clock_at = models.DateTimeField(null=True, blank=True)
+
     # Sales activity summary, kept by the activity service.
     last_activity_at = models.DateTimeField(null=True, blank=True)
     last_contact_at = models.DateTimeField(null=True, blank=True)

@@ -153,34 +153,36 @@ def refresh_deadlines(lead, sla=None):
         if stage == Stage.REJECTED and rejection_clock and lead.disputed_at is None
         else None
     )
+    # A claim or reassign starts the new holder's clocks afresh (sales_clock_at).
+    clock = lead.sales_clock_at
+    handed = _latest(lead.last_handed_off_at, clock)
     lead.response_due_at = (
-        add(lead.last_handed_off_at, policy.response_hours)
+        add(handed, policy.response_hours)
         if stage == Stage.HANDED_OFF and lead.last_handed_off_at
         else None
     )
     contacted_since_handoff = (
-        lead.last_contact_at is not None
-        and lead.last_handed_off_at is not None
-        and lead.last_contact_at >= lead.last_handed_off_at
+        lead.last_contact_at is not None and handed is not None and lead.last_contact_at >= handed
     )
     lead.contact_due_at = (
-        add(lead.last_handed_off_at, policy.first_contact_hours)
+        add(handed, policy.first_contact_hours)
         if with_sales and lead.last_handed_off_at and not contacted_since_handoff
         else None
     )
     lead.follow_up_due_at = (
-        add(lead.next_follow_up_at, policy.follow_up_grace_hours)
+        add(_latest(lead.next_follow_up_at, clock), policy.follow_up_grace_hours)
         if with_sales and lead.next_follow_up_at
         else None
     )
-    quiet_since = _latest(lead.last_activity_at, lead.accepted_at)
+    # Only contact (a call, email or meeting) breaks the quiet; a note does not.
+    quiet_since = _latest(lead.last_contact_at, lead.accepted_at, clock)
     lead.stale_due_at = (
         quiet_since + dt.timedelta(days=policy.stalled_days)
         if stage in WORKING_STAGES and quiet_since
         else None
     )
     lead.convert_due_at = (
-        lead.handed_off_at + dt.timedelta(days=policy.unconverted_days)
+        _latest(lead.handed_off_at, clock) + dt.timedelta(days=policy.unconverted_days)
         if with_sales and lead.handed_off_at
         else None
     )
@@ -220,6 +222,7 @@ INPUT_FIELDS = (
     "last_activity_at",
     "accepted_at",
     "handed_off_at",
+    "sales_clock_at",
 )
 
 
@@ -245,7 +248,9 @@ def deadline_expressions(policy):
     stalled = dt.timedelta(days=policy.stalled_days)
     unconverted = dt.timedelta(days=policy.unconverted_days)
     rejection_clock = _latest_expr(F("rejected_at"), F("dispute_ruled_at"))
-    quiet_since = _latest_expr(F("last_activity_at"), F("accepted_at"))
+    clock = F("sales_clock_at")
+    handed = _latest_expr(F("last_handed_off_at"), clock)
+    quiet_since = _latest_expr(_latest_expr(F("last_contact_at"), F("accepted_at")), clock)
     with_sales = Q(stage__in=SALES_STAGES)
 
     def case(condition, value):
@@ -262,25 +267,34 @@ def deadline_expressions(policy):
         ),
         "response_due_at": case(
             Q(stage=Stage.HANDED_OFF, last_handed_off_at__isnull=False),
-            F("last_handed_off_at") + hours["response_hours"],
+            handed + hours["response_hours"],
         ),
         "contact_due_at": case(
             with_sales
             & Q(last_handed_off_at__isnull=False)
-            & (Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=F("last_handed_off_at"))),
-            F("last_handed_off_at") + hours["first_contact_hours"],
+            & (
+                Q(last_contact_at__isnull=True)
+                | Q(last_contact_at__lt=F("last_handed_off_at"))
+                | Q(last_contact_at__lt=clock)
+            ),
+            handed + hours["first_contact_hours"],
         ),
         "follow_up_due_at": case(
             with_sales & Q(next_follow_up_at__isnull=False),
-            F("next_follow_up_at") + hours["follow_up_grace_hours"],
+            _latest_expr(F("next_follow_up_at"), clock) + hours["follow_up_grace_hours"],
         ),
         "stale_due_at": case(
             Q(stage__in=WORKING_STAGES)
-            & (Q(last_activity_at__isnull=False) | Q(accepted_at__isnull=False)),
+            & (
+                Q(last_contact_at__isnull=False)
+                | Q(accepted_at__isnull=False)
+                | Q(sales_clock_at__isnull=False)
+            ),
             quiet_since + stalled,
         ),
         "convert_due_at": case(
-            with_sales & Q(handed_off_at__isnull=False), F("handed_off_at") + unconverted
+            with_sales & Q(handed_off_at__isnull=False),
+            _latest_expr(F("handed_off_at"), clock) + unconverted,
         ),
     }
 
