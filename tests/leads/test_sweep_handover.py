@@ -8,6 +8,7 @@ Every test runs as a full and as an incremental sweep (the ``sweep`` fixture).""
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from leads.models import Flag, FlagKind
@@ -79,7 +80,7 @@ def test_a_rep_who_claims_an_overdue_queued_lead_is_not_penalised(
 
 
 def test_a_reassign_does_not_erase_the_breach_from_the_previous_reps_scorecard(
-    sweep, clock, make_lead, rep, other_rep, manager
+    sweep, clock, make_lead, rep, other_rep, manager, manager_client
 ):
     lead = make_lead("handed_off")  # handed to rep1 at T0
     clock.at(T0 + 49 * H)
@@ -100,6 +101,9 @@ def test_a_reassign_does_not_erase_the_breach_from_the_previous_reps_scorecard(
     assert scorecard_flags() == {"rep1": (2, 0), "rep2": (0, 0)}
     assert scorecard_flags(owner=rep) == {"rep1": (2, 0)}
     assert scorecard_flags(owner=other_rep) == {"rep2": (0, 0)}
+    html = manager_client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
+    assert "Flag closed as a breach: Response overdue" in html
+    assert "The lead changed hands; the breach stays with rep1." in html
     # Where the ball dropped, per rep: not under rep2, who was given the lead late.
     assert ball_dropped(owner=other_rep) == {
         "marketing": 0,
@@ -163,3 +167,24 @@ def test_flags_keep_their_responsible_user_through_sweeps(sweep, clock, make_lea
     clock.at(T0 + 50 * H)
     assert sweep().repointed == 0
     assert Flag.objects.get(lead=lead).responsible is None
+
+
+def test_a_note_that_tries_to_move_a_due_follow_up_is_a_400_naming_the_field(
+    clock, make_lead, rep, rep_client
+):
+    lead = make_lead("contacted")
+    sales.activity_log(lead=lead, by=rep, kind="call", next_follow_up_at=T0 + D)
+    clock.at(T0 + 2 * D)
+    response = rep_client.post(
+        f"/api/v1/leads/{lead.pk}/activities/",
+        {
+            "kind": "note",
+            "notes": "Call next week.",
+            "next_follow_up_at": (T0 + 9 * D).isoformat(),
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == ["next_follow_up_at"]
+    lead.refresh_from_db()
+    assert lead.next_follow_up_at == T0 + D and lead.activities.count() == 2
