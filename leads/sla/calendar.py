@@ -219,7 +219,6 @@ INPUT_FIELDS = (
     "last_handed_off_at",
     "last_contact_at",
     "next_follow_up_at",
-    "last_activity_at",
     "accepted_at",
     "handed_off_at",
     "sales_clock_at",
