@@ -13,7 +13,7 @@ from leadflow.csv_safe import SafeWriter
 from leadflow.http import forbidden
 
 from .filters import LeadFilterForm
-from .models import Flag, Lead
+from .models import COURT_FIELDS, Flag, Lead, court_minutes
 
 COLUMNS = [
     "id",
@@ -40,6 +40,8 @@ COLUMNS = [
     "deal_value",
     "lost_reason",
     "open_flags",
+    "marketing_court_minutes",
+    "sales_court_minutes",
 ]
 # Database values read per row, in COLUMNS order (open_flags comes from a second query).
 FIELDS = [
@@ -67,6 +69,8 @@ FIELDS = [
     "deal_value",
     "lost_reason",
 ]
+# Read per row after FIELDS for the court-time columns (with the current stretch).
+COURT_READ = ["stage", "court_since", *COURT_FIELDS.values()]
 CHUNK = 2000
 
 
@@ -86,11 +90,13 @@ def _cell(value, tz):
 def export_rows(qs, chunk=CHUNK):
     """Yield the header then one list per lead, in id order, ``chunk`` leads per query."""
     tz = timezone.get_current_timezone()
+    now = timezone.now()
+    width = len(FIELDS)
     yield COLUMNS
     last_id = 0
     base = qs.order_by("id")
     while True:
-        rows = list(base.filter(id__gt=last_id).values_list(*FIELDS)[:chunk])
+        rows = list(base.filter(id__gt=last_id).values_list(*FIELDS, *COURT_READ)[:chunk])
         if not rows:
             return
         ids = [row[0] for row in rows]
@@ -103,7 +109,15 @@ def export_rows(qs, chunk=CHUNK):
         ):
             flags[lead_id].append(kind)
         for row in rows:
-            yield [_cell(v, tz) for v in row] + [";".join(flags.get(row[0], []))]
+            stage, since, *counters = row[width:]
+            stored = dict(zip(COURT_FIELDS.values(), counters, strict=True))
+            court = court_minutes(stored, stage, since, now)
+            yield [
+                *(_cell(v, tz) for v in row[:width]),
+                ";".join(flags.get(row[0], [])),
+                court["marketing"],
+                court["sales"],
+            ]
         last_id = ids[-1]
 
 

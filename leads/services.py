@@ -26,6 +26,7 @@ from sales.models import Dispute, Handoff, HandoffKind, HandoffOutcome
 from . import lifecycle
 from .models import (
     CONSENT_EDIT,
+    COURT_FIELDS,
     ENDED_STAGES,
     DisqualifyReason,
     ImportOutcome,
@@ -38,6 +39,7 @@ from .models import (
     SystemNote,
     Touch,
     TouchSource,
+    add_stretch,
 )
 from .sla.calendar import DEADLINE_FIELDS, SLA, handoff_terms, refresh_deadlines
 
@@ -183,6 +185,7 @@ def build_lead(*, data, by, campaign, inquiry_type, origin, utm, at, source):
         **{k: (utm.get(k) or "")[:200] for k in UTM_FIELDS},
     )
     lead.take_consent(data.get("consent"), at=at, source=source)
+    lead.enter_stage(at)  # the first stretch of the court-time ledger starts here
     if origin == Origin.SALES:
         # A sales-generated lead starts accepted, owned by the rep who found it.
         lead.stage = Stage.ACCEPTED
@@ -531,3 +534,61 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
     bulk_insert(Touch, touches)
     _save_touched(touched.values())
     return results
+
+
+# --- court time (SPEC §3) ----------------------------------------------------------------
+
+COURT_REBUILD_BATCH = 2_000  # leads per locked batch
+
+
+def court_time_from_log(changes):
+    """The ledger ({field: value} of Lead.LEDGER_FIELDS) that a lead's stage log (its
+    ``(from_stage, at)`` pairs in the order they were written) adds up to: the same steps
+    (``add_stretch``) lifecycle.move takes at each change."""
+    counters = dict.fromkeys(COURT_FIELDS.values(), 0)
+    since = None
+    for from_stage, at in changes:
+        since = add_stretch(counters, from_stage, since, at)
+    return {**counters, "court_since": since}
+
+
+@transaction.atomic
+def _court_time_batch(after, size):
+    leads = list(
+        Lead.objects.filter(pk__gt=after)
+        .order_by("pk")
+        .select_for_update()
+        .only("pk", *Lead.LEDGER_FIELDS)[:size]
+    )
+    if not leads:
+        return None, 0
+    log = defaultdict(list)
+    # Under the leads' locks no transition can add a change meanwhile (move() locks first).
+    for lead_id, from_stage, at in (
+        StageChange.objects.filter(lead_id__in=[lead.pk for lead in leads])
+        .order_by("lead_id", "id")
+        .values_list("lead_id", "from_stage", "at")
+    ):
+        log[lead_id].append((from_stage, at))
+    changed = []
+    for lead in leads:
+        ledger = court_time_from_log(log[lead.pk])
+        if any(getattr(lead, name) != value for name, value in ledger.items()):
+            for name, value in ledger.items():
+                setattr(lead, name, value)
+            changed.append(lead)
+    if changed:
+        Lead.objects.bulk_update(changed, list(Lead.LEDGER_FIELDS), batch_size=500)
+    return leads[-1].pk, len(changed)
+
+
+def court_time_rebuild(*, batch=COURT_REBUILD_BATCH):
+    """Recompute every lead's court-time ledger from its stage log, ``batch`` leads per
+    transaction (each locked while it is rewritten, so a concurrent transition is not
+    lost). Returns the number of leads whose stored ledger differed."""
+    after, fixed = 0, 0
+    while True:
+        after, changed = _court_time_batch(after, batch)
+        if after is None:
+            return fixed
+        fixed += changed

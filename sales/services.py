@@ -23,9 +23,11 @@ from leadflow.notifications.notify import notify
 from leads import lifecycle
 from leads.models import (
     SALES_STAGES,
+    Flag,
     Lead,
     LostReason,
     RejectionReason,
+    Side,
     Stage,
     SystemNote,
 )
@@ -65,8 +67,21 @@ def _latest_handoff(lead):
     return lead.handoffs.order_by("-handed_at", "-id").first()
 
 
+def _change_hands(lead, to_user, at):
+    """The lead passes to ``to_user`` within sales (a claim or a reassign). A flag stays
+    with whoever was responsible when it was raised (SPEC §4): the holder's open sales
+    flags (the rep's, or the managers' for a queued lead) close now as breaches on their
+    record, and the new holder's clocks start afresh (``sales_clock_at``, which
+    refresh_deadlines reads when the caller saves)."""
+    Flag.objects.open().filter(lead=lead, side=Side.SALES).update(
+        resolved_at=at, closed_as_breach=True
+    )
+    lead.owner = to_user
+    lead.sales_clock_at = at
+
+
 def _claim_into(lead, rep, at):
-    lead.owner = rep
+    _change_hands(lead, rep, at)
     handoff = _pending_handoff(lead)
     if handoff is not None and handoff.to_user_id is None:
         handoff.to_user = rep
@@ -212,8 +227,17 @@ def activity_log(
         raise InvalidInput(
             _("The next follow-up must be after this activity."), field="next_follow_up_at"
         )
-    if not explicit:
-        scheduled = lead.next_follow_up_at
+    scheduled = lead.next_follow_up_at
+    if kind not in CONTACT_KINDS and scheduled is not None and scheduled <= occurred_at:
+        # A follow-up that is due is done by contact only (SPEC §4): a note keeps it, so it
+        # cannot quiet follow_up_overdue.
+        if explicit and next_follow_up_at is not None:
+            raise InvalidInput(
+                _("A follow-up is due: log the call, email or meeting, a note cannot move it."),
+                field="next_follow_up_at",
+            )
+        next_follow_up_at = scheduled
+    elif not explicit:
         next_follow_up_at = scheduled if scheduled and scheduled > occurred_at else None
     lifecycle.require_stage("log", lead)
     if lead.owner_id is None:
@@ -345,8 +369,8 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
         responded_at=None if lead.stage == Stage.HANDED_OFF else at,
         **handoff_terms(lead),
     )
-    lead.owner = to_user
-    # The new rep gets a fresh SLA clock for response and first contact.
+    _change_hands(lead, to_user, at)
+    # The new rep's response and first contact count from here too.
     lead.last_handed_off_at = at
     lifecycle.save(lead)
     note_assignment(to_user, at)

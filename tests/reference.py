@@ -4,6 +4,7 @@ tables with its own conditional aggregates, independent of the statistics pipeli
 tests hold every page's numbers to it; benchmarks/dashboard.py times it as "orm-raw"."""
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 from django.db.models import (
@@ -78,7 +79,10 @@ def funnel(filters, sla_minutes=None):
         rejected=Count("id", filter=Q(rejected_at__isnull=False)),
         won_value=Coalesce(Sum("deal_value", filter=Q(stage=Stage.WON)), Value(Decimal("0.00"))),
         contacted_in_sla=Count("id", filter=in_sla),
-        **{f"dropped_{c}": Count("id", filter=dropped_q(c)) for c in DROPPED_CATEGORIES},
+        **{
+            f"dropped_{c}": Count("id", filter=dropped_q(c, own=filters.owner is not None))
+            for c in DROPPED_CATEGORIES
+        },
     )
     result = {
         "generated": data["generated"],
@@ -191,10 +195,14 @@ def sales_scorecard(filters, sla_minutes=None):
         .order_by()
         .values_list("user", "n")
     )
+    # A breach counts against the rep responsible when it was raised, whoever owns the
+    # lead now: under the salesperson filter, that rep's flags on the unfiltered cohort.
+    flagged = Flag.objects.filter(side=Side.SALES, lead__in=replace(filters, owner=None).cohort())
+    if filters.owner is not None:
+        flagged = flagged.filter(responsible=filters.owner)
     flags = {
         row["responsible"]: row
-        for row in Flag.objects.filter(side=Side.SALES, lead__in=cohort_ids)
-        .values("responsible")
+        for row in flagged.values("responsible")
         .annotate(raised=Count("id"), open=Count("id", filter=Q(resolved_at__isnull=True)))
         .order_by()
     }

@@ -24,6 +24,7 @@ from leadflow.models import Notification, Profile
 from sales.models import Activity, Dispute, DisputeRuling, Handoff, Objection
 
 from ..models import (
+    COURT_FIELDS,
     FLAG_DEADLINE,
     FLAG_SIDE,
     Flag,
@@ -33,6 +34,7 @@ from ..models import (
     Side,
     StageChange,
     Touch,
+    add_stretch,
 )
 from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, TERMS_FIELDS, refresh_deadlines
 
@@ -299,12 +301,14 @@ class Seeder:
         Notification.objects.filter(user__in=[*self.reps, self.marketer, self.manager]).delete()
 
     def _stage_change(self, lead_id, frm, to, by, at, note=""):
+        # The court-time ledger, stretch by stretch as lifecycle.move keeps it.
+        self._court_since = add_stretch(self._court, frm, self._court_since, at)
         self.sink.add(
             StageChange,
             (self.ids.take(StageChange), lead_id, frm, to, by.pk if by else None, at, note),
         )
 
-    def _flag(self, lead_id, kind, responsible, due, raised, resolved):
+    def _flag(self, lead_id, kind, responsible, due, raised, resolved, breach=False):
         notified = raised  # demo history: as if the notification went out when raised
         self.sink.add(
             Flag,
@@ -318,6 +322,7 @@ class Seeder:
                 self._created,  # Flag.lead_created_at
                 raised,
                 resolved,
+                breach,  # Flag.closed_as_breach: a claim took the lead from its holder
                 notified,
                 None,  # Flag.notify_lease_until
             ),
@@ -340,6 +345,8 @@ class Seeder:
         age = dt.timedelta(days=365 * (rng.random() ** 1.15))
         created = now - age
         self._created = created
+        self._court = dict.fromkeys(COURT_FIELDS.values(), 0)
+        self._court_since = None
         campaign = rng.choice(self.campaigns)
         channel = campaign.channel
         sales_generated = rng.random() < 0.07
@@ -438,6 +445,7 @@ class Seeder:
             row[column] = due
             if due is not None and due <= now:
                 self._flag(lead_id, kind, responsible[FLAG_SIDE[kind]], due, due, None)
+        row.update(self._court, court_since=self._court_since)
         self.sink.add(Lead, tuple(row[c] for c in LEAD_COLUMNS))
 
     def _responsible(self, row, campaign):
@@ -630,12 +638,22 @@ class Seeder:
             handoff[4] = rep.pk
             handoff[6] = claim
             row["owner_id"] = rep.pk
+            row["sales_clock_at"] = claim
+            # The queue's lapses close at the claim as breaches on the managers' record.
+            for kind, hours in (
+                (FlagKind.RESPONSE_OVERDUE, 24),
+                (FlagKind.FIRST_CONTACT_OVERDUE, 48),
+            ):
+                if claim > t + hours * H:
+                    due = t + hours * H
+                    self._flag(lead_id, kind, None, due, due, claim, breach=True)
             respond = max(respond, claim)
         # A dropped ball: some reps never answer some handoffs.
         if respond > now or rng.random() < 0.03:
             self.sink.add(Handoff, tuple(handoff))
             return None
-        self._maybe_breach(lead_id, FlagKind.RESPONSE_OVERDUE, rep.pk, t + 24 * H, respond)
+        clock = max(t, row["sales_clock_at"] or t)  # the rep's clocks start at the claim
+        self._maybe_breach(lead_id, FlagKind.RESPONSE_OVERDUE, rep.pk, clock + 24 * H, respond)
         handoff[7] = respond
         rejects = kind != "overturn" and rng.random() < reject_rate * reject_factor
         if rejects:
@@ -706,7 +724,7 @@ class Seeder:
                 lead_id,
                 FlagKind.FIRST_CONTACT_OVERDUE,
                 rep.pk,
-                row["last_handed_off_at"] + 48 * H,
+                max(row["last_handed_off_at"], row["sales_clock_at"] or handoff_at) + 48 * H,
                 t,
             )
         kind = rng.choice(("call", "call", "email", "meeting"))

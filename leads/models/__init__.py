@@ -6,6 +6,7 @@ from .lead import (
     CLOSED_STAGES,
     CONSENT_EDIT,
     CONSENT_SOURCES,
+    COURT_FIELDS,
     ENDED_STAGES,
     MARKETING_STAGES,
     SALES_STAGES,
@@ -24,7 +25,11 @@ from .lead import (
     SystemNote,
     Touch,
     TouchSource,
+    add_stretch,
+    court_minutes,
+    court_of,
     side_of,
+    stretch_minutes,
 )
 from .reporting import CohortStats, RepStats, StatsState
 from .sla import (
@@ -49,6 +54,11 @@ __all__ = [
     "ENDED_STAGES",
     "Side",
     "side_of",
+    "COURT_FIELDS",
+    "add_stretch",
+    "court_of",
+    "court_minutes",
+    "stretch_minutes",
     "InquiryType",
     "Origin",
     "RejectionReason",

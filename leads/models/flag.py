@@ -79,6 +79,11 @@ class Flag(models.Model):
     lead_created_at = models.DateTimeField(null=True, blank=True)
     raised_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Closed by a claim or reassign that took the lead from its responsible user, not by
+    # acting on it: the breach stays on their record (SPEC §4).
+    closed_as_breach = models.BooleanField(
+        default=False, db_default=False
+    )  # the sweep inserts in SQL
     notified_at = models.DateTimeField(null=True, blank=True)
     # A drain of the notification outbox holds the flag until then (leads/sweep/outbox.py).
     notify_lease_until = models.DateTimeField(null=True, blank=True)

@@ -119,9 +119,14 @@ DROPPED_CATEGORIES = {
 }
 
 
-def dropped_q(category):
-    """The Q (on Lead, annotated ``with_sales_delay``) of one ball-dropped category."""
-    sales = Q(sales_delay=True) | Q(stage=Stage.LOST, first_contact_at__isnull=True)
+def dropped_q(category, *, own=False):
+    """The Q (on Lead, annotated ``with_sales_delay``) of one ball-dropped category.
+
+    ``own``: per rep (the salesperson filter), rule (2) counts only a delay of the lead's
+    own rep: a breach counts against whoever held the lead when it happened (SPEC §4), so
+    a lead that came to its rep late by a claim or a reassign is not their drop."""
+    delay = Q(own_sales_delay=True) if own else Q(sales_delay=True)
+    sales = delay | Q(stage=Stage.LOST, first_contact_at__isnull=True)
     if category == "marketing":
         return DROPPABLE & RULE_MARKETING
     if category == "sales":
@@ -133,12 +138,19 @@ def dropped_q(category):
     raise ValueError(category)
 
 
+# The categories whose count depends on whose delay rule (2) reads (``own``).
+OWN_DROPPED = ("sales", "market", "in_progress")
+
+
 def with_sales_delay(qs):
-    """Annotate ``sales_delay``: a response or first-contact flag was ever raised."""
+    """Annotate ``sales_delay``: a response or first-contact flag was ever raised; and
+    ``own_sales_delay``: one was raised with the lead's current rep responsible."""
+    delays = Flag.objects.filter(
+        lead=OuterRef("pk"), kind__in=[k.value for k in SALES_DELAY_FLAGS]
+    )
     return qs.alias(
-        sales_delay=Exists(
-            Flag.objects.filter(lead=OuterRef("pk"), kind__in=[k.value for k in SALES_DELAY_FLAGS])
-        )
+        sales_delay=Exists(delays),
+        own_sales_delay=Exists(delays.filter(responsible=OuterRef("owner"))),
     )
 
 

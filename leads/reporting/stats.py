@@ -103,6 +103,7 @@ COHORT_SUMS = (
     "dropped_sales",
     "dropped_market",
     "dropped_in_progress",
+    *(f"own_dropped_{c}" for c in d.OWN_DROPPED),
     *REJECTION_COLUMNS.values(),
     *LOST_COLUMNS.values(),
     *OBJECTION_COLUMNS.values(),
@@ -167,6 +168,10 @@ def _cohort_rows(runs, sla_minutes):
             won_value=d.won_value(),
             contacted_in_sla=Count("id", filter=d.contacted_in_sla_q(sla_minutes)),
             **{f"dropped_{c}": Count("id", filter=d.dropped_q(c)) for c in d.DROPPED_CATEGORIES},
+            **{
+                f"own_dropped_{c}": Count("id", filter=d.dropped_q(c, own=True))
+                for c in d.OWN_DROPPED
+            },
             **{
                 column: Count("id", filter=Q(stage=Stage.LOST, lost_reason=reason))
                 for reason, column in LOST_COLUMNS.items()
@@ -287,10 +292,13 @@ def _rep_rows(runs):
     for row in (
         Flag.objects.filter(in_runs, side=Side.SALES, responsible__isnull=False)
         .annotate(day=lead_day)
-        .values(*group, "responsible")
+        .values("day", "lead__campaign", "responsible")
         .annotate(raised=Count("id"), open=Count("id", filter=Q(resolved_at__isnull=True)))
         .order_by()
     ):
+        # Under the salesperson filter too, a breach counts against the rep who held the
+        # lead when it happened, not its owner now: these rows' owner is that rep.
+        row["lead__owner"] = row["responsible"]
         add(row, row["responsible"], sflags_raised=row["raised"], sflags_open=row["open"])
     return list(out.values())
 
@@ -457,10 +465,20 @@ def _funnel_from_sums(data, filters=None, medians=None, with_median=False):
         "won_value": Decimal(data["won_value"] or 0).quantize(Decimal("0.01")),
         **d.rates(data),
         "median_hours_to_first_contact": median,
-        "ball_dropped": {c: data[f"dropped_{c}"] for c in d.DROPPED_CATEGORIES},
+        "ball_dropped": ball_dropped(data, filters),
         "contacted_in_sla": data["contacted_in_sla"],
         "marketing_flags_open": data["mflags_open"],
         "_sums": data,
+    }
+
+
+def ball_dropped(sums, filters=None):
+    """Where the ball dropped from summed statistics; per rep (the salesperson filter)
+    rule (2) reads only that rep's own delays (definitions.dropped_q ``own``)."""
+    own = filters is not None and filters.owner is not None
+    return {
+        c: sums[f"own_dropped_{c}" if own and c in d.OWN_DROPPED else f"dropped_{c}"]
+        for c in d.DROPPED_CATEGORIES
     }
 
 

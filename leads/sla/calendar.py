@@ -198,34 +198,36 @@ def refresh_deadlines(lead, sla=None):
         if stage == Stage.REJECTED and rejection_clock and lead.disputed_at is None
         else None
     )
+    # A claim or reassign starts the new holder's clocks afresh (sales_clock_at).
+    clock = lead.sales_clock_at
+    handed = _latest(lead.last_handed_off_at, clock)
     lead.response_due_at = (
-        add(lead.last_handed_off_at, lead.sla_response_minutes)
+        add(handed, lead.sla_response_minutes)
         if stage == Stage.HANDED_OFF and lead.last_handed_off_at
         else None
     )
     contacted_since_handoff = (
-        lead.last_contact_at is not None
-        and lead.last_handed_off_at is not None
-        and lead.last_contact_at >= lead.last_handed_off_at
+        lead.last_contact_at is not None and handed is not None and lead.last_contact_at >= handed
     )
     lead.contact_due_at = (
-        add(lead.last_handed_off_at, lead.sla_contact_minutes)
+        add(handed, lead.sla_contact_minutes)
         if with_sales and lead.last_handed_off_at and not contacted_since_handoff
         else None
     )
     lead.follow_up_due_at = (
-        add(lead.next_follow_up_at, policy.follow_up_grace_minutes)
+        add(_latest(lead.next_follow_up_at, clock), policy.follow_up_grace_minutes)
         if with_sales and lead.next_follow_up_at
         else None
     )
-    quiet_since = _latest(lead.last_activity_at, lead.accepted_at)
+    # Only contact (a call, email or meeting) breaks the quiet; a note does not.
+    quiet_since = _latest(lead.last_contact_at, lead.accepted_at, clock)
     lead.stale_due_at = (
         quiet_since + dt.timedelta(minutes=policy.stalled_minutes)
         if stage in WORKING_STAGES and quiet_since
         else None
     )
     lead.convert_due_at = (
-        lead.handed_off_at + dt.timedelta(minutes=policy.unconverted_minutes)
+        _latest(lead.handed_off_at, clock) + dt.timedelta(minutes=policy.unconverted_minutes)
         if with_sales and lead.handed_off_at
         else None
     )
@@ -273,9 +275,9 @@ INPUT_FIELDS = (
     "last_handed_off_at",
     "last_contact_at",
     "next_follow_up_at",
-    "last_activity_at",
     "accepted_at",
     "handed_off_at",
+    "sales_clock_at",
     *TERMS_FIELDS,
 )
 
@@ -307,7 +309,9 @@ def deadline_expressions(policy):
     hours off): {deadline column: Case(...)} for ``QuerySet.update``."""
     minutes = {name: dt.timedelta(minutes=getattr(policy, name)) for name in THRESHOLD_FIELDS}
     rejection_clock = _latest_expr(F("rejected_at"), F("dispute_ruled_at"))
-    quiet_since = _latest_expr(F("last_activity_at"), F("accepted_at"))
+    clock = F("sales_clock_at")
+    handed = _latest_expr(F("last_handed_off_at"), clock)
+    quiet_since = _latest_expr(_latest_expr(F("last_contact_at"), F("accepted_at")), clock)
     with_sales = Q(stage__in=SALES_STAGES)
     triage = [
         When(Q(stage=Stage.NEW, inquiry_type=kind), then=F("created_at") + minutes[field])
@@ -341,27 +345,34 @@ def deadline_expressions(policy):
         ),
         "response_due_at": case(
             Q(stage=Stage.HANDED_OFF, last_handed_off_at__isnull=False),
-            F("last_handed_off_at") + contract("sla_response_minutes", policy.response_minutes),
+            handed + contract("sla_response_minutes", policy.response_minutes),
         ),
         "contact_due_at": case(
             with_sales
             & Q(last_handed_off_at__isnull=False)
-            & (Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=F("last_handed_off_at"))),
-            F("last_handed_off_at")
-            + contract("sla_contact_minutes", policy.first_contact_minutes),
+            & (
+                Q(last_contact_at__isnull=True)
+                | Q(last_contact_at__lt=F("last_handed_off_at"))
+                | Q(last_contact_at__lt=clock)
+            ),
+            handed + contract("sla_contact_minutes", policy.first_contact_minutes),
         ),
         "follow_up_due_at": case(
             with_sales & Q(next_follow_up_at__isnull=False),
-            F("next_follow_up_at") + minutes["follow_up_grace_minutes"],
+            _latest_expr(F("next_follow_up_at"), clock) + minutes["follow_up_grace_minutes"],
         ),
         "stale_due_at": case(
             Q(stage__in=WORKING_STAGES)
-            & (Q(last_activity_at__isnull=False) | Q(accepted_at__isnull=False)),
+            & (
+                Q(last_contact_at__isnull=False)
+                | Q(accepted_at__isnull=False)
+                | Q(sales_clock_at__isnull=False)
+            ),
             quiet_since + minutes["stalled_minutes"],
         ),
         "convert_due_at": case(
             with_sales & Q(handed_off_at__isnull=False),
-            F("handed_off_at") + minutes["unconverted_minutes"],
+            _latest_expr(F("handed_off_at"), clock) + minutes["unconverted_minutes"],
         ),
     }
 

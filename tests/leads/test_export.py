@@ -14,7 +14,8 @@ EXPORT = reverse("leads:export")
 SPEC_COLUMNS = (
     "id,first_name,last_name,email,company,campaign,channel,inquiry_type,origin,stage,owner,"
     "created_at,mql_at,handed_off_at,last_handed_off_at,accepted_at,rejected_at,"
-    "rejection_reason,first_contact_at,opportunity_at,closed_at,deal_value,lost_reason,open_flags"
+    "rejection_reason,first_contact_at,opportunity_at,closed_at,deal_value,lost_reason,open_flags,"
+    "marketing_court_minutes,sales_court_minutes"
 )
 
 
