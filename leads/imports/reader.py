@@ -101,6 +101,12 @@ class FileProblem(Exception):
     """The file as a whole cannot be read (encoding, empty, no header)."""
 
 
+def _not_text():
+    return FileProblem(
+        _("The file is neither UTF-8 nor Windows-1252 text. Save it as CSV (UTF-8).")
+    )
+
+
 def decode(raw):
     """(text, encoding): UTF-8 with or without BOM, else Windows-1252."""
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -112,9 +118,7 @@ def decode(raw):
     try:
         return raw.decode("cp1252"), "windows-1252"
     except UnicodeDecodeError:
-        raise FileProblem(
-            _("The file is neither UTF-8 nor Windows-1252 text. Save it as CSV (UTF-8).")
-        ) from None
+        raise _not_text() from None
 
 
 def sniff_delimiter(text):
@@ -144,21 +148,31 @@ def read_header(raw):
     return header, encoding, delimiter
 
 
+def _lines(raw, encoding):
+    """The file's text line by line, decoded as it is read: no decoded copy of the whole
+    file (up to four times its size as a str) is ever made."""
+    lines = io.TextIOWrapper(io.BytesIO(raw), encoding=encoding, newline="")
+    first = next(lines, "")
+    if not first:
+        return
+    # utf-8-sig takes off one byte order mark; a second one is not part of the header.
+    yield first[1:] if encoding == "utf-8-sig" and first.startswith("\ufeff") else first
+    yield from lines
+
+
 def iter_rows(raw, encoding, delimiter):
     """(line number, cells) for every data row; the header is line 1. Blank lines skipped."""
-    text = raw.decode("utf-8-sig" if encoding == "utf-8-sig" else encoding)
-    if encoding == "utf-8-sig" and text.startswith("\ufeff"):
-        text = text[1:]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_lines(raw, encoding), delimiter=delimiter)
     try:
-        next(reader)
-    except StopIteration:
-        return
-    try:
+        if next(reader, None) is None:
+            return
         for cells in reader:
             if not any(c.strip() for c in cells):
                 continue
             yield reader.line_num, cells
+    except UnicodeDecodeError:
+        # Not after the upload's check of the whole file (decode), unless it was changed.
+        raise _not_text() from None
     except csv.Error as exc:
         raise FileProblem(
             _("Line %(line)s cannot be read: %(error)s") % {"line": reader.line_num, "error": exc}
