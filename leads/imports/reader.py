@@ -5,6 +5,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -13,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign
 
-from ..models import InquiryType, Lead, Stage
+from ..models import ImportProblem, InquiryType, Lead, Stage
 
 MAX_BYTES = 50 * 1024 * 1024
 csv.field_size_limit(1024 * 1024)
@@ -211,6 +212,14 @@ INQUIRY_LOOKUP = {
 }
 
 
+class Problem(NamedTuple):
+    """One reason a row cannot be imported: its ImportProblem code, counted per job, and the
+    message the report shows for the row (with the offending value)."""
+
+    code: str
+    message: str
+
+
 @dataclass
 class Row:
     line: int
@@ -219,11 +228,19 @@ class Row:
     inquiry_type: str = InquiryType.OTHER
     stage: str = Stage.NEW
     utm: dict = field(default_factory=dict)
-    errors: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
 
     @property
     def email_key(self):
         return (self.data.get("email") or "").lower()
+
+    def add_problem(self, code, message):
+        self.problems.append(Problem(code, message))
+
+    @property
+    def reason(self):
+        """The row's problems in one text, as the report stores it."""
+        return "; ".join(problem.message for problem in self.problems)
 
 
 def parse_row(
@@ -245,9 +262,10 @@ def parse_row(
             values[target] = cells[i].strip()
     for name, limit in MAX_LENGTHS.items():
         if len(values.get(name, "")) > limit:
-            row.errors.append(
+            row.add_problem(
+                ImportProblem.TOO_LONG,
                 _("%(field)s is longer than %(max)s characters")
-                % {"field": TARGETS[name], "max": limit}
+                % {"field": TARGETS[name], "max": limit},
             )
             values[name] = values[name][:limit]
     for name in ("first_name", "last_name", "email", "phone", "company", "job_title", "country"):
@@ -255,27 +273,37 @@ def parse_row(
     row.data["notes"] = values.get("notes", "")
     row.data["consent"] = values.get("consent", "").strip().lower() in _TRUE
     if not row.data["last_name"]:
-        row.errors.append(_("missing last name"))
+        row.add_problem(ImportProblem.MISSING_LAST_NAME, _("missing last name"))
     email = row.data["email"]
     if not email:
-        row.errors.append(_("missing email"))
+        row.add_problem(ImportProblem.MISSING_EMAIL, _("missing email"))
     else:
         try:
             validate_email(email)
         except ValidationError:
-            row.errors.append(_("invalid email “%(email)s”") % {"email": email[:80]})
+            row.add_problem(
+                ImportProblem.INVALID_EMAIL,
+                _("invalid email “%(email)s”") % {"email": email[:80]},
+            )
     if values.get("campaign"):
         found = campaigns.get(values["campaign"])
         if found is None:
-            row.errors.append(_("unknown campaign “%(name)s”") % {"name": values["campaign"][:80]})
+            row.add_problem(
+                ImportProblem.UNKNOWN_CAMPAIGN,
+                _("unknown campaign “%(name)s”") % {"name": values["campaign"][:80]},
+            )
         row.campaign = found
     elif default_campaign is None and campaign_required:
-        row.errors.append(_("no campaign (map a campaign column or choose a default campaign)"))
+        row.add_problem(
+            ImportProblem.NO_CAMPAIGN,
+            _("no campaign (map a campaign column or choose a default campaign)"),
+        )
     if values.get("inquiry_type"):
         kind = INQUIRY_LOOKUP.get(values["inquiry_type"].lower())
         if kind is None:
-            row.errors.append(
-                _("unknown inquiry type “%(value)s”") % {"value": values["inquiry_type"][:40]}
+            row.add_problem(
+                ImportProblem.UNKNOWN_INQUIRY_TYPE,
+                _("unknown inquiry type “%(value)s”") % {"value": values["inquiry_type"][:40]},
             )
         else:
             row.inquiry_type = kind

@@ -32,6 +32,28 @@ class ImportStatus(models.TextChoices):
 # The states a worker is (or should be) busy in: the watchdog's and the jobs page's.
 ACTIVE_IMPORT = [ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING]
 
+# The check of a file keeps this many bad rows (the first, with their line and reasons) as
+# ImportRows for the report page and its CSV; the rest are only counted, per reason. A
+# file of 200,000 bad rows cannot fill the worker's memory or the table.
+MAX_PROBLEM_ROWS = 1000
+
+
+class ImportProblem(models.TextChoices):
+    """Why a row cannot be imported: the code counted in ``ImportJob.problem_counts``,
+    the label its count is shown with (each bad row also keeps its own message)."""
+
+    MISSING_LAST_NAME = "missing_last_name", _("missing last name")
+    MISSING_EMAIL = "missing_email", _("missing email")
+    INVALID_EMAIL = "invalid_email", _("invalid email")
+    UNKNOWN_CAMPAIGN = "unknown_campaign", _("unknown campaign")
+    NO_CAMPAIGN = (
+        "no_campaign",
+        _("no campaign (map a campaign column or choose a default campaign)"),
+    )
+    UNKNOWN_INQUIRY_TYPE = "unknown_inquiry_type", _("unknown inquiry type")
+    TOO_LONG = "too_long", _("value too long")
+    DUPLICATE_IN_FILE = "duplicate_in_file", _("duplicate within the file")
+
 
 class ImportJob(BackgroundJob):
     """One CSV import: upload -> column mapping -> validation report -> confirm -> run.
@@ -67,6 +89,8 @@ class ImportJob(BackgroundJob):
     created_count = models.PositiveIntegerField(default=0)
     touched_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
+    # Bad rows per ImportProblem code (a row with two problems counts under both).
+    problem_counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -102,6 +126,21 @@ class ImportJob(BackgroundJob):
     def nothing_to_import(self):
         """Checked, and not one row can be imported (no data rows, or only bad ones)."""
         return self.status == ImportStatus.VALIDATED and not self.valid_rows
+
+    @property
+    def problems_not_listed(self):
+        """Bad rows beyond the first MAX_PROBLEM_ROWS: counted, not kept one by one."""
+        return max(0, self.invalid_rows - MAX_PROBLEM_ROWS)
+
+    def problem_count_rows(self):
+        """(code, label, rows) per reason found, the commonest first."""
+        order = {code: i for i, code in enumerate(ImportProblem.values)}
+        return [
+            (code, ImportProblem(code).label if code in order else code, n)
+            for code, n in sorted(
+                self.problem_counts.items(), key=lambda item: (-item[1], order.get(item[0], 99))
+            )
+        ]
 
     def status_label(self):
         """The status as the pages show it: "Ready to import" only if something is."""
