@@ -132,6 +132,15 @@ class ImportJob(BackgroundJob):
         """Bad rows beyond the first MAX_PROBLEM_ROWS: counted, not kept one by one."""
         return max(0, self.invalid_rows - MAX_PROBLEM_ROWS)
 
+    def problems_not_listed_text(self, grouping=True):
+        """ "2,000 more rows with problems not listed." (``grouping`` off for a CSV: 2000)."""
+        n = self.problems_not_listed
+        return ngettext(
+            "%(n)s more row with problems not listed.",
+            "%(n)s more rows with problems not listed.",
+            n,
+        ) % {"n": _number(n) if grouping else n}
+
     def problem_count_rows(self):
         """(code, label, rows) per reason found, the commonest first."""
         order = {code: i for i, code in enumerate(ImportProblem.values)}

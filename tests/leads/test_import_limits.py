@@ -3,6 +3,9 @@ decoded copy of it, a check keeps the first MAX_PROBLEM_ROWS bad rows and counts
 per reason, a file has at most MAX_ROWS rows, and the mapping page reads only the start
 of the file."""
 
+import csv
+import io
+import re
 import tracemalloc
 from unittest.mock import patch
 
@@ -171,3 +174,52 @@ def test_checking_a_file_of_bad_rows_takes_memory_by_its_rows_not_by_its_problem
     job.refresh_from_db()
     assert (job.invalid_rows, job.rows.count()) == (30_000, MAX_PROBLEM_ROWS)
     assert peak < 10 * 2**20, f"{peak / 2**20:.1f} MB"
+
+
+# --- The report: the kept rows, then how many more and the count per reason -------------
+
+
+def test_the_report_page_lists_the_kept_rows_and_counts_the_rest_per_reason(
+    marketer_client, checked
+):
+    job, _bad_lines = checked
+    body = marketer_client.get(job.get_absolute_url()).content.decode()
+    problems = body.split('id="import-problems"')[1].split("</table>")[0]
+    assert problems.count("<tr>") == 1 + MAX_PROBLEM_ROWS
+    assert "2,000 more rows with problems not listed." in body
+    counts = body.split('id="import-problem-counts"')[1].split("</table>")[0]
+    cells = re.findall(r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td></tr>", counts)
+    assert cells == [
+        ("missing email", "1,000"),
+        ("invalid email", "1,000"),
+        ("duplicate within the file", "1,000"),
+        ("missing last name", "1"),
+        ("unknown campaign", "1"),
+    ]
+
+
+def test_a_report_with_every_bad_row_listed_has_no_counts(marketer_client, google):
+    upload(marketer_client, f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\nB,,,,,,,,\n")
+    job = map_and_check(marketer_client, ImportJob.objects.get())
+    body = marketer_client.get(job.get_absolute_url()).content.decode()
+    assert "missing last name; missing email" in body
+    assert "not listed" not in body and "import-problem-counts" not in body
+
+
+def test_the_report_csv_ends_with_the_rows_not_listed_and_the_counts(marketer_client, checked):
+    job, bad_lines = checked
+    marketer_client.post(reverse("leads:import_confirm", args=[job.pk]), {"skip_invalid": "1"})
+    response = marketer_client.get(reverse("leads:import_report", args=[job.pk]))
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["line", "outcome", "email", "lead_id", "reason"]
+    listed = rows[1:-6]
+    assert [int(r[0]) for r in listed if r[1] == "invalid"] == bad_lines[:1000]
+    assert sum(1 for r in listed if r[1] == "created") == 1000
+    assert rows[-6:] == [
+        ["", "invalid", "", "", "2000 more rows with problems not listed."],
+        ["", "invalid", "", "", "missing email: 1000"],
+        ["", "invalid", "", "", "invalid email: 1000"],
+        ["", "invalid", "", "", "duplicate within the file: 1000"],
+        ["", "invalid", "", "", "missing last name: 1"],
+        ["", "invalid", "", "", "unknown campaign: 1"],
+    ]
