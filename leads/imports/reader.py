@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -17,6 +18,9 @@ from campaigns.models import Campaign
 from ..models import ImportProblem, InquiryType, Lead, Stage
 
 MAX_BYTES = 50 * 1024 * 1024
+# Data rows per file (blank lines not counted): a check reading row MAX_ROWS + 1 stops and
+# fails the import, so its memory (the emails seen so far) and run time stay bounded.
+MAX_ROWS = 200_000
 csv.field_size_limit(1024 * 1024)
 
 # target field -> label shown in the mapping step
@@ -161,15 +165,27 @@ def _lines(raw, encoding):
     yield from lines
 
 
+def too_many_rows():
+    return FileProblem(
+        _("The file has more than %(max)s rows; split it into smaller files.")
+        % {"max": number_format(MAX_ROWS, force_grouping=True)}
+    )
+
+
 def iter_rows(raw, encoding, delimiter):
-    """(line number, cells) for every data row; the header is line 1. Blank lines skipped."""
+    """(line number, cells) for every data row; the header is line 1. Blank lines skipped.
+    FileProblem at data row MAX_ROWS + 1, before it is parsed."""
     reader = csv.reader(_lines(raw, encoding), delimiter=delimiter)
+    rows = 0
     try:
         if next(reader, None) is None:
             return
         for cells in reader:
             if not any(c.strip() for c in cells):
                 continue
+            rows += 1
+            if rows > MAX_ROWS:
+                raise too_many_rows()
             yield reader.line_num, cells
     except UnicodeDecodeError:
         # Not after the upload's check of the whole file (decode), unless it was changed.

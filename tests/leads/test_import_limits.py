@@ -223,3 +223,42 @@ def test_the_report_csv_ends_with_the_rows_not_listed_and_the_counts(marketer_cl
         ["", "invalid", "", "", "missing last name: 1"],
         ["", "invalid", "", "", "unknown campaign: 1"],
     ]
+
+
+# --- The row cap ---------------------------------------------------------------------------
+
+
+def test_a_file_over_the_row_cap_fails_the_check_without_reading_on(
+    marketer_client, google, monkeypatch
+):
+    monkeypatch.setattr(csv_import, "MAX_ROWS", 5)
+    parsed = []
+    real = csv_import.parse_row
+    monkeypatch.setattr(csv_import, "parse_row", lambda *a, **k: parsed.append(1) or real(*a, **k))
+    rows = "".join(f"A,Alpha{i},a{i}@x.test,,,,Google Ads,,\n\n" for i in range(1000))
+    upload(marketer_client, f"{SALESFORCE}\n{rows}")
+    job = map_and_check(marketer_client, ImportJob.objects.get())
+    assert job.status == ImportStatus.FAILED
+    assert job.error == "The file has more than 5 rows; split it into smaller files."
+    assert len(parsed) == 5 and not job.rows.exists() and not job.can_retry
+    body = marketer_client.get(job.get_absolute_url()).content.decode()
+    assert job.error in body and "Upload a corrected file" in body
+    assert reverse("leads:import_confirm", args=[job.pk]) not in body
+
+
+def test_a_file_at_the_row_cap_is_checked_blank_lines_not_counted(
+    marketer_client, google, monkeypatch
+):
+    monkeypatch.setattr(csv_import, "MAX_ROWS", 5)
+    rows = "".join(f"A,Alpha{i},a{i}@x.test,,,,Google Ads,,\n\n" for i in range(5))
+    upload(marketer_client, f"{SALESFORCE}\n{rows}")
+    job = map_and_check(marketer_client, ImportJob.objects.get())
+    assert (job.status, job.valid_rows) == (ImportStatus.VALIDATED, 5)
+
+
+def test_the_row_cap_is_two_hundred_thousand_and_the_upload_form_says_so(marketer_client):
+    assert csv_import.MAX_ROWS == 200_000
+    message = "The file has more than 200,000 rows; split it into smaller files."
+    assert str(csv_import.too_many_rows()) == message
+    body = marketer_client.get(reverse("leads:import")).content.decode()
+    assert "at most 50 MB and 200,000 rows." in body
