@@ -1,6 +1,7 @@
 """Reading lead CSV files (SPEC §6): encodings, delimiters, Salesforce- and HubSpot-style
 headers, and the per-row checks of the validation report. Nothing here writes."""
 
+import codecs
 import csv
 import io
 import re
@@ -21,6 +22,8 @@ MAX_BYTES = 50 * 1024 * 1024
 # Data rows per file (blank lines not counted): a check reading row MAX_ROWS + 1 stops and
 # fails the import, so its memory (the emails seen so far) and run time stay bounded.
 MAX_ROWS = 200_000
+# The mapping page's sample values come from this much of the start of the file.
+PREVIEW_BYTES = 64 * 1024
 csv.field_size_limit(1024 * 1024)
 
 # target field -> label shown in the mapping step
@@ -194,6 +197,28 @@ def iter_rows(raw, encoding, delimiter):
         raise FileProblem(
             _("Line %(line)s cannot be read: %(error)s") % {"line": reader.line_num, "error": exc}
         ) from exc
+
+
+def preview_rows(head, encoding, delimiter, *, complete, count=3):
+    """The first ``count`` data rows of a file, from its first bytes ``head`` (the mapping
+    page's sample values). When ``head`` is not the whole file (``complete`` False) the
+    character and the row it cuts off are dropped: only rows read to their end are shown
+    (a quoted value may span lines, so "up to the last line break" is not enough)."""
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=complete)
+    if encoding == "utf-8-sig" and text.startswith("\ufeff"):
+        text = text[1:]
+    rows = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        next(reader, None)
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                rows.append(cells)
+                if len(rows) > count:
+                    return rows[:count]
+    except csv.Error:
+        pass
+    return rows if complete else rows[:-1]
 
 
 MAX_LENGTHS = {

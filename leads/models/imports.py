@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Substr
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
@@ -111,6 +112,17 @@ class ImportJob(BackgroundJob):
 
     def get_absolute_url(self):
         return reverse("leads:import_detail", args=[self.pk])
+
+    def file_head(self, size):
+        """The first ``size`` bytes of the uploaded file, cut by the database (SUBSTR of the
+        blob on SQLite and of the bytea on PostgreSQL): the rest is never fetched."""
+        head = (
+            ImportFile.objects.filter(job=self)
+            .annotate(head=Substr("content", 1, size, output_field=models.BinaryField()))
+            .values_list("head", flat=True)
+            .first()
+        )
+        return bytes(head) if head is not None else b""
 
     @property
     def is_stalled(self):

@@ -10,11 +10,21 @@ import tracemalloc
 from unittest.mock import patch
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from leads.imports import reader as csv_import
 from leads.imports import services as imports
-from leads.models import MAX_PROBLEM_ROWS, ImportJob, ImportOutcome, ImportStatus, Lead, Touch
+from leads.models import (
+    MAX_PROBLEM_ROWS,
+    ImportFile,
+    ImportJob,
+    ImportOutcome,
+    ImportStatus,
+    Lead,
+    Touch,
+)
 
 from .test_import import SALESFORCE, map_and_check, upload
 
@@ -262,3 +272,70 @@ def test_the_row_cap_is_two_hundred_thousand_and_the_upload_form_says_so(markete
     assert str(csv_import.too_many_rows()) == message
     body = marketer_client.get(reverse("leads:import")).content.decode()
     assert "at most 50 MB and 200,000 rows." in body
+
+
+# --- The mapping page's preview: the start of the file only -----------------------------
+
+
+def mapping_page(client, job):
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(reverse("leads:import_mapping", args=[job.pk])).content.decode()
+    file_queries = [q["sql"] for q in queries if "leads_importfile" in q["sql"]]
+    return body, file_queries
+
+
+def samples(body, column):
+    """The sample values the mapping table shows for ``column``."""
+    row = body.split(f">{column}</label></th>")[1].split("</td>")[0]
+    return row.split('text-body-secondary">')[1].split(" · ")
+
+
+def test_the_preview_reads_the_first_64_kb_of_the_file_not_all_of_it(marketer_client, google):
+    rows = "".join(f"F{i},Last{i},p{i}@x.test,,,,Google Ads,,\n" for i in range(4000))
+    upload(marketer_client, f"{SALESFORCE}\n{rows}")
+    job = ImportJob.objects.get()
+    # Past the first 64 KB the stored bytes are not text: reading them would fail.
+    content = bytes(ImportFile.objects.get(job=job).content)
+    assert len(content) > csv_import.PREVIEW_BYTES + 1000
+    garbage = content[: csv_import.PREVIEW_BYTES] + b"\xff\x00\xfe" * 100_000
+    ImportFile.objects.filter(job=job).update(content=garbage)
+    body, file_queries = mapping_page(marketer_client, job)
+    assert samples(body, "Last Name") == ["Last0", "Last1", "Last2"]
+    assert len(file_queries) == 1 and "SUBSTR" in file_queries[0].upper()
+    assert job.file_head(100) == garbage[:100]
+
+
+def test_the_preview_leaves_out_a_row_and_a_character_cut_off_at_64_kb(marketer_client, google):
+    head = f"{SALESFORCE}\nAda,Lovelace,ada@x.test,,,,,,\nZoë,Brontë,zoe@x.test,,,,,,\n"
+    cut = "Marie,Curie,marie@x.test,"
+    # The third row's company runs past 64 KB, the cut falling inside an "ë" (two bytes).
+    filler = csv_import.PREVIEW_BYTES - len((head + cut).encode())
+    company = "x" * (filler - 1) + "ë" * 100
+    text = head + cut + company + ",,,,,\nEd,Eel,ed@x.test,,,,,,\n"
+    upload(marketer_client, text, default_campaign=google.pk)
+    job = ImportJob.objects.get()
+    head_bytes = job.file_head(csv_import.PREVIEW_BYTES)
+    assert head_bytes[-1:] == "ë".encode()[:1]  # half a character
+    body, _queries = mapping_page(marketer_client, job)
+    assert samples(body, "Last Name") == ["Lovelace", "Brontë"]
+    assert "Curie" not in body
+    # The rows themselves, from bytes cut inside a quoted value spanning lines:
+    raw = b'Last Name,Notes\nA,"one\nB,two\nC,three'
+    assert csv_import.preview_rows(raw, "utf-8", ",", complete=False) == []
+    assert csv_import.preview_rows(raw, "utf-8", ",", complete=True) == [
+        ["A", "one\nB,two\nC,three"]
+    ]
+
+
+def test_the_preview_of_a_small_file_shows_its_last_row_without_a_line_break(
+    marketer_client, google
+):
+    upload(
+        marketer_client,
+        "\ufeffLast Name;Email\nLovelace;a@x.test\n\nBrontë;b@x.test\nCurie;c@x.test",
+        encoding="utf-8",
+    )
+    job = ImportJob.objects.get()
+    assert job.encoding == "utf-8-sig"
+    body, _queries = mapping_page(marketer_client, job)
+    assert samples(body, "Last Name") == ["Lovelace", "Brontë", "Curie"]
