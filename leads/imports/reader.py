@@ -115,18 +115,30 @@ def _not_text():
     )
 
 
-def decode(raw):
-    """(text, encoding): UTF-8 with or without BOM, else Windows-1252."""
+def _is_text(raw, encoding, chunk=64 * 1024):
+    """Whether all of ``raw`` decodes as ``encoding``, checked a chunk at a time: the str
+    of a 50 MB file (and a StringIO of it, four bytes a character) is never made."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(raw)
+    try:
+        for start in range(0, len(raw), chunk):
+            decoder.decode(view[start : start + chunk])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(raw):
+    """UTF-8 with or without BOM, else Windows-1252; FileProblem when it is neither."""
     if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252"), "windows-1252"
-    except UnicodeDecodeError:
-        raise _not_text() from None
+        if _is_text(raw, "utf-8-sig"):
+            return "utf-8-sig"
+        raise _not_text()
+    for encoding in ("utf-8", "windows-1252"):
+        if _is_text(raw, encoding):
+            return encoding
+    raise _not_text()
 
 
 def sniff_delimiter(text):
@@ -139,13 +151,13 @@ def sniff_delimiter(text):
 
 def read_header(raw):
     """(header, encoding, delimiter) of an uploaded file, or FileProblem."""
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise FileProblem(_("The file is empty."))
     if b"\x00" in raw[:4096]:
         raise FileProblem(_("This looks like a binary file (e.g. .xlsx); export it as CSV first."))
-    text, encoding = decode(raw)
-    delimiter = sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    encoding = detect_encoding(raw)
+    delimiter = sniff_delimiter(next(_lines(raw, encoding), ""))
+    reader = csv.reader(_lines(raw, encoding), delimiter=delimiter)
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as exc:

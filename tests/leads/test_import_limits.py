@@ -68,6 +68,25 @@ def test_a_line_that_cannot_be_decoded_is_a_file_problem():
         list(rows)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "windows-1252"])
+def test_reading_the_header_of_an_upload_makes_no_decoded_copy_of_the_file(encoding):
+    text = "Last Name;Email\n" + "Brontë;b@x.test\n" * 100_000
+    raw = text.encode("cp1252" if encoding == "windows-1252" else encoding)
+    found, peak = peak_memory(lambda: csv_import.read_header(raw))
+    assert found == (["Last Name", "Email"], encoding, ";")
+    # The upload's check decoded the whole file into a str and a StringIO of that: 8 MB.
+    assert peak < len(raw) / 4, f"{peak / 2**20:.1f} MB for a {len(raw) / 2**20:.1f} MB file"
+
+
+def test_an_upload_with_a_byte_order_mark_but_not_utf_8_is_refused_with_a_message(
+    marketer_client,
+):
+    response = upload(marketer_client, b"\xef\xbb\xbfLast Name,Email\nBront\xeb,b@x.test\n")
+    assert response.status_code == 200  # was a UnicodeDecodeError: a server error
+    assert "neither UTF-8 nor Windows-1252" in " ".join(response.context["form"].errors["file"])
+    assert not ImportJob.objects.exists()
+
+
 # --- The check: the first MAX_PROBLEM_ROWS bad rows kept, every bad row counted ------------
 
 
