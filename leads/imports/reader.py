@@ -203,7 +203,8 @@ def iter_rows(raw, encoding, delimiter):
                 raise too_many_rows()
             yield reader.line_num, cells
     except UnicodeDecodeError:
-        # Not after the upload's check of the whole file (decode), unless it was changed.
+        # Not after the upload's check of the whole file (detect_encoding), unless the
+        # stored bytes were changed since.
         raise _not_text() from None
     except csv.Error as exc:
         raise FileProblem(

@@ -145,7 +145,8 @@ class ImportJob(BackgroundJob):
         return max(0, self.invalid_rows - MAX_PROBLEM_ROWS)
 
     def problems_not_listed_text(self, grouping=True):
-        """ "2,000 more rows with problems not listed." (``grouping`` off for a CSV: 2000)."""
+        """The line that says how many bad rows are not listed, "2,000 more rows with
+        problems not listed." (``grouping`` off for the CSV report: "2000 more …")."""
         n = self.problems_not_listed
         return ngettext(
             "%(n)s more row with problems not listed.",

@@ -1,7 +1,7 @@
-"""The CSV import's bounds (security issue 15, finding 4): reading a file never makes a
-decoded copy of it, a check keeps the first MAX_PROBLEM_ROWS bad rows and counts the rest
-per reason, a file has at most MAX_ROWS rows, and the mapping page reads only the start
-of the file."""
+"""The CSV import's bounds (security issue 15, finding 4): reading a file (its header at
+upload, its rows in the check and the run) never makes a decoded copy of it, a check
+keeps the first MAX_PROBLEM_ROWS bad rows and counts the rest per reason, a file has at
+most MAX_ROWS rows, and the mapping page reads only the start of the file."""
 
 import csv
 import io
