@@ -6,18 +6,16 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
+from leadflow.i18n import lazy_text
 
 from ..models import InquiryType
+from . import reader
 from .reader import MAX_BYTES, TARGETS
 
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
-        help_text=_(
-            "Exports from Salesforce or HubSpot work as they are. UTF-8 or Windows-1252, "
-            "comma or semicolon separated, at most 50 MB."
-        ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
     default_campaign = forms.ModelChoiceField(
@@ -34,6 +32,13 @@ class ImportUploadForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["default_campaign"].queryset = Campaign.objects.order_by("name")
+        self.fields["file"].help_text = lazy_text(
+            _(
+                "Exports from Salesforce or HubSpot work as they are. UTF-8 or Windows-1252, "
+                "comma or semicolon separated, at most 50 MB and %(rows)s rows."
+            ),
+            rows=reader.MAX_ROWS,
+        )
         self.helper = FormHelper()
         self.helper.layout = Layout(
             "file",

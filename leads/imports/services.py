@@ -3,6 +3,7 @@ validation report, confirmation, then committed batches in a Celery task that a
 redelivery resumes. The leads themselves go in through leads.services.lead_import_batch."""
 
 import logging
+from collections import Counter
 
 from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, F, Value
@@ -23,9 +24,11 @@ from leadflow.outbox import DB_OUTAGE, retry_through_outage
 
 from ..models import (
     ACTIVE_IMPORT,
+    MAX_PROBLEM_ROWS,
     ImportFile,
     ImportJob,
     ImportOutcome,
+    ImportProblem,
     ImportRow,
     ImportStatus,
     InquiryType,
@@ -94,6 +97,7 @@ def import_set_mapping(*, job, by, mapping, default_campaign=None, default_inqui
     job.default_inquiry_type = default_inquiry_type or InquiryType.OTHER
     job.status = ImportStatus.VALIDATING
     job.checked_rows = job.valid_rows = job.invalid_rows = job.existing_matches = 0
+    job.problem_counts = {}
     _requeue(job)
     job.save()
     job.rows.all().delete()
@@ -103,8 +107,14 @@ def import_set_mapping(*, job, by, mapping, default_campaign=None, default_inqui
     return job
 
 
+def _file_bytes(job):
+    # Not job.file.content: the job would keep its ImportFile (a memoryview of the bytes on
+    # PostgreSQL) as well as this copy for the whole run.
+    return bytes(ImportFile.objects.filter(job=job).values_list("content", flat=True).get())
+
+
 def _parsed_rows(job, raw=None):
-    raw = raw if raw is not None else bytes(job.file.content)
+    raw = raw if raw is not None else _file_bytes(job)
     campaigns = csv_import.CampaignLookup()
     # A salesperson's own leads (sales-generated) need no campaign, as in the lead form.
     campaign_required = intake_origin(job.created_by) == Origin.MARKETING
@@ -132,41 +142,59 @@ def _requeue(job, **fields):
     _set(job, jobs.queued(**fields))
 
 
+def _checked_rows(job):
+    """(index, row) for every data row of the job's file, each with every problem the
+    validation report gives it, the duplicate of an earlier email within the file among
+    them. The check and the run both read the file through this, so the run imports
+    exactly the rows the check found good, though the check keeps only the first
+    MAX_PROBLEM_ROWS bad ones."""
+    first_line = {}
+    for index, row in _parsed_rows(job):
+        key = row.email_key
+        if key and key in first_line and not row.problems:
+            row.add_problem(
+                ImportProblem.DUPLICATE_IN_FILE,
+                _("duplicate within the file (same email as line %(line)s)")
+                % {"line": first_line[key]},
+            )
+        elif key and key not in first_line:
+            first_line[key] = row.line
+        yield index, row
+
+
 def import_validate(job_id):
-    """Check every row: the report lists each bad line with its reasons (missing or invalid
-    email, missing last name, unknown campaign, duplicate within the file, over-long values).
-    Progress (a heartbeat) is saved as it goes; the bad rows are written in one transaction
-    at the end. A second delivery while a live run checks the file does nothing; a run
-    that lost the job to a resumed one stops without writing."""
+    """Check every row: the report lists the first MAX_PROBLEM_ROWS bad lines with their
+    reasons (missing or invalid email, missing last name, unknown campaign, duplicate
+    within the file, over-long values) and counts every bad line per reason, so memory
+    and the rows written are bounded by the file's row cap, not by how bad it is. A file
+    over reader.MAX_ROWS rows fails. Progress (a heartbeat) is saved as it goes; the
+    result is written in one transaction at the end. A second delivery while a live run
+    checks the file does nothing; a run that lost the job to a resumed one stops without
+    writing."""
     token = jobs.claim_run(ImportJob.objects.filter(status=ImportStatus.VALIDATING), job_id)
     job = ImportJob.objects.select_related("default_campaign").get(pk=job_id)
     if token is None:
         return job
-    seen, invalid, total, valid, emails = {}, [], 0, 0, set()
+    listed, counts, total, valid, invalid, emails = [], Counter(), 0, 0, 0, set()
     try:
-        for index, row in _parsed_rows(job):
+        for index, row in _checked_rows(job):
             total = index + 1
-            key = row.email_key
-            if key and key in seen and not row.errors:
-                row.errors.append(
-                    _("duplicate within the file (same email as line %(line)s)")
-                    % {"line": seen[key]}
-                )
-            elif key and key not in seen:
-                seen[key] = row.line
-            if row.errors:
-                invalid.append(
-                    ImportRow(
-                        job=job,
-                        line=row.line,
-                        outcome=ImportOutcome.INVALID,
-                        email=row.data.get("email", "")[:254],
-                        reason="; ".join(row.errors)[:500],
+            if row.problems:
+                invalid += 1
+                counts.update({problem.code for problem in row.problems})
+                if len(listed) < MAX_PROBLEM_ROWS:
+                    listed.append(
+                        ImportRow(
+                            job=job,
+                            line=row.line,
+                            outcome=ImportOutcome.INVALID,
+                            email=row.data.get("email", "")[:254],
+                            reason=row.reason[:500],
+                        )
                     )
-                )
             else:
                 valid += 1
-                emails.add(key)
+                emails.add(row.email_key)
             if total % 5000 == 0 and not jobs.heartbeat(
                 ImportJob.objects, job.pk, token, checked_rows=total
             ):
@@ -184,10 +212,11 @@ def import_validate(job_id):
         job = _lock_job(job)
         if job.status != ImportStatus.VALIDATING or job.run_token != token:
             return job
-        ImportRow.objects.bulk_create(invalid, batch_size=2000)
+        ImportRow.objects.bulk_create(listed, batch_size=2000)
         job.total_rows = job.checked_rows = total
         job.valid_rows = valid
-        job.invalid_rows = len(invalid)
+        job.invalid_rows = invalid
+        job.problem_counts = dict(counts)
         job.existing_matches = matches
         job.status = ImportStatus.VALIDATED
         job.run_token = None
@@ -278,7 +307,8 @@ IMPORT_BATCH = 1000
 
 
 def import_run(job_id, *, batch_size=None):
-    """Import the valid rows in batches. Each batch (its leads, touches, stage changes, row
+    """Import the valid rows in batches, judged by the check's own rules (_checked_rows),
+    and count the others as skipped. Each batch (its leads, touches, stage changes, row
     results and the job's progress and heartbeat) is one transaction, so a failure leaves
     every earlier batch imported and reported, and a retry resumes at ``processed_rows``.
 
@@ -296,22 +326,22 @@ def import_run(job_id, *, batch_size=None):
     if token is None:
         return None
     job = ImportJob.objects.select_related("created_by", "default_campaign").get(pk=job_id)
-    invalid_lines = set(
-        job.rows.filter(outcome=ImportOutcome.INVALID).values_list("line", flat=True)
-    )
     sla = SLA()
-    batch, batch_end = [], job.processed_rows
+    batch, skipped, batch_end = [], 0, job.processed_rows
     try:
-        for index, row in _parsed_rows(job):
+        # From the first row, even when resuming: a duplicate is one of an earlier line.
+        for index, row in _checked_rows(job):
             if index < job.processed_rows:
                 continue
             batch_end = index + 1
-            if row.line not in invalid_lines and not row.errors:
+            if row.problems:
+                skipped += 1
+            else:
                 batch.append(row)
             if batch_end - job.processed_rows >= batch_size:
-                job = _commit_import_batch(job, batch, batch_end, sla, token)
-                batch = []
-        job = _commit_import_batch(job, batch, batch_end, sla, token, last=True)
+                job = _commit_import_batch(job, batch, skipped, batch_end, sla, token)
+                batch, skipped = [], 0
+        job = _commit_import_batch(job, batch, skipped, batch_end, sla, token, last=True)
     except jobs.Superseded:
         logger.info("import %s: taken over by another run; this one stops", job_id)
         return None
@@ -339,7 +369,7 @@ def import_run(job_id, *, batch_size=None):
     return job
 
 
-def _commit_import_batch(job, rows, batch_end, sla, token, last=False):
+def _commit_import_batch(job, rows, skipped, batch_end, sla, token, last=False):
     with transaction.atomic():
         locked = _lock_job(job)
         if locked.run_token != token or locked.status != ImportStatus.RUNNING:
@@ -367,11 +397,11 @@ def _commit_import_batch(job, rows, batch_end, sla, token, last=False):
         locked.processed_rows = batch_end
         locked.created_count += sum(1 for _r, o, _l in results if o == ImportOutcome.CREATED)
         locked.touched_count += sum(1 for _r, o, _l in results if o == ImportOutcome.TOUCHED)
+        locked.skipped_count += skipped
         _set(locked, jobs.progressed())
         if last:
             locked.status = ImportStatus.DONE
             locked.finished_at = timezone.now()
-            locked.skipped_count = locked.invalid_rows
             locked.run_token = None
             _notify_done(locked)
         locked.save()

@@ -16,7 +16,15 @@ from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import run_action
 from leadflow.permissions import role_required
 
-from ..models import ACTIVE_IMPORT, ImportJob, ImportOutcome, ImportStatus, Lead
+from ..models import (
+    ACTIVE_IMPORT,
+    MAX_PROBLEM_ROWS,
+    ImportJob,
+    ImportOutcome,
+    ImportStatus,
+    Lead,
+)
+from . import reader as csv_import
 from . import services
 from .forms import ImportConfirmForm, ImportMappingForm, ImportUploadForm
 
@@ -90,14 +98,12 @@ def import_mapping(request, pk):
             return redirect(job.get_absolute_url())
         else:
             return redirect(job.get_absolute_url())
-    preview = []
     try:
-        from .reader import iter_rows
-
-        for _line, cells in iter_rows(bytes(job.file.content), job.encoding, job.delimiter):
-            preview.append(cells)
-            if len(preview) == 3:
-                break
+        # The start of the file only: decoding all of a 50 MB upload took a second per GET.
+        head = job.file_head(csv_import.PREVIEW_BYTES)
+        preview = csv_import.preview_rows(
+            head, job.encoding, job.delimiter, complete=job.size <= len(head)
+        )
     except Exception:  # noqa: BLE001 - a preview must never break the page
         preview = []
     columns = [
@@ -112,7 +118,7 @@ def import_mapping(request, pk):
 @login_required
 def import_detail(request, pk):
     job = get_object_or_404(user_imports(request.user), pk=pk)
-    problems = job.rows.filter(outcome=ImportOutcome.INVALID).order_by("line")[:200]
+    problems = job.rows.filter(outcome=ImportOutcome.INVALID).order_by("line")[:MAX_PROBLEM_ROWS]
     busy = job.status in ACTIVE_IMPORT
     return render(
         request,
@@ -179,7 +185,9 @@ def import_retry(request, pk):
 
 @login_required
 def import_report_csv(request, pk):
-    """Every line's outcome (created / added to existing lead / skipped with reasons)."""
+    """Every imported line's outcome (created / added to an existing lead), the bad lines
+    the check kept (skipped, with their reasons) and, when there were more than those
+    MAX_PROBLEM_ROWS, how many more and the bad rows per reason: lines left empty."""
     job = get_object_or_404(user_imports(request.user), pk=pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
@@ -189,4 +197,9 @@ def import_report_csv(request, pk):
     rows = job.rows.order_by("line").iterator(chunk_size=2000)
     for row, lead_id in with_visible_leads(request.user, rows):
         writer.writerow([row.line, row.outcome, row.email, lead_id or "", row.reason])
+    if job.problems_not_listed:
+        invalid = ImportOutcome.INVALID
+        writer.writerow(["", invalid, "", "", job.problems_not_listed_text(grouping=False)])
+        for _code, label, n in job.problem_count_rows():
+            writer.writerow(["", invalid, "", "", f"{label}: {n}"])
     return response

@@ -1,7 +1,16 @@
 """The leads app's models, one module per concern; app label and tables unchanged."""
 
 from .flag import FLAG_DEADLINE, FLAG_SIDE, Flag, FlagKind, FlagQuerySet, SweepRun
-from .imports import ACTIVE_IMPORT, ImportFile, ImportJob, ImportOutcome, ImportRow, ImportStatus
+from .imports import (
+    ACTIVE_IMPORT,
+    MAX_PROBLEM_ROWS,
+    ImportFile,
+    ImportJob,
+    ImportOutcome,
+    ImportProblem,
+    ImportRow,
+    ImportStatus,
+)
 from .lead import (
     CLOSED_STAGES,
     CONSENT_EDIT,
@@ -46,6 +55,7 @@ __all__ = [
     "ACTIVE_IMPORT",
     "CONSENT_EDIT",
     "CONSENT_SOURCES",
+    "MAX_PROBLEM_ROWS",
     "Stage",
     "MARKETING_STAGES",
     "SALES_STAGES",
@@ -88,6 +98,7 @@ __all__ = [
     "ImportJob",
     "ImportFile",
     "ImportOutcome",
+    "ImportProblem",
     "ImportRow",
     "CohortStats",
     "RepStats",

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Substr
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
@@ -31,6 +32,28 @@ class ImportStatus(models.TextChoices):
 
 # The states a worker is (or should be) busy in: the watchdog's and the jobs page's.
 ACTIVE_IMPORT = [ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING]
+
+# The check of a file keeps this many bad rows (the first, with their line and reasons) as
+# ImportRows for the report page and its CSV; the rest are only counted, per reason. A
+# file of 200,000 bad rows cannot fill the worker's memory or the table.
+MAX_PROBLEM_ROWS = 1000
+
+
+class ImportProblem(models.TextChoices):
+    """Why a row cannot be imported: the code counted in ``ImportJob.problem_counts``,
+    the label its count is shown with (each bad row also keeps its own message)."""
+
+    MISSING_LAST_NAME = "missing_last_name", _("missing last name")
+    MISSING_EMAIL = "missing_email", _("missing email")
+    INVALID_EMAIL = "invalid_email", _("invalid email")
+    UNKNOWN_CAMPAIGN = "unknown_campaign", _("unknown campaign")
+    NO_CAMPAIGN = (
+        "no_campaign",
+        _("no campaign (map a campaign column or choose a default campaign)"),
+    )
+    UNKNOWN_INQUIRY_TYPE = "unknown_inquiry_type", _("unknown inquiry type")
+    TOO_LONG = "too_long", _("value too long")
+    DUPLICATE_IN_FILE = "duplicate_in_file", _("duplicate within the file")
 
 
 class ImportJob(BackgroundJob):
@@ -67,6 +90,8 @@ class ImportJob(BackgroundJob):
     created_count = models.PositiveIntegerField(default=0)
     touched_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
+    # Bad rows per ImportProblem code (a row with two problems counts under both).
+    problem_counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -88,6 +113,17 @@ class ImportJob(BackgroundJob):
     def get_absolute_url(self):
         return reverse("leads:import_detail", args=[self.pk])
 
+    def file_head(self, size):
+        """The first ``size`` bytes of the uploaded file, cut by the database (SUBSTR of the
+        blob on SQLite and of the bytea on PostgreSQL): the rest is never fetched."""
+        head = (
+            ImportFile.objects.filter(job=self)
+            .annotate(head=Substr("content", 1, size, output_field=models.BinaryField()))
+            .values_list("head", flat=True)
+            .first()
+        )
+        return bytes(head) if head is not None else b""
+
     @property
     def is_stalled(self):
         """A worker should be busy with it, but it has made no progress for a while."""
@@ -102,6 +138,31 @@ class ImportJob(BackgroundJob):
     def nothing_to_import(self):
         """Checked, and not one row can be imported (no data rows, or only bad ones)."""
         return self.status == ImportStatus.VALIDATED and not self.valid_rows
+
+    @property
+    def problems_not_listed(self):
+        """Bad rows beyond the first MAX_PROBLEM_ROWS: counted, not kept one by one."""
+        return max(0, self.invalid_rows - MAX_PROBLEM_ROWS)
+
+    def problems_not_listed_text(self, grouping=True):
+        """The line that says how many bad rows are not listed, "2,000 more rows with
+        problems not listed." (``grouping`` off for the CSV report: "2000 more …")."""
+        n = self.problems_not_listed
+        return ngettext(
+            "%(n)s more row with problems not listed.",
+            "%(n)s more rows with problems not listed.",
+            n,
+        ) % {"n": _number(n) if grouping else n}
+
+    def problem_count_rows(self):
+        """(code, label, rows) per reason found, the commonest first."""
+        order = {code: i for i, code in enumerate(ImportProblem.values)}
+        return [
+            (code, ImportProblem(code).label if code in order else code, n)
+            for code, n in sorted(
+                self.problem_counts.items(), key=lambda item: (-item[1], order.get(item[0], 99))
+            )
+        ]
 
     def status_label(self):
         """The status as the pages show it: "Ready to import" only if something is."""
