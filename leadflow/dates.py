@@ -5,6 +5,7 @@ import datetime as dt
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 # Midnight of year 1, or the day after 9999-12-31, cannot be expressed in UTC: a date
@@ -33,3 +34,15 @@ class DayField(forms.DateField):
         kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
         super().__init__(**kwargs)
         self.validators.append(validate_day)
+
+
+def duration_part(count, unit):
+    """One part of a duration in minutes' units as people read it: "3 d", "4 h", "25 min"
+    (``unit``: "d", "h" or "min"). The SLA thresholds' exact form ("2 d") and the court
+    time's glance ("3 h 10 min") both write their parts with it."""
+    texts = {
+        "d": gettext("%(count)s d"),
+        "h": gettext("%(count)s h"),
+        "min": gettext("%(count)s min"),
+    }
+    return texts[unit] % {"count": count}

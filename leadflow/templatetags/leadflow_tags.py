@@ -1,6 +1,7 @@
 from django import template
 from django.utils.formats import number_format
-from django.utils.translation import gettext
+
+from leadflow.dates import duration_part
 
 register = template.Library()
 
@@ -47,12 +48,8 @@ def minutes_span(value):
         return "—"
     days, rest = divmod(max(0, int(value)), 24 * 60)
     hours, mins = divmod(rest, 60)
-    units = [
-        (days, gettext("%(n)s d")),
-        (hours, gettext("%(n)s h")),
-        (mins, gettext("%(n)s min")),
-    ]
+    units = [(days, "d"), (hours, "h"), (mins, "min")]
     while len(units) > 1 and not units[0][0]:
         units.pop(0)
-    shown = [text % {"n": n} for n, text in units[:2] if n] or [units[0][1] % {"n": 0}]
+    shown = [duration_part(n, unit) for n, unit in units[:2] if n] or [duration_part(0, "min")]
     return " ".join(shown)

@@ -6,7 +6,9 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy
+
+from leadflow.dates import duration_part
 
 HOUR = 60
 DAY = 24 * HOUR
@@ -53,10 +55,10 @@ def format_minutes(minutes):
         return ""
     minutes = int(minutes)
     if minutes and minutes % DAY == 0:
-        return gettext("%(count)s d") % {"count": minutes // DAY}
+        return duration_part(minutes // DAY, "d")
     if minutes and minutes % HOUR == 0:
-        return gettext("%(count)s h") % {"count": minutes // HOUR}
-    return gettext("%(count)s min") % {"count": minutes}
+        return duration_part(minutes // HOUR, "h")
+    return duration_part(minutes, "min")
 
 
 class DurationInput(forms.TextInput):
