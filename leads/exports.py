@@ -40,6 +40,8 @@ COLUMNS = [
     "deal_value",
     "lost_reason",
     "open_flags",
+    # Appended columns (SPEC §6: new columns are only ever appended).
+    "first_connect_at",
 ]
 # Database values read per row, in COLUMNS order (open_flags comes from a second query).
 FIELDS = [
@@ -67,6 +69,10 @@ FIELDS = [
     "deal_value",
     "lost_reason",
 ]
+# ... and those of the columns after open_flags.
+FIELDS_AFTER_FLAGS = [
+    "first_connect_at",
+]
 CHUNK = 2000
 
 
@@ -90,7 +96,7 @@ def export_rows(qs, chunk=CHUNK):
     last_id = 0
     base = qs.order_by("id")
     while True:
-        rows = list(base.filter(id__gt=last_id).values_list(*FIELDS)[:chunk])
+        rows = list(base.filter(id__gt=last_id).values_list(*FIELDS, *FIELDS_AFTER_FLAGS)[:chunk])
         if not rows:
             return
         ids = [row[0] for row in rows]
@@ -102,8 +108,10 @@ def export_rows(qs, chunk=CHUNK):
             .values_list("lead_id", "kind")
         ):
             flags[lead_id].append(kind)
+        split = len(FIELDS)
         for row in rows:
-            yield [_cell(v, tz) for v in row] + [";".join(flags.get(row[0], []))]
+            cells = [_cell(v, tz) for v in row]
+            yield [*cells[:split], ";".join(flags.get(row[0], [])), *cells[split:]]
         last_id = ids[-1]
 
 

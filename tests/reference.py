@@ -6,18 +6,12 @@ tests hold every page's numbers to it; benchmarks/dashboard.py times it as "orm-
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
-from leads.models import Flag, Side, Stage
-from leads.reporting.definitions import (
-    ACCEPTED_HANDED,
-    DROPPED_CATEGORIES,
-    FUNNEL_KEYS,
-    dropped_q,
-    with_sales_delay,
-)
+from leads.models import Flag, FlagKind, Side, Stage
+from leads.reporting.definitions import ACCEPTED_HANDED, FUNNEL_KEYS
 from leads.reporting.definitions import rate as _rate
 from leads.reporting.medians import (
     false_rejection_handoffs,
@@ -29,17 +23,53 @@ from leads.sla.calendar import global_policy
 from sales.models import Activity, Dispute, Handoff, Objection
 
 
-def funnel(filters, sla_hours=None):
+def _ball_dropped(attempts):
+    """Where the ball dropped (SPEC §5), written out rule by rule: each category's filter
+    over leads annotated ``delayed``."""
+    handed_not_won = Q(handed_off_at__isnull=False) & ~Q(stage=Stage.WON)
+    rejected_unaccepted = Q(rejected_at__isnull=False) & (
+        Q(accepted_at__isnull=True) | Q(accepted_at__lt=F("rejected_at"))
+    )
+    lost, unconnected = Q(stage=Stage.LOST), Q(first_connect_at__isnull=True)
+    rule_1 = handed_not_won & rejected_unaccepted
+    rule_2 = (
+        handed_not_won
+        & ~rejected_unaccepted
+        & (Q(delayed=True) | (lost & unconnected & Q(attempts_before_connect__lt=attempts)))
+    )
+    rule_3 = (
+        handed_not_won
+        & ~rejected_unaccepted
+        & ~Q(delayed=True)
+        & lost
+        & (~unconnected | Q(attempts_before_connect__gte=attempts))
+    )
+    rest = handed_not_won & ~rule_1 & ~rule_2 & ~rule_3
+    return {"marketing": rule_1, "sales": rule_2, "market": rule_3, "in_progress": rest}
+
+
+def funnel(filters, sla_hours=None, attempts=None):
     """The funnel of SPEC §5/§6 for a cohort: counts, won value, rates, median and where the
-    ball dropped, and the cohort's open marketing flags."""
+    ball dropped (``attempts``: the policy's unreached_attempts), and the cohort's open
+    marketing flags."""
     cohort = filters.cohort()
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    policy = global_policy()
+    sla_hours = sla_hours if sla_hours is not None else policy.first_contact_hours
+    attempts = attempts if attempts is not None else policy.unreached_attempts
+    dropped = _ball_dropped(attempts)
     in_sla = Q(
         handed_off_at__isnull=False,
         first_contact_at__isnull=False,
         first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
     )
-    annotated = with_sales_delay(cohort)
+    annotated = cohort.annotate(
+        delayed=Exists(
+            Flag.objects.filter(
+                lead=OuterRef("pk"),
+                kind__in=[FlagKind.RESPONSE_OVERDUE, FlagKind.FIRST_CONTACT_OVERDUE],
+            )
+        )
+    )
     data = annotated.aggregate(
         generated=Count("id"),
         mql=Count("id", filter=Q(mql_at__isnull=False)),
@@ -53,7 +83,7 @@ def funnel(filters, sla_hours=None):
         rejected=Count("id", filter=Q(rejected_at__isnull=False)),
         won_value=Coalesce(Sum("deal_value", filter=Q(stage=Stage.WON)), Value(Decimal("0.00"))),
         contacted_in_sla=Count("id", filter=in_sla),
-        **{f"dropped_{c}": Count("id", filter=dropped_q(c)) for c in DROPPED_CATEGORIES},
+        **{f"dropped_{c}": Count("id", filter=q) for c, q in dropped.items()},
     )
     result = {
         "generated": data["generated"],
@@ -71,7 +101,7 @@ def funnel(filters, sla_hours=None):
         "contact_in_sla_rate": _rate(data["contacted_in_sla"], data["handed_off"]),
         "median_hours_to_first_contact": median_hours_to_first_contact(cohort),
         "win_rate": _rate(data["won"], data["accepted"]),
-        "ball_dropped": {c: data[f"dropped_{c}"] for c in DROPPED_CATEGORIES},
+        "ball_dropped": {c: data[f"dropped_{c}"] for c in dropped},
     }
     result["contacted_in_sla"] = data["contacted_in_sla"]
     result["marketing_flags_open"] = Flag.objects.filter(

@@ -3,6 +3,7 @@
 import datetime
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -43,6 +44,15 @@ class SLAPolicy(models.Model):
     )
     unconverted_days = models.PositiveIntegerField(
         _("unconverted after (days since first handoff)"), default=60
+    )
+    # Read from the global policy only (proof of contact and reporting are company-wide).
+    late_grace_minutes = models.PositiveIntegerField(
+        _("activity logged late after (minutes)"), default=24 * 60
+    )
+    unreached_attempts = models.PositiveIntegerField(
+        _("unreachable after (attempts without a connect)"),
+        default=6,
+        validators=[MinValueValidator(1)],
     )
 
     business_hours_enabled = models.BooleanField(_("count working hours only"), default=False)

@@ -152,7 +152,7 @@ def _created_in(runs, prefix=""):
     return q
 
 
-def _cohort_rows(runs, sla_hours):
+def _cohort_rows(runs, sla_hours, attempts):
     """CohortStats objects for the given day runs, from the raw tables (five queries)."""
     leads = Lead.objects.filter(_created_in(runs))
     day = TruncDate("created_at", tzinfo=_tz())
@@ -166,7 +166,10 @@ def _cohort_rows(runs, sla_hours):
             **d.counts(),
             won_value=d.won_value(),
             contacted_in_sla=Count("id", filter=d.contacted_in_sla_q(sla_hours)),
-            **{f"dropped_{c}": Count("id", filter=d.dropped_q(c)) for c in d.DROPPED_CATEGORIES},
+            **{
+                f"dropped_{c}": Count("id", filter=d.dropped_q(c, attempts))
+                for c in d.DROPPED_CATEGORIES
+            },
             **{
                 column: Count("id", filter=Q(stage=Stage.LOST, lost_reason=reason))
                 for reason, column in LOST_COLUMNS.items()
@@ -295,15 +298,19 @@ def _rep_rows(runs):
     return list(out.values())
 
 
-def rebuild_days(days, sla_hours=None):
-    """Replace the statistics of ``days`` (dates) with fresh ones from the raw tables."""
+def rebuild_days(days, sla_hours=None, attempts=None):
+    """Replace the statistics of ``days`` (dates) with fresh ones from the raw tables
+    (``attempts``: the policy's unreached_attempts)."""
     days = sorted(set(days))
     if not days:
         return 0
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    if sla_hours is None or attempts is None:
+        policy = global_policy()
+        sla_hours = sla_hours if sla_hours is not None else policy.first_contact_hours
+        attempts = attempts if attempts is not None else policy.unreached_attempts
     runs = _ranges(days)
     with transaction.atomic():
-        cohort = _cohort_rows(runs, sla_hours)
+        cohort = _cohort_rows(runs, sla_hours, attempts)
         reps = _rep_rows(runs)
         CohortStats.objects.filter(day__in=days).delete()
         RepStats.objects.filter(day__in=days).delete()
@@ -319,7 +326,8 @@ def _state():
 
 def rebuild(*, chunk_days=31):
     """Recompute every day that has leads, a month at a time (bounded memory)."""
-    sla_hours = global_policy().first_contact_hours
+    policy = global_policy()
+    sla_hours, attempts = policy.first_contact_hours, policy.unreached_attempts
     started = timezone.now()
     bounds = Lead.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     with transaction.atomic():
@@ -331,7 +339,9 @@ def rebuild(*, chunk_days=31):
         while day <= last:
             end = min(last, day + dt.timedelta(days=chunk_days - 1))
             rebuild_days(
-                [day + dt.timedelta(days=i) for i in range((end - day).days + 1)], sla_hours
+                [day + dt.timedelta(days=i) for i in range((end - day).days + 1)],
+                sla_hours,
+                attempts,
             )
             day = end + dt.timedelta(days=1)
     with transaction.atomic():
@@ -339,6 +349,7 @@ def rebuild(*, chunk_days=31):
         state.refreshed_at = started
         state.rebuilt_at = timezone.now()
         state.sla_hours = sla_hours
+        state.unreached_attempts = attempts
         state.save()
     return state
 
@@ -384,8 +395,13 @@ def refresh(*, max_days=None):
     ``max_days``, a larger backlog is handed to the worker and False is returned."""
     with transaction.atomic():
         state = _state()
-        sla_hours = global_policy().first_contact_hours
-        if state.rebuilt_at is None or state.sla_hours != sla_hours:
+        policy = global_policy()
+        sla_hours, attempts = policy.first_contact_hours, policy.unreached_attempts
+        if (
+            state.rebuilt_at is None
+            or state.sla_hours != sla_hours
+            or state.unreached_attempts != attempts
+        ):
             if max_days is not None and Lead.objects.count() > 20_000:
                 enqueue("leads.tasks.refresh_dashboard_stats", full=True)
                 return False
@@ -401,7 +417,7 @@ def refresh(*, max_days=None):
             if max_days is not None and len(days) > max_days:
                 enqueue("leads.tasks.refresh_dashboard_stats")
                 return False
-            rebuild_days(days, sla_hours)
+            rebuild_days(days, sla_hours, attempts)
             state.refreshed_at = now
             state.save(update_fields=["refreshed_at"])
     if needs_rebuild:

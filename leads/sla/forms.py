@@ -12,7 +12,15 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Campaign
 
 from ..models import Holiday, SLAPolicy
-from .services import CALENDAR_FIELDS, DAY_FIELDS, MAX_DAYS, MAX_HOURS, THRESHOLD_FIELDS
+from .services import (
+    ACTIVITY_FIELDS,
+    ACTIVITY_LIMITS,
+    CALENDAR_FIELDS,
+    DAY_FIELDS,
+    MAX_DAYS,
+    MAX_HOURS,
+    THRESHOLD_FIELDS,
+)
 
 WEEKDAYS = [
     (0, _("Monday")),
@@ -59,7 +67,7 @@ class GlobalPolicyForm(forms.ModelForm):
 
     class Meta:
         model = SLAPolicy
-        fields = [*THRESHOLD_FIELDS, *CALENDAR_FIELDS]
+        fields = [*THRESHOLD_FIELDS, *CALENDAR_FIELDS, *ACTIVITY_FIELDS]
         widgets = {
             "work_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "work_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -70,11 +78,27 @@ class GlobalPolicyForm(forms.ModelForm):
                 "start and end of the working day, holidays excluded. Day thresholds stay "
                 "calendar days."
             ),
+            "late_grace_minutes": _(
+                "A call, email or meeting logged longer than this after it happened is "
+                "marked logged late and counts from when it was logged."
+            ),
+            "unreached_attempts": _(
+                "A lead lost without a connect after fewer attempts is sales' ball dropped; "
+                "after this many or more, the market's (unreachable)."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _limit_thresholds(self)
+        for name, (low, top) in ACTIVITY_LIMITS.items():
+            model_field = self.fields[name]
+            self.fields[name] = forms.IntegerField(
+                label=model_field.label,
+                help_text=model_field.help_text,
+                min_value=low,
+                max_value=top,
+            )
         if self.instance and not self.is_bound:
             self.initial["work_days"] = [
                 int(d) for d in (self.instance.work_days or "").split(",") if d.strip()
@@ -92,6 +116,10 @@ class GlobalPolicyForm(forms.ModelForm):
                 "business_hours_enabled",
                 "work_days",
                 Row(Column("work_start"), Column("work_end"), Column("time_zone")),
+            ),
+            Fieldset(
+                _("Proof of contact"),
+                Row(Column("late_grace_minutes"), Column("unreached_attempts")),
             ),
             Submit("save", _("Save policy")),
         )

@@ -109,6 +109,7 @@ def _log(request, lead, data):
         notes=data["notes"],
         occurred_at=data["occurred_at"],
         next_follow_up_at=data["next_follow_up_at"],
+        corrects=data["corrects"],
     )
 
 
