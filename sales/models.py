@@ -123,7 +123,7 @@ class Activity(models.Model):
     stage log: the model, its queryset, the admin and (on PostgreSQL) a trigger refuse to
     change or delete a row (sales 0005). A correction is a new activity whose ``corrects``
     points at the one it replaces; the lead's contact timestamps follow the activities
-    nothing corrects (``live()``)."""
+    nothing corrects (``live_q``)."""
 
     lead = models.ForeignKey("leads.Lead", on_delete=models.PROTECT, related_name="activities")
     user = models.ForeignKey(
@@ -202,8 +202,12 @@ class Activity(models.Model):
 
 # Activity.counts_at as a database expression.
 COUNTS_AT = Case(When(logged_late=True, then=F("logged_at")), default=F("occurred_at"))
-# The activities no correction replaced: what the lead's contact timestamps are made of.
-LIVE = Q(correction__isnull=True)
+
+
+def live_q(prefix=""):
+    """The activities no correction replaced (``prefix`` "activity__" from objections):
+    what the lead's contact timestamps, follow-ups and objections heard are made of."""
+    return Q(**{f"{prefix}correction__isnull": True})
 
 
 class Objection(models.Model):

@@ -36,7 +36,6 @@ from .models import (
     CONNECT_OUTCOMES,
     CONTACT_KINDS,
     COUNTS_AT,
-    LIVE,
     Activity,
     ActivityKind,
     ActivityOutcome,
@@ -47,6 +46,7 @@ from .models import (
     HandoffOutcome,
     Objection,
     ObjectionTag,
+    live_q,
 )
 
 User = get_user_model()
@@ -203,7 +203,7 @@ def _derive_contact(lead):
     counts_at (SPEC §3): first attempt, first connect, attempts before it, latest contact
     and latest activity. One query; a lead has tens of activities, not thousands."""
     rows = (
-        Activity.objects.filter(LIVE, lead=lead)
+        Activity.objects.filter(live_q(), lead=lead)
         .annotate(at=COUNTS_AT)
         .order_by("at", "id")
         .values_list("kind", "outcome", "at")

@@ -193,7 +193,7 @@ def sales_scorecard(filters, sla_hours=None):
         .order_by()
     }
     follow_ups = dict(
-        Activity.objects.filter(lead__in=cohort_ids)
+        Activity.objects.filter(lead__in=cohort_ids, correction__isnull=True)
         .values("user")
         .annotate(n=Count("id"))
         .order_by()
@@ -208,7 +208,7 @@ def sales_scorecard(filters, sla_hours=None):
     }
     objections = {}
     for row in (
-        Objection.objects.filter(lead__in=cohort_ids)
+        Objection.objects.filter(lead__in=cohort_ids, activity__correction__isnull=True)
         .values("activity__user", "tag")
         .annotate(n=Count("id"))
         .order_by("-n", "tag")
@@ -266,7 +266,9 @@ def objections_by_campaign(filters, top=3):
     """What sales hears, per first-touch campaign: the most frequent objection tags."""
     out = {}
     for row in (
-        Objection.objects.filter(lead__in=filters.cohort().values("pk"))
+        Objection.objects.filter(
+            lead__in=filters.cohort().values("pk"), activity__correction__isnull=True
+        )
         .values("lead__campaign", "tag")
         .annotate(n=Count("id"))
         .order_by("lead__campaign", "-n", "tag")

@@ -49,6 +49,7 @@ from sales.models import (
     HandoffOutcome,
     Objection,
     ObjectionTag,
+    live_q,
 )
 
 from ..models import (
@@ -202,7 +203,7 @@ def _cohort_rows(runs, sla_hours, attempts):
         if column:
             add(row, **{column: row["n"]})
     for row in (
-        Objection.objects.filter(_created_in(runs, "lead__"))
+        Objection.objects.filter(_created_in(runs, "lead__"), live_q("activity__"))
         .annotate(day=lead_day)
         .values(*group, "tag")
         .annotate(n=Count("id"))
@@ -272,7 +273,7 @@ def _rep_rows(runs):
     ):
         add(row, row["handoff__to_user"], overturned=row["n"])
     for row in (
-        Activity.objects.filter(in_runs)
+        Activity.objects.filter(in_runs, live_q())
         .annotate(day=lead_day)
         .values(*group, "user")
         .annotate(n=Count("id"))
@@ -280,7 +281,7 @@ def _rep_rows(runs):
     ):
         add(row, row["user"], follow_ups=row["n"])
     for row in (
-        Objection.objects.filter(in_runs)
+        Objection.objects.filter(in_runs, live_q("activity__"))
         .annotate(day=lead_day)
         .values(*group, "activity__user", "tag")
         .annotate(n=Count("id"))

@@ -391,3 +391,24 @@ def test_the_migration_backfills_first_connect_and_attempts(handed, rep):
     migration.backfill(apps, None)
     lead = fresh(handed)
     assert lead.first_connect_at == T0 + 4 * H and lead.attempts_before_connect == 2
+
+
+def test_a_corrected_activity_is_not_counted_twice_in_follow_ups_or_objections(handed, rep):
+    call = log(handed, rep, T0 + 2 * H, outcome="objection", objections=["price"])
+    log(
+        handed,
+        rep,
+        T0 + 3 * H,
+        occurred_at=T0 + 2 * H,
+        outcome="objection",
+        objections=["price", "timing"],
+        corrects=call,
+    )
+    filters = definitions.Filters(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31))
+    stats.rebuild()
+    card = stats.sales_scorecard(filters)
+    assert card == reference.sales_scorecard(filters)
+    (row,) = [r for r in card if r["rep"] == rep]
+    assert row["follow_ups"] == 1
+    assert dict(row["objections"]) == {"price": 1, "timing": 1}
+    assert stats.objections_by_campaign(filters) == reference.objections_by_campaign(filters)
