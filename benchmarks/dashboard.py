@@ -35,15 +35,16 @@ RAW_SQL = [
            coalesce(sum(deal_value) FILTER (WHERE stage = 'won'), 0),
            count(*) FILTER (WHERE first_contact_at <= handed_off_at + make_interval(hours => %(sla)s)),
            count(*) FILTER (WHERE dropped AND rejected),
-           count(*) FILTER (WHERE dropped AND NOT rejected AND (sd OR (stage = 'lost' AND first_contact_at IS NULL))),
-           count(*) FILTER (WHERE dropped AND NOT rejected AND NOT (sd OR (stage = 'lost' AND first_contact_at IS NULL))
-                            AND stage = 'lost' AND first_contact_at IS NOT NULL),
+           count(*) FILTER (WHERE dropped AND NOT rejected AND (sd OR short)),
+           count(*) FILTER (WHERE dropped AND NOT rejected AND NOT (sd OR short) AND stage = 'lost'),
            count(*) FILTER (WHERE dropped AND NOT rejected AND NOT sd AND stage <> 'lost')
     FROM (
       SELECT l.*, (l.handed_off_at IS NOT NULL AND l.stage <> 'won') AS dropped,
              (l.rejected_at IS NOT NULL AND (l.accepted_at IS NULL OR l.accepted_at < l.rejected_at)) AS rejected,
              EXISTS (SELECT 1 FROM leads_flag f WHERE f.lead_id = l.id
                      AND f.kind IN ('response_overdue', 'first_contact_overdue')) AS sd
+             , (l.stage = 'lost' AND l.first_connect_at IS NULL
+                AND l.attempts_before_connect < %(attempts)s) AS short
       FROM leads_lead l WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
     ) x
     """,
@@ -242,6 +243,7 @@ def main():
     client.force_login(manager)
     today = timezone.localdate()
     sla = global_policy().first_contact_hours
+    attempts = global_policy().unreached_attempts
     print(
         f"\n{'view':<10} {'page':>9} {'sql-pre':>9} {'sql-raw':>9} {'orm-raw':>9}  page/pre  page/raw"
     )
@@ -253,6 +255,7 @@ def main():
             "start_day": start_day,
             "end_day": today,
             "sla": sla,
+            "attempts": attempts,
             "tz": str(timezone.get_current_timezone()),
         }
         url = f"/dashboard/?start={start_day.isoformat()}&end={today.isoformat()}"
