@@ -115,7 +115,12 @@ class ActivityCreateSerializer(serializers.Serializer):
     )
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     occurred_at = serializers.DateTimeField(
-        required=False, allow_null=True, help_text=gettext_lazy("Default: now.")
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy(
+            "Default: now. Never in the future nor before the lead was created; logged more "
+            "than the policy's grace after it, the activity counts at logged_at."
+        ),
     )
     next_follow_up_at = serializers.DateTimeField(
         required=False,

@@ -274,7 +274,8 @@ def activity_log(
     # The server's time of logging, read after the lock as every transition's time; left
     # out, the activity happens then.
     lead, logged_at = lifecycle.lock_now(lead)
-    occurred_at = occurred_at or logged_at
+    # A browser clock a little ahead (CLOCK_SKEW) is taken as now: never in the future.
+    occurred_at = min(occurred_at or logged_at, logged_at)
     if explicit and next_follow_up_at is not None and next_follow_up_at <= occurred_at:
         raise InvalidInput(
             _("The next follow-up must be after this activity."), field="next_follow_up_at"

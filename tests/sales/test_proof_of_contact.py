@@ -412,3 +412,23 @@ def test_a_corrected_activity_is_not_counted_twice_in_follow_ups_or_objections(h
     assert row["follow_ups"] == 1
     assert dict(row["objections"]) == {"price": 1, "timing": 1}
     assert stats.objections_by_campaign(filters) == reference.objections_by_campaign(filters)
+
+
+def test_a_backdated_call_after_the_sweep_flagged_the_lead_stays_against_the_rep(handed, rep):
+    from leads.models import Flag, FlagKind
+    from leads.sweep.flags import sweep_flags
+
+    with time_machine.travel(T0 + 50 * H, tick=False):
+        sweep_flags()
+    flag = Flag.objects.get(lead=handed, kind=FlagKind.FIRST_CONTACT_OVERDUE)
+    # The rep then logs a call they say happened an hour after the handoff.
+    log(handed, rep, T0 + 51 * H, occurred_at=T0 + 2 * H, outcome="connected")
+    with time_machine.travel(T0 + 52 * H, tick=False):
+        sweep_flags()
+        sales.lead_lose(lead=handed, by=rep, reason="price")
+    flag.refresh_from_db()
+    assert flag.resolved_at == T0 + 52 * H  # resolved by the call, as a breach on record
+    lead = fresh(handed)
+    assert lead.first_contact_at == T0 + 51 * H
+    assert not Lead.objects.filter(definitions.contacted_in_sla_q(48), pk=lead.pk).exists()
+    assert dropped(lead) == "sales"
