@@ -115,11 +115,11 @@ class TouchAdmin(admin.ModelAdmin):
 class SLAPolicyAdmin(admin.ModelAdmin):
     list_display = (
         "__str__",
-        "mql_waiting_hours",
-        "response_hours",
-        "first_contact_hours",
-        "stalled_days",
-        "unconverted_days",
+        "mql_waiting_minutes",
+        "response_minutes",
+        "first_contact_minutes",
+        "stalled_minutes",
+        "unconverted_minutes",
         "business_hours_enabled",
     )
     raw_id_fields = ("campaign",)

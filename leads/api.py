@@ -54,6 +54,18 @@ class LeadSerializer(serializers.ModelSerializer):
     open_flags = serializers.SerializerMethodField(
         help_text=gettext_lazy("Kinds of the lead's open flags, oldest first.")
     )
+    marketing_court_minutes = serializers.SerializerMethodField(
+        help_text=gettext_lazy(
+            "Minutes marketing has held the lead (new, MQL, rejected), over all its stretches "
+            "up to now."
+        )
+    )
+    sales_court_minutes = serializers.SerializerMethodField(
+        help_text=gettext_lazy(
+            "Minutes sales has held the lead (handed off, accepted, contacted, opportunity), "
+            "over all its handoffs up to now."
+        )
+    )
     url = serializers.SerializerMethodField()
     # Blank when unknown (a phone-only lead), so not declared as format "email".
     email = serializers.CharField(read_only=True)
@@ -119,9 +131,24 @@ class LeadSerializer(serializers.ModelSerializer):
             "last_activity_at",
             "next_follow_up_at",
             "open_flags",
+            "marketing_court_minutes",
+            "sales_court_minutes",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def _court_time(self, lead):
+        # One reading per lead and response, the current stretch counted up to now.
+        cache = getattr(lead, "_court_time_read", None)
+        if cache is None:
+            cache = lead._court_time_read = lead.court_time()
+        return cache
+
+    def get_marketing_court_minutes(self, lead) -> int:
+        return self._court_time(lead)["marketing"]
+
+    def get_sales_court_minutes(self, lead) -> int:
+        return self._court_time(lead)["sales"]
 
     def get_open_flags(self, lead) -> list[str]:
         flags = getattr(lead, "open_flag_list", None)

@@ -13,7 +13,7 @@ from leadflow.csv_safe import SafeWriter
 from leadflow.http import forbidden
 
 from .filters import LeadFilterForm
-from .models import Flag, Lead
+from .models import COURT_FIELDS, Flag, Lead, court_minutes
 
 COLUMNS = [
     "id",
@@ -42,6 +42,8 @@ COLUMNS = [
     "open_flags",
     # Appended columns (SPEC §6: new columns are only ever appended).
     "first_connect_at",
+    "marketing_court_minutes",
+    "sales_court_minutes",
 ]
 # Database values read per row, in COLUMNS order (open_flags comes from a second query).
 FIELDS = [
@@ -69,10 +71,13 @@ FIELDS = [
     "deal_value",
     "lost_reason",
 ]
-# ... and those of the columns after open_flags.
+# ... then those of the plain columns after open_flags ...
 FIELDS_AFTER_FLAGS = [
     "first_connect_at",
 ]
+# ... then what the court-time columns are computed from (with the current stretch).
+COURT_READ = ["stage", "court_since", *COURT_FIELDS.values()]
+READ = [*FIELDS, *FIELDS_AFTER_FLAGS, *COURT_READ]
 CHUNK = 2000
 
 
@@ -92,11 +97,14 @@ def _cell(value, tz):
 def export_rows(qs, chunk=CHUNK):
     """Yield the header then one list per lead, in id order, ``chunk`` leads per query."""
     tz = timezone.get_current_timezone()
+    now = timezone.now()
+    width = len(FIELDS)
+    court_at = width + len(FIELDS_AFTER_FLAGS)
     yield COLUMNS
     last_id = 0
     base = qs.order_by("id")
     while True:
-        rows = list(base.filter(id__gt=last_id).values_list(*FIELDS, *FIELDS_AFTER_FLAGS)[:chunk])
+        rows = list(base.filter(id__gt=last_id).values_list(*READ)[:chunk])
         if not rows:
             return
         ids = [row[0] for row in rows]
@@ -108,10 +116,17 @@ def export_rows(qs, chunk=CHUNK):
             .values_list("lead_id", "kind")
         ):
             flags[lead_id].append(kind)
-        split = len(FIELDS)
         for row in rows:
-            cells = [_cell(v, tz) for v in row]
-            yield [*cells[:split], ";".join(flags.get(row[0], [])), *cells[split:]]
+            stage, since, *counters = row[court_at:]
+            stored = dict(zip(COURT_FIELDS.values(), counters, strict=True))
+            court = court_minutes(stored, stage, since, now)
+            yield [
+                *(_cell(v, tz) for v in row[:width]),
+                ";".join(flags.get(row[0], [])),
+                *(_cell(v, tz) for v in row[width:court_at]),
+                court["marketing"],
+                court["sales"],
+            ]
         last_id = ids[-1]
 
 

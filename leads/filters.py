@@ -159,8 +159,10 @@ class LeadFilterForm(forms.Form):
             # (kind, lead_created_at, lead) index when the list is sorted by creation.
             qs = qs.filter(flags__kind=data["flag"], flags__resolved_at__isnull=True)
         if data["dropped"]:
+            # Per rep, as the dashboard's salesperson filter counts it (only their delays).
+            own = owner not in ("", "none")
             attempts = global_policy().unreached_attempts
-            qs = with_sales_delay(qs).filter(dropped_q(data["dropped"], attempts))
+            qs = with_sales_delay(qs).filter(dropped_q(data["dropped"], attempts, own=own))
         if data["created_from"]:
             qs = qs.filter(created_at__gte=start_of_day(data["created_from"]))
         if data["created_to"]:

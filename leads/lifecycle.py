@@ -252,6 +252,7 @@ def move(lead, to_stage, *, by, at, note="", reopen=False, save=True):
             _("A lead cannot go from %(from)s to %(to)s.")
             % {"from": stage_label(from_stage), "to": stage_label(to_stage)}
         )
+    lead.enter_stage(at)  # the court-time ledger (SPEC §3), in this same transaction
     lead.stage = to_stage
     lead.owner_side = side_of(to_stage)
     if to_stage == Stage.MQL:

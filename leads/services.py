@@ -26,6 +26,7 @@ from sales.models import Dispute, Handoff, HandoffKind, HandoffOutcome
 from . import lifecycle
 from .models import (
     CONSENT_EDIT,
+    COURT_FIELDS,
     ENDED_STAGES,
     DisqualifyReason,
     ImportOutcome,
@@ -38,8 +39,9 @@ from .models import (
     SystemNote,
     Touch,
     TouchSource,
+    add_stretch,
 )
-from .sla.calendar import SLA, refresh_deadlines
+from .sla.calendar import DEADLINE_FIELDS, SLA, handoff_terms, refresh_deadlines
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -183,6 +185,7 @@ def build_lead(*, data, by, campaign, inquiry_type, origin, utm, at, source):
         **{k: (utm.get(k) or "")[:200] for k in UTM_FIELDS},
     )
     lead.take_consent(data.get("consent"), at=at, source=source)
+    lead.enter_stage(at)  # the first stretch of the court-time ledger starts here
     if origin == Origin.SALES:
         # A sales-generated lead starts accepted, owned by the rep who found it.
         lead.stage = Stage.ACCEPTED
@@ -235,6 +238,9 @@ def _touch_existing(lead, *, data, touch_args):
         if lead.campaign_id is None:
             lead.campaign = touch_args["campaign"]
             changed.append("campaign")
+            # The campaign's own SLA policy (if any) now sets the deadlines.
+            refresh_deadlines(lead)
+            changed += DEADLINE_FIELDS
     if changed:
         lead.save(update_fields=[*changed, "updated_at"])
     return IntakeResult(lead=lead, created=False, touch=touch)
@@ -382,7 +388,13 @@ def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None
     lead.owner = to_user
     lifecycle.save(lead, sla)
     handoff = Handoff.objects.create(
-        lead=lead, kind=HandoffKind.HANDOFF, from_user=by, to_user=to_user, handed_at=at, note=note
+        lead=lead,
+        kind=HandoffKind.HANDOFF,
+        from_user=by,
+        to_user=to_user,
+        handed_at=at,
+        note=note,
+        **handoff_terms(lead, sla),
     )
     if to_user is not None:
         notify(user=to_user, kind=NotificationKind.HANDED_TO_YOU, lead=lead, actor=by, email=True)
@@ -487,6 +499,8 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
                 if lead.campaign_id is None:
                     lead.campaign = row.campaign
                     changed.add("campaign")
+                    refresh_deadlines(lead, sla)
+                    changed.update(DEADLINE_FIELDS)
             results.append((row, ImportOutcome.TOUCHED, lead))
             continue
         lead = build_lead(
@@ -520,3 +534,61 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
     bulk_insert(Touch, touches)
     _save_touched(touched.values())
     return results
+
+
+# --- court time (SPEC §3) ----------------------------------------------------------------
+
+COURT_REBUILD_BATCH = 2_000  # leads per locked batch
+
+
+def court_time_from_log(changes):
+    """The ledger ({field: value} of Lead.LEDGER_FIELDS) that a lead's stage log (its
+    ``(from_stage, at)`` pairs in the order they were written) adds up to: the same steps
+    (``add_stretch``) lifecycle.move takes at each change."""
+    counters = dict.fromkeys(COURT_FIELDS.values(), 0)
+    since = None
+    for from_stage, at in changes:
+        since = add_stretch(counters, from_stage, since, at)
+    return {**counters, "court_since": since}
+
+
+@transaction.atomic
+def _court_time_batch(after, size):
+    leads = list(
+        Lead.objects.filter(pk__gt=after)
+        .order_by("pk")
+        .select_for_update()
+        .only("pk", *Lead.LEDGER_FIELDS)[:size]
+    )
+    if not leads:
+        return None, 0
+    log = defaultdict(list)
+    # Under the leads' locks no transition can add a change meanwhile (move() locks first).
+    for lead_id, from_stage, at in (
+        StageChange.objects.filter(lead_id__in=[lead.pk for lead in leads])
+        .order_by("lead_id", "id")
+        .values_list("lead_id", "from_stage", "at")
+    ):
+        log[lead_id].append((from_stage, at))
+    changed = []
+    for lead in leads:
+        ledger = court_time_from_log(log[lead.pk])
+        if any(getattr(lead, name) != value for name, value in ledger.items()):
+            for name, value in ledger.items():
+                setattr(lead, name, value)
+            changed.append(lead)
+    if changed:
+        Lead.objects.bulk_update(changed, list(Lead.LEDGER_FIELDS), batch_size=500)
+    return leads[-1].pk, len(changed)
+
+
+def court_time_rebuild(*, batch=COURT_REBUILD_BATCH):
+    """Recompute every lead's court-time ledger from its stage log, ``batch`` leads per
+    transaction (each locked while it is rewritten, so a concurrent transition is not
+    lost). Returns the number of leads whose stored ledger differed."""
+    after, fixed = 0, 0
+    while True:
+        after, changed = _court_time_batch(after, batch)
+        if after is None:
+            return fixed
+        fixed += changed

@@ -197,7 +197,19 @@ def build_timeline(lead):
                 obj=f,
             )
         )
-        if f.resolved_at:
+        if f.resolved_at and f.closed_as_breach:
+            entries.append(
+                Entry(
+                    at=f.resolved_at,
+                    kind="flag_resolved",
+                    title=_("Flag closed as a breach: %(kind)s") % {"kind": f.get_kind_display()},
+                    detail=_("The lead changed hands; the breach stays with %(who)s.")
+                    % {"who": responsible},
+                    order=8,
+                    obj=f,
+                )
+            )
+        elif f.resolved_at:
             entries.append(
                 Entry(
                     at=f.resolved_at,

@@ -115,6 +115,7 @@ class LeadDetailView(LoginRequiredMixin, DetailView):
             (_("Opportunity"), lead.opportunity_at),
             (_("Closed"), lead.closed_at),
         ]
+        context["court_time"] = lead.court_time()
         context["open_flags"] = list(Flag.objects.open().filter(lead=lead).order_by("raised_at"))
         context["can_edit_contact"] = services.can_edit_contact(user, lead)
         if roles.can_market(user):

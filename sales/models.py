@@ -52,6 +52,11 @@ class Handoff(models.Model):
     # A rejection, possibly after an acceptance: when, and the rep's note.
     rejected_at = models.DateTimeField(null=True, blank=True)
     response_note = models.TextField(blank=True)
+    # The SLA is a contract at handoff time (SPEC §4): the response and first-contact
+    # thresholds in force when this handoff was made (SLAPolicy.handoff_terms) judge its
+    # flags and rates; a later policy change applies to later handoffs.
+    response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    first_contact_minutes = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["handed_at", "id"]

@@ -23,14 +23,16 @@ from leadflow.notifications.notify import notify
 from leads import lifecycle
 from leads.models import (
     SALES_STAGES,
+    Flag,
     Lead,
     LostReason,
     RejectionReason,
+    Side,
     Stage,
     SystemNote,
 )
 from leads.services import note_assignment, validate_rep
-from leads.sla.calendar import SLA
+from leads.sla.calendar import SLA, handoff_terms
 
 from .models import (
     CONNECT_OUTCOMES,
@@ -68,8 +70,21 @@ def _latest_handoff(lead):
     return lead.handoffs.order_by("-handed_at", "-id").first()
 
 
+def _change_hands(lead, to_user, at):
+    """The lead passes to ``to_user`` within sales (a claim or a reassign). A flag stays
+    with whoever was responsible when it was raised (SPEC §4): the holder's open sales
+    flags (the rep's, or the managers' for a queued lead) close now as breaches on their
+    record, and the new holder's clocks start afresh (``sales_clock_at``, which
+    refresh_deadlines reads when the caller saves)."""
+    Flag.objects.open().filter(lead=lead, side=Side.SALES).update(
+        resolved_at=at, closed_as_breach=True
+    )
+    lead.owner = to_user
+    lead.sales_clock_at = at
+
+
 def _claim_into(lead, rep, at):
-    lead.owner = rep
+    _change_hands(lead, rep, at)
     handoff = _pending_handoff(lead)
     if handoff is not None and handoff.to_user_id is None:
         handoff.to_user = rep
@@ -280,8 +295,24 @@ def activity_log(
         raise InvalidInput(
             _("The next follow-up must be after this activity."), field="next_follow_up_at"
         )
-    if not explicit:
-        scheduled = lead.next_follow_up_at
+    sla = SLA()
+    logged_late = Activity.is_late(
+        occurred_at=occurred_at, logged_at=logged_at, grace=_late_grace(sla)
+    )
+    # When this activity counts (Activity.counts_at): a note logged late counts when it
+    # was logged, so backdating it cannot slip it in before a follow-up fell due.
+    counts_at = logged_at if logged_late else occurred_at
+    scheduled = lead.next_follow_up_at
+    if kind not in CONTACT_KINDS and scheduled is not None and scheduled <= counts_at:
+        # A follow-up that is due is done by contact only (SPEC §4): a note keeps it, so it
+        # cannot quiet follow_up_overdue.
+        if explicit and next_follow_up_at is not None:
+            raise InvalidInput(
+                _("A follow-up is due: log the call, email or meeting, a note cannot move it."),
+                field="next_follow_up_at",
+            )
+        next_follow_up_at = scheduled
+    elif not explicit:
         next_follow_up_at = scheduled if scheduled and scheduled > occurred_at else None
     lifecycle.require_stage("log", lead)
     if lead.owner_id is None:
@@ -299,7 +330,6 @@ def activity_log(
             _("An activity cannot be before the lead reached sales."), field="occurred_at"
         )
 
-    sla = SLA()
     activity = Activity.objects.create(
         lead=lead,
         user=by,
@@ -309,9 +339,7 @@ def activity_log(
         occurred_at=occurred_at,
         next_follow_up_at=next_follow_up_at,
         logged_at=logged_at,
-        logged_late=Activity.is_late(
-            occurred_at=occurred_at, logged_at=logged_at, grace=_late_grace(sla)
-        ),
+        logged_late=logged_late,
         corrects=corrected,
     )
     Objection.objects.bulk_create(
@@ -420,9 +448,10 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
         # Past the response, the new rep inherits the acceptance.
         outcome="" if lead.stage == Stage.HANDED_OFF else HandoffOutcome.ACCEPTED,
         responded_at=None if lead.stage == Stage.HANDED_OFF else at,
+        **handoff_terms(lead),
     )
-    lead.owner = to_user
-    # The new rep gets a fresh SLA clock for response and first contact.
+    _change_hands(lead, to_user, at)
+    # The new rep's response and first contact count from here too.
     lead.last_handed_off_at = at
     lifecycle.save(lead)
     note_assignment(to_user, at)
@@ -472,6 +501,7 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
             to_user=to_user,
             handed_at=at,
             note=note,
+            **handoff_terms(lead),
         )
         note_assignment(to_user, at)
         notify(user=to_user, kind=NotificationKind.HANDED_TO_YOU, lead=lead, actor=by, email=True)

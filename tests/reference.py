@@ -4,9 +4,19 @@ tables with its own conditional aggregates, independent of the statistics pipeli
 tests hold every page's numbers to it; benchmarks/dashboard.py times it as "orm-raw"."""
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
@@ -19,13 +29,14 @@ from leads.reporting.medians import (
     median_hours_to_first_contact,
 )
 from leads.reporting.stats import assemble_marketing, assemble_sales
-from leads.sla.calendar import global_policy
+from leads.sla.calendar import Minutes, global_policy
 from sales.models import Activity, Dispute, Handoff, Objection
 
 
 def _ball_dropped(attempts):
     """Where the ball dropped (SPEC §5), written out rule by rule: each category's filter
-    over leads annotated ``delayed``."""
+    over leads annotated ``delayed`` (a response or first-contact flag was ever raised: under
+    the salesperson filter, with the lead's own rep responsible; see ``_with_delay``)."""
     handed_not_won = Q(handed_off_at__isnull=False) & ~Q(stage=Stage.WON)
     rejected_unaccepted = Q(rejected_at__isnull=False) & (
         Q(accepted_at__isnull=True) | Q(accepted_at__lt=F("rejected_at"))
@@ -48,28 +59,51 @@ def _ball_dropped(attempts):
     return {"marketing": rule_1, "sales": rule_2, "market": rule_3, "in_progress": rest}
 
 
-def funnel(filters, sla_hours=None, attempts=None):
+def _with_delay(leads, *, own):
+    """Each lead with ``delayed``: a response or first-contact flag was ever raised; ``own``
+    (per rep) only one raised while the lead's current rep was responsible (a breach stays
+    with whoever held the lead, SPEC §4)."""
+    delays = Flag.objects.filter(
+        lead=OuterRef("pk"),
+        kind__in=[FlagKind.RESPONSE_OVERDUE, FlagKind.FIRST_CONTACT_OVERDUE],
+    )
+    if own:
+        delays = delays.filter(responsible=OuterRef("owner"))
+    return leads.annotate(delayed=Exists(delays))
+
+
+def _with_terms(leads):
+    """Each lead with the first-contact threshold its first handoff stored (the contract of
+    that handoff), as ``first_terms``."""
+    first_handoff = (
+        Handoff.objects.filter(lead=OuterRef("pk"))
+        .order_by("handed_at", "id")
+        .values("first_contact_minutes")[:1]
+    )
+    return leads.annotate(first_terms=Subquery(first_handoff))
+
+
+def _in_sla(sla_minutes):
+    """First contact within ``first_terms`` (``sla_minutes`` when the handoff stored none)."""
+    threshold = Minutes(Coalesce(F("first_terms"), Value(sla_minutes)))
+    return Q(
+        handed_off_at__isnull=False,
+        first_contact_at__isnull=False,
+        first_contact_at__lte=F("handed_off_at") + threshold,
+    )
+
+
+def funnel(filters, sla_minutes=None, attempts=None):
     """The funnel of SPEC §5/§6 for a cohort: counts, won value, rates, median and where the
     ball dropped (``attempts``: the policy's unreached_attempts), and the cohort's open
     marketing flags."""
     cohort = filters.cohort()
     policy = global_policy()
-    sla_hours = sla_hours if sla_hours is not None else policy.first_contact_hours
+    sla_minutes = sla_minutes if sla_minutes is not None else policy.first_contact_minutes
     attempts = attempts if attempts is not None else policy.unreached_attempts
     dropped = _ball_dropped(attempts)
-    in_sla = Q(
-        handed_off_at__isnull=False,
-        first_contact_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
-    )
-    annotated = cohort.annotate(
-        delayed=Exists(
-            Flag.objects.filter(
-                lead=OuterRef("pk"),
-                kind__in=[FlagKind.RESPONSE_OVERDUE, FlagKind.FIRST_CONTACT_OVERDUE],
-            )
-        )
-    )
+    in_sla = _in_sla(sla_minutes)
+    annotated = _with_terms(_with_delay(cohort, own=filters.owner is not None))
     data = annotated.aggregate(
         generated=Count("id"),
         mql=Count("id", filter=Q(mql_at__isnull=False)),
@@ -156,12 +190,12 @@ def marketing_scorecard(filters):
     return assemble_marketing(filters, rows, reasons, flags)
 
 
-def sales_scorecard(filters, sla_hours=None):
+def sales_scorecard(filters, sla_minutes=None):
     """Per rep: leads received and accepted (handoffs to them), contacted within the SLA and
     median hours to first contact, follow-ups logged, win rate, won value (leads they own),
     open and raised sales flags, objections heard, rejections and false rejections."""
     cohort = filters.cohort()
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
+    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
     cohort_ids = cohort.values("pk")
     received = {
         row["to_user"]: row
@@ -174,13 +208,10 @@ def sales_scorecard(filters, sla_hours=None):
         )
         .order_by()
     }
-    in_sla = Q(
-        handed_off_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
-    )
+    in_sla = _in_sla(sla_minutes)
     owned = {
         row["owner"]: row
-        for row in cohort.filter(owner__isnull=False)
+        for row in _with_terms(cohort.filter(owner__isnull=False))
         .values("owner")
         .annotate(
             handed=Count("id", filter=Q(handed_off_at__isnull=False)),
@@ -199,10 +230,14 @@ def sales_scorecard(filters, sla_hours=None):
         .order_by()
         .values_list("user", "n")
     )
+    # A breach counts against the rep responsible when it was raised, whoever owns the
+    # lead now: under the salesperson filter, that rep's flags on the unfiltered cohort.
+    flagged = Flag.objects.filter(side=Side.SALES, lead__in=replace(filters, owner=None).cohort())
+    if filters.owner is not None:
+        flagged = flagged.filter(responsible=filters.owner)
     flags = {
         row["responsible"]: row
-        for row in Flag.objects.filter(side=Side.SALES, lead__in=cohort_ids)
-        .values("responsible")
+        for row in flagged.values("responsible")
         .annotate(raised=Count("id"), open=Count("id", filter=Q(resolved_at__isnull=True)))
         .order_by()
     }
@@ -279,16 +314,13 @@ def objections_by_campaign(filters, top=3):
     return out
 
 
-def weekly_trend(filters, sla_hours=None):
+def weekly_trend(filters, sla_minutes=None):
     """Cohort by ISO week of creation (site time zone): marketing's generated / MQL / handed
     off and sales' accepted / contacted within SLA / won, one GROUP BY."""
-    sla_hours = sla_hours if sla_hours is not None else global_policy().first_contact_hours
-    in_sla = Q(
-        handed_off_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
-    )
+    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
+    in_sla = _in_sla(sla_minutes)
     rows = (
-        filters.cohort()
+        _with_terms(filters.cohort())
         .annotate(week=TruncWeek("created_at", tzinfo=timezone.get_current_timezone()))
         .values("week")
         .annotate(

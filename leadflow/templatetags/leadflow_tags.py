@@ -1,5 +1,6 @@
 from django import template
 from django.utils.formats import number_format
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -36,3 +37,22 @@ def person(user):
     if user is None:
         return ""
     return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def minutes_span(value):
+    """Minutes as the two largest units people read at a glance: "3 h 10 min", "4 d 2 h",
+    "25 min"; "—" when unset."""
+    if value is None or value == "":
+        return "—"
+    days, rest = divmod(max(0, int(value)), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    units = [
+        (days, gettext("%(n)s d")),
+        (hours, gettext("%(n)s h")),
+        (mins, gettext("%(n)s min")),
+    ]
+    while len(units) > 1 and not units[0][0]:
+        units.pop(0)
+    shown = [text % {"n": n} for n, text in units[:2] if n] or [units[0][1] % {"n": 0}]
+    return " ".join(shown)

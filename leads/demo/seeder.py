@@ -30,8 +30,20 @@ from sales.models import (
     Objection,
 )
 
-from ..models import FLAG_SIDE, Flag, FlagKind, Lead, Origin, Side, StageChange, Touch
-from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, refresh_deadlines
+from ..models import (
+    COURT_FIELDS,
+    FLAG_DEADLINE,
+    FLAG_SIDE,
+    Flag,
+    FlagKind,
+    Lead,
+    Origin,
+    Side,
+    StageChange,
+    Touch,
+    add_stretch,
+)
+from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, TERMS_FIELDS, refresh_deadlines
 
 User = get_user_model()
 H = dt.timedelta(hours=1)
@@ -189,15 +201,6 @@ class _LeadState:
 
 
 LEAD_COLUMNS = _model_columns(Lead)
-DEADLINES = (
-    ("mql_due_at", FlagKind.MQL_WAITING),
-    ("rejection_due_at", FlagKind.REJECTION_UNACTIONED),
-    ("response_due_at", FlagKind.RESPONSE_OVERDUE),
-    ("contact_due_at", FlagKind.FIRST_CONTACT_OVERDUE),
-    ("follow_up_due_at", FlagKind.FOLLOW_UP_OVERDUE),
-    ("stale_due_at", FlagKind.STALLED),
-    ("convert_due_at", FlagKind.UNCONVERTED),
-)
 
 
 def ensure_users(password):
@@ -305,12 +308,14 @@ class Seeder:
         Notification.objects.filter(user__in=[*self.reps, self.marketer, self.manager]).delete()
 
     def _stage_change(self, lead_id, frm, to, by, at, note=""):
+        # The court-time ledger, stretch by stretch as lifecycle.move keeps it.
+        self._court_since = add_stretch(self._court, frm, self._court_since, at)
         self.sink.add(
             StageChange,
             (self.ids.take(StageChange), lead_id, frm, to, by.pk if by else None, at, note),
         )
 
-    def _flag(self, lead_id, kind, responsible, due, raised, resolved):
+    def _flag(self, lead_id, kind, responsible, due, raised, resolved, breach=False):
         notified = raised  # demo history: as if the notification went out when raised
         self.sink.add(
             Flag,
@@ -324,6 +329,7 @@ class Seeder:
                 self._created,  # Flag.lead_created_at
                 raised,
                 resolved,
+                breach,  # Flag.closed_as_breach: a claim took the lead from its holder
                 notified,
                 None,  # Flag.notify_lease_until
             ),
@@ -346,6 +352,8 @@ class Seeder:
         age = dt.timedelta(days=365 * (rng.random() ** 1.15))
         created = now - age
         self._created = created
+        self._court = dict.fromkeys(COURT_FIELDS.values(), 0)
+        self._court_since = None
         campaign = rng.choice(self.campaigns)
         channel = campaign.channel
         sales_generated = rng.random() < 0.07
@@ -436,12 +444,15 @@ class Seeder:
         for name in _LeadState.FROM_ROW:
             setattr(state, name, row[name])
         refresh_deadlines(state, self.sla)
+        for name in TERMS_FIELDS:  # the contract of the latest handoff, taken just now
+            row[name] = getattr(state, name)
         responsible = self._responsible(row, campaign)
-        for column, kind in DEADLINES:
+        for kind, column in FLAG_DEADLINE.items():
             due = getattr(state, column)
             row[column] = due
             if due is not None and due <= now:
                 self._flag(lead_id, kind, responsible[FLAG_SIDE[kind]], due, due, None)
+        row.update(self._court, court_since=self._court_since)
         self.sink.add(Lead, tuple(row[c] for c in LEAD_COLUMNS))
 
     def _responsible(self, row, campaign):
@@ -472,9 +483,13 @@ class Seeder:
         self._set_stage(row, "new")
         self._stage_change(lead_id, "", "new", self.marketer, created)
         owner = campaign.owner_id
-        t = created + self._h(0.3, 40)
+        triage = self.sla.policy_for(campaign.pk).triage_minutes(row["inquiry_type"])
+        # Marketing answers hand-raisers (a short triage threshold) within hours, mostly.
+        t = created + (self._h(0.05, 1.5) if triage < 24 * 60 else self._h(0.3, 40))
         if t > now or rng.random() < 0.04:
             return
+        triage_due = self.sla.calendar.add_minutes(created, triage)
+        self._maybe_breach(lead_id, FlagKind.NEW_UNTRIAGED, owner, triage_due, t)
         r = rng.random()
         if r > qualify_rate:
             if rng.random() < 0.55:
@@ -617,6 +632,8 @@ class Seeder:
             "",
             None,  # rejected_at
             "",  # response_note
+            # The SLA contract of the handoff: response and first-contact thresholds.
+            *self.sla.policy_for(row["campaign_id"]).handoff_terms().values(),
         ]
         mean_response, reject_factor, _, _ = REP_STYLE[rep_index]
         respond = t + dt.timedelta(hours=rng.expovariate(1 / mean_response))
@@ -628,12 +645,22 @@ class Seeder:
             handoff[4] = rep.pk
             handoff[6] = claim
             row["owner_id"] = rep.pk
+            row["sales_clock_at"] = claim
+            # The queue's lapses close at the claim as breaches on the managers' record.
+            for kind, hours in (
+                (FlagKind.RESPONSE_OVERDUE, 24),
+                (FlagKind.FIRST_CONTACT_OVERDUE, 48),
+            ):
+                if claim > t + hours * H:
+                    due = t + hours * H
+                    self._flag(lead_id, kind, None, due, due, claim, breach=True)
             respond = max(respond, claim)
         # A dropped ball: some reps never answer some handoffs.
         if respond > now or rng.random() < 0.03:
             self.sink.add(Handoff, tuple(handoff))
             return None
-        self._maybe_breach(lead_id, FlagKind.RESPONSE_OVERDUE, rep.pk, t + 24 * H, respond)
+        clock = max(t, row["sales_clock_at"] or t)  # the rep's clocks start at the claim
+        self._maybe_breach(lead_id, FlagKind.RESPONSE_OVERDUE, rep.pk, clock + 24 * H, respond)
         handoff[7] = respond
         rejects = kind != "overturn" and rng.random() < reject_rate * reject_factor
         if rejects:
@@ -712,7 +739,7 @@ class Seeder:
                 lead_id,
                 FlagKind.FIRST_CONTACT_OVERDUE,
                 rep.pk,
-                row["last_handed_off_at"] + 48 * H,
+                max(row["last_handed_off_at"], row["sales_clock_at"] or handoff_at) + 48 * H,
                 t,
             )
         kind = rng.choice(("call", "call", "email", "meeting"))

@@ -6,6 +6,7 @@ from .lead import (
     CLOSED_STAGES,
     CONSENT_EDIT,
     CONSENT_SOURCES,
+    COURT_FIELDS,
     ENDED_STAGES,
     MARKETING_STAGES,
     SALES_STAGES,
@@ -24,10 +25,22 @@ from .lead import (
     SystemNote,
     Touch,
     TouchSource,
+    add_stretch,
+    court_minutes,
+    court_of,
     side_of,
+    stretch_minutes,
 )
 from .reporting import CohortStats, RepStats, StatsState
-from .sla import DeadlineRecompute, Holiday, SLAPolicy
+from .sla import (
+    CALENDAR_TIME_FIELDS,
+    THRESHOLD_FIELDS,
+    TRIAGE_FIELDS,
+    WORKING_TIME_FIELDS,
+    DeadlineRecompute,
+    Holiday,
+    SLAPolicy,
+)
 
 __all__ = [
     "ACTIVE_IMPORT",
@@ -41,6 +54,11 @@ __all__ = [
     "ENDED_STAGES",
     "Side",
     "side_of",
+    "COURT_FIELDS",
+    "add_stretch",
+    "court_of",
+    "court_minutes",
+    "stretch_minutes",
     "InquiryType",
     "Origin",
     "RejectionReason",
@@ -60,6 +78,10 @@ __all__ = [
     "Flag",
     "SweepRun",
     "SLAPolicy",
+    "TRIAGE_FIELDS",
+    "WORKING_TIME_FIELDS",
+    "CALENDAR_TIME_FIELDS",
+    "THRESHOLD_FIELDS",
     "Holiday",
     "DeadlineRecompute",
     "ImportStatus",

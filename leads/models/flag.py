@@ -9,6 +9,7 @@ from .lead import Lead, Side
 
 
 class FlagKind(models.TextChoices):
+    NEW_UNTRIAGED = "new_untriaged", _("New lead not triaged")
     MQL_WAITING = "mql_waiting", _("MQL waiting for handoff")
     REJECTION_UNACTIONED = "rejection_unactioned", _("Rejection not actioned")
     RESPONSE_OVERDUE = "response_overdue", _("Response overdue")
@@ -19,6 +20,7 @@ class FlagKind(models.TextChoices):
 
 
 FLAG_SIDE = {
+    FlagKind.NEW_UNTRIAGED: Side.MARKETING,
     FlagKind.MQL_WAITING: Side.MARKETING,
     FlagKind.REJECTION_UNACTIONED: Side.MARKETING,
     FlagKind.RESPONSE_OVERDUE: Side.SALES,
@@ -30,6 +32,7 @@ FLAG_SIDE = {
 
 # The lead deadline column each flag kind compares with now.
 FLAG_DEADLINE = {
+    FlagKind.NEW_UNTRIAGED: "triage_due_at",
     FlagKind.MQL_WAITING: "mql_due_at",
     FlagKind.REJECTION_UNACTIONED: "rejection_due_at",
     FlagKind.RESPONSE_OVERDUE: "response_due_at",
@@ -76,6 +79,11 @@ class Flag(models.Model):
     lead_created_at = models.DateTimeField(null=True, blank=True)
     raised_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Closed by a claim or reassign that took the lead from its responsible user, not by
+    # acting on it: the breach stays on their record (SPEC §4).
+    closed_as_breach = models.BooleanField(
+        default=False, db_default=False
+    )  # the sweep inserts in SQL
     notified_at = models.DateTimeField(null=True, blank=True)
     # A drain of the notification outbox holds the flag until then (leads/sweep/outbox.py).
     notify_lease_until = models.DateTimeField(null=True, blank=True)

@@ -51,6 +51,61 @@ def side_of(stage):
     return Side.MARKETING
 
 
+# --- court time (SPEC §3) ---------------------------------------------------------------
+# Whose delay a stretch at a stage is: marketing's active court, sales' (SALES_STAGES),
+# parked (nurture, disqualified) or closed; the last two are nobody's delay.
+MARKETING_COURT_STAGES = (Stage.NEW, Stage.MQL, Stage.REJECTED)
+PARKED_STAGES = (Stage.NURTURE, Stage.DISQUALIFIED)
+
+# The lead's minute counter each court adds to.
+COURT_FIELDS = {
+    "marketing": "marketing_court_minutes",
+    "sales": "sales_court_minutes",
+    "parked": "parked_minutes",
+    "closed": "closed_minutes",
+}
+
+
+def court_of(stage):
+    """The court ("marketing", "sales", "parked", "closed") whose clock runs at ``stage``."""
+    if stage in SALES_STAGES:
+        return "sales"
+    if stage in MARKETING_COURT_STAGES:
+        return "marketing"
+    if stage in CLOSED_STAGES:
+        return "closed"
+    return "parked"
+
+
+def stretch_minutes(start, end):
+    """Whole calendar minutes from ``start`` to ``end`` (0 when either is missing or the
+    clock went back). Each stretch between two stage changes is counted on its own, so
+    the ledger kept by the lifecycle and the one rebuilt from the stage log agree."""
+    if start is None or end is None or end <= start:
+        return 0
+    return int((end - start).total_seconds() // 60)
+
+
+def add_stretch(counters, stage, since, at):
+    """Add the stretch at ``stage`` from ``since`` to ``at`` to ``counters`` ({field:
+    minutes}); returns the start of the next stretch. The one step of the ledger, taken by
+    each stage change (Lead.enter_stage) and by the rebuild from the stage log. A change
+    dated before the stretch began (a backdated activity) adds nothing and leaves the
+    start where it was, so no minute is counted twice."""
+    if since is None:
+        return at
+    counters[COURT_FIELDS[court_of(stage)]] += stretch_minutes(since, at)
+    return max(since, at)
+
+
+def court_minutes(counters, stage, since, now):
+    """{court: minutes} from a lead's stored counters (``{field: value}``), its stage and
+    the start of its current stretch, the current stretch counted up to ``now``."""
+    out = {court: counters.get(name) or 0 for court, name in COURT_FIELDS.items()}
+    out[court_of(stage)] += stretch_minutes(since, now)
+    return out
+
+
 class InquiryType(models.TextChoices):
     PHONE_CALL = "phone_call", _("Phone call")
     INFORMATION_REQUEST = "information_request", _("Information request")
@@ -230,13 +285,33 @@ class Lead(models.Model):
     disputed_at = models.DateTimeField(null=True, blank=True)
     dispute_ruled_at = models.DateTimeField(null=True, blank=True)
 
+    # The latest claim or reassign: the new holder's sales clocks (SPEC §4) start there.
+    sales_clock_at = models.DateTimeField(null=True, blank=True)
+
     # Sales activity summary, kept by the activity service.
     last_activity_at = models.DateTimeField(null=True, blank=True)
     last_contact_at = models.DateTimeField(null=True, blank=True)
     next_follow_up_at = models.DateTimeField(null=True, blank=True)
 
+    # The SLA contract of the latest handoff (SPEC §4), taken by refresh_deadlines when the
+    # lead is handed off: the handoff it belongs to, its response and first-contact
+    # thresholds; and the first handoff's first-contact threshold (the contact-in-SLA rate).
+    sla_terms_at = models.DateTimeField(null=True, blank=True)
+    sla_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    sla_contact_minutes = models.PositiveIntegerField(null=True, blank=True)
+    first_sla_contact_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # Court time (SPEC §3): minutes each court held the lead, summed over its stretches up
+    # to court_since (the latest stage change), kept by lifecycle.move in the transaction
+    # of each transition; `manage.py rebuild_court_time` recomputes them from the stage log.
+    marketing_court_minutes = models.PositiveIntegerField(default=0)
+    sales_court_minutes = models.PositiveIntegerField(default=0)
+    parked_minutes = models.PositiveIntegerField(default=0)
+    closed_minutes = models.PositiveIntegerField(default=0)
+    court_since = models.DateTimeField(null=True, blank=True)
+
     # SLA deadlines, recomputed by leads.sla.calendar.refresh_deadlines on every change; the sweep
     # only compares them with now (each has a partial index below).
+    triage_due_at = models.DateTimeField(null=True, blank=True)
     mql_due_at = models.DateTimeField(null=True, blank=True)
     rejection_due_at = models.DateTimeField(null=True, blank=True)
     response_due_at = models.DateTimeField(null=True, blank=True)
@@ -299,6 +374,7 @@ class Lead(models.Model):
                     fields=[col], condition=Q(**{f"{col}__isnull": False}), name=f"lead_{col}_idx"
                 )
                 for col in (
+                    "triage_due_at",
                     "mql_due_at",
                     "rejection_due_at",
                     "response_due_at",
@@ -328,6 +404,21 @@ class Lead(models.Model):
             return []
         self.consent, self.consent_at, self.consent_source = bool(answer), at, source
         return list(self.CONSENT_FIELDS)
+
+    LEDGER_FIELDS = (*COURT_FIELDS.values(), "court_since")
+
+    def enter_stage(self, at):
+        """Close the stretch at the current stage (its minutes go to its court) and start
+        the next one at ``at``: called by every stage change, before the stage is set."""
+        counters = {name: getattr(self, name) for name in COURT_FIELDS.values()}
+        self.court_since = add_stretch(counters, self.stage, self.court_since, at)
+        for name, value in counters.items():
+            setattr(self, name, value)
+
+    def court_time(self, now=None):
+        """{court: minutes} held so far, the current stretch counted up to now."""
+        counters = {name: getattr(self, name) for name in COURT_FIELDS.values()}
+        return court_minutes(counters, self.stage, self.court_since, now or timezone.now())
 
     @property
     def full_name(self):

@@ -34,6 +34,11 @@ class CohortStats(models.Model):
     dropped_sales = models.PositiveIntegerField(default=0)
     dropped_market = models.PositiveIntegerField(default=0)
     dropped_in_progress = models.PositiveIntegerField(default=0)
+    # The same with rule (2) reading only the current owner's own delays (the salesperson
+    # filter: leads/reporting/definitions.py dropped_q(own=True)).
+    own_dropped_sales = models.PositiveIntegerField(default=0)
+    own_dropped_market = models.PositiveIntegerField(default=0)
+    own_dropped_in_progress = models.PositiveIntegerField(default=0)
     # Rejections (handoffs) by reason, lost leads by reason, objections heard by tag.
     rej_not_a_fit = models.PositiveIntegerField(default=0)
     rej_no_budget = models.PositiveIntegerField(default=0)
@@ -68,8 +73,10 @@ class CohortStats(models.Model):
 
 class RepStats(models.Model):
     """Pre-aggregated per-rep numbers for the sales scorecard: one row per creation day,
-    first-touch campaign and current owner of the leads, and the rep who received the
-    handoffs, logged the follow-ups or is responsible for the sales flags."""
+    first-touch campaign and current owner of the leads (for the sales flags: the rep
+    responsible for them, so the salesperson filter counts a breach against whoever held
+    the lead), and the rep who received the handoffs, logged the follow-ups or is
+    responsible for the sales flags."""
 
     day = models.DateField()
     campaign = models.ForeignKey(
@@ -110,7 +117,7 @@ class StatsState(models.Model):
 
     refreshed_at = models.DateTimeField(null=True, blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)
-    sla_hours = models.PositiveIntegerField(null=True, blank=True)
+    sla_minutes = models.PositiveIntegerField(null=True, blank=True)
     # The policy's "unreachable after N attempts" the ball-dropped counts were built with.
     unreached_attempts = models.PositiveIntegerField(null=True, blank=True)
 

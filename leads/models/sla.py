@@ -12,12 +12,32 @@ from django.utils.translation import gettext_lazy as _
 from leadflow import jobs
 from leadflow.models import BackgroundJob
 
+from .lead import InquiryType
+
+HOUR = 60
+DAY = 24 * HOUR
+
+# The policy's threshold of each inquiry type's triage (how long a lead may stay `new`).
+TRIAGE_FIELDS = {kind: f"triage_{kind.value}_minutes" for kind in InquiryType}
+# Thresholds measured in working time when business hours are on ...
+WORKING_TIME_FIELDS = (
+    *TRIAGE_FIELDS.values(),
+    "mql_waiting_minutes",
+    "rejection_unactioned_minutes",
+    "response_minutes",
+    "first_contact_minutes",
+    "follow_up_grace_minutes",
+)
+# ... and those that stay calendar time (weeks without activity are weeks).
+CALENDAR_TIME_FIELDS = ("stalled_minutes", "unconverted_minutes")
+THRESHOLD_FIELDS = WORKING_TIME_FIELDS + CALENDAR_TIME_FIELDS
+
 
 class SLAPolicy(models.Model):
     """SLA thresholds of SPEC §4: one global row, optionally one override per campaign.
 
-    Business hours are company-wide and live on the global row; when enabled, the
-    hour thresholds count working hours only (day thresholds stay calendar days).
+    Business hours are company-wide and live on the global row; when enabled, every
+    threshold but CALENDAR_TIME_FIELDS counts working time only.
     """
 
     is_global = models.BooleanField(default=False, editable=False)
@@ -28,22 +48,39 @@ class SLAPolicy(models.Model):
         blank=True,
         related_name="sla_policy",
     )
-    mql_waiting_hours = models.PositiveIntegerField(
-        _("MQL waiting for handoff (hours)"), default=24
+    # Every threshold is a duration in minutes (the form shows "45 min", "4 h", "2 d").
+    mql_waiting_minutes = models.PositiveIntegerField(
+        _("MQL waiting for handoff"), default=24 * HOUR
     )
-    rejection_unactioned_hours = models.PositiveIntegerField(
-        _("rejection not actioned (hours)"), default=72
+    rejection_unactioned_minutes = models.PositiveIntegerField(
+        _("rejection not actioned"), default=72 * HOUR
     )
-    response_hours = models.PositiveIntegerField(_("sales response (hours)"), default=24)
-    first_contact_hours = models.PositiveIntegerField(_("first contact (hours)"), default=48)
-    follow_up_grace_hours = models.PositiveIntegerField(
-        _("follow-up overdue after (hours)"), default=24
+    response_minutes = models.PositiveIntegerField(_("sales response"), default=24 * HOUR)
+    first_contact_minutes = models.PositiveIntegerField(_("first contact"), default=48 * HOUR)
+    follow_up_grace_minutes = models.PositiveIntegerField(
+        _("follow-up overdue after"), default=24 * HOUR
     )
-    stalled_days = models.PositiveIntegerField(
-        _("stalled after (days without activity)"), default=14
+    stalled_minutes = models.PositiveIntegerField(
+        _("stalled after (without activity)"), default=14 * DAY
     )
-    unconverted_days = models.PositiveIntegerField(
-        _("unconverted after (days since first handoff)"), default=60
+    unconverted_minutes = models.PositiveIntegerField(
+        _("unconverted after (since first handoff)"), default=60 * DAY
+    )
+    # Triage of a lead at `new` (the new_untriaged flag), per inquiry type (TRIAGE_FIELDS):
+    # someone who raised their hand expects an answer within the hour.
+    triage_phone_call_minutes = models.PositiveIntegerField(
+        _("triage of a phone call"), default=60
+    )
+    triage_information_request_minutes = models.PositiveIntegerField(
+        _("triage of an information request"), default=60
+    )
+    triage_web_form_minutes = models.PositiveIntegerField(_("triage of a web form"), default=60)
+    triage_email_minutes = models.PositiveIntegerField(_("triage of an email"), default=60)
+    triage_event_minutes = models.PositiveIntegerField(
+        _("triage of an event lead"), default=3 * DAY
+    )
+    triage_other_minutes = models.PositiveIntegerField(
+        _("triage of another inquiry"), default=3 * DAY
     )
     # Read from the global policy only (proof of contact and reporting are company-wide).
     late_grace_minutes = models.PositiveIntegerField(
@@ -81,6 +118,17 @@ class SLAPolicy(models.Model):
 
     def __str__(self):
         return "Global SLA policy" if self.is_global else f"SLA policy for {self.campaign}"
+
+    def handoff_terms(self):
+        """The thresholds a handoff made now takes with it (Handoff's fields)."""
+        return {
+            "response_minutes": self.response_minutes,
+            "first_contact_minutes": self.first_contact_minutes,
+        }
+
+    def triage_minutes(self, inquiry_type):
+        """The triage threshold of a lead of ``inquiry_type``."""
+        return getattr(self, TRIAGE_FIELDS.get(inquiry_type, TRIAGE_FIELDS[InquiryType.OTHER]))
 
 
 class Holiday(models.Model):

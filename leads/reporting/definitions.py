@@ -13,7 +13,15 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +30,7 @@ from campaigns.models import Campaign
 from leadflow.dates import start_of_day
 
 from ..models import Flag, FlagKind, Lead, Stage
+from ..sla.calendar import Minutes
 
 DEFAULT_DAYS = 90  # the period every report shows when none is chosen
 
@@ -63,13 +72,15 @@ def won_value():
     return Coalesce(Sum("deal_value", filter=COUNTS["won"]), Value(Decimal("0.00")))
 
 
-def contacted_in_sla_q(sla_hours):
-    """First contact (call, email or meeting) within the first-contact SLA of the first
-    handoff."""
+def contacted_in_sla_q(sla_minutes):
+    """First contact (call, email or meeting) within the first-contact threshold of the
+    first handoff, as that handoff took it (Lead.first_sla_contact_minutes; a lead handed
+    off before handoffs kept their thresholds is judged by ``sla_minutes``, the policy's)."""
+    threshold = Minutes(Coalesce(F("first_sla_contact_minutes"), Value(sla_minutes)))
     return Q(
         handed_off_at__isnull=False,
         first_contact_at__isnull=False,
-        first_contact_at__lte=F("handed_off_at") + dt.timedelta(hours=sla_hours),
+        first_contact_at__lte=F("handed_off_at") + threshold,
     )
 
 
@@ -120,12 +131,18 @@ DROPPED_CATEGORIES = {
 }
 
 
-def dropped_q(category, attempts):
+def dropped_q(category, attempts, *, own=False):
     """The Q (on Lead, annotated ``with_sales_delay``) of one ball-dropped category;
-    ``attempts`` is the policy's N (SLAPolicy.unreached_attempts)."""
-    # (2) a response or first-contact flag was ever raised, or lost without a connect
-    # after fewer than N attempts -> sales (follow-up).
-    sales = Q(sales_delay=True) | (LOST_UNREACHED & Q(attempts_before_connect__lt=attempts))
+    ``attempts`` is the policy's N (SLAPolicy.unreached_attempts).
+
+    ``own``: per rep (the salesperson filter), rule (2) counts only a delay of the lead's
+    own rep: a breach counts against whoever held the lead when it happened (SPEC §4), so
+    a lead that came to its rep late by a claim or a reassign is not their drop. A lost
+    lead is lost by its rep (the owner it closed with), so the lost part reads the same."""
+    # (2) a response or first-contact flag was ever raised (``own``: with the lead's rep
+    # responsible), or lost without a connect after fewer than N attempts -> sales.
+    delay = Q(own_sales_delay=True) if own else Q(sales_delay=True)
+    sales = delay | (LOST_UNREACHED & Q(attempts_before_connect__lt=attempts))
     market = rule_market_q(attempts)
     if category == "marketing":
         return DROPPABLE & RULE_MARKETING
@@ -138,12 +155,19 @@ def dropped_q(category, attempts):
     raise ValueError(category)
 
 
+# The categories whose count depends on whose delay rule (2) reads (``own``).
+OWN_DROPPED = ("sales", "market", "in_progress")
+
+
 def with_sales_delay(qs):
-    """Annotate ``sales_delay``: a response or first-contact flag was ever raised."""
+    """Annotate ``sales_delay``: a response or first-contact flag was ever raised; and
+    ``own_sales_delay``: one was raised with the lead's current rep responsible."""
+    delays = Flag.objects.filter(
+        lead=OuterRef("pk"), kind__in=[k.value for k in SALES_DELAY_FLAGS]
+    )
     return qs.alias(
-        sales_delay=Exists(
-            Flag.objects.filter(lead=OuterRef("pk"), kind__in=[k.value for k in SALES_DELAY_FLAGS])
-        )
+        sales_delay=Exists(delays),
+        own_sales_delay=Exists(delays.filter(responsible=OuterRef("owner"))),
     )
 
 

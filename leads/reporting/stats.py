@@ -104,6 +104,7 @@ COHORT_SUMS = (
     "dropped_sales",
     "dropped_market",
     "dropped_in_progress",
+    *(f"own_dropped_{c}" for c in d.OWN_DROPPED),
     *REJECTION_COLUMNS.values(),
     *LOST_COLUMNS.values(),
     *OBJECTION_COLUMNS.values(),
@@ -153,7 +154,7 @@ def _created_in(runs, prefix=""):
     return q
 
 
-def _cohort_rows(runs, sla_hours, attempts):
+def _cohort_rows(runs, sla_minutes, attempts):
     """CohortStats objects for the given day runs, from the raw tables (five queries)."""
     leads = Lead.objects.filter(_created_in(runs))
     day = TruncDate("created_at", tzinfo=_tz())
@@ -166,10 +167,14 @@ def _cohort_rows(runs, sla_hours, attempts):
         .annotate(
             **d.counts(),
             won_value=d.won_value(),
-            contacted_in_sla=Count("id", filter=d.contacted_in_sla_q(sla_hours)),
+            contacted_in_sla=Count("id", filter=d.contacted_in_sla_q(sla_minutes)),
             **{
                 f"dropped_{c}": Count("id", filter=d.dropped_q(c, attempts))
                 for c in d.DROPPED_CATEGORIES
+            },
+            **{
+                f"own_dropped_{c}": Count("id", filter=d.dropped_q(c, attempts, own=True))
+                for c in d.OWN_DROPPED
             },
             **{
                 column: Count("id", filter=Q(stage=Stage.LOST, lost_reason=reason))
@@ -291,27 +296,31 @@ def _rep_rows(runs):
     for row in (
         Flag.objects.filter(in_runs, side=Side.SALES, responsible__isnull=False)
         .annotate(day=lead_day)
-        .values(*group, "responsible")
+        .values("day", "lead__campaign", "responsible")
         .annotate(raised=Count("id"), open=Count("id", filter=Q(resolved_at__isnull=True)))
         .order_by()
     ):
+        # Under the salesperson filter too, a breach counts against the rep who held the
+        # lead when it happened, not its owner now: these rows' owner is that rep.
+        row["lead__owner"] = row["responsible"]
         add(row, row["responsible"], sflags_raised=row["raised"], sflags_open=row["open"])
     return list(out.values())
 
 
-def rebuild_days(days, sla_hours=None, attempts=None):
+def rebuild_days(days, sla_minutes=None, attempts=None):
     """Replace the statistics of ``days`` (dates) with fresh ones from the raw tables
-    (``attempts``: the policy's unreached_attempts)."""
+    (``sla_minutes``: the policy's first-contact threshold for leads without their own;
+    ``attempts``: the policy's unreached_attempts)."""
     days = sorted(set(days))
     if not days:
         return 0
-    if sla_hours is None or attempts is None:
+    if sla_minutes is None or attempts is None:
         policy = global_policy()
-        sla_hours = sla_hours if sla_hours is not None else policy.first_contact_hours
+        sla_minutes = sla_minutes if sla_minutes is not None else policy.first_contact_minutes
         attempts = attempts if attempts is not None else policy.unreached_attempts
     runs = _ranges(days)
     with transaction.atomic():
-        cohort = _cohort_rows(runs, sla_hours, attempts)
+        cohort = _cohort_rows(runs, sla_minutes, attempts)
         reps = _rep_rows(runs)
         CohortStats.objects.filter(day__in=days).delete()
         RepStats.objects.filter(day__in=days).delete()
@@ -328,7 +337,7 @@ def _state():
 def rebuild(*, chunk_days=31):
     """Recompute every day that has leads, a month at a time (bounded memory)."""
     policy = global_policy()
-    sla_hours, attempts = policy.first_contact_hours, policy.unreached_attempts
+    sla_minutes, attempts = policy.first_contact_minutes, policy.unreached_attempts
     started = timezone.now()
     bounds = Lead.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     with transaction.atomic():
@@ -341,7 +350,7 @@ def rebuild(*, chunk_days=31):
             end = min(last, day + dt.timedelta(days=chunk_days - 1))
             rebuild_days(
                 [day + dt.timedelta(days=i) for i in range((end - day).days + 1)],
-                sla_hours,
+                sla_minutes,
                 attempts,
             )
             day = end + dt.timedelta(days=1)
@@ -349,7 +358,7 @@ def rebuild(*, chunk_days=31):
         state = _state()
         state.refreshed_at = started
         state.rebuilt_at = timezone.now()
-        state.sla_hours = sla_hours
+        state.sla_minutes = sla_minutes
         state.unreached_attempts = attempts
         state.save()
     return state
@@ -397,10 +406,10 @@ def refresh(*, max_days=None):
     with transaction.atomic():
         state = _state()
         policy = global_policy()
-        sla_hours, attempts = policy.first_contact_hours, policy.unreached_attempts
+        sla_minutes, attempts = policy.first_contact_minutes, policy.unreached_attempts
         if (
             state.rebuilt_at is None
-            or state.sla_hours != sla_hours
+            or state.sla_minutes != sla_minutes
             or state.unreached_attempts != attempts
         ):
             if max_days is not None and Lead.objects.count() > 20_000:
@@ -418,7 +427,7 @@ def refresh(*, max_days=None):
             if max_days is not None and len(days) > max_days:
                 enqueue("leads.tasks.refresh_dashboard_stats")
                 return False
-            rebuild_days(days, sla_hours, attempts)
+            rebuild_days(days, sla_minutes, attempts)
             state.refreshed_at = now
             state.save(update_fields=["refreshed_at"])
     if needs_rebuild:
@@ -455,7 +464,7 @@ def _sums(names, prefix=""):
     }
 
 
-def funnel(filters, sla_hours=None, medians=None, *, with_median=True):
+def funnel(filters, sla_minutes=None, medians=None, *, with_median=True):
     """The funnel of SPEC §5/§6 for a cohort: the counts, won value, rates and where the
     ball dropped from the statistics, and the median from the raw leads (pass ``medians``
     from ``medians.medians_with_owners`` to share that query; ``with_median=False`` for a
@@ -474,10 +483,20 @@ def _funnel_from_sums(data, filters=None, medians=None, with_median=False):
         "won_value": Decimal(data["won_value"] or 0).quantize(Decimal("0.01")),
         **d.rates(data),
         "median_hours_to_first_contact": median,
-        "ball_dropped": {c: data[f"dropped_{c}"] for c in d.DROPPED_CATEGORIES},
+        "ball_dropped": ball_dropped(data, filters),
         "contacted_in_sla": data["contacted_in_sla"],
         "marketing_flags_open": data["mflags_open"],
         "_sums": data,
+    }
+
+
+def ball_dropped(sums, filters=None):
+    """Where the ball dropped from summed statistics; per rep (the salesperson filter)
+    rule (2) reads only that rep's own delays (definitions.dropped_q ``own``)."""
+    own = filters is not None and filters.owner is not None
+    return {
+        c: sums[f"own_dropped_{c}" if own and c in d.OWN_DROPPED else f"dropped_{c}"]
+        for c in d.DROPPED_CATEGORIES
     }
 
 
@@ -547,7 +566,7 @@ def marketing_scorecard(filters):
     return assemble_marketing(filters, rows, reasons, flags)
 
 
-def sales_scorecard(filters, sla_hours=None, medians=None):
+def sales_scorecard(filters, sla_minutes=None, medians=None):
     owned = {
         row["owner"]: {**row, "handed": row["handed_off"]}
         for row in _rows(CohortStats, filters)
@@ -603,7 +622,7 @@ def objections_by_campaign(filters, top=3):
     return out
 
 
-def weekly_trend(filters, sla_hours=None):
+def weekly_trend(filters, sla_minutes=None):
     rows = (
         _rows(CohortStats, filters)
         .annotate(week=TruncWeek("day"))

@@ -1,6 +1,6 @@
 """SLA deadlines (SPEC §4): computed when a lead changes, stored on the lead.
 
-``refresh_deadlines`` derives all seven deadline columns from the lead's current
+``refresh_deadlines`` derives all eight deadline columns from the lead's current
 state, so every service calls it after a change and the sweep never has to
 re-derive anything: it only compares stored deadlines with now.
 """
@@ -12,7 +12,17 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Max, Min, Q, Value, When
+from django.db.models import (
+    Case,
+    DurationField,
+    F,
+    Func,
+    Max,
+    Min,
+    Q,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -20,9 +30,12 @@ from leadflow import jobs
 
 from ..models import (
     SALES_STAGES,
+    THRESHOLD_FIELDS,
+    TRIAGE_FIELDS,
     WORKING_STAGES,
     DeadlineRecompute,
     Holiday,
+    InquiryType,
     Lead,
     SLAPolicy,
     Stage,
@@ -35,7 +48,7 @@ UTC = dt.UTC
 
 @dataclass(frozen=True)
 class BusinessCalendar:
-    """Working time: hour thresholds count only inside working hours when enabled."""
+    """Working time: thresholds (in minutes) count only inside working hours when enabled."""
 
     enabled: bool = False
     work_days: frozenset = frozenset({0, 1, 2, 3, 4})
@@ -47,11 +60,11 @@ class BusinessCalendar:
     def is_working_day(self, day):
         return day.weekday() in self.work_days and day not in self.holidays
 
-    def add_hours(self, start, hours):
-        """The moment ``hours`` of (working) time after ``start``."""
+    def add_minutes(self, start, minutes):
+        """The moment ``minutes`` of (working) time after ``start``."""
         if not self.enabled:
-            return start + dt.timedelta(hours=hours)
-        remaining = dt.timedelta(hours=hours)
+            return start + dt.timedelta(minutes=minutes)
+        remaining = dt.timedelta(minutes=minutes)
         local = start.astimezone(self.tz)
         day = local.date()
         cursor = start.astimezone(UTC)
@@ -135,59 +148,102 @@ def _latest(*moments):
     return max(present) if present else None
 
 
+def handoff_terms(lead, sla=None):
+    """The response and first-contact thresholds a handoff of ``lead`` made now takes with
+    it (the Handoff row's fields): its campaign's policy, else the global one."""
+    return (sla or SLA()).policy_for(lead.campaign_id).handoff_terms()
+
+
+def _take_terms(lead, policy):
+    """A handoff the lead's contract does not cover yet (``last_handed_off_at`` moved: a
+    handoff, a re-handoff, an overturn, a reassignment) takes the thresholds in force."""
+    if lead.last_handed_off_at is None or lead.sla_terms_at == lead.last_handed_off_at:
+        return
+    terms = policy.handoff_terms()
+    lead.sla_terms_at = lead.last_handed_off_at
+    lead.sla_response_minutes = terms["response_minutes"]
+    lead.sla_contact_minutes = terms["first_contact_minutes"]
+    if lead.first_sla_contact_minutes is None:
+        lead.first_sla_contact_minutes = terms["first_contact_minutes"]
+
+
 def refresh_deadlines(lead, sla=None):
-    """Set the lead's seven deadline columns from its state (in memory; the caller saves)."""
+    """Set the lead's eight deadline columns from its state (in memory; the caller saves).
+    Thresholds in WORKING_TIME_FIELDS follow business hours when they are on; the stalled
+    and unconverted ones stay calendar time. The response and first-contact deadlines
+    follow the contract of the latest handoff (TERMS_FIELDS, taken here when the lead was
+    handed off again), not a later policy."""
     sla = sla or SLA()
     policy = sla.policy_for(lead.campaign_id)
-    add = sla.calendar.add_hours
+    add = sla.calendar.add_minutes
     stage = lead.stage
     with_sales = stage in SALES_STAGES
+    _take_terms(lead, policy)
 
+    # A lead is `new` only from its creation: the triage clock runs from created_at.
+    lead.triage_due_at = (
+        add(lead.created_at, policy.triage_minutes(lead.inquiry_type))
+        if stage == Stage.NEW and lead.created_at
+        else None
+    )
     lead.mql_due_at = (
-        add(lead.mql_at, policy.mql_waiting_hours) if stage == Stage.MQL and lead.mql_at else None
+        add(lead.mql_at, policy.mql_waiting_minutes)
+        if stage == Stage.MQL and lead.mql_at
+        else None
     )
     # A pending dispute is marketing's action on the rejection: the clock waits for the ruling.
     rejection_clock = _latest(lead.rejected_at, lead.dispute_ruled_at)
     lead.rejection_due_at = (
-        add(rejection_clock, policy.rejection_unactioned_hours)
+        add(rejection_clock, policy.rejection_unactioned_minutes)
         if stage == Stage.REJECTED and rejection_clock and lead.disputed_at is None
         else None
     )
+    # A claim or reassign starts the new holder's clocks afresh (sales_clock_at).
+    clock = lead.sales_clock_at
+    handed = _latest(lead.last_handed_off_at, clock)
     lead.response_due_at = (
-        add(lead.last_handed_off_at, policy.response_hours)
+        add(handed, lead.sla_response_minutes)
         if stage == Stage.HANDED_OFF and lead.last_handed_off_at
         else None
     )
     contacted_since_handoff = (
-        lead.last_contact_at is not None
-        and lead.last_handed_off_at is not None
-        and lead.last_contact_at >= lead.last_handed_off_at
+        lead.last_contact_at is not None and handed is not None and lead.last_contact_at >= handed
     )
     lead.contact_due_at = (
-        add(lead.last_handed_off_at, policy.first_contact_hours)
+        add(handed, lead.sla_contact_minutes)
         if with_sales and lead.last_handed_off_at and not contacted_since_handoff
         else None
     )
     lead.follow_up_due_at = (
-        add(lead.next_follow_up_at, policy.follow_up_grace_hours)
+        add(_latest(lead.next_follow_up_at, clock), policy.follow_up_grace_minutes)
         if with_sales and lead.next_follow_up_at
         else None
     )
-    quiet_since = _latest(lead.last_activity_at, lead.accepted_at)
+    # Only contact (a call, email or meeting) breaks the quiet; a note does not.
+    quiet_since = _latest(lead.last_contact_at, lead.accepted_at, clock)
     lead.stale_due_at = (
-        quiet_since + dt.timedelta(days=policy.stalled_days)
+        quiet_since + dt.timedelta(minutes=policy.stalled_minutes)
         if stage in WORKING_STAGES and quiet_since
         else None
     )
     lead.convert_due_at = (
-        lead.handed_off_at + dt.timedelta(days=policy.unconverted_days)
+        _latest(lead.handed_off_at, clock) + dt.timedelta(minutes=policy.unconverted_minutes)
         if with_sales and lead.handed_off_at
         else None
     )
     return lead
 
 
+# The lead's SLA contract, which refresh_deadlines takes at each handoff.
+TERMS_FIELDS = (
+    "sla_terms_at",
+    "sla_response_minutes",
+    "sla_contact_minutes",
+    "first_sla_contact_minutes",
+)
+
 DEADLINE_FIELDS = (
+    "triage_due_at",
     "mql_due_at",
     "rejection_due_at",
     "response_due_at",
@@ -202,7 +258,7 @@ DEADLINE_FIELDS = (
 
 # The only stages in which refresh_deadlines can set a deadline; leads elsewhere keep NULLs
 # whatever the policy says, so a recompute never needs to touch them.
-DEADLINE_STAGES = (Stage.MQL, Stage.REJECTED, *SALES_STAGES)
+DEADLINE_STAGES = (Stage.NEW, Stage.MQL, Stage.REJECTED, *SALES_STAGES)
 SQL_BATCH = 20_000  # lead ids per set-based UPDATE
 PYTHON_BATCH = 1_000  # leads per locked batch when business hours are on
 
@@ -210,6 +266,8 @@ PYTHON_BATCH = 1_000  # leads per locked batch when business hours are on
 INPUT_FIELDS = (
     "campaign_id",
     "stage",
+    "created_at",
+    "inquiry_type",
     "mql_at",
     "rejected_at",
     "dispute_ruled_at",
@@ -217,10 +275,27 @@ INPUT_FIELDS = (
     "last_handed_off_at",
     "last_contact_at",
     "next_follow_up_at",
-    "last_activity_at",
     "accepted_at",
     "handed_off_at",
+    "sales_clock_at",
+    *TERMS_FIELDS,
 )
+
+
+class Minutes(Func):
+    """A whole number of minutes (an integer expression) as an interval for datetime
+    arithmetic: ``F("handed_off_at") + Minutes(F("sla_contact_minutes"))``. SQLite keeps
+    durations as microseconds and has no integer × interval."""
+
+    output_field = DurationField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="make_interval(mins => %(expressions)s)"
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, template="(%(expressions)s * 60000000)")
 
 
 def _latest_expr(a, b):
@@ -230,57 +305,74 @@ def _latest_expr(a, b):
 
 
 def deadline_expressions(policy):
-    """refresh_deadlines as SQL expressions for one policy, in calendar hours (business
+    """refresh_deadlines as SQL expressions for one policy, in calendar time (business
     hours off): {deadline column: Case(...)} for ``QuerySet.update``."""
-    hours = {
-        name: dt.timedelta(hours=getattr(policy, name))
-        for name in (
-            "mql_waiting_hours",
-            "rejection_unactioned_hours",
-            "response_hours",
-            "first_contact_hours",
-            "follow_up_grace_hours",
-        )
-    }
-    stalled = dt.timedelta(days=policy.stalled_days)
-    unconverted = dt.timedelta(days=policy.unconverted_days)
+    minutes = {name: dt.timedelta(minutes=getattr(policy, name)) for name in THRESHOLD_FIELDS}
     rejection_clock = _latest_expr(F("rejected_at"), F("dispute_ruled_at"))
-    quiet_since = _latest_expr(F("last_activity_at"), F("accepted_at"))
+    clock = F("sales_clock_at")
+    handed = _latest_expr(F("last_handed_off_at"), clock)
+    quiet_since = _latest_expr(_latest_expr(F("last_contact_at"), F("accepted_at")), clock)
     with_sales = Q(stage__in=SALES_STAGES)
+    triage = [
+        When(Q(stage=Stage.NEW, inquiry_type=kind), then=F("created_at") + minutes[field])
+        for kind, field in TRIAGE_FIELDS.items()
+    ]
+    other = minutes[TRIAGE_FIELDS[InquiryType.OTHER]]
 
     def case(condition, value):
         return Case(When(condition, then=value), default=Value(None))
 
+    def contract(field, fallback):
+        # The latest handoff's threshold (a lead handed off before contracts were kept
+        # has none: the policy's), as an interval.
+        return Minutes(Coalesce(F(field), Value(fallback)))
+
     return {
+        # An inquiry type outside InquiryType (none today) takes "other"'s threshold, as in
+        # SLAPolicy.triage_minutes.
+        "triage_due_at": Case(
+            *triage,
+            When(stage=Stage.NEW, then=F("created_at") + other),
+            default=Value(None),
+        ),
         "mql_due_at": case(
-            Q(stage=Stage.MQL, mql_at__isnull=False), F("mql_at") + hours["mql_waiting_hours"]
+            Q(stage=Stage.MQL, mql_at__isnull=False), F("mql_at") + minutes["mql_waiting_minutes"]
         ),
         "rejection_due_at": case(
             Q(stage=Stage.REJECTED, disputed_at__isnull=True)
             & (Q(rejected_at__isnull=False) | Q(dispute_ruled_at__isnull=False)),
-            rejection_clock + hours["rejection_unactioned_hours"],
+            rejection_clock + minutes["rejection_unactioned_minutes"],
         ),
         "response_due_at": case(
             Q(stage=Stage.HANDED_OFF, last_handed_off_at__isnull=False),
-            F("last_handed_off_at") + hours["response_hours"],
+            handed + contract("sla_response_minutes", policy.response_minutes),
         ),
         "contact_due_at": case(
             with_sales
             & Q(last_handed_off_at__isnull=False)
-            & (Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=F("last_handed_off_at"))),
-            F("last_handed_off_at") + hours["first_contact_hours"],
+            & (
+                Q(last_contact_at__isnull=True)
+                | Q(last_contact_at__lt=F("last_handed_off_at"))
+                | Q(last_contact_at__lt=clock)
+            ),
+            handed + contract("sla_contact_minutes", policy.first_contact_minutes),
         ),
         "follow_up_due_at": case(
             with_sales & Q(next_follow_up_at__isnull=False),
-            F("next_follow_up_at") + hours["follow_up_grace_hours"],
+            _latest_expr(F("next_follow_up_at"), clock) + minutes["follow_up_grace_minutes"],
         ),
         "stale_due_at": case(
             Q(stage__in=WORKING_STAGES)
-            & (Q(last_activity_at__isnull=False) | Q(accepted_at__isnull=False)),
-            quiet_since + stalled,
+            & (
+                Q(last_contact_at__isnull=False)
+                | Q(accepted_at__isnull=False)
+                | Q(sales_clock_at__isnull=False)
+            ),
+            quiet_since + minutes["stalled_minutes"],
         ),
         "convert_due_at": case(
-            with_sales & Q(handed_off_at__isnull=False), F("handed_off_at") + unconverted
+            with_sales & Q(handed_off_at__isnull=False),
+            _latest_expr(F("handed_off_at"), clock) + minutes["unconverted_minutes"],
         ),
     }
 
@@ -341,14 +433,15 @@ def _python_batch(after, campaign_id, size):
         )
         changed = []
         stamp = timezone.now()
+        written = (*DEADLINE_FIELDS, *TERMS_FIELDS)
         for lead in leads:
-            before = [getattr(lead, name) for name in DEADLINE_FIELDS]
+            before = [getattr(lead, name) for name in written]
             refresh_deadlines(lead, sla)
-            if [getattr(lead, name) for name in DEADLINE_FIELDS] != before:
+            if [getattr(lead, name) for name in written] != before:
                 lead.updated_at = stamp  # tells the incremental sweep this lead changed
                 changed.append(lead)
         if changed:
-            Lead.objects.bulk_update(changed, [*DEADLINE_FIELDS, "updated_at"], batch_size=500)
+            Lead.objects.bulk_update(changed, [*written, "updated_at"], batch_size=500)
     return (leads[-1].pk if leads else None), len(leads)
 
 

@@ -4,23 +4,17 @@ leads.sla.services check it again and make the change."""
 import zoneinfo
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Column, Fieldset, Layout, Row, Submit
+from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row, Submit
 from django import forms
 from django.conf import settings
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 
-from ..models import Holiday, SLAPolicy
-from .services import (
-    ACTIVITY_FIELDS,
-    ACTIVITY_LIMITS,
-    CALENDAR_FIELDS,
-    DAY_FIELDS,
-    MAX_DAYS,
-    MAX_HOURS,
-    THRESHOLD_FIELDS,
-)
+from ..models import THRESHOLD_FIELDS, TRIAGE_FIELDS, Holiday, SLAPolicy
+from .durations import MinutesField
+from .services import ACTIVITY_FIELDS, ACTIVITY_LIMITS, CALENDAR_FIELDS, MAX_MINUTES
 
 WEEKDAYS = [
     (0, _("Monday")),
@@ -34,24 +28,37 @@ WEEKDAYS = [
 
 
 def _limit_thresholds(form):
-    """Whole numbers from 1: zero hours would flag every lead the moment it moves."""
+    """Durations ("45 min", "4 h", "2 d") of at least a minute: zero would flag every lead
+    the moment it moves. The triage thresholds are labelled by their inquiry type."""
+    triage_labels = {field: kind.label for kind, field in TRIAGE_FIELDS.items()}
     for name in THRESHOLD_FIELDS:
         model_field = form.fields[name]
-        top = MAX_DAYS if name in DAY_FIELDS else MAX_HOURS
-        form.fields[name] = forms.IntegerField(
-            label=model_field.label,
-            help_text=model_field.help_text,
-            min_value=1,
-            max_value=top,
+        form.fields[name] = MinutesField(
+            label=triage_labels.get(name, model_field.label),
+            initial=model_field.initial,  # the model's default, for a form without instance
+            max_minutes=MAX_MINUTES[name],
         )
 
 
 def _threshold_rows():
+    triage = list(TRIAGE_FIELDS.values())
+    hint = format_html(
+        '<p class="form-text mt-0">{}</p>',
+        _("Durations such as 45 min, 4 h, 1 h 30 min or 2 d; a bare number is minutes."),
+    )
     return (
-        Row(Column("mql_waiting_hours"), Column("rejection_unactioned_hours")),
-        Row(Column("response_hours"), Column("first_contact_hours")),
-        Row(Column("follow_up_grace_hours")),
-        Row(Column("stalled_days"), Column("unconverted_days")),
+        Fieldset(
+            _("Triage of new leads, per inquiry type"),
+            HTML(hint),
+            *(Row(*map(Column, triage[i : i + 3])) for i in range(0, len(triage), 3)),
+        ),
+        Fieldset(
+            _("Marketing and sales"),
+            Row(Column("mql_waiting_minutes"), Column("rejection_unactioned_minutes")),
+            Row(Column("response_minutes"), Column("first_contact_minutes")),
+            Row(Column("follow_up_grace_minutes")),
+            Row(Column("stalled_minutes"), Column("unconverted_minutes")),
+        ),
     )
 
 
@@ -74,9 +81,9 @@ class GlobalPolicyForm(forms.ModelForm):
         }
         help_texts = {
             "business_hours_enabled": _(
-                "Hour thresholds then count only working time: working days between the "
-                "start and end of the working day, holidays excluded. Day thresholds stay "
-                "calendar days."
+                "Thresholds then count only working time: working days between the start "
+                "and end of the working day, holidays excluded (so 1 d is 24 working hours). "
+                "Stalled and unconverted stay calendar time."
             ),
             "late_grace_minutes": _(
                 "A call, email or meeting logged longer than this after it happened is "
@@ -110,7 +117,7 @@ class GlobalPolicyForm(forms.ModelForm):
         self.helper = FormHelper()
         self.helper.form_id = "sla-policy-form"
         self.helper.layout = Layout(
-            Fieldset(_("Thresholds"), *_threshold_rows()),
+            *_threshold_rows(),
             Fieldset(
                 _("Business hours"),
                 "business_hours_enabled",

@@ -17,35 +17,42 @@ from leadflow import permissions
 from leadflow.errors import InvalidInput
 from leadflow.jobs import enqueue, queued
 
-from ..models import DeadlineRecompute, Holiday, SLAPolicy
-from .calendar import lock_global_policy
-
-HOUR_FIELDS = (
-    "mql_waiting_hours",
-    "rejection_unactioned_hours",
-    "response_hours",
-    "first_contact_hours",
-    "follow_up_grace_hours",
+from ..models import (
+    CALENDAR_TIME_FIELDS,
+    THRESHOLD_FIELDS,
+    WORKING_TIME_FIELDS,
+    DeadlineRecompute,
+    Holiday,
+    SLAPolicy,
 )
-DAY_FIELDS = ("stalled_days", "unconverted_days")
-THRESHOLD_FIELDS = HOUR_FIELDS + DAY_FIELDS
+from ..models.sla import DAY
+from .calendar import lock_global_policy
+from .durations import format_minutes
+
 CALENDAR_FIELDS = ("business_hours_enabled", "work_days", "work_start", "work_end", "time_zone")
-MAX_HOURS = 24 * 365
-MAX_DAYS = 3650
-# Proof of contact (SPEC §3, §5), global only. Neither feeds a stored deadline: the grace
-# judges activities as they are logged, and the dashboard statistics rebuild when N changes.
+# Working time is counted a day at a time for at most ten years (BusinessCalendar), so a
+# working-time threshold stops at a year; calendar-time ones at ten years.
+MAX_MINUTES = {
+    **dict.fromkeys(WORKING_TIME_FIELDS, 365 * DAY),
+    **dict.fromkeys(CALENDAR_TIME_FIELDS, 3650 * DAY),
+}
+# Proof of contact (SPEC §3, §5), global only, and not thresholds (THRESHOLD_FIELDS): neither
+# feeds a stored deadline: the grace judges activities as they are logged, and the dashboard
+# statistics rebuild when N changes. The grace is a plain number of minutes (from 0, so no
+# MAX_MINUTES entry), N a count.
 ACTIVITY_FIELDS = ("late_grace_minutes", "unreached_attempts")
-ACTIVITY_LIMITS = {"late_grace_minutes": (0, 60 * MAX_HOURS), "unreached_attempts": (1, 100)}
+ACTIVITY_LIMITS = {"late_grace_minutes": (0, 365 * DAY), "unreached_attempts": (1, 100)}
 
 
 def validate_thresholds(data):
-    """Every threshold a whole number from 1 (hours up to a year, days up to ten years)."""
+    """Every threshold a whole number of minutes from 1 up to its MAX_MINUTES."""
     for name in THRESHOLD_FIELDS:
         value = data.get(name)
-        top = MAX_HOURS if name in HOUR_FIELDS else MAX_DAYS
+        top = MAX_MINUTES[name]
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
             raise InvalidInput(
-                _("Enter a whole number from 1 to %(max)s.") % {"max": top}, field=name
+                _("Enter a duration from 1 minute to %(max)s.") % {"max": format_minutes(top)},
+                field=name,
             )
 
 

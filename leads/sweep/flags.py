@@ -2,11 +2,11 @@
 
 Three jobs, each run by a thin Celery task in :mod:`leads.tasks`, a module each:
 
-1. :func:`sweep_flags` (here) raises and resolves the seven flag kinds. Deadlines are
+1. :func:`sweep_flags` (here) raises and resolves the eight flag kinds. Deadlines are
    computed when a lead changes (:func:`leads.sla.calendar.refresh_deadlines`) and stored
    on the lead, so the sweep only compares them with now: per kind one ``UPDATE``
    resolves and one ``INSERT … SELECT`` raises, plus one ``UPDATE`` that re-points open
-   flags at their current responsible user: a fixed number of statements whatever the
+   marketing flags at their campaign's current owner: a fixed number of statements whatever the
    number of leads, and no Python loop over leads (healthchecks' ``sendalerts``,
    set-based). Between hourly full sweeps it only looks at what changed since the
    previous sweep, so the steady state costs what changed, not what is open.
@@ -129,15 +129,16 @@ def _raise_sql(column, side, incremental):
 
 
 def _repoint_sql(incremental):
-    # An open flag follows the lead: a reassigned lead's sales flags go to the new rep, a
-    # claimed queue lead's to the rep who claimed it, a campaign's new owner gets its
-    # marketing flags (picked up by the next full sweep). COALESCE(…, 0) is a NULL-safe
-    # "differs" that SQLite 3.35 understands.
-    current = "CASE WHEN f.side = 'sales' THEN l.owner_id ELSE c.owner_id END"
+    # A campaign's new owner gets its open marketing flags (picked up by the next full
+    # sweep). Sales flags stay with whoever held the lead when they were raised: a claim
+    # or reassign closes them as breaches on that person's record (sales.services), so
+    # they never follow the lead. COALESCE(…, 0) is a NULL-safe "differs" that SQLite
+    # 3.35 understands.
+    current = "c.owner_id"
     return (
         f"UPDATE {FLAG} AS f SET responsible_id = {current} "
         f"FROM {LEAD} l LEFT JOIN {CAMPAIGN} c ON c.id = l.campaign_id "
-        "WHERE l.id = f.lead_id AND f.resolved_at IS NULL "
+        "WHERE l.id = f.lead_id AND f.resolved_at IS NULL AND f.side = 'marketing' "
         f"AND COALESCE(f.responsible_id, 0) <> COALESCE({current}, 0)"
         + (" AND l.updated_at > %s" if incremental else "")
     )
@@ -158,13 +159,14 @@ def sweep_flags(now=None, *, full=None):
       "the managers"; ``notified_at`` stays NULL, which puts it in the outbox;
     - an open K flag is resolved (``resolved_at = now``; the row stays, as history) when
       the lead's K deadline is NULL or ``> now``;
-    - open flags are re-pointed at their current responsible user;
+    - open marketing flags are re-pointed at their campaign's current owner; a sales flag
+      keeps the responsible user it was raised for;
     - idempotent: a second run with the same ``now`` changes nothing;
-    - a fixed number of statements whatever the number of leads (17 for an incremental
-      sweep; 20 for a full one, which also prunes old SweepRuns), each its own short
-      transaction unless the caller holds one; two sweeps racing cannot open a duplicate
-      flag (the partial unique constraint flag_one_open_per_lead_kind and
-      ``ON CONFLICT DO NOTHING``).
+    - a fixed number of statements whatever the number of leads (19 for an incremental
+      sweep over the eight kinds; 20 for a full one, which also prunes old SweepRuns),
+      each its own short transaction unless the caller holds one; two sweeps racing
+      cannot open a duplicate flag (the partial unique constraint
+      flag_one_open_per_lead_kind and ``ON CONFLICT DO NOTHING``).
 
     A full sweep examines every lead with a deadline; an incremental one only deadlines
     that passed, and leads that changed (``updated_at``), since the last sweep's ``now``

@@ -93,7 +93,7 @@ def test_refresh_picks_up_lifecycle_changes_and_sweep_flags(demo):
 
 def test_changing_the_first_contact_sla_rebuilds(demo):
     policy = SLAPolicy.objects.get(is_global=True)
-    policy.first_contact_hours = 4
+    policy.first_contact_minutes = 4 * 60
     policy.save()
     stats.refresh()
     assert_agree(definitions.Filters.default())

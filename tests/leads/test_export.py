@@ -15,7 +15,7 @@ SPEC_COLUMNS = (
     "id,first_name,last_name,email,company,campaign,channel,inquiry_type,origin,stage,owner,"
     "created_at,mql_at,handed_off_at,last_handed_off_at,accepted_at,rejected_at,"
     "rejection_reason,first_contact_at,opportunity_at,closed_at,deal_value,lost_reason,open_flags,"
-    "first_connect_at"
+    "first_connect_at,marketing_court_minutes,sales_court_minutes"
 )
 
 
@@ -54,7 +54,13 @@ def test_first_connect_at_follows_open_flags(marketer_client, make_lead):
     Lead.objects.filter(pk=lead.pk).update(first_connect_at=connected)
     make_lead(Stage.ACCEPTED)  # never reached: an empty cell
     (row, unreached), header = rows_of(marketer_client.get(EXPORT))
-    assert header.split(",")[-2:] == ["open_flags", "first_connect_at"]
+    # Right after open_flags, before the court-time columns (SPEC §6).
+    assert header.split(",")[-4:] == [
+        "open_flags",
+        "first_connect_at",
+        "marketing_court_minutes",
+        "sales_court_minutes",
+    ]
     assert unreached["first_connect_at"] == ""
     assert dt.datetime.fromisoformat(row["first_connect_at"]) == connected
 

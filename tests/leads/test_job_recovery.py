@@ -215,7 +215,7 @@ def test_a_killed_recompute_resumes_from_its_position(manager, monkeypatch):
     from leads.sla import calendar
 
     Seeder(leads=120, seed=7).run()
-    SLAPolicy.objects.filter(is_global=True).update(response_hours=1)
+    SLAPolicy.objects.filter(is_global=True).update(response_minutes=60)
     job = DeadlineRecompute.objects.create(requested_by=manager, **jobs.queued())
     real = calendar._sql_batch
     calls = {"n": 0}

@@ -42,7 +42,7 @@ def calendar(**kwargs):
 
 def test_friday_1600_plus_24_working_hours_is_wednesday_1600():
     friday = local(2026, 3, 6, 16, 0)
-    assert calendar().add_hours(friday, 24) == local(2026, 3, 11, 16, 0)
+    assert calendar().add_minutes(friday, 24 * 60) == local(2026, 3, 11, 16, 0)
 
 
 @pytest.mark.parametrize(
@@ -62,30 +62,30 @@ def test_friday_1600_plus_24_working_hours_is_wednesday_1600():
     ],
 )
 def test_working_hours_skip_nights_and_weekends(start, hours, due):
-    assert calendar().add_hours(start, hours) == due
+    assert calendar().add_minutes(start, hours * 60) == due
 
 
 def test_holidays_do_not_count():
     easter_monday = dt.date(2026, 4, 6)
     cal = calendar(holidays=frozenset({easter_monday}))
     friday = local(2026, 4, 3, 16, 0)
-    assert cal.add_hours(friday, 24) == local(2026, 4, 9, 16, 0)  # Thursday, not Wednesday
+    assert cal.add_minutes(friday, 24 * 60) == local(2026, 4, 9, 16, 0)  # Thursday, not Wednesday
 
 
 def test_the_policy_time_zone_decides_what_working_hours_are():
     # Friday 16:00 in New York is 21:00 UTC (EST); Wednesday 16:00 there is 21:00 UTC.
     friday_utc = dt.datetime(2026, 3, 6, 21, 0, tzinfo=dt.UTC)
-    due = calendar(tz=NY).add_hours(friday_utc, 24)
+    due = calendar(tz=NY).add_minutes(friday_utc, 24 * 60)
     assert due == dt.datetime(2026, 3, 11, 20, 0, tzinfo=dt.UTC)  # NY moved to EDT on 8 March
     assert due.astimezone(NY).hour == 16
     # The same moment under Amsterdam hours is Friday 22:00: the clock starts Monday.
-    assert calendar().add_hours(friday_utc, 24) == local(2026, 3, 11, 17, 0)
+    assert calendar().add_minutes(friday_utc, 24 * 60) == local(2026, 3, 11, 17, 0)
 
 
 def test_working_hours_keep_local_wall_time_across_the_spring_dst_change():
     # Amsterdam moves from CET to CEST on Sunday 29 March 2026.
     friday = local(2026, 3, 27, 16, 0)
-    due = calendar().add_hours(friday, 24)
+    due = calendar().add_minutes(friday, 24 * 60)
     assert due == local(2026, 4, 1, 16, 0)
     assert due.utcoffset() == dt.timedelta(hours=2)
     assert due.astimezone(dt.UTC).hour == 14
@@ -93,7 +93,7 @@ def test_working_hours_keep_local_wall_time_across_the_spring_dst_change():
 
 def test_working_hours_keep_local_wall_time_across_the_autumn_dst_change():
     friday = local(2026, 10, 23, 16, 0)  # CEST; CET from Sunday 25 October
-    due = calendar().add_hours(friday, 24)
+    due = calendar().add_minutes(friday, 24 * 60)
     assert due == local(2026, 10, 28, 16, 0)
     assert due.astimezone(dt.UTC).hour == 15
 
@@ -103,13 +103,13 @@ def test_a_working_day_that_spans_the_dst_jump_counts_the_hours_that_really_pass
     # is five real hours long.
     cal = calendar(work_days=frozenset(range(7)), start=dt.time(0), end=dt.time(6))
     sunday = local(2026, 3, 29, 0, 0)
-    assert cal.add_hours(sunday, 5) == local(2026, 3, 29, 6, 0)
-    assert cal.add_hours(sunday, 6) == local(2026, 3, 30, 1, 0)
+    assert cal.add_minutes(sunday, 5 * 60) == local(2026, 3, 29, 6, 0)
+    assert cal.add_minutes(sunday, 6 * 60) == local(2026, 3, 30, 1, 0)
 
 
 def test_a_calendar_without_working_days_refuses_instead_of_looping():
     with pytest.raises(ValueError):
-        calendar(work_days=frozenset()).add_hours(local(2026, 3, 2, 9, 0), 1)
+        calendar(work_days=frozenset()).add_minutes(local(2026, 3, 2, 9, 0), 60)
 
 
 # --- business hours in the sweep --------------------------------------------------------
@@ -152,7 +152,9 @@ def test_holidays_count_for_new_deadlines(clock, business_hours, make_lead):
 def test_a_campaign_override_replaces_the_global_thresholds_for_its_leads_only(
     clock, make_lead, campaign, marketer
 ):
-    SLAPolicy.objects.create(campaign=campaign, response_hours=4, first_contact_hours=8)
+    SLAPolicy.objects.create(
+        campaign=campaign, response_minutes=4 * 60, first_contact_minutes=8 * 60
+    )
     fast = make_lead(Stage.HANDED_OFF)
     other = factories.CampaignFactory(owner=marketer)
     make_lead.campaign = other
@@ -204,19 +206,25 @@ def test_changing_the_global_policy_recomputes_stored_deadlines_set_based(
 ):
     Seeder(leads=400, seed=5).run()
     campaigns = list(Campaign.objects.order_by("pk")[:2])
-    SLAPolicy.objects.create(campaign=campaigns[0], response_hours=2, stalled_days=3)
-    SLAPolicy.objects.create(campaign=campaigns[1], unconverted_days=10, mql_waiting_hours=1)
+    SLAPolicy.objects.create(
+        campaign=campaigns[0], response_minutes=2 * 60, stalled_minutes=3 * 1440
+    )
+    SLAPolicy.objects.create(
+        campaign=campaigns[1], unconverted_minutes=10 * 1440, mql_waiting_minutes=60
+    )
 
     _policy, job = change_policy(
         manager,
         django_capture_on_commit_callbacks,
-        response_hours=12,
-        first_contact_hours=30,
-        rejection_unactioned_hours=5,
-        follow_up_grace_hours=1,
-        stalled_days=7,
-        unconverted_days=30,
-        mql_waiting_hours=6,
+        response_minutes=12 * 60,
+        first_contact_minutes=30 * 60,
+        rejection_unactioned_minutes=5 * 60,
+        follow_up_grace_minutes=60,
+        stalled_minutes=7 * 1440,
+        unconverted_minutes=30 * 1440,
+        mql_waiting_minutes=6 * 60,
+        triage_web_form_minutes=90,
+        triage_event_minutes=1440,
     )
     job.refresh_from_db()
     assert job.finished_at is not None
@@ -245,7 +253,7 @@ def test_turning_business_hours_on_recomputes_deadlines_in_python_batches(
 
 def test_the_recompute_works_in_batches_and_reports_progress(manager):
     Seeder(leads=120, seed=7).run()
-    SLAPolicy.objects.filter(is_global=True).update(response_hours=1)
+    SLAPolicy.objects.filter(is_global=True).update(response_minutes=60)
     job = DeadlineRecompute.objects.create(requested_by=manager)
     deadlines_recompute(job.pk, sql_batch=10, python_batch=7)
     job.refresh_from_db()
@@ -267,14 +275,14 @@ def test_the_python_recompute_works_in_batches(manager, business_hours):
 def test_a_recompute_touches_updated_at_so_the_incremental_sweep_follows(
     clock, make_lead, manager, django_capture_on_commit_callbacks
 ):
-    lead = make_lead(Stage.HANDED_OFF)
+    lead = make_lead(Stage.MQL)
     clock.at(clock.now + 10 * H)
     sweep_flags()  # nothing due yet; the watermark
     clock.at(clock.now + 30 * 60 * SECOND)
-    change_policy(manager, django_capture_on_commit_callbacks, response_hours=8)
+    change_policy(manager, django_capture_on_commit_callbacks, mql_waiting_minutes=8 * 60)
     # The recompute task enqueued a sweep: the lead is overdue under the new policy.
-    flag = Flag.objects.get(lead=lead, kind=FlagKind.RESPONSE_OVERDUE)
-    assert flag.due_at == lead.last_handed_off_at + 8 * H
+    flag = Flag.objects.get(lead=lead, kind=FlagKind.MQL_WAITING)
+    assert flag.due_at == lead.mql_at + 8 * H
     lead.refresh_from_db()
     assert lead.updated_at == clock.now
 
@@ -294,29 +302,29 @@ def test_a_newer_request_supersedes_an_unfinished_one(manager, campaign):
 def test_a_campaign_override_change_recomputes_only_that_campaigns_leads(
     clock, make_lead, campaign, marketer, manager, django_capture_on_commit_callbacks
 ):
-    mine = make_lead(Stage.HANDED_OFF)
+    mine = make_lead(Stage.MQL)
     make_lead.campaign = factories.CampaignFactory(owner=marketer)
-    theirs = make_lead(Stage.HANDED_OFF)
+    theirs = make_lead(Stage.MQL)
     data = {
         name: getattr(SLAPolicy.objects.get(is_global=True), name)
         for name in sla_services.THRESHOLD_FIELDS
     }
     with django_capture_on_commit_callbacks(execute=True):
         _override, job = sla_services.sla_override_save(
-            by=manager, campaign=campaign, data={**data, "response_hours": 2}
+            by=manager, campaign=campaign, data={**data, "mql_waiting_minutes": 2 * 60}
         )
     job.refresh_from_db()
     assert job.campaign == campaign
     assert job.total == 1
     mine.refresh_from_db()
     theirs.refresh_from_db()
-    assert mine.response_due_at == mine.last_handed_off_at + 2 * H
-    assert theirs.response_due_at == theirs.last_handed_off_at + 24 * H
+    assert mine.mql_due_at == mine.mql_at + 2 * H
+    assert theirs.mql_due_at == theirs.mql_at + 24 * H
 
     with django_capture_on_commit_callbacks(execute=True):
         sla_services.sla_override_delete(by=manager, campaign=campaign)
     mine.refresh_from_db()
-    assert mine.response_due_at == mine.last_handed_off_at + 24 * H
+    assert mine.mql_due_at == mine.mql_at + 24 * H
 
 
 def test_holidays_only_trigger_a_recompute_under_business_hours(manager, policy):

@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from leads.models import DeadlineRecompute, Flag, FlagKind, Holiday, SLAPolicy, Stage
+from leads.sla.forms import GlobalPolicyForm, OverrideForm
 from leads.sla.services import ACTIVITY_FIELDS, THRESHOLD_FIELDS
 from leads.sweep.flags import sweep_flags
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def override(campaign):
-    return SLAPolicy.objects.create(campaign=campaign, response_hours=4)
+    return SLAPolicy.objects.create(campaign=campaign, response_minutes=4 * 60)
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_only_managers_may_see_or_change_the_sla_policy(
     client.force_login(user)
     before = list(SLAPolicy.objects.order_by("pk").values())
     for method, url in urls(override.campaign_id, holiday.pk):
-        response = getattr(client, method)(url, policy_data(response_hours=1))
+        response = getattr(client, method)(url, policy_data(response_minutes=1))
         assert response.status_code == 403, url
     assert list(SLAPolicy.objects.order_by("pk").values()) == before
     assert Holiday.objects.filter(pk=holiday.pk).exists()
@@ -103,8 +104,10 @@ def test_saving_the_policy_changes_it_and_says_deadlines_are_being_recomputed(cl
     response = client.post(
         reverse("sla:policy"),
         policy_data(
-            response_hours=12,
-            stalled_days=10,
+            response_minutes="12 h",
+            stalled_minutes="10 d",
+            triage_web_form_minutes="45 min",
+            triage_event_minutes="1 h 30 min",
             business_hours_enabled="on",
             work_days=[0, 1, 2, 3],
             work_start="08:30",
@@ -115,8 +118,10 @@ def test_saving_the_policy_changes_it_and_says_deadlines_are_being_recomputed(cl
     )
     assert response.status_code == 200
     policy = SLAPolicy.objects.get(is_global=True)
-    assert policy.response_hours == 12
-    assert policy.stalled_days == 10
+    assert policy.response_minutes == 12 * 60
+    assert policy.stalled_minutes == 10 * 24 * 60
+    assert policy.triage_web_form_minutes == 45
+    assert policy.triage_event_minutes == 90
     assert policy.business_hours_enabled
     assert policy.work_days == "0,1,2,3"
     assert (policy.work_start, policy.work_end) == (dt.time(8, 30), dt.time(16, 0))
@@ -152,14 +157,20 @@ def test_saving_an_unchanged_policy_starts_no_recompute(client, manager):
 @pytest.mark.parametrize(
     "changes, field",
     [
-        ({"response_hours": 0}, "response_hours"),
-        ({"response_hours": -3}, "response_hours"),
-        ({"response_hours": "a day"}, "response_hours"),
-        ({"response_hours": ""}, "response_hours"),
-        ({"response_hours": 10**12}, "response_hours"),
-        ({"first_contact_hours": "1.5"}, "first_contact_hours"),
-        ({"stalled_days": 0}, "stalled_days"),
-        ({"unconverted_days": 100000}, "unconverted_days"),
+        ({"response_minutes": 0}, "response_minutes"),
+        ({"response_minutes": -3}, "response_minutes"),
+        ({"response_minutes": "a day"}, "response_minutes"),
+        ({"response_minutes": ""}, "response_minutes"),
+        ({"response_minutes": 10**12}, "response_minutes"),
+        ({"first_contact_minutes": "1.5"}, "first_contact_minutes"),
+        ({"first_contact_minutes": "4 x"}, "first_contact_minutes"),
+        ({"first_contact_minutes": "0 h"}, "first_contact_minutes"),
+        ({"first_contact_minutes": "-2 h"}, "first_contact_minutes"),
+        ({"response_minutes": "366 d"}, "response_minutes"),  # working time: a year at most
+        ({"triage_email_minutes": "soon"}, "triage_email_minutes"),
+        ({"triage_event_minutes": ""}, "triage_event_minutes"),
+        ({"stalled_minutes": 0}, "stalled_minutes"),
+        ({"unconverted_minutes": 10**8}, "unconverted_minutes"),
         ({"work_start": "17:00", "work_end": "09:00"}, "work_end"),
         ({"work_start": "25:00"}, "work_start"),
         ({"business_hours_enabled": "on", "work_days": []}, "work_days"),
@@ -188,19 +199,20 @@ def test_a_manager_adds_edits_and_removes_a_campaign_policy(client, manager, cam
         name: getattr(SLAPolicy.objects.get(is_global=True), name) for name in THRESHOLD_FIELDS
     }
     response = client.post(
-        reverse("sla:override_create"), {**data, "campaign": campaign.pk, "response_hours": 2}
+        reverse("sla:override_create"),
+        {**data, "campaign": campaign.pk, "response_minutes": "2 h"},
     )
     assert response.status_code == 302
     override = SLAPolicy.objects.get(campaign=campaign)
-    assert override.response_hours == 2 and not override.is_global
+    assert override.response_minutes == 120 and not override.is_global
     assert DeadlineRecompute.objects.get().campaign == campaign
 
     edit = reverse("sla:override_edit", args=[campaign.pk])
     assert client.get(edit).status_code == 200
-    response = client.post(edit, {**data, "response_hours": 3, "campaign": 999999})
+    response = client.post(edit, {**data, "response_minutes": "3 u", "campaign": 999999})
     assert response.status_code == 302
     override.refresh_from_db()
-    assert override.response_hours == 3
+    assert override.response_minutes == 180
     assert override.campaign == campaign  # the campaign of an override cannot be changed
 
     delete = reverse("sla:override_delete", args=[campaign.pk])
@@ -223,7 +235,7 @@ def test_a_campaign_cannot_get_a_second_policy(client, manager, override):
 
 @pytest.mark.parametrize(
     "changes, field",
-    [({"response_hours": 0}, "response_hours"), ({"campaign": ""}, "campaign")],
+    [({"response_minutes": 0}, "response_minutes"), ({"campaign": ""}, "campaign")],
 )
 def test_bad_campaign_policy_values_are_form_errors(client, manager, campaign, changes, field):
     client.force_login(manager)
@@ -276,9 +288,9 @@ def test_the_status_fragment_shows_progress_of_a_running_recompute(client, manag
 def test_posts_need_a_csrf_token(manager):
     client = Client(enforce_csrf_checks=True)
     client.force_login(manager)
-    response = client.post(reverse("sla:policy"), policy_data(response_hours=1))
+    response = client.post(reverse("sla:policy"), policy_data(response_minutes=1))
     assert response.status_code == 403
-    assert SLAPolicy.objects.get(is_global=True).response_hours == 24
+    assert SLAPolicy.objects.get(is_global=True).response_minutes == 24 * 60
 
 
 def test_managers_see_the_sla_link_and_others_do_not(client, manager, rep):
@@ -327,3 +339,14 @@ def test_the_flag_badges_partial_renders_nothing_without_flags():
     from django.template.loader import render_to_string
 
     assert render_to_string("leads/_flag_badges.html", {"flags": []}).strip() == ""
+
+
+def test_the_policy_forms_show_thresholds_as_durations():
+    form = GlobalPolicyForm()
+    assert 'value="1 h"' in str(form["triage_web_form_minutes"])
+    assert 'value="3 d"' in str(form["triage_event_minutes"])
+    assert 'value="2 d"' in str(form["first_contact_minutes"])
+    assert 'value="14 d"' in str(form["stalled_minutes"])
+    assert form.fields["triage_phone_call_minutes"].label == "Phone call"
+    override = OverrideForm(initial={"response_minutes": 90})
+    assert 'value="90 min"' in str(override["response_minutes"])

@@ -14,7 +14,7 @@ WATCHED = {
     Activity: ("lead_id", "kind"),
     Dispute: ("ruled_at", "ruling"),
     Campaign: ("name", "spend", "intake_key", "owner_id"),
-    SLAPolicy: ("campaign_id", "response_hours", "mql_waiting_hours", "work_days"),
+    SLAPolicy: ("campaign_id", "response_minutes", "mql_waiting_minutes", "work_days"),
     Holiday: ("date",),
     ImportJob: ("status", "mapping"),
     ApiToken: ("revoked_at", "name"),

@@ -12,6 +12,8 @@ from leads.models import Lead
 from leads.reporting.views import TABLES
 from sales import services as sales
 
+from .walk import ROUTES, SCOPE_WALKED
+
 pytestmark = pytest.mark.django_db
 
 PERIOD = {"start": "2000-01-01", "end": "2099-12-31"}
@@ -38,6 +40,12 @@ def false_rejection(world):
     sales.lead_to_opportunity(lead=lead, by=other, value="5000")
     sales.lead_win(lead=lead, by=other, value="6000")
     return Lead.objects.get(pk=lead.pk)
+
+
+def test_every_dashboard_route_of_the_url_walk_is_walked_for_scope():
+    walked = {name for name, row in ROUTES.items() if row.notes == SCOPE_WALKED}
+    dashboards = {name for name in ROUTES if name.startswith("dashboard")}
+    assert walked == dashboards == {"dashboard", "dashboard_csv"}
 
 
 def answers(client):
