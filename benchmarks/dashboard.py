@@ -33,17 +33,19 @@ RAW_SQL = [
            count(first_contact_at), count(opportunity_at),
            count(*) FILTER (WHERE stage = 'won'), count(*) FILTER (WHERE stage = 'lost'),
            coalesce(sum(deal_value) FILTER (WHERE stage = 'won'), 0),
-           count(*) FILTER (WHERE first_contact_at <= handed_off_at + make_interval(hours => %(sla)s)),
+           count(*) FILTER (WHERE first_contact_at <= handed_off_at
+                            + make_interval(mins => coalesce(first_sla_contact_minutes, %(sla)s))),
            count(*) FILTER (WHERE dropped AND rejected),
-           count(*) FILTER (WHERE dropped AND NOT rejected AND (sd OR (stage = 'lost' AND first_contact_at IS NULL))),
-           count(*) FILTER (WHERE dropped AND NOT rejected AND NOT (sd OR (stage = 'lost' AND first_contact_at IS NULL))
-                            AND stage = 'lost' AND first_contact_at IS NOT NULL),
+           count(*) FILTER (WHERE dropped AND NOT rejected AND (sd OR short)),
+           count(*) FILTER (WHERE dropped AND NOT rejected AND NOT (sd OR short) AND stage = 'lost'),
            count(*) FILTER (WHERE dropped AND NOT rejected AND NOT sd AND stage <> 'lost')
     FROM (
       SELECT l.*, (l.handed_off_at IS NOT NULL AND l.stage <> 'won') AS dropped,
              (l.rejected_at IS NOT NULL AND (l.accepted_at IS NULL OR l.accepted_at < l.rejected_at)) AS rejected,
              EXISTS (SELECT 1 FROM leads_flag f WHERE f.lead_id = l.id
                      AND f.kind IN ('response_overdue', 'first_contact_overdue')) AS sd
+             , (l.stage = 'lost' AND l.first_connect_at IS NULL
+                AND l.attempts_before_connect < %(attempts)s) AS short
       FROM leads_lead l WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
     ) x
     """,
@@ -61,7 +63,8 @@ RAW_SQL = [
     """,
     """
     SELECT owner_id, count(handed_off_at),
-           count(*) FILTER (WHERE first_contact_at <= handed_off_at + make_interval(hours => %(sla)s)),
+           count(*) FILTER (WHERE first_contact_at <= handed_off_at
+                            + make_interval(mins => coalesce(first_sla_contact_minutes, %(sla)s))),
            count(accepted_at), count(*) FILTER (WHERE stage = 'won'), count(*) FILTER (WHERE stage = 'lost'),
            coalesce(sum(deal_value) FILTER (WHERE stage = 'won'), 0),
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_contact_at - handed_off_at))
@@ -99,18 +102,21 @@ RAW_SQL = [
     # Follow-ups per rep; objections per rep and per campaign.
     """
     SELECT a.user_id, count(*) FROM sales_activity a JOIN leads_lead l ON l.id = a.lead_id
-    WHERE l.created_at >= %(start)s AND l.created_at < %(end)s GROUP BY 1
+    WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
+      AND NOT EXISTS (SELECT 1 FROM sales_activity c WHERE c.corrects_id = a.id) GROUP BY 1
     """,
     """
     SELECT l.campaign_id, a.user_id, o.tag, count(*) FROM sales_objection o
     JOIN sales_activity a ON a.id = o.activity_id JOIN leads_lead l ON l.id = o.lead_id
-    WHERE l.created_at >= %(start)s AND l.created_at < %(end)s GROUP BY 1, 2, 3
+    WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
+      AND NOT EXISTS (SELECT 1 FROM sales_activity c WHERE c.corrects_id = a.id) GROUP BY 1, 2, 3
     """,
     # Weekly trend.
     """
     SELECT date_trunc('week', created_at AT TIME ZONE %(tz)s), count(*), count(mql_at),
            count(handed_off_at), count(accepted_at),
-           count(*) FILTER (WHERE first_contact_at <= handed_off_at + make_interval(hours => %(sla)s)),
+           count(*) FILTER (WHERE first_contact_at <= handed_off_at
+                            + make_interval(mins => coalesce(first_sla_contact_minutes, %(sla)s))),
            count(*) FILTER (WHERE stage = 'won')
     FROM leads_lead WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY 1 ORDER BY 1
     """,
@@ -241,7 +247,8 @@ def main():
     manager = get_user_model().objects.get(username="manager")
     client.force_login(manager)
     today = timezone.localdate()
-    sla = global_policy().first_contact_minutes
+    policy = global_policy()
+    sla, attempts = policy.first_contact_minutes, policy.unreached_attempts
     print(
         f"\n{'view':<10} {'page':>9} {'sql-pre':>9} {'sql-raw':>9} {'orm-raw':>9}  page/pre  page/raw"
     )
@@ -253,6 +260,7 @@ def main():
             "start_day": start_day,
             "end_day": today,
             "sla": sla,
+            "attempts": attempts,
             "tz": str(timezone.get_current_timezone()),
         }
         url = f"/dashboard/?start={start_day.isoformat()}&end={today.isoformat()}"

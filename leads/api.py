@@ -120,6 +120,8 @@ class LeadSerializer(serializers.ModelSerializer):
             "rejected_at",
             "rejection_reason",
             "first_contact_at",
+            "first_connect_at",
+            "attempts_before_connect",
             "opportunity_at",
             "closed_at",
             "deal_value",

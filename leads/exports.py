@@ -40,6 +40,8 @@ COLUMNS = [
     "deal_value",
     "lost_reason",
     "open_flags",
+    # Appended columns (SPEC §6: new columns are only ever appended).
+    "first_connect_at",
     "marketing_court_minutes",
     "sales_court_minutes",
 ]
@@ -69,8 +71,13 @@ FIELDS = [
     "deal_value",
     "lost_reason",
 ]
-# Read per row after FIELDS for the court-time columns (with the current stretch).
+# ... then those of the plain columns after open_flags ...
+FIELDS_AFTER_FLAGS = [
+    "first_connect_at",
+]
+# ... then what the court-time columns are computed from (with the current stretch).
 COURT_READ = ["stage", "court_since", *COURT_FIELDS.values()]
+READ = [*FIELDS, *FIELDS_AFTER_FLAGS, *COURT_READ]
 CHUNK = 2000
 
 
@@ -92,11 +99,12 @@ def export_rows(qs, chunk=CHUNK):
     tz = timezone.get_current_timezone()
     now = timezone.now()
     width = len(FIELDS)
+    court_at = width + len(FIELDS_AFTER_FLAGS)
     yield COLUMNS
     last_id = 0
     base = qs.order_by("id")
     while True:
-        rows = list(base.filter(id__gt=last_id).values_list(*FIELDS, *COURT_READ)[:chunk])
+        rows = list(base.filter(id__gt=last_id).values_list(*READ)[:chunk])
         if not rows:
             return
         ids = [row[0] for row in rows]
@@ -109,12 +117,13 @@ def export_rows(qs, chunk=CHUNK):
         ):
             flags[lead_id].append(kind)
         for row in rows:
-            stage, since, *counters = row[width:]
+            stage, since, *counters = row[court_at:]
             stored = dict(zip(COURT_FIELDS.values(), counters, strict=True))
             court = court_minutes(stored, stage, since, now)
             yield [
                 *(_cell(v, tz) for v in row[:width]),
                 ";".join(flags.get(row[0], [])),
+                *(_cell(v, tz) for v in row[width:court_at]),
                 court["marketing"],
                 court["sales"],
             ]

@@ -20,7 +20,8 @@ from leadflow import roles
 from leadflow.dates import DayField, start_of_day
 
 from .models import Flag, FlagKind, Origin, Stage
-from .reporting.definitions import dropped_q, with_sales_delay
+from .reporting.definitions import DROPPED_CATEGORIES, dropped_q, with_sales_delay
+from .sla.calendar import global_policy
 
 User = get_user_model()
 
@@ -89,13 +90,7 @@ class LeadFilterForm(forms.Form):
     )
     dropped = forms.ChoiceField(
         label=_("Ball dropped by"),
-        choices=[
-            ("", _("Anyone")),
-            ("marketing", _("Marketing (lead quality)")),
-            ("sales", _("Sales (follow-up)")),
-            ("market", _("Market (lost after contact)")),
-            ("in_progress", _("In progress")),
-        ],
+        choices=[("", _("Anyone")), *DROPPED_CATEGORIES.items()],
         required=False,
     )
     created_from = DayField(label=_("Created from"))
@@ -166,7 +161,8 @@ class LeadFilterForm(forms.Form):
         if data["dropped"]:
             # Per rep, as the dashboard's salesperson filter counts it (only their delays).
             own = owner not in ("", "none")
-            qs = with_sales_delay(qs).filter(dropped_q(data["dropped"], own=own))
+            attempts = global_policy().unreached_attempts
+            qs = with_sales_delay(qs).filter(dropped_q(data["dropped"], attempts, own=own))
         if data["created_from"]:
             qs = qs.filter(created_at__gte=start_of_day(data["created_from"]))
         if data["created_to"]:

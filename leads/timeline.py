@@ -24,6 +24,8 @@ class Entry:
     tags: list = field(default_factory=list)
     order: int = 0
     obj: object = None
+    # Warnings about the record itself (an activity logged late, corrected, a correction).
+    marks: list = field(default_factory=list)
 
 
 # The consent answer a touch carried, as its timeline entry shows it.
@@ -115,7 +117,9 @@ def build_timeline(lead):
                     obj=h,
                 )
             )
-    activities = Activity.objects.filter(lead=lead).select_related("user")
+    activities = Activity.objects.filter(lead=lead).select_related(
+        "user", "corrects", "correction"
+    )
     for a in activities.prefetch_related("objections"):
         tags = [o.get_tag_display() for o in a.objections.all()]
         title = a.get_kind_display()
@@ -126,6 +130,23 @@ def build_timeline(lead):
             detail = (detail + "\n" if detail else "") + _("Next follow-up: %(at)s") % {
                 "at": date_format(localtime(a.next_follow_up_at), "SHORT_DATETIME_FORMAT")
             }
+        marks = []
+        if a.logged_late:
+            marks.append(
+                _("Logged late (%(at)s): counts from then")
+                % {"at": date_format(localtime(a.logged_at), "SHORT_DATETIME_FORMAT")}
+            )
+        if a.corrects_id:
+            marks.append(
+                _("Correction of the entry of %(at)s")
+                % {"at": date_format(localtime(a.corrects.occurred_at), "SHORT_DATETIME_FORMAT")}
+            )
+        correction = getattr(a, "correction", None)
+        if correction is not None:
+            marks.append(
+                _("Corrected on %(at)s: no longer counts")
+                % {"at": date_format(localtime(correction.logged_at), "SHORT_DATETIME_FORMAT")}
+            )
         entries.append(
             Entry(
                 at=a.occurred_at,
@@ -136,6 +157,7 @@ def build_timeline(lead):
                 tags=tags,
                 order=4,
                 obj=a,
+                marks=marks,
             )
         )
     for d in Dispute.objects.filter(lead=lead).select_related("raised_by", "ruled_by"):

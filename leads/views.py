@@ -111,6 +111,7 @@ class LeadDetailView(LoginRequiredMixin, DetailView):
             (_("Accepted"), lead.accepted_at),
             (_("Rejected"), lead.rejected_at),
             (_("First contact"), lead.first_contact_at),
+            (_("First connect"), lead.first_connect_at),
             (_("Opportunity"), lead.opportunity_at),
             (_("Closed"), lead.closed_at),
         ]

@@ -13,19 +13,44 @@ class HandoffAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-class ObjectionInline(admin.TabularInline):
+class ReadOnly:
+    """Append-only records: nothing is added, changed or deleted here (SPEC §2)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ObjectionInline(ReadOnly, admin.TabularInline):
     model = Objection
     extra = 0
     raw_id_fields = ("lead",)
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
-    list_display = ("lead", "kind", "outcome", "user", "occurred_at", "next_follow_up_at")
-    list_filter = ("kind", "outcome")
+class ActivityAdmin(ReadOnly, admin.ModelAdmin):
+    """Read-only: activities are append-only; a correction is a new activity."""
+
+    list_display = (
+        "lead",
+        "kind",
+        "outcome",
+        "user",
+        "occurred_at",
+        "logged_at",
+        "logged_late",
+        "corrects",
+    )
+    list_filter = ("kind", "outcome", "logged_late")
     search_fields = ("lead__email", "lead__last_name", "notes")
     raw_id_fields = ("lead", "user")
-    list_select_related = ("lead", "user")
+    list_select_related = ("lead", "user", "corrects")
+    readonly_fields = ("logged_at", "logged_late", "corrects")
     inlines = [ObjectionInline]
     show_full_result_count = False
 

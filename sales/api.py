@@ -26,6 +26,12 @@ class ActivitySerializer(serializers.ModelSerializer):
     is_contact = serializers.BooleanField(read_only=True)
     outcome = choice(ActivityOutcome.choices)
     objections = serializers.SerializerMethodField()
+    counts_at = serializers.DateTimeField(
+        read_only=True,
+        help_text=gettext_lazy(
+            "When SLAs and the dashboard count it: occurred_at, or logged_at if logged late."
+        ),
+    )
 
     class Meta:
         model = Activity
@@ -42,6 +48,10 @@ class ActivitySerializer(serializers.ModelSerializer):
             "next_follow_up_at",
             "is_contact",
             "created_at",
+            "logged_at",
+            "logged_late",
+            "counts_at",
+            "corrects",
         ]
         read_only_fields = fields
 
@@ -105,7 +115,12 @@ class ActivityCreateSerializer(serializers.Serializer):
     )
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     occurred_at = serializers.DateTimeField(
-        required=False, allow_null=True, help_text=gettext_lazy("Default: now.")
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy(
+            "Default: now. Never in the future nor before the lead was created; logged more "
+            "than the policy's grace after it, the activity counts at logged_at."
+        ),
     )
     next_follow_up_at = serializers.DateTimeField(
         required=False,
@@ -120,6 +135,16 @@ class ActivityCreateSerializer(serializers.Serializer):
         required=False,
         default=list,
         max_length=len(ObjectionTag.choices),
+    )
+    corrects = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text=gettext_lazy(
+            "The id of an activity of this lead that this one corrects (activities are "
+            "never edited or deleted)."
+        ),
     )
 
 

@@ -82,9 +82,15 @@ class ActivityForm(SalesForm):
     next_follow_up_at = forms.DateTimeField(
         label=_("Next follow-up"), required=False, widget=_datetime_input()
     )
+    # A correction: the activity this one replaces (activities are never edited).
+    corrects = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.initial.get("corrects") or (self.is_bound and self.data.get("corrects")):
+            self.submit_label = _("Log correction")
+            self.helper.inputs.clear()
+            self.helper.add_input(Submit("save", self.submit_label))
         if self.initial.get("next_follow_up_at"):
             self.fields["next_follow_up_at"].help_text = _(
                 "The scheduled follow-up stays unless you change or clear it."
@@ -99,6 +105,7 @@ class ActivityForm(SalesForm):
             "notes": data["notes"],
             "occurred_at": data["occurred_at"],
             "next_follow_up_at": data["next_follow_up_at"],
+            "corrects": data["corrects"],
         }
 
 

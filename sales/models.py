@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import RejectionReason
@@ -96,6 +97,15 @@ class ActivityOutcome(models.TextChoices):
     OBJECTION = "objection", _("Objection")
 
 
+# An attempt whose outcome is a real conversation: the lead was reached (SPEC §3).
+CONNECT_OUTCOMES = (
+    ActivityOutcome.CONNECTED,
+    ActivityOutcome.REPLIED,
+    ActivityOutcome.MEETING_HELD,
+    ActivityOutcome.OBJECTION,
+)
+
+
 class ObjectionTag(models.TextChoices):
     PRICE = "price", _("Price")
     TIMING = "timing", _("Timing")
@@ -105,19 +115,47 @@ class ObjectionTag(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-class Activity(models.Model):
-    """A sales follow-up: call, email, meeting or note."""
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Activities are append-only.")
 
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="activities")
+    def delete(self):
+        raise TypeError("Activities are append-only.")
+
+
+class Activity(models.Model):
+    """A sales follow-up: call, email, meeting or note. Append-only (SPEC §2), like the
+    stage log: the model, its queryset, the admin and (on PostgreSQL) a trigger refuse to
+    change or delete a row (sales 0005). A correction is a new activity whose ``corrects``
+    points at the one it replaces; the lead's contact timestamps follow the activities
+    nothing corrects (``live_q``)."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.PROTECT, related_name="activities")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="activities"
     )
     kind = models.CharField(max_length=10, choices=ActivityKind.choices)
     outcome = models.CharField(max_length=20, choices=ActivityOutcome.choices, blank=True)
     notes = models.TextField(blank=True)
+    # When the rep says it happened; never in the future nor before the lead's creation.
     occurred_at = models.DateTimeField()
     next_follow_up_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Server time of logging (proof of contact): nobody sets or edits it.
+    logged_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Logged more than the policy's grace after occurred_at (decided when logged, by the
+    # grace then in force): it counts at logged_at (counts_at).
+    logged_late = models.BooleanField(default=False, editable=False)
+    corrects = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="correction",
+    )
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -132,13 +170,49 @@ class Activity(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} on lead {self.lead_id}"
 
+    def save(self, *args, **kwargs):
+        # Append-only: an existing row is never written again.
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise TypeError("Activities are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Activities are append-only.")
+
+    # --- when an activity counts (SPEC §3), defined here once -------------------------
+
+    @staticmethod
+    def is_late(*, occurred_at, logged_at, grace):
+        """Logged more than ``grace`` (a timedelta) after it happened."""
+        return logged_at - occurred_at > grace
+
+    @property
+    def counts_at(self):
+        """The moment every SLA and dashboard number takes this activity at: when it
+        happened, or when it was logged if that was late (``COUNTS_AT`` in SQL)."""
+        return self.logged_at if self.logged_late else self.occurred_at
+
     @property
     def is_contact(self):
         return self.kind in CONTACT_KINDS
 
     @property
+    def is_connect(self):
+        return self.is_contact and self.outcome in CONNECT_OUTCOMES
+
+    @property
     def objection_tags(self):
         return [o.tag for o in self.objections.all()]
+
+
+# Activity.counts_at as a database expression.
+COUNTS_AT = Case(When(logged_late=True, then=F("logged_at")), default=F("occurred_at"))
+
+
+def live_q(prefix=""):
+    """The activities no correction replaced (``prefix`` "activity__" from objections):
+    what the lead's contact timestamps, follow-ups and objections heard are made of."""
+    return Q(**{f"{prefix}correction__isnull": True})
 
 
 class Objection(models.Model):

@@ -32,10 +32,12 @@ from leads.models import (
     SystemNote,
 )
 from leads.services import note_assignment, validate_rep
-from leads.sla.calendar import handoff_terms
+from leads.sla.calendar import SLA, handoff_terms
 
 from .models import (
+    CONNECT_OUTCOMES,
     CONTACT_KINDS,
+    COUNTS_AT,
     Activity,
     ActivityKind,
     ActivityOutcome,
@@ -46,6 +48,7 @@ from .models import (
     HandoffOutcome,
     Objection,
     ObjectionTag,
+    live_q,
 )
 
 User = get_user_model()
@@ -186,6 +189,56 @@ def _parse_money(value, field):
     return amount.quantize(Decimal("0.01"))
 
 
+def _late_grace(sla):
+    return dt.timedelta(minutes=sla.global_policy.late_grace_minutes)
+
+
+def _correctable(lead, by, corrects):
+    """The activity of ``lead`` a correction replaces: the latest version (nothing has
+    corrected it yet), and for a rep one they logged themselves."""
+    corrects_id = corrects.pk if isinstance(corrects, Activity) else corrects
+    try:
+        activity = Activity.objects.filter(lead=lead, pk=int(corrects_id)).first()
+    except (TypeError, ValueError):
+        activity = None
+    if activity is None:
+        raise InvalidInput(_("Choose an activity of this lead to correct."), field="corrects")
+    if Activity.objects.filter(corrects=activity).exists():
+        raise InvalidInput(
+            _("This activity was already corrected: correct its correction instead."),
+            field="corrects",
+        )
+    if activity.user_id != by.pk and not roles.is_manager(by):
+        raise ActionForbidden(_("Only a manager can correct another person's activity."))
+    return activity
+
+
+def _derive_contact(lead):
+    """Set the lead's contact summary from its uncorrected activities, each at its
+    counts_at (SPEC §3): first attempt, first connect, attempts before it, latest contact
+    and latest activity. One query; a lead has tens of activities, not thousands."""
+    rows = (
+        Activity.objects.filter(live_q(), lead=lead)
+        .annotate(at=COUNTS_AT)
+        .order_by("at", "id")
+        .values_list("kind", "outcome", "at")
+    )
+    lead.first_contact_at = lead.first_connect_at = lead.last_contact_at = None
+    lead.last_activity_at = None
+    lead.attempts_before_connect = 0
+    for kind, outcome, at in rows:
+        lead.last_activity_at = at
+        if kind not in CONTACT_KINDS:
+            continue
+        lead.first_contact_at = lead.first_contact_at or at
+        lead.last_contact_at = at
+        if lead.first_connect_at is None:
+            if outcome in CONNECT_OUTCOMES:
+                lead.first_connect_at = at
+            else:
+                lead.attempts_before_connect += 1
+
+
 @transaction.atomic
 def activity_log(
     *,
@@ -197,10 +250,22 @@ def activity_log(
     occurred_at=None,
     next_follow_up_at=UNCHANGED,
     objections=(),
+    corrects=None,
 ):
     """Log a follow-up on a lead with sales. A call, email or meeting is contact: it moves
     a handed-off lead to accepted (implicitly) and then contacted, and an accepted lead to
     contacted. A note never moves a stage.
+
+    Proof of contact (SPEC §2, §3): the activity keeps the server's ``logged_at``; logged
+    more than the policy's grace after ``occurred_at`` it is *logged late* and counts at
+    ``logged_at`` (``Activity.counts_at``) for every SLA, flag deadline and dashboard
+    number. ``occurred_at`` is never in the future nor before the lead's creation.
+
+    ``corrects``: the activity (or its id) this one replaces. Activities are append-only;
+    a correction is a new activity, judged on its own (late if logged well after the
+    ``occurred_at`` it states), and the lead's first contact, first connect and attempts
+    are re-derived from the activities nothing corrects. Correcting a call with a note
+    withdraws it as contact.
 
     ``next_follow_up_at``: a moment schedules the next follow-up, None clears it, and
     leaving it out keeps the one scheduled if it is still ahead of this activity (one
@@ -221,14 +286,24 @@ def activity_log(
             _("Schedule the next follow-up within the next two years."),
             field="next_follow_up_at",
         )
-    # Left out, the activity happens now: after the lock, as every transition's time.
-    lead, occurred_at = lifecycle.lock_now(lead, occurred_at)
+    # The server's time of logging, read after the lock as every transition's time; left
+    # out, the activity happens then.
+    lead, logged_at = lifecycle.lock_now(lead)
+    # A browser clock a little ahead (CLOCK_SKEW) is taken as now: never in the future.
+    occurred_at = min(occurred_at or logged_at, logged_at)
     if explicit and next_follow_up_at is not None and next_follow_up_at <= occurred_at:
         raise InvalidInput(
             _("The next follow-up must be after this activity."), field="next_follow_up_at"
         )
+    sla = SLA()
+    logged_late = Activity.is_late(
+        occurred_at=occurred_at, logged_at=logged_at, grace=_late_grace(sla)
+    )
+    # When this activity counts (Activity.counts_at): a note logged late counts when it
+    # was logged, so backdating it cannot slip it in before a follow-up fell due.
+    counts_at = logged_at if logged_late else occurred_at
     scheduled = lead.next_follow_up_at
-    if kind not in CONTACT_KINDS and scheduled is not None and scheduled <= occurred_at:
+    if kind not in CONTACT_KINDS and scheduled is not None and scheduled <= counts_at:
         # A follow-up that is due is done by contact only (SPEC §4): a note keeps it, so it
         # cannot quiet follow_up_overdue.
         if explicit and next_follow_up_at is not None:
@@ -243,7 +318,14 @@ def activity_log(
     if lead.owner_id is None:
         raise TransitionNotAllowed(_("Claim this lead from the queue first."))
     lifecycle.require_lead_owner(lead, by)
-    if occurred_at < (lead.last_handed_off_at or lead.created_at):
+    if occurred_at < lead.created_at:
+        raise InvalidInput(
+            _("An activity cannot be before the lead was created."), field="occurred_at"
+        )
+    corrected = _correctable(lead, by, corrects) if corrects is not None else None
+    # A correction may restate an activity of an earlier stint with sales.
+    reached_sales = lead.handed_off_at if corrected else lead.last_handed_off_at
+    if occurred_at < (reached_sales or lead.created_at):
         raise InvalidInput(
             _("An activity cannot be before the lead reached sales."), field="occurred_at"
         )
@@ -256,25 +338,24 @@ def activity_log(
         notes=notes,
         occurred_at=occurred_at,
         next_follow_up_at=next_follow_up_at,
+        logged_at=logged_at,
+        logged_late=logged_late,
+        corrects=corrected,
     )
     Objection.objects.bulk_create(
         [Objection(activity=activity, lead=lead, tag=tag) for tag in objections]
     )
-    is_newest = lead.last_activity_at is None or occurred_at >= lead.last_activity_at
-    if is_newest:
+    at = activity.counts_at
+    if lead.last_activity_at is None or at >= lead.last_activity_at:
         # The newest activity decides the next follow-up.
-        lead.last_activity_at = occurred_at
         lead.next_follow_up_at = next_follow_up_at
     if kind in CONTACT_KINDS:
         if lead.stage == Stage.HANDED_OFF:
-            _accept(lead, by=by, at=occurred_at, note=SystemNote.ACCEPTED_BY_CONTACT)
+            _accept(lead, by=by, at=at, note=SystemNote.ACCEPTED_BY_CONTACT)
         if lead.stage == Stage.ACCEPTED:
-            lifecycle.move(lead, Stage.CONTACTED, by=by, at=occurred_at)
-        if lead.first_contact_at is None:
-            lead.first_contact_at = occurred_at
-        if lead.last_contact_at is None or occurred_at > lead.last_contact_at:
-            lead.last_contact_at = occurred_at
-    lifecycle.save(lead)
+            lifecycle.move(lead, Stage.CONTACTED, by=by, at=at)
+    _derive_contact(lead)
+    lifecycle.save(lead, sla)
     return activity
 
 

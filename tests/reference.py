@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db.models import (
     Count,
+    Exists,
     F,
     OuterRef,
     Q,
@@ -19,14 +20,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 
-from leads.models import Flag, Side, Stage
-from leads.reporting.definitions import (
-    ACCEPTED_HANDED,
-    DROPPED_CATEGORIES,
-    FUNNEL_KEYS,
-    dropped_q,
-    with_sales_delay,
-)
+from leads.models import Flag, FlagKind, Side, Stage
+from leads.reporting.definitions import ACCEPTED_HANDED, FUNNEL_KEYS
 from leads.reporting.definitions import rate as _rate
 from leads.reporting.medians import (
     false_rejection_handoffs,
@@ -36,6 +31,45 @@ from leads.reporting.medians import (
 from leads.reporting.stats import assemble_marketing, assemble_sales
 from leads.sla.calendar import Minutes, global_policy
 from sales.models import Activity, Dispute, Handoff, Objection
+
+
+def _ball_dropped(attempts):
+    """Where the ball dropped (SPEC §5), written out rule by rule: each category's filter
+    over leads annotated ``delayed`` (a response or first-contact flag was ever raised: under
+    the salesperson filter, with the lead's own rep responsible; see ``_with_delay``)."""
+    handed_not_won = Q(handed_off_at__isnull=False) & ~Q(stage=Stage.WON)
+    rejected_unaccepted = Q(rejected_at__isnull=False) & (
+        Q(accepted_at__isnull=True) | Q(accepted_at__lt=F("rejected_at"))
+    )
+    lost, unconnected = Q(stage=Stage.LOST), Q(first_connect_at__isnull=True)
+    rule_1 = handed_not_won & rejected_unaccepted
+    rule_2 = (
+        handed_not_won
+        & ~rejected_unaccepted
+        & (Q(delayed=True) | (lost & unconnected & Q(attempts_before_connect__lt=attempts)))
+    )
+    rule_3 = (
+        handed_not_won
+        & ~rejected_unaccepted
+        & ~Q(delayed=True)
+        & lost
+        & (~unconnected | Q(attempts_before_connect__gte=attempts))
+    )
+    rest = handed_not_won & ~rule_1 & ~rule_2 & ~rule_3
+    return {"marketing": rule_1, "sales": rule_2, "market": rule_3, "in_progress": rest}
+
+
+def _with_delay(leads, *, own):
+    """Each lead with ``delayed``: a response or first-contact flag was ever raised; ``own``
+    (per rep) only one raised while the lead's current rep was responsible (a breach stays
+    with whoever held the lead, SPEC §4)."""
+    delays = Flag.objects.filter(
+        lead=OuterRef("pk"),
+        kind__in=[FlagKind.RESPONSE_OVERDUE, FlagKind.FIRST_CONTACT_OVERDUE],
+    )
+    if own:
+        delays = delays.filter(responsible=OuterRef("owner"))
+    return leads.annotate(delayed=Exists(delays))
 
 
 def _with_terms(leads):
@@ -59,13 +93,17 @@ def _in_sla(sla_minutes):
     )
 
 
-def funnel(filters, sla_minutes=None):
+def funnel(filters, sla_minutes=None, attempts=None):
     """The funnel of SPEC §5/§6 for a cohort: counts, won value, rates, median and where the
-    ball dropped, and the cohort's open marketing flags."""
+    ball dropped (``attempts``: the policy's unreached_attempts), and the cohort's open
+    marketing flags."""
     cohort = filters.cohort()
-    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
+    policy = global_policy()
+    sla_minutes = sla_minutes if sla_minutes is not None else policy.first_contact_minutes
+    attempts = attempts if attempts is not None else policy.unreached_attempts
+    dropped = _ball_dropped(attempts)
     in_sla = _in_sla(sla_minutes)
-    annotated = _with_terms(with_sales_delay(cohort))
+    annotated = _with_terms(_with_delay(cohort, own=filters.owner is not None))
     data = annotated.aggregate(
         generated=Count("id"),
         mql=Count("id", filter=Q(mql_at__isnull=False)),
@@ -79,10 +117,7 @@ def funnel(filters, sla_minutes=None):
         rejected=Count("id", filter=Q(rejected_at__isnull=False)),
         won_value=Coalesce(Sum("deal_value", filter=Q(stage=Stage.WON)), Value(Decimal("0.00"))),
         contacted_in_sla=Count("id", filter=in_sla),
-        **{
-            f"dropped_{c}": Count("id", filter=dropped_q(c, own=filters.owner is not None))
-            for c in DROPPED_CATEGORIES
-        },
+        **{f"dropped_{c}": Count("id", filter=q) for c, q in dropped.items()},
     )
     result = {
         "generated": data["generated"],
@@ -100,7 +135,7 @@ def funnel(filters, sla_minutes=None):
         "contact_in_sla_rate": _rate(data["contacted_in_sla"], data["handed_off"]),
         "median_hours_to_first_contact": median_hours_to_first_contact(cohort),
         "win_rate": _rate(data["won"], data["accepted"]),
-        "ball_dropped": {c: data[f"dropped_{c}"] for c in DROPPED_CATEGORIES},
+        "ball_dropped": {c: data[f"dropped_{c}"] for c in dropped},
     }
     result["contacted_in_sla"] = data["contacted_in_sla"]
     result["marketing_flags_open"] = Flag.objects.filter(
@@ -189,7 +224,7 @@ def sales_scorecard(filters, sla_minutes=None):
         .order_by()
     }
     follow_ups = dict(
-        Activity.objects.filter(lead__in=cohort_ids)
+        Activity.objects.filter(lead__in=cohort_ids, correction__isnull=True)
         .values("user")
         .annotate(n=Count("id"))
         .order_by()
@@ -208,7 +243,7 @@ def sales_scorecard(filters, sla_minutes=None):
     }
     objections = {}
     for row in (
-        Objection.objects.filter(lead__in=cohort_ids)
+        Objection.objects.filter(lead__in=cohort_ids, activity__correction__isnull=True)
         .values("activity__user", "tag")
         .annotate(n=Count("id"))
         .order_by("-n", "tag")
@@ -266,7 +301,9 @@ def objections_by_campaign(filters, top=3):
     """What sales hears, per first-touch campaign: the most frequent objection tags."""
     out = {}
     for row in (
-        Objection.objects.filter(lead__in=filters.cohort().values("pk"))
+        Objection.objects.filter(
+            lead__in=filters.cohort().values("pk"), activity__correction__isnull=True
+        )
         .values("lead__campaign", "tag")
         .annotate(n=Count("id"))
         .order_by("lead__campaign", "-n", "tag")

@@ -21,7 +21,14 @@ from django.utils import timezone
 from campaigns.models import Campaign, Channel, new_intake_key
 from leadflow import roles
 from leadflow.models import Notification, Profile
-from sales.models import Activity, Dispute, DisputeRuling, Handoff, Objection
+from sales.models import (
+    CONNECT_OUTCOMES,
+    Activity,
+    Dispute,
+    DisputeRuling,
+    Handoff,
+    Objection,
+)
 
 from ..models import (
     COURT_FIELDS,
@@ -694,7 +701,10 @@ class Seeder:
                 "Spoke about requirements." if kind != "note" else "Internal note.",
                 at,
                 next_follow_up,
-                at,
+                at,  # created_at
+                at,  # logged_at: the seeded reps log as they go
+                False,  # logged_late
+                None,  # corrects
             ),
         )
         for tag in objections:
@@ -704,6 +714,11 @@ class Seeder:
         if kind != "note":
             row["last_contact_at"] = at
             row["first_contact_at"] = row["first_contact_at"] or at
+            if row["first_connect_at"] is None:
+                if outcome in CONNECT_OUTCOMES:
+                    row["first_connect_at"] = at
+                else:
+                    row["attempts_before_connect"] += 1
 
     def _sales_work(self, row, rep, rep_index, accepted_at, handoff_at):
         rng, now, lead_id = self.rng, self.now, row["id"]

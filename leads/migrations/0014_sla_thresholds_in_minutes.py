@@ -55,21 +55,28 @@ class Migration(migrations.Migration):
             model_name="statsstate", old_name="sla_hours", new_name="sla_minutes"
         ),
         migrations.RunPython(to_minutes, to_hours_and_days, elidable=False),
-        *(
-            migrations.AlterField(
-                model_name="slapolicy",
-                name=name,
-                field=models.PositiveIntegerField(default=default, verbose_name=label),
-            )
-            for name, default, label in (
-                ("mql_waiting_minutes", 24 * HOUR, "MQL waiting for handoff"),
-                ("rejection_unactioned_minutes", 72 * HOUR, "rejection not actioned"),
-                ("response_minutes", 24 * HOUR, "sales response"),
-                ("first_contact_minutes", 48 * HOUR, "first contact"),
-                ("follow_up_grace_minutes", 24 * HOUR, "follow-up overdue after"),
-                ("stalled_minutes", 14 * DAY, "stalled after (without activity)"),
-                ("unconverted_minutes", 60 * DAY, "unconverted after (since first handoff)"),
-            )
+        # The new defaults and labels live in Python only (no schema change on PostgreSQL).
+        # State only, so SQLite does not rebuild leads_slapolicy from this migration's
+        # model state: unapplied after a branch that added columns to the table (proof of
+        # contact, leads 0014_slapolicy_late_grace_unreached_attempts), the rebuild would
+        # drop those columns.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="slapolicy",
+                    name=name,
+                    field=models.PositiveIntegerField(default=default, verbose_name=label),
+                )
+                for name, default, label in (
+                    ("mql_waiting_minutes", 24 * HOUR, "MQL waiting for handoff"),
+                    ("rejection_unactioned_minutes", 72 * HOUR, "rejection not actioned"),
+                    ("response_minutes", 24 * HOUR, "sales response"),
+                    ("first_contact_minutes", 48 * HOUR, "first contact"),
+                    ("follow_up_grace_minutes", 24 * HOUR, "follow-up overdue after"),
+                    ("stalled_minutes", 14 * DAY, "stalled after (without activity)"),
+                    ("unconverted_minutes", 60 * DAY, "unconverted after (since first handoff)"),
+                )
+            ]
         ),
         *(
             migrations.AddField(

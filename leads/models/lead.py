@@ -266,7 +266,12 @@ class Lead(models.Model):
     last_handed_off_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     rejected_at = models.DateTimeField(null=True, blank=True)
+    # The first call, email or meeting (an attempt) and the first one that reached the lead
+    # (CONNECT_OUTCOMES), each at its counts_at; the attempts before that connect (all of
+    # them while there is none). Kept by sales.services from the uncorrected activities.
     first_contact_at = models.DateTimeField(null=True, blank=True)
+    first_connect_at = models.DateTimeField(null=True, blank=True)
+    attempts_before_connect = models.PositiveIntegerField(default=0)
     opportunity_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     deal_value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)

@@ -118,6 +118,8 @@ class StatsState(models.Model):
     refreshed_at = models.DateTimeField(null=True, blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)
     sla_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # The policy's "unreachable after N attempts" the ball-dropped counts were built with.
+    unreached_attempts = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self):
         return f"Dashboard statistics as of {self.refreshed_at}"

@@ -3,6 +3,7 @@
 import datetime
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -80,6 +81,15 @@ class SLAPolicy(models.Model):
     )
     triage_other_minutes = models.PositiveIntegerField(
         _("triage of another inquiry"), default=3 * DAY
+    )
+    # Read from the global policy only (proof of contact and reporting are company-wide).
+    late_grace_minutes = models.PositiveIntegerField(
+        _("activity logged late after (minutes)"), default=24 * 60
+    )
+    unreached_attempts = models.PositiveIntegerField(
+        _("unreachable after (attempts without a connect)"),
+        default=6,
+        validators=[MinValueValidator(1)],
     )
 
     business_hours_enabled = models.BooleanField(_("count working hours only"), default=False)

@@ -108,33 +108,50 @@ DROPPABLE = Q(handed_off_at__isnull=False) & ~Q(stage=Stage.WON)
 RULE_MARKETING = Q(rejected_at__isnull=False) & (
     Q(accepted_at__isnull=True) | Q(accepted_at__lt=F("rejected_at"))
 )
-# (3) lost after contact -> the market.
-RULE_MARKET = Q(stage=Stage.LOST, first_contact_at__isnull=False)
+# Lost without ever reaching the lead (no connect): the attempts decide whose it is.
+LOST_UNREACHED = Q(stage=Stage.LOST, first_connect_at__isnull=True)
+
+
+def lost_unreached_q(attempts):
+    """Lost unreached after ``attempts`` (the policy's N) or more attempts: the market's."""
+    return LOST_UNREACHED & Q(attempts_before_connect__gte=attempts)
+
+
+def rule_market_q(attempts):
+    """(3) lost after a connect, or lost unreached after N or more attempts -> the market
+    (with its lost reason)."""
+    return Q(stage=Stage.LOST, first_connect_at__isnull=False) | lost_unreached_q(attempts)
+
 
 DROPPED_CATEGORIES = {
     "marketing": _("Marketing (lead quality)"),
     "sales": _("Sales (follow-up)"),
-    "market": _("Market (lost after contact)"),
+    "market": _("Market (lost after a connect, or unreachable)"),
     "in_progress": _("In progress"),
 }
 
 
-def dropped_q(category, *, own=False):
-    """The Q (on Lead, annotated ``with_sales_delay``) of one ball-dropped category.
+def dropped_q(category, attempts, *, own=False):
+    """The Q (on Lead, annotated ``with_sales_delay``) of one ball-dropped category;
+    ``attempts`` is the policy's N (SLAPolicy.unreached_attempts).
 
     ``own``: per rep (the salesperson filter), rule (2) counts only a delay of the lead's
     own rep: a breach counts against whoever held the lead when it happened (SPEC §4), so
-    a lead that came to its rep late by a claim or a reassign is not their drop."""
+    a lead that came to its rep late by a claim or a reassign is not their drop. A lost
+    lead is lost by its rep (the owner it closed with), so the lost part reads the same."""
+    # (2) a response or first-contact flag was ever raised (``own``: with the lead's rep
+    # responsible), or lost without a connect after fewer than N attempts -> sales.
     delay = Q(own_sales_delay=True) if own else Q(sales_delay=True)
-    sales = delay | Q(stage=Stage.LOST, first_contact_at__isnull=True)
+    sales = delay | (LOST_UNREACHED & Q(attempts_before_connect__lt=attempts))
+    market = rule_market_q(attempts)
     if category == "marketing":
         return DROPPABLE & RULE_MARKETING
     if category == "sales":
         return DROPPABLE & ~RULE_MARKETING & sales
     if category == "market":
-        return DROPPABLE & ~RULE_MARKETING & ~sales & RULE_MARKET
+        return DROPPABLE & ~RULE_MARKETING & ~sales & market
     if category == "in_progress":
-        return DROPPABLE & ~RULE_MARKETING & ~sales & ~RULE_MARKET
+        return DROPPABLE & ~RULE_MARKETING & ~sales & ~market
     raise ValueError(category)
 
 

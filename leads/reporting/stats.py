@@ -49,6 +49,7 @@ from sales.models import (
     HandoffOutcome,
     Objection,
     ObjectionTag,
+    live_q,
 )
 
 from ..models import (
@@ -153,7 +154,7 @@ def _created_in(runs, prefix=""):
     return q
 
 
-def _cohort_rows(runs, sla_minutes):
+def _cohort_rows(runs, sla_minutes, attempts):
     """CohortStats objects for the given day runs, from the raw tables (five queries)."""
     leads = Lead.objects.filter(_created_in(runs))
     day = TruncDate("created_at", tzinfo=_tz())
@@ -167,9 +168,12 @@ def _cohort_rows(runs, sla_minutes):
             **d.counts(),
             won_value=d.won_value(),
             contacted_in_sla=Count("id", filter=d.contacted_in_sla_q(sla_minutes)),
-            **{f"dropped_{c}": Count("id", filter=d.dropped_q(c)) for c in d.DROPPED_CATEGORIES},
             **{
-                f"own_dropped_{c}": Count("id", filter=d.dropped_q(c, own=True))
+                f"dropped_{c}": Count("id", filter=d.dropped_q(c, attempts))
+                for c in d.DROPPED_CATEGORIES
+            },
+            **{
+                f"own_dropped_{c}": Count("id", filter=d.dropped_q(c, attempts, own=True))
                 for c in d.OWN_DROPPED
             },
             **{
@@ -204,7 +208,7 @@ def _cohort_rows(runs, sla_minutes):
         if column:
             add(row, **{column: row["n"]})
     for row in (
-        Objection.objects.filter(_created_in(runs, "lead__"))
+        Objection.objects.filter(_created_in(runs, "lead__"), live_q("activity__"))
         .annotate(day=lead_day)
         .values(*group, "tag")
         .annotate(n=Count("id"))
@@ -274,7 +278,7 @@ def _rep_rows(runs):
     ):
         add(row, row["handoff__to_user"], overturned=row["n"])
     for row in (
-        Activity.objects.filter(in_runs)
+        Activity.objects.filter(in_runs, live_q())
         .annotate(day=lead_day)
         .values(*group, "user")
         .annotate(n=Count("id"))
@@ -282,7 +286,7 @@ def _rep_rows(runs):
     ):
         add(row, row["user"], follow_ups=row["n"])
     for row in (
-        Objection.objects.filter(in_runs)
+        Objection.objects.filter(in_runs, live_q("activity__"))
         .annotate(day=lead_day)
         .values(*group, "activity__user", "tag")
         .annotate(n=Count("id"))
@@ -303,15 +307,20 @@ def _rep_rows(runs):
     return list(out.values())
 
 
-def rebuild_days(days, sla_minutes=None):
-    """Replace the statistics of ``days`` (dates) with fresh ones from the raw tables."""
+def rebuild_days(days, sla_minutes=None, attempts=None):
+    """Replace the statistics of ``days`` (dates) with fresh ones from the raw tables
+    (``sla_minutes``: the policy's first-contact threshold for leads without their own;
+    ``attempts``: the policy's unreached_attempts)."""
     days = sorted(set(days))
     if not days:
         return 0
-    sla_minutes = sla_minutes if sla_minutes is not None else global_policy().first_contact_minutes
+    if sla_minutes is None or attempts is None:
+        policy = global_policy()
+        sla_minutes = sla_minutes if sla_minutes is not None else policy.first_contact_minutes
+        attempts = attempts if attempts is not None else policy.unreached_attempts
     runs = _ranges(days)
     with transaction.atomic():
-        cohort = _cohort_rows(runs, sla_minutes)
+        cohort = _cohort_rows(runs, sla_minutes, attempts)
         reps = _rep_rows(runs)
         CohortStats.objects.filter(day__in=days).delete()
         RepStats.objects.filter(day__in=days).delete()
@@ -327,7 +336,8 @@ def _state():
 
 def rebuild(*, chunk_days=31):
     """Recompute every day that has leads, a month at a time (bounded memory)."""
-    sla_minutes = global_policy().first_contact_minutes
+    policy = global_policy()
+    sla_minutes, attempts = policy.first_contact_minutes, policy.unreached_attempts
     started = timezone.now()
     bounds = Lead.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     with transaction.atomic():
@@ -339,7 +349,9 @@ def rebuild(*, chunk_days=31):
         while day <= last:
             end = min(last, day + dt.timedelta(days=chunk_days - 1))
             rebuild_days(
-                [day + dt.timedelta(days=i) for i in range((end - day).days + 1)], sla_minutes
+                [day + dt.timedelta(days=i) for i in range((end - day).days + 1)],
+                sla_minutes,
+                attempts,
             )
             day = end + dt.timedelta(days=1)
     with transaction.atomic():
@@ -347,6 +359,7 @@ def rebuild(*, chunk_days=31):
         state.refreshed_at = started
         state.rebuilt_at = timezone.now()
         state.sla_minutes = sla_minutes
+        state.unreached_attempts = attempts
         state.save()
     return state
 
@@ -392,8 +405,13 @@ def refresh(*, max_days=None):
     ``max_days``, a larger backlog is handed to the worker and False is returned."""
     with transaction.atomic():
         state = _state()
-        sla_minutes = global_policy().first_contact_minutes
-        if state.rebuilt_at is None or state.sla_minutes != sla_minutes:
+        policy = global_policy()
+        sla_minutes, attempts = policy.first_contact_minutes, policy.unreached_attempts
+        if (
+            state.rebuilt_at is None
+            or state.sla_minutes != sla_minutes
+            or state.unreached_attempts != attempts
+        ):
             if max_days is not None and Lead.objects.count() > 20_000:
                 enqueue("leads.tasks.refresh_dashboard_stats", full=True)
                 return False
@@ -409,7 +427,7 @@ def refresh(*, max_days=None):
             if max_days is not None and len(days) > max_days:
                 enqueue("leads.tasks.refresh_dashboard_stats")
                 return False
-            rebuild_days(days, sla_minutes)
+            rebuild_days(days, sla_minutes, attempts)
             state.refreshed_at = now
             state.save(update_fields=["refreshed_at"])
     if needs_rebuild:

@@ -14,7 +14,7 @@ from campaigns.models import Campaign
 
 from ..models import THRESHOLD_FIELDS, TRIAGE_FIELDS, Holiday, SLAPolicy
 from .durations import MinutesField
-from .services import CALENDAR_FIELDS, MAX_MINUTES
+from .services import ACTIVITY_FIELDS, ACTIVITY_LIMITS, CALENDAR_FIELDS, MAX_MINUTES
 
 WEEKDAYS = [
     (0, _("Monday")),
@@ -74,7 +74,7 @@ class GlobalPolicyForm(forms.ModelForm):
 
     class Meta:
         model = SLAPolicy
-        fields = [*THRESHOLD_FIELDS, *CALENDAR_FIELDS]
+        fields = [*THRESHOLD_FIELDS, *CALENDAR_FIELDS, *ACTIVITY_FIELDS]
         widgets = {
             "work_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "work_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -85,11 +85,27 @@ class GlobalPolicyForm(forms.ModelForm):
                 "and end of the working day, holidays excluded (so 1 d is 24 working hours). "
                 "Stalled and unconverted stay calendar time."
             ),
+            "late_grace_minutes": _(
+                "A call, email or meeting logged longer than this after it happened is "
+                "marked logged late and counts from when it was logged."
+            ),
+            "unreached_attempts": _(
+                "A lead lost without a connect after fewer attempts is sales' ball dropped; "
+                "after this many or more, the market's (unreachable)."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _limit_thresholds(self)
+        for name, (low, top) in ACTIVITY_LIMITS.items():
+            model_field = self.fields[name]
+            self.fields[name] = forms.IntegerField(
+                label=model_field.label,
+                help_text=model_field.help_text,
+                min_value=low,
+                max_value=top,
+            )
         if self.instance and not self.is_bound:
             self.initial["work_days"] = [
                 int(d) for d in (self.instance.work_days or "").split(",") if d.strip()
@@ -107,6 +123,10 @@ class GlobalPolicyForm(forms.ModelForm):
                 "business_hours_enabled",
                 "work_days",
                 Row(Column("work_start"), Column("work_end"), Column("time_zone")),
+            ),
+            Fieldset(
+                _("Proof of contact"),
+                Row(Column("late_grace_minutes"), Column("unreached_attempts")),
             ),
             Submit("save", _("Save policy")),
         )

@@ -36,6 +36,12 @@ MAX_MINUTES = {
     **dict.fromkeys(WORKING_TIME_FIELDS, 365 * DAY),
     **dict.fromkeys(CALENDAR_TIME_FIELDS, 3650 * DAY),
 }
+# Proof of contact (SPEC §3, §5), global only, and not thresholds (THRESHOLD_FIELDS): neither
+# feeds a stored deadline: the grace judges activities as they are logged, and the dashboard
+# statistics rebuild when N changes. The grace is a plain number of minutes (from 0, so no
+# MAX_MINUTES entry), N a count.
+ACTIVITY_FIELDS = ("late_grace_minutes", "unreached_attempts")
+ACTIVITY_LIMITS = {"late_grace_minutes": (0, 365 * DAY), "unreached_attempts": (1, 100)}
 
 
 def validate_thresholds(data):
@@ -46,6 +52,17 @@ def validate_thresholds(data):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
             raise InvalidInput(
                 _("Enter a duration from 1 minute to %(max)s.") % {"max": format_minutes(top)},
+                field=name,
+            )
+
+
+def validate_activity_policy(data):
+    """The grace for logging late (minutes, from 0) and N attempts (from 1), when given."""
+    for name, (low, top) in ACTIVITY_LIMITS.items():
+        value = data.get(name, low)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= top:
+            raise InvalidInput(
+                _("Enter a whole number from %(min)s to %(max)s.") % {"min": low, "max": top},
                 field=name,
             )
 
@@ -95,17 +112,21 @@ def sla_policy_update(*, by, data):
     permissions.require_manager(by)
     validate_thresholds(data)
     validate_calendar(data)
+    validate_activity_policy(data)
     policy = lock_global_policy()
     changed = [
         name
         for name in THRESHOLD_FIELDS + CALENDAR_FIELDS
         if name in data and getattr(policy, name) != data[name]
     ]
-    for name in changed:
+    other = [n for n in ACTIVITY_FIELDS if n in data and getattr(policy, n) != data[n]]
+    for name in changed + other:
         setattr(policy, name, data[name])
-    if not changed:
+    if not changed and not other:
         return policy, None
     policy.save()
+    if not changed:
+        return policy, None
     return policy, deadline_recompute_request(
         by=by, reason=_("Global SLA policy changed: %(fields)s") % {"fields": ", ".join(changed)}
     )

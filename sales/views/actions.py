@@ -32,7 +32,7 @@ from ..forms import (
     ReopenForm,
     WinForm,
 )
-from ..models import Dispute
+from ..models import Activity, Dispute
 from .helpers import choices, rep_choices
 
 
@@ -77,7 +77,7 @@ class Action:
     form_class: type | None = None
     title: str = ""
     manager_only: bool = False
-    initial: object = None  # (lead) -> the form's initial values
+    initial: object = None  # (lead, request) -> the form's initial values
 
 
 def upcoming_follow_up(lead):
@@ -85,6 +85,27 @@ def upcoming_follow_up(lead):
     it, so that logging an activity keeps it unless the rep changes or clears it."""
     at = lead.next_follow_up_at
     return at if at and at > timezone.now() else None
+
+
+def correction_initial(lead, request):
+    """``?corrects=<id>`` on the log form: a correction, starting from the activity of this
+    lead it replaces (activities are never edited: the correction is a new one)."""
+    try:
+        corrects = int(request.GET.get("corrects", ""))
+    except ValueError:
+        return {}
+    activity = Activity.objects.filter(lead=lead, pk=corrects).prefetch_related("objections")
+    activity = activity.first()
+    if activity is None:
+        return {}
+    return {
+        "corrects": activity.pk,
+        "kind": activity.kind,
+        "outcome": activity.outcome,
+        "objections": activity.objection_tags,
+        "notes": activity.notes,
+        "occurred_at": timezone.localtime(activity.occurred_at),
+    }
 
 
 def _claim(request, lead, data):
@@ -109,6 +130,7 @@ def _log(request, lead, data):
         notes=data["notes"],
         occurred_at=data["occurred_at"],
         next_follow_up_at=data["next_follow_up_at"],
+        corrects=data["corrects"],
     )
 
 
@@ -148,7 +170,10 @@ ACTIONS = {
         gettext_lazy("Follow-up logged on %(lead)s."),
         ActivityForm,
         gettext_lazy("Log a follow-up"),
-        initial=lambda lead: {"next_follow_up_at": upcoming_follow_up(lead)},
+        initial=lambda lead, request: {
+            "next_follow_up_at": upcoming_follow_up(lead),
+            **correction_initial(lead, request),
+        },
     ),
     "opportunity": Action(
         _opportunity,
@@ -213,7 +238,7 @@ def lead_action(request, pk, action):
     else:
         form = spec.form_class(
             request.POST if request.method == "POST" else None,
-            initial=spec.initial(lead) if spec.initial else None,
+            initial=spec.initial(lead, request) if spec.initial else None,
         )
 
     if request.method == "GET":

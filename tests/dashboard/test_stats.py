@@ -61,7 +61,12 @@ def test_refresh_picks_up_lifecycle_changes_and_sweep_flags(demo):
     quiet = definitions.with_sales_delay(Lead.objects.exclude(handed_off_at=None)).filter(
         sales_delay=False
     )
-    lead = quiet.filter(stage=Stage.CONTACTED, rejected_at=None).order_by("-created_at").first()
+    # A lead that was reached: lost, it is the market's.
+    lead = (
+        quiet.filter(stage=Stage.CONTACTED, rejected_at=None, first_connect_at__isnull=False)
+        .order_by("-created_at")
+        .first()
+    )
     other = (
         quiet.filter(stage__in=[Stage.CONTACTED, Stage.OPPORTUNITY], rejected_at=None)
         .exclude(pk=lead.pk)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from leadflow.csv_safe import SafeWriter
 from leads import exports
-from leads.models import Flag, Stage
+from leads.models import Flag, Lead, Stage
 from tests import factories
 
 EXPORT = reverse("leads:export")
@@ -15,7 +15,7 @@ SPEC_COLUMNS = (
     "id,first_name,last_name,email,company,campaign,channel,inquiry_type,origin,stage,owner,"
     "created_at,mql_at,handed_off_at,last_handed_off_at,accepted_at,rejected_at,"
     "rejection_reason,first_contact_at,opportunity_at,closed_at,deal_value,lost_reason,open_flags,"
-    "marketing_court_minutes,sales_court_minutes"
+    "first_connect_at,marketing_court_minutes,sales_court_minutes"
 )
 
 
@@ -45,6 +45,24 @@ def test_values_iso_times_with_offset_username_empty_cells_and_flags(marketer_cl
     assert row["created_at"].endswith(("+01:00", "+02:00"))  # Europe/Amsterdam
     assert row["rejected_at"] == "" and row["lost_reason"] == "" and row["rejection_reason"] == ""
     assert row["open_flags"] == "follow_up_overdue;unconverted"
+    assert dt.datetime.fromisoformat(row["first_connect_at"]) == lead.first_connect_at
+
+
+def test_first_connect_at_follows_open_flags(marketer_client, make_lead):
+    lead = make_lead(Stage.CONTACTED)
+    connected = timezone.now().replace(microsecond=0)
+    Lead.objects.filter(pk=lead.pk).update(first_connect_at=connected)
+    make_lead(Stage.ACCEPTED)  # never reached: an empty cell
+    (row, unreached), header = rows_of(marketer_client.get(EXPORT))
+    # Right after open_flags, before the court-time columns (SPEC §6).
+    assert header.split(",")[-4:] == [
+        "open_flags",
+        "first_connect_at",
+        "marketing_court_minutes",
+        "sales_court_minutes",
+    ]
+    assert unreached["first_connect_at"] == ""
+    assert dt.datetime.fromisoformat(row["first_connect_at"]) == connected
 
 
 def test_export_honours_filters_and_scope(marketer_client, rep_client, make_lead, other_rep):

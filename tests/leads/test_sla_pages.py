@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from leads.models import DeadlineRecompute, Flag, FlagKind, Holiday, SLAPolicy, Stage
 from leads.sla.forms import GlobalPolicyForm, OverrideForm
-from leads.sla.services import THRESHOLD_FIELDS
+from leads.sla.services import ACTIVITY_FIELDS, THRESHOLD_FIELDS
 from leads.sweep.flags import sweep_flags
 
 from .. import factories
@@ -45,7 +45,7 @@ def urls(campaign_id, holiday_id):
 
 def policy_data(**changes):
     policy = SLAPolicy.objects.get(is_global=True)
-    data = {name: getattr(policy, name) for name in THRESHOLD_FIELDS}
+    data = {name: getattr(policy, name) for name in (*THRESHOLD_FIELDS, *ACTIVITY_FIELDS)}
     data.update(
         business_hours_enabled="",
         work_days=[0, 1, 2, 3, 4],
@@ -133,6 +133,20 @@ def test_saving_the_policy_changes_it_and_says_deadlines_are_being_recomputed(cl
     assert "will be recomputed as soon as a worker picks up" in html  # no worker in tests
 
 
+def test_the_grace_for_logging_late_and_the_unreached_attempts_are_saved(client, manager):
+    client.force_login(manager)
+    page = client.get(reverse("sla:policy")).content.decode()
+    assert 'name="late_grace_minutes"' in page and 'name="unreached_attempts"' in page
+    response = client.post(
+        reverse("sla:policy"), policy_data(late_grace_minutes=90, unreached_attempts=4)
+    )
+    assert response.status_code == 302
+    policy = SLAPolicy.objects.get(is_global=True)
+    assert (policy.late_grace_minutes, policy.unreached_attempts) == (90, 4)
+    # Neither feeds a stored deadline.
+    assert not DeadlineRecompute.objects.exists()
+
+
 def test_saving_an_unchanged_policy_starts_no_recompute(client, manager):
     client.force_login(manager)
     response = client.post(reverse("sla:policy"), policy_data())
@@ -162,6 +176,10 @@ def test_saving_an_unchanged_policy_starts_no_recompute(client, manager):
         ({"business_hours_enabled": "on", "work_days": []}, "work_days"),
         ({"work_days": [7]}, "work_days"),
         ({"time_zone": "Mars/Olympus_Mons"}, "time_zone"),
+        ({"late_grace_minutes": -1}, "late_grace_minutes"),
+        ({"late_grace_minutes": ""}, "late_grace_minutes"),
+        ({"unreached_attempts": 0}, "unreached_attempts"),
+        ({"unreached_attempts": 1000}, "unreached_attempts"),
     ],
 )
 def test_bad_policy_values_are_form_errors_and_change_nothing(client, manager, changes, field):

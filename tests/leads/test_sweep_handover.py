@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from leadflow.errors import InvalidInput
 from leads.models import Flag, FlagKind
 from leads.reporting import stats
 from leads.reporting.definitions import Filters
@@ -129,6 +130,31 @@ def test_a_breach_of_the_current_rep_counts_under_their_salesperson_filter(
     assert scorecard_flags(owner=other_rep) == {"rep2": (1, 1)}
 
 
+@pytest.mark.parametrize(
+    "outcome, under_rep2",
+    [("no_answer", "sales"), ("connected", "market")],
+)
+def test_per_rep_rule_two_reads_the_attempts_of_the_rep_who_lost_the_lead(
+    sweep, clock, make_lead, rep, other_rep, manager, outcome, under_rep2
+):
+    # Where the ball dropped per rep (own delays only) with the attempts rule of proof of
+    # contact: lost without a connect after fewer than N attempts is the losing rep's drop;
+    # lost after a connect is the market's under that rep, whatever rep1's delays.
+    lead = make_lead("handed_off")  # handed to rep1 at T0
+    clock.at(T0 + 49 * H)
+    sweep()  # rep1's response and first-contact delays
+    clock.at(T0 + 50 * H)
+    sales.lead_reassign(lead=lead, by=manager, to_user=other_rep)
+    clock.at(T0 + 51 * H)
+    sales.activity_log(lead=lead, by=other_rep, kind="call", outcome=outcome)
+    sales.lead_lose(lead=lead, by=other_rep, reason="unresponsive")
+    sweep()
+    none = {"marketing": 0, "sales": 0, "market": 0, "in_progress": 0}
+    assert ball_dropped(owner=other_rep) == {**none, under_rep2: 1}
+    assert ball_dropped() == {**none, "sales": 1}  # the lead's ball did drop, with rep1
+    assert ball_dropped(owner=rep) == none  # rep1 no longer owns it
+
+
 def test_reassign_restarts_the_new_reps_stalled_and_follow_up_clocks(
     sweep, clock, make_lead, rep, other_rep, manager
 ):
@@ -186,5 +212,26 @@ def test_a_note_that_tries_to_move_a_due_follow_up_is_a_400_naming_the_field(
     )
     assert response.status_code == 400, response.content
     assert list(response.json()["errors"]) == ["next_follow_up_at"]
+    lead.refresh_from_db()
+    assert lead.next_follow_up_at == T0 + D and lead.activities.count() == 2
+
+
+def test_a_note_logged_late_cannot_be_backdated_to_move_a_follow_up_that_fell_due(
+    clock, make_lead, rep
+):
+    # A note logged later than the grace counts when it was logged (proof of contact), so
+    # stating it happened before the follow-up fell due does not let it move the follow-up.
+    lead = make_lead("contacted")
+    sales.activity_log(lead=lead, by=rep, kind="call", next_follow_up_at=T0 + D)
+    clock.at(T0 + 3 * D)
+    with pytest.raises(InvalidInput) as raised:
+        sales.activity_log(
+            lead=lead,
+            by=rep,
+            kind="note",
+            occurred_at=T0 + 12 * H,
+            next_follow_up_at=T0 + 9 * D,
+        )
+    assert raised.value.field == "next_follow_up_at"
     lead.refresh_from_db()
     assert lead.next_follow_up_at == T0 + D and lead.activities.count() == 2

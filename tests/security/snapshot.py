@@ -42,3 +42,13 @@ def stage_log():
             "pk", "lead_id", "from_stage", "to_stage", "by_id", "at", "note"
         )
     }
+
+
+def activity_log():
+    """Every activity as it is now, by id (activities are append-only too)."""
+    return {
+        row[0]: row
+        for row in Activity.objects.values_list(
+            "pk", "lead_id", "user_id", "kind", "outcome", "notes", "occurred_at", "logged_at"
+        )
+    }

@@ -21,7 +21,7 @@ from django.utils import timezone
 from leadflow.models import Heartbeat
 from leads.models import SweepRun
 
-from .snapshot import fingerprint, stage_log
+from .snapshot import activity_log, fingerprint, stage_log
 from .walk import OWN_CHECKS, ROUTES, body, url_for, walk_patterns
 from .world import ROLES, csp_problems
 
@@ -60,12 +60,13 @@ def request_as(world, role, method, url, row):
     """One request in a savepoint that is rolled back: (outcome, response, changed)."""
     client = world.client(role)
     with transaction.atomic():
-        before, log_before = fingerprint(), stage_log()
+        before, log_before, acts_before = fingerprint(), stage_log(), activity_log()
         response = send(client, method, url, row, world)
-        after, log_after = fingerprint(), stage_log()
+        after, log_after, acts_after = fingerprint(), stage_log(), activity_log()
         transaction.set_rollback(True)
-    # Append-only: every stage change that existed is still there, unchanged.
+    # Append-only: every stage change and activity that existed is still there, unchanged.
     assert log_before.items() <= log_after.items(), f"{method.upper()} {url} as {role}"
+    assert acts_before.items() <= acts_after.items(), f"{method.upper()} {url} as {role}"
     return outcome(response), response, before != after
 
 

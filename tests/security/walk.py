@@ -83,6 +83,7 @@ def _policy(w):
         _thresholds()(w)
         | {"work_days": ["0", "1", "2", "3", "4"], "work_start": "09:00"}
         | {"work_end": "17:00"}
+        | {"late_grace_minutes": 1440, "unreached_attempts": 6}
     )
 
 
