@@ -209,6 +209,27 @@ class Activity(models.Model):
 COUNTS_AT = Case(When(logged_late=True, then=F("logged_at")), default=F("occurred_at"))
 
 
+def summarise_contact(lead, rows):
+    """Set ``lead``'s contact summary (SPEC §3) from ``rows`` of (kind, outcome, at) of its
+    uncorrected activities, ordered by counts_at (``at``) then id: the first attempt, the
+    first connect and the attempts before it, the latest contact and the latest activity.
+    ``lead`` is any object with those attributes (the demo seeder passes a light one)."""
+    lead.first_contact_at = lead.first_connect_at = lead.last_contact_at = None
+    lead.last_activity_at = None
+    lead.attempts_before_connect = 0
+    for kind, outcome, at in rows:
+        lead.last_activity_at = at
+        if kind not in CONTACT_KINDS:
+            continue
+        lead.first_contact_at = lead.first_contact_at or at
+        lead.last_contact_at = at
+        if lead.first_connect_at is None:
+            if outcome in CONNECT_OUTCOMES:
+                lead.first_connect_at = at
+            else:
+                lead.attempts_before_connect += 1
+
+
 def live_q(prefix=""):
     """The activities no correction replaced (``prefix`` "activity__" from objections):
     what the lead's contact timestamps, follow-ups and objections heard are made of."""

@@ -35,7 +35,6 @@ from leads.services import note_assignment, validate_rep
 from leads.sla.calendar import SLA, handoff_terms
 
 from .models import (
-    CONNECT_OUTCOMES,
     CONTACT_KINDS,
     COUNTS_AT,
     Activity,
@@ -49,6 +48,7 @@ from .models import (
     Objection,
     ObjectionTag,
     live_q,
+    summarise_contact,
 )
 
 User = get_user_model()
@@ -223,20 +223,7 @@ def _derive_contact(lead):
         .order_by("at", "id")
         .values_list("kind", "outcome", "at")
     )
-    lead.first_contact_at = lead.first_connect_at = lead.last_contact_at = None
-    lead.last_activity_at = None
-    lead.attempts_before_connect = 0
-    for kind, outcome, at in rows:
-        lead.last_activity_at = at
-        if kind not in CONTACT_KINDS:
-            continue
-        lead.first_contact_at = lead.first_contact_at or at
-        lead.last_contact_at = at
-        if lead.first_connect_at is None:
-            if outcome in CONNECT_OUTCOMES:
-                lead.first_connect_at = at
-            else:
-                lead.attempts_before_connect += 1
+    summarise_contact(lead, rows)
 
 
 @transaction.atomic

@@ -10,7 +10,9 @@ the flags a sweep would have raised and resolved are written with them.
 
 import datetime as dt
 import io
+import math
 import random
+from collections import namedtuple
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -22,12 +24,12 @@ from campaigns.models import Campaign, Channel, new_intake_key
 from leadflow import roles
 from leadflow.models import Notification, Profile
 from sales.models import (
-    CONNECT_OUTCOMES,
     Activity,
     Dispute,
     DisputeRuling,
     Handoff,
     Objection,
+    summarise_contact,
 )
 
 from ..models import (
@@ -117,8 +119,26 @@ CHANNEL_QUALITY = {
     Channel.PARTNER: (0.82, 0.10),
     Channel.OTHER: (0.60, 0.22),
 }
-# Per rep: (mean hours to respond, rejection factor, mean hours to first contact, win rate).
-REP_STYLE = ((4, 0.8, 10, 0.55), (14, 1.0, 30, 0.45), (30, 1.5, 70, 0.35))
+# How each rep works: the median minutes to respond to a handoff and from accepting to the
+# first attempt (log-normal around them), how often they reject and win, the share of their
+# activities they log a day or more late, and how often they keep calling a lead who never
+# answers until it counts as unreachable (else they give up after one or two tries).
+RepStyle = namedtuple(
+    "RepStyle", "response_minutes reject_factor contact_minutes win_rate late_share diligence"
+)
+REP_STYLE = (
+    RepStyle(10, 0.8, 10, 0.55, 0.03, 0.85),  # rep1: fast and thorough
+    RepStyle(25, 1.0, 30, 0.45, 0.08, 0.7),  # rep2: steady
+    RepStyle(8 * 60, 1.5, 16 * 60, 0.35, 0.25, 0.3),  # rep3: slow, often > 24 h, logs late
+)
+# Hand-raisers (a phone call, an information request, a web form, an email) get a short
+# triage threshold: marketing triages them within minutes and hands them over within hours.
+HAND_RAISER_TRIAGE_MINUTES = 15
+HAND_RAISER_HANDOFF_MINUTES = 20
+# Attempts before a connect: each unanswered call or email is followed by another until
+# the lead answers; some people never answer.
+CONNECT_CHANCE = 0.4
+UNREACHABLE_SHARE = 0.16
 REJECTION_REASONS = (
     "not_a_fit",
     "no_budget",
@@ -134,6 +154,12 @@ OUTCOMES = {
     "call": ("connected", "voicemail", "no_answer", "connected", "objection"),
     "email": ("replied", "no_answer", "replied"),
     "meeting": ("meeting_held", "meeting_held", "objection"),
+}
+UNANSWERED = {"call": ("no_answer", "voicemail"), "email": ("no_answer",)}
+CONNECTS = {
+    "call": ("connected", "connected", "objection"),
+    "email": ("replied",),
+    "meeting": ("meeting_held",),
 }
 
 
@@ -198,6 +224,26 @@ class _LeadState:
 
     __slots__ = (*INPUT_FIELDS, *DEADLINE_FIELDS)
     FROM_ROW = INPUT_FIELDS[1:]  # all but campaign_id, in the seeder's row order
+
+
+class _ActivityState:
+    """One seeded activity, with Activity.counts_at (the one definition) without a model
+    instance per row."""
+
+    __slots__ = ("id", "kind", "outcome", "occurred_at", "logged_at", "logged_late", "follow")
+    counts_at = Activity.counts_at
+
+
+class _ContactSummary:
+    """The lead fields sales.models.summarise_contact sets."""
+
+    __slots__ = (
+        "first_contact_at",
+        "first_connect_at",
+        "last_contact_at",
+        "last_activity_at",
+        "attempts_before_connect",
+    )
 
 
 LEAD_COLUMNS = _model_columns(Lead)
@@ -267,6 +313,7 @@ class Seeder:
         self.password = password
         self.stdout = stdout or io.StringIO()
         self.sla = SLA()
+        self.grace = dt.timedelta(minutes=self.sla.global_policy.late_grace_minutes)
 
     def run(self):
         users = ensure_users(self.password)
@@ -343,6 +390,10 @@ class Seeder:
 
     def _h(self, lo, hi):
         return dt.timedelta(hours=self.rng.uniform(lo, hi))
+
+    def _around(self, median_minutes, sigma=1.0):
+        """A log-normal duration: mostly near the median, sometimes much longer."""
+        return dt.timedelta(minutes=self.rng.lognormvariate(math.log(median_minutes), sigma))
 
     # --- one lead ----------------------------------------------------------
     def _lead(self):
@@ -484,8 +535,11 @@ class Seeder:
         self._stage_change(lead_id, "", "new", self.marketer, created)
         owner = campaign.owner_id
         triage = self.sla.policy_for(campaign.pk).triage_minutes(row["inquiry_type"])
-        # Marketing answers hand-raisers (a short triage threshold) within hours, mostly.
-        t = created + (self._h(0.05, 1.5) if triage < 24 * 60 else self._h(0.3, 40))
+        # Marketing answers hand-raisers (a short triage threshold) within minutes, mostly.
+        hand_raiser = triage < 24 * 60
+        t = created + (
+            self._around(HAND_RAISER_TRIAGE_MINUTES, 0.8) if hand_raiser else self._h(0.3, 40)
+        )
         if t > now or rng.random() < 0.04:
             return
         triage_due = self.sla.calendar.add_minutes(created, triage)
@@ -509,7 +563,9 @@ class Seeder:
         row["mql_at"] = t
         self._stage_change(lead_id, frm, "mql", self.marketer, t)
         mql_at = t
-        t = mql_at + self._h(0.5, 50)
+        t = mql_at + (
+            self._around(HAND_RAISER_HANDOFF_MINUTES) if hand_raiser else self._h(0.5, 50)
+        )
         if t > now or rng.random() < 0.03:
             return
         self._maybe_breach(lead_id, FlagKind.MQL_WAITING, owner, mql_at + 24 * H, t)
@@ -635,8 +691,8 @@ class Seeder:
             # The SLA contract of the handoff: response and first-contact thresholds.
             *self.sla.policy_for(row["campaign_id"]).handoff_terms().values(),
         ]
-        mean_response, reject_factor, _, _ = REP_STYLE[rep_index]
-        respond = t + dt.timedelta(hours=rng.expovariate(1 / mean_response))
+        style = REP_STYLE[rep_index]
+        respond = t + self._around(style.response_minutes)
         if queued:
             claim = t + self._h(0.2, 30)
             if claim > now:
@@ -662,7 +718,7 @@ class Seeder:
         clock = max(t, row["sales_clock_at"] or t)  # the rep's clocks start at the claim
         self._maybe_breach(lead_id, FlagKind.RESPONSE_OVERDUE, rep.pk, clock + 24 * H, respond)
         handoff[7] = respond
-        rejects = kind != "overturn" and rng.random() < reject_rate * reject_factor
+        rejects = kind != "overturn" and rng.random() < reject_rate * style.reject_factor
         if rejects:
             reason = rng.choice(REJECTION_REASONS)
             handoff[8] = "rejected"
@@ -687,43 +743,47 @@ class Seeder:
         self._sales_work(row, rep, rep_index, respond, handoff_at=t)
         return None
 
-    def _activity(self, row, rep, kind, at, next_follow_up=None, objections=()):
-        activity_id = self.ids.take(Activity)
-        outcome = "" if kind == "note" else self.rng.choice(OUTCOMES[kind])
+    def _activity(self, row, rep, style, kind, outcome, at, follow=None, objections=()):
+        """Write one activity as the rep logs it: mostly within minutes, sometimes a day or
+        more later (logged late by the policy's grace, Activity.is_late)."""
+        rng = self.rng
+        if rng.random() < style.late_share:
+            logged = at + self.grace + dt.timedelta(hours=rng.uniform(1, 96))
+        else:
+            logged = at + dt.timedelta(minutes=rng.uniform(0, 20))
+        activity = _ActivityState()
+        activity.id = self.ids.take(Activity)
+        activity.kind, activity.outcome, activity.follow = kind, outcome, follow
+        activity.occurred_at = at
+        activity.logged_at = min(logged, self.now)
+        activity.logged_late = Activity.is_late(
+            occurred_at=at, logged_at=activity.logged_at, grace=self.grace
+        )
         self.sink.add(
             Activity,
             (
-                activity_id,
+                activity.id,
                 row["id"],
                 rep.pk,
                 kind,
                 outcome,
                 "Spoke about requirements." if kind != "note" else "Internal note.",
                 at,
-                next_follow_up,
-                at,  # created_at
-                at,  # logged_at: the seeded reps log as they go
-                False,  # logged_late
+                follow,
+                activity.logged_at,  # created_at
+                activity.logged_at,
+                activity.logged_late,
                 None,  # corrects
             ),
         )
         for tag in objections:
-            self.sink.add(Objection, (self.ids.take(Objection), activity_id, row["id"], tag))
-        row["last_activity_at"] = at
-        row["next_follow_up_at"] = next_follow_up
-        if kind != "note":
-            row["last_contact_at"] = at
-            row["first_contact_at"] = row["first_contact_at"] or at
-            if row["first_connect_at"] is None:
-                if outcome in CONNECT_OUTCOMES:
-                    row["first_connect_at"] = at
-                else:
-                    row["attempts_before_connect"] += 1
+            self.sink.add(Objection, (self.ids.take(Objection), activity.id, row["id"], tag))
+        return activity
 
     def _sales_work(self, row, rep, rep_index, accepted_at, handoff_at):
         rng, now, lead_id = self.rng, self.now, row["id"]
-        _, _, mean_contact, win_rate = REP_STYLE[rep_index]
-        if rng.random() < 0.07:
+        style = REP_STYLE[rep_index]
+        if rng.random() < 0.04:
             # Never contacted: lost as unresponsive after a while, or still waiting.
             t = accepted_at + dt.timedelta(days=rng.uniform(10, 40))
             if t <= now and rng.random() < 0.6:
@@ -731,36 +791,81 @@ class Seeder:
                 row.update(closed_at=t, closed_from="accepted", lost_reason="unresponsive")
                 self._stage_change(lead_id, "accepted", "lost", rep, t)
             return
-        t = accepted_at + dt.timedelta(hours=rng.expovariate(1 / mean_contact))
+        t = accepted_at + self._around(style.contact_minutes)
         if t > now:
             return
+        # Unanswered attempts first, hours to days apart; then (unless the lead never
+        # answers) the connect and the follow-ups after it, days apart.
+        unreachable = rng.random() < UNREACHABLE_SHARE
+        if unreachable:
+            tries = rng.randint(6, 9) if rng.random() < style.diligence else rng.randint(1, 2)
+        else:
+            tries = 0
+            while tries < 5 and rng.random() > CONNECT_CHANCE:
+                tries += 1
+        plan = []
+        for _ in range(tries):
+            kind = rng.choice(("call", "call", "email"))
+            plan.append((kind, rng.choice(UNANSWERED[kind])))
+        if not unreachable:
+            kind = rng.choice(("call", "call", "email", "meeting"))
+            plan.append((kind, rng.choice(CONNECTS[kind])))
+            for _ in range(rng.randint(0, 4)):
+                kind = rng.choice(("call", "email", "meeting", "note"))
+                plan.append((kind, "" if kind == "note" else rng.choice(OUTCOMES[kind])))
+        moments = [t]
+        for i in range(1, len(plan)):
+            gap = self._h(2, 72) if i <= tries else dt.timedelta(days=rng.uniform(0.5, 12))
+            if moments[-1] + gap > now:
+                break
+            moments.append(moments[-1] + gap)
+        objection_lead = rng.random() < 0.3
+        activities = []
+        for i, at in enumerate(moments):
+            kind, outcome = plan[i]
+            is_last = i == len(moments) - 1
+            follow = at + dt.timedelta(days=rng.uniform(1, 10)) if is_last else moments[i + 1]
+            connected = i >= tries
+            tags = (
+                (rng.choice(OBJECTIONS),)
+                if connected and objection_lead and rng.random() < 0.5
+                else ()
+            )
+            follow = follow if rng.random() < 0.8 else None
+            activities.append(self._activity(row, rep, style, kind, outcome, at, follow, tags))
+        # The lead's contact summary as activity_log derives it: each activity at its
+        # counts_at, in that order (a late-logged call counts when it was logged).
+        activities.sort(key=lambda a: (a.counts_at, a.id))
+        summary = _ContactSummary()
+        summarise_contact(summary, [(a.kind, a.outcome, a.counts_at) for a in activities])
+        for name in _ContactSummary.__slots__:
+            row[name] = getattr(summary, name)
+        row["next_follow_up_at"] = activities[-1].follow  # the newest activity decides
+        first = summary.first_contact_at
         if handoff_at is not None:
             self._maybe_breach(
                 lead_id,
                 FlagKind.FIRST_CONTACT_OVERDUE,
                 rep.pk,
                 max(row["last_handed_off_at"], row["sales_clock_at"] or handoff_at) + 48 * H,
-                t,
+                first,
             )
-        kind = rng.choice(("call", "call", "email", "meeting"))
         self._set_stage(row, "contacted")
-        self._stage_change(lead_id, "accepted", "contacted", rep, t)
-        # Later activities, each maybe with a next follow-up planned.
-        extra = rng.randint(0, 4)
-        moments = [t]
-        for _ in range(extra):
-            nxt = moments[-1] + dt.timedelta(days=rng.uniform(0.5, 12))
-            if nxt > now:
-                break
-            moments.append(nxt)
-        objection_lead = rng.random() < 0.3
-        for i, at in enumerate(moments):
-            is_last = i == len(moments) - 1
-            follow = at + dt.timedelta(days=rng.uniform(1, 10)) if is_last else moments[i + 1]
-            tags = (rng.choice(OBJECTIONS),) if objection_lead and rng.random() < 0.5 else ()
-            act_kind = kind if i == 0 else rng.choice(("call", "email", "meeting", "note"))
-            self._activity(row, rep, act_kind, at, follow if rng.random() < 0.8 else None, tags)
-        t = moments[-1] + dt.timedelta(days=rng.uniform(1, 15))
+        self._stage_change(lead_id, "accepted", "contacted", rep, first)
+        done = max(a.logged_at for a in activities)
+        if unreachable:
+            # Nobody answered: lost as unresponsive (the market's after enough attempts,
+            # sales' dropped ball after one or two), or still being tried.
+            t = done + dt.timedelta(days=rng.uniform(1, 10))
+            if len(moments) == len(plan) and t <= now and rng.random() < 0.85:
+                self._set_stage(row, "lost")
+                row.update(closed_at=t, closed_from="contacted", lost_reason="unresponsive")
+                row["next_follow_up_at"] = None
+                self._stage_change(lead_id, "contacted", "lost", rep, t)
+            return
+        if len(moments) <= tries:
+            return  # not reached yet: still trying
+        t = done + dt.timedelta(days=rng.uniform(1, 15))
         if t > now:
             return
         r = rng.random()
@@ -776,7 +881,7 @@ class Seeder:
         t = t + dt.timedelta(days=rng.uniform(3, 45))
         if t > now:
             return
-        if rng.random() < win_rate:
+        if rng.random() < style.win_rate:
             self._set_stage(row, "won")
             row.update(closed_at=t, closed_from="opportunity")
             row["deal_value"] = (row["deal_value"] * Decimal(rng.uniform(0.7, 1.2))).quantize(

@@ -1,9 +1,11 @@
 import datetime as dt
+import statistics
 from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.db.models import F
 from django.utils import timezone
 
 from leads.demo.seeder import Seeder, reset_demo_data
@@ -16,7 +18,19 @@ from leads.models import (
     Stage,
     side_of,
 )
-from leads.sla.calendar import DEADLINE_FIELDS, refresh_deadlines
+from leads.reporting import definitions
+from leads.sla.calendar import DEADLINE_FIELDS, SLA, refresh_deadlines
+from sales.models import Activity
+from sales.services import _derive_contact
+
+CONTACT_SUMMARY = (
+    "first_contact_at",
+    "first_connect_at",
+    "last_contact_at",
+    "last_activity_at",
+    "attempts_before_connect",
+)
+HAND_RAISERS = ("phone_call", "information_request", "web_form", "email")
 
 AFTER_HANDOFF = {*SALES_STAGES, Stage.WON, Stage.LOST, Stage.REJECTED}
 
@@ -84,9 +98,30 @@ def problems_of(lead, now):
     refresh_deadlines(lead)
     if stored != [getattr(lead, f) for f in DEADLINE_FIELDS]:
         out.append("stored deadlines differ from refresh_deadlines")
+    grace = dt.timedelta(minutes=SLA().global_policy.late_grace_minutes)
     for activity in lead.activities.all():
         if activity.occurred_at > now or activity.occurred_at < lead.created_at:
             out.append("activity outside the lead's life")
+        if not activity.occurred_at <= activity.logged_at <= now:
+            out.append("activity logged before it happened or in the future")
+        if activity.logged_late != Activity.is_late(
+            occurred_at=activity.occurred_at, logged_at=activity.logged_at, grace=grace
+        ):
+            out.append("logged_late disagrees with the policy's grace")
+        if lead.closed_at and activity.logged_at > lead.closed_at:
+            out.append("activity logged after the lead closed")
+        if lead.handed_off_at and activity.occurred_at < lead.handed_off_at:
+            out.append("activity before the lead reached sales")
+    # The contact summary activity_log would derive: each activity at its counts_at.
+    derived = Lead(pk=lead.pk)
+    _derive_contact(derived)
+    if [getattr(lead, f) for f in CONTACT_SUMMARY] != [
+        getattr(derived, f) for f in CONTACT_SUMMARY
+    ]:
+        out.append("contact summary differs from what activity_log derives")
+    contacted = next((c for c in changes if c.to_stage == Stage.CONTACTED), None)
+    if contacted and contacted.at != lead.first_contact_at:
+        out.append("contacted before or after the first attempt counts")
     return out
 
 
@@ -161,3 +196,94 @@ def test_seed_refuses_with_debug_off_and_on_a_full_database(seeded, settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("seed_demo", leads=10, reset=True, stdout=StringIO())
+
+
+def test_some_contacts_are_logged_late_and_count_when_they_were_logged(seeded):
+    grace = dt.timedelta(minutes=SLA().global_policy.late_grace_minutes)
+    late = list(Activity.objects.filter(logged_late=True).select_related("lead"))
+    assert late
+    assert all(a.logged_at - a.occurred_at > grace and a.counts_at == a.logged_at for a in late)
+    # Some lead's first attempt counts at its late logging, not when the rep says it was.
+    assert any(a.lead.first_contact_at == a.logged_at for a in late)
+    assert not Activity.objects.filter(logged_late=False, logged_at__gt=F("occurred_at") + grace)
+
+
+def test_several_attempts_before_a_connect_and_some_leads_never_reached(seeded):
+    reached = Lead.objects.exclude(first_connect_at=None)
+    assert reached.filter(attempts_before_connect=0).exists()
+    assert reached.filter(attempts_before_connect__gte=3).count() > reached.count() / 10
+    assert Lead.objects.filter(first_connect_at=None).exclude(first_contact_at=None).exists()
+
+
+def test_some_unreachable_leads_are_the_markets_and_some_dropped_by_sales(seeded):
+    attempts = SLA().global_policy.unreached_attempts
+    lost_unreached = Lead.objects.filter(definitions.LOST_UNREACHED, lost_reason="unresponsive")
+    given_up = lost_unreached.filter(attempts_before_connect__in=(1, 2))
+    assert lost_unreached.filter(attempts_before_connect__gte=attempts).exists()
+    assert given_up.exists()
+    leads = definitions.with_sales_delay(Lead.objects.all())
+    market = leads.filter(definitions.dropped_q("market", attempts))
+    sales = leads.filter(definitions.dropped_q("sales", attempts))
+    assert market.filter(attempts_before_connect__gte=attempts, first_connect_at=None).exists()
+    assert set(given_up.filter(rejected_at=None).values_list("pk", flat=True)) <= set(
+        sales.values_list("pk", flat=True)
+    )
+
+
+@pytest.fixture
+def bigger_demo(db):
+    Seeder(leads=2000, seed=16, now=timezone.now()).run()
+
+
+def _minutes(delta):
+    return delta.total_seconds() / 60
+
+
+def test_hand_raisers_are_first_called_within_hours_and_events_later(bigger_demo):
+    reached = Lead.objects.filter(origin="marketing").exclude(first_contact_at=None)
+    hand = [
+        _minutes(first - created)
+        for first, created in reached.filter(inquiry_type__in=HAND_RAISERS).values_list(
+            "first_contact_at", "created_at"
+        )
+    ]
+    slower = [
+        _minutes(first - created)
+        for first, created in reached.exclude(inquiry_type__in=HAND_RAISERS).values_list(
+            "first_contact_at", "created_at"
+        )
+    ]
+    assert statistics.median(hand) < 5 * 60
+    assert statistics.median(slower) > 3 * statistics.median(hand)
+    # Most hand-raisers are triaged within the hour.
+    triaged = [
+        _minutes(mql - created)
+        for mql, created in Lead.objects.filter(inquiry_type__in=HAND_RAISERS)
+        .exclude(mql_at=None)
+        .values_list("mql_at", "created_at")
+    ]
+    assert statistics.median(triaged) < 60
+
+
+def test_one_rep_is_much_slower_and_breaches_more_sales_deadlines(bigger_demo):
+    per_rep = {}
+    rows = Lead.objects.exclude(last_handed_off_at=None).exclude(first_contact_at=None)
+    for rep, first, handed in rows.values_list(
+        "owner__username", "first_contact_at", "last_handed_off_at"
+    ):
+        per_rep.setdefault(rep, []).append(_minutes(first - handed))
+    medians = sorted(statistics.median(v) for v in per_rep.values())
+    assert len(medians) == 3
+    assert medians[-1] > 24 * 60 and medians[-1] > 10 * medians[-2]
+    assert medians[0] < 60  # the fastest rep calls within the hour
+    slowest = max(per_rep, key=lambda rep: statistics.median(per_rep[rep]))
+    delays = Flag.objects.filter(kind__in=definitions.SALES_DELAY_FLAGS)
+    breaches = {rep: delays.filter(responsible__username=rep).count() for rep in per_rep}
+    assert breaches[slowest] > 2 * max(n for rep, n in breaches.items() if rep != slowest)
+    # The slow rep also logs late more often.
+    late_share = {
+        rep: Activity.objects.filter(user__username=rep, logged_late=True).count()
+        / Activity.objects.filter(user__username=rep).count()
+        for rep in per_rep
+    }
+    assert late_share[slowest] == max(late_share.values())
