@@ -7,6 +7,39 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+def _refuse_change(model):
+    raise TypeError(f"{str(model._meta.verbose_name_plural).capitalize()} are append-only.")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Rows of an AppendOnly model are never updated or deleted in bulk either."""
+
+    def update(self, **kwargs):
+        _refuse_change(self.model)
+
+    def delete(self):
+        _refuse_change(self.model)
+
+
+class AppendOnly(models.Model):
+    """A row written once and never again (SPEC §2: the stage log, the activities). The
+    model and its queryset refuse a change here; the admin and a PostgreSQL trigger per
+    table refuse it too."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            _refuse_change(type(self))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        _refuse_change(type(self))
+
+
 class Profile(models.Model):
     """Per-user settings that Django's User lacks: availability for round-robin and the
     interface language (pages after login, and the emails LeadFlow sends the user)."""

@@ -4,6 +4,7 @@ from django.db.models import Case, F, Q, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leadflow.models import AppendOnly
 from leads.models import RejectionReason
 
 
@@ -115,15 +116,7 @@ class ObjectionTag(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise TypeError("Activities are append-only.")
-
-    def delete(self):
-        raise TypeError("Activities are append-only.")
-
-
-class Activity(models.Model):
+class Activity(AppendOnly):
     """A sales follow-up: call, email, meeting or note. Append-only (SPEC §2), like the
     stage log: the model, its queryset, the admin and (on PostgreSQL) a trigger refuse to
     change or delete a row (sales 0005). A correction is a new activity whose ``corrects``
@@ -155,8 +148,6 @@ class Activity(models.Model):
         related_name="correction",
     )
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["-occurred_at", "-id"]
         verbose_name_plural = "activities"
@@ -169,15 +160,6 @@ class Activity(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} on lead {self.lead_id}"
-
-    def save(self, *args, **kwargs):
-        # Append-only: an existing row is never written again.
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise TypeError("Activities are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise TypeError("Activities are append-only.")
 
     # --- when an activity counts (SPEC §3), defined here once -------------------------
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from leadflow import roles
+from leadflow.models import AppendOnly
 
 
 class Stage(models.TextChoices):
@@ -504,15 +505,7 @@ class SystemNote:
         return {**forms, **{msgid: msgid for msgid in SystemNote.ALL}}
 
 
-class StageChangeQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise TypeError("Stage changes are append-only.")
-
-    def delete(self):
-        raise TypeError("Stage changes are append-only.")
-
-
-class StageChange(models.Model):
+class StageChange(AppendOnly):
     """Append-only audit of every stage change; nothing edits or deletes it."""
 
     lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="stage_changes")
@@ -524,8 +517,6 @@ class StageChange(models.Model):
     at = models.DateTimeField()
     note = models.CharField(max_length=500, blank=True)
 
-    objects = StageChangeQuerySet.as_manager()
-
     class Meta:
         ordering = ["at", "id"]
         indexes = [
@@ -535,15 +526,6 @@ class StageChange(models.Model):
 
     def __str__(self):
         return f"Lead {self.lead_id}: {self.from_stage or '-'} -> {self.to_stage}"
-
-    def save(self, *args, **kwargs):
-        # Append-only: an existing row is never written again.
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise TypeError("Stage changes are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise TypeError("Stage changes are append-only.")
 
     def get_note_display(self):
         """The note; one LeadFlow wrote itself (SystemNote) in the active language."""
