@@ -113,8 +113,8 @@ def _file_bytes(job):
     return bytes(ImportFile.objects.filter(job=job).values_list("content", flat=True).get())
 
 
-def _parsed_rows(job, raw=None):
-    raw = raw if raw is not None else _file_bytes(job)
+def _parsed_rows(job):
+    raw = _file_bytes(job)
     campaigns = csv_import.CampaignLookup()
     # A salesperson's own leads (sales-generated) need no campaign, as in the lead form.
     campaign_required = intake_origin(job.created_by) == Origin.MARKETING
