@@ -60,6 +60,20 @@ class CohortStats(models.Model):
     obj_other = models.PositiveIntegerField(default=0)
     mflags_raised = models.PositiveIntegerField(default=0)
     mflags_open = models.PositiveIntegerField(default=0)
+    # Speed to lead: the inquiries by the band of minutes from creation to their first
+    # attempt and first connect (definitions.SPEED_COLUMNS), and those attempted but still
+    # unreached after the policy's N attempts (StatsState.unreached_attempts).
+    speed_attempt_within_5_min = models.PositiveIntegerField(default=0)
+    speed_attempt_within_1_h = models.PositiveIntegerField(default=0)
+    speed_attempt_within_24_h = models.PositiveIntegerField(default=0)
+    speed_attempt_over_24_h = models.PositiveIntegerField(default=0)
+    speed_attempt_never = models.PositiveIntegerField(default=0)
+    speed_connect_within_5_min = models.PositiveIntegerField(default=0)
+    speed_connect_within_1_h = models.PositiveIntegerField(default=0)
+    speed_connect_within_24_h = models.PositiveIntegerField(default=0)
+    speed_connect_over_24_h = models.PositiveIntegerField(default=0)
+    speed_connect_never = models.PositiveIntegerField(default=0)
+    unreached = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -100,6 +114,9 @@ class RepStats(models.Model):
     obj_other = models.PositiveIntegerField(default=0)
     sflags_raised = models.PositiveIntegerField(default=0)
     sflags_open = models.PositiveIntegerField(default=0)
+    # Honesty: the rep's contacts (calls, emails, meetings) and those logged late.
+    contacts = models.PositiveIntegerField(default=0)
+    contacts_late = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [

@@ -14,13 +14,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
+    Case,
     Count,
+    DurationField,
     Exists,
+    ExpressionWrapper,
     F,
+    Func,
+    IntegerField,
     OuterRef,
     Q,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -28,8 +34,10 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from leadflow.dates import start_of_day
+from sales.models import CONTACT_KINDS, live_q
 
-from ..models import Flag, FlagKind, Lead, Stage
+from ..models import Flag, FlagKind, Lead, Origin, Stage
+from ..models.lead import COURT_FIELDS, MARKETING_COURT_STAGES, SALES_STAGES
 from ..sla.calendar import Minutes
 
 DEFAULT_DAYS = 90  # the period every report shows when none is chosen
@@ -293,3 +301,151 @@ class Filters:
     def lead_list_query(self):
         """The lead list parameters selecting this cohort (for drill-down links)."""
         return self._params("created_from", "created_to")
+
+
+# --- speed to lead, court time, attempts, honesty (SPEC §5) ---------------------------
+#
+# Speed to lead is measured over the *inquiries*: the leads marketing brought in. A
+# sales-generated lead starts accepted with its rep, who logged it; there was no inquiry
+# to answer. Every duration is in minutes, from the lead's own timestamps, which already
+# count a contact logged late at its logged_at (sales.models.Activity.counts_at).
+
+INQUIRY = Q(origin=Origin.MARKETING)
+ATTEMPTED = INQUIRY & Q(first_contact_at__isnull=False)
+CONNECTED = INQUIRY & Q(first_connect_at__isnull=False)
+
+# The bands of speed to lead: (name, upper bound in minutes, label); each band holds the
+# leads above the bound before it, up to and including its own; the last has none.
+SPEED_BANDS = (
+    ("within_5_min", 5, _("≤ 5 min")),
+    ("within_1_h", 60, _("≤ 1 h")),
+    ("within_24_h", 1440, _("≤ 24 h")),
+    ("over_24_h", None, _("> 24 h")),
+)
+NEVER = ("never", _("Never"))
+
+# The two reaches speed to lead is measured to: {name: (the lead's timestamp, label)}.
+SPEED_REACHES = {
+    "attempt": ("first_contact_at", _("First attempt")),
+    "connect": ("first_connect_at", _("First connect")),
+}
+
+
+def reached_q(reach):
+    """The inquiries that reached ``reach`` ("attempt" or "connect")."""
+    return ATTEMPTED if reach == "attempt" else CONNECTED
+
+
+def speed_band_q(reach, band):
+    """The inquiries whose creation -> ``reach`` took the minutes of ``band`` (a name of
+    SPEED_BANDS, or "never": an inquiry that has not reached it)."""
+    field = SPEED_REACHES[reach][0]
+    if band == NEVER[0]:
+        return INQUIRY & Q(**{f"{field}__isnull": True})
+    bounds = {name: limit for name, limit, _label in SPEED_BANDS}
+    names = [name for name, _limit, _label in SPEED_BANDS]
+    q = reached_q(reach)
+    before = names.index(band) - 1
+    if before >= 0:
+        q &= Q(**{f"{field}__gt": F("created_at") + Minutes(Value(bounds[names[before]]))})
+    if bounds[band] is not None:
+        q &= Q(**{f"{field}__lte": F("created_at") + Minutes(Value(bounds[band]))})
+    return q
+
+
+SPEED_BAND_NAMES = (*(name for name, _limit, _label in SPEED_BANDS), NEVER[0])
+
+
+def speed_column(reach, band):
+    """The CohortStats column counting one band of one reach."""
+    return f"speed_{reach}_{band}"
+
+
+SPEED_COLUMNS = {
+    speed_column(reach, band): (reach, band)
+    for reach in SPEED_REACHES
+    for band in SPEED_BAND_NAMES
+}
+
+# The durations the percentiles of speed to lead are taken of: {name: (later, earlier)},
+# each over the leads that ``reach`` picks (the reached inquiries). Marketing's share runs
+# from the inquiry to the first handoff, sales' share from the first handoff to the reach,
+# over the same leads, so the two shares tell where the delay sits.
+SPEED_SPANS = {
+    "attempt": {
+        "total": ("first_contact_at", "created_at"),
+        "marketing_share": ("handed_off_at", "created_at"),
+        "sales_share": ("first_contact_at", "handed_off_at"),
+    },
+    "connect": {
+        "total": ("first_connect_at", "created_at"),
+        "marketing_share": ("handed_off_at", "created_at"),
+        "sales_share": ("first_connect_at", "handed_off_at"),
+    },
+}
+PERCENTILES = (("median", 0.5), ("p90", 0.9))
+
+
+# Court time: a side's active minutes on a lead, the stretch it holds now counted up to
+# now (Lead.court_time); marketing's over the inquiries, sales' over the handed-off leads.
+COURT_SIDES = {
+    "marketing": (MARKETING_COURT_STAGES, INQUIRY),
+    "sales": (SALES_STAGES, Q(handed_off_at__isnull=False)),
+}
+
+
+class WholeMinutes(Func):
+    """Whole minutes of a duration, rounded down (leads.models.lead.stretch_minutes)."""
+
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / 60)::integer",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite subtracts datetimes to whole microseconds (django_timestamp_diff).
+        return super().as_sql(
+            compiler, connection, template="((%(expressions)s) / 60000000)", **extra_context
+        )
+
+
+def court_minutes(side, now):
+    """The expression of ``side``'s active court minutes on a lead as of ``now``."""
+    stages, _population = COURT_SIDES[side]
+    stored = F(COURT_FIELDS[side])
+    running = WholeMinutes(
+        ExpressionWrapper(Value(now) - F("court_since"), output_field=DurationField())
+    )
+    return Case(
+        When(
+            Q(stage__in=[s.value for s in stages], court_since__isnull=False, court_since__lt=now),
+            then=stored + running,
+        ),
+        default=stored,
+        output_field=IntegerField(),
+    )
+
+
+def holding_q(side):
+    """The leads ``side`` holds right now."""
+    return Q(stage__in=[s.value for s in COURT_SIDES[side][0]])
+
+
+def unreached_q(attempts):
+    """Attempted and still not connected after ``attempts`` (the policy's N) or more."""
+    return ATTEMPTED & Q(first_connect_at__isnull=True, attempts_before_connect__gte=attempts)
+
+
+# Honesty: of a rep's contacts (calls, emails, meetings no correction replaced), those
+# logged more than the grace period after they happened (Activity.logged_late).
+def contact_q(prefix=""):
+    return Q(**{f"{prefix}kind__in": [k.value for k in CONTACT_KINDS]}) & live_q(prefix)
+
+
+def late_contact_q(prefix=""):
+    return contact_q(prefix) & Q(**{f"{prefix}logged_late": True})

@@ -65,6 +65,7 @@ from ..models import (
 )
 from ..sla.calendar import global_policy
 from . import definitions as d
+from . import percentiles
 from .medians import median_hours_by_owner, median_hours_to_first_contact
 
 User = get_user_model()
@@ -110,6 +111,8 @@ COHORT_SUMS = (
     *OBJECTION_COLUMNS.values(),
     "mflags_raised",
     "mflags_open",
+    *d.SPEED_COLUMNS,
+    "unreached",
 )
 REP_SUMS = (
     "received",
@@ -121,6 +124,8 @@ REP_SUMS = (
     *OBJECTION_COLUMNS.values(),
     "sflags_raised",
     "sflags_open",
+    "contacts",
+    "contacts_late",
 )
 
 
@@ -180,6 +185,11 @@ def _cohort_rows(runs, sla_minutes, attempts):
                 column: Count("id", filter=Q(stage=Stage.LOST, lost_reason=reason))
                 for reason, column in LOST_COLUMNS.items()
             },
+            **{
+                column: Count("id", filter=d.speed_band_q(reach, band))
+                for column, (reach, band) in d.SPEED_COLUMNS.items()
+            },
+            unreached=Count("id", filter=d.unreached_q(attempts)),
         )
         .order_by()
     ):
@@ -281,10 +291,20 @@ def _rep_rows(runs):
         Activity.objects.filter(in_runs, live_q())
         .annotate(day=lead_day)
         .values(*group, "user")
-        .annotate(n=Count("id"))
+        .annotate(
+            n=Count("id"),
+            contacts=Count("id", filter=d.contact_q()),
+            late=Count("id", filter=d.late_contact_q()),
+        )
         .order_by()
     ):
-        add(row, row["user"], follow_ups=row["n"])
+        add(
+            row,
+            row["user"],
+            follow_ups=row["n"],
+            contacts=row["contacts"],
+            contacts_late=row["late"],
+        )
     for row in (
         Objection.objects.filter(in_runs, live_q("activity__"))
         .annotate(day=lead_day)
@@ -539,12 +559,183 @@ def with_campaign_totals(campaigns):
     )
 
 
-def funnel_json(filters):
+def speed_and_court(filters, user=None, data=None, now=None):
+    """Speed to lead, court time, attempts and honesty (SPEC §5) for a cohort: the counts
+    from the statistics (``data``: a ``funnel`` to share its sums), the percentiles from
+    the raw leads (percentiles.py), the leads each side has held longest (only with a
+    ``user``, within their scope) and each rep's contacts logged late."""
+    now = now or timezone.now()
+    sums = (data or funnel(filters, with_median=False))["_sums"]
+    pct = percentiles.cohort_percentiles(filters, now)
+    inquiries = sum(sums[d.speed_column("attempt", band)] for band in d.SPEED_BAND_NAMES)
+    speed = {}
+    for reach, (_field, label) in d.SPEED_REACHES.items():
+        bands = [
+            {
+                "key": key,
+                "label": band_label,
+                "count": sums[d.speed_column(reach, key)],
+                "share": d.rate(sums[d.speed_column(reach, key)], inquiries),
+            }
+            for key, band_label in (
+                *((name, band_label) for name, _limit, band_label in d.SPEED_BANDS),
+                d.NEVER,
+            )
+        ]
+        spans = pct["speed"][reach]
+        speed[reach] = {
+            "key": reach,
+            "label": label,
+            "inquiries": inquiries,
+            "reached": inquiries - bands[-1]["count"],
+            "bands": bands,
+            **spans["total"],
+            "marketing_share": spans["marketing_share"],
+            "sales_share": spans["sales_share"],
+        }
+    attempted, connected = speed["attempt"]["reached"], speed["connect"]["reached"]
+    policy = global_policy()
+    attempts = {
+        "attempted": attempted,
+        "connected": connected,
+        "median_before_connect": pct["attempts_median"],
+        "after": policy.unreached_attempts,
+        "unreached": sums["unreached"],
+        "unreached_share": d.rate(sums["unreached"], attempted),
+    }
+    by_campaign, by_rep = pct["court"]["marketing"]["by"], pct["court"]["sales"]["by"]
+    campaigns = {c.pk: c for c in filters.campaigns().filter(pk__in=by_campaign)}
+    reps = {u.pk: u for u in User.objects.filter(pk__in=by_rep)}
+    court = {
+        "marketing": {
+            "median": pct["court"]["marketing"]["median"],
+            "by": sorted(
+                (
+                    {"campaign": campaigns[pk], "median": median}
+                    for pk, median in by_campaign.items()
+                    if pk in campaigns
+                ),
+                key=lambda row: (-(row["median"] or 0), row["campaign"].name),
+            ),
+        },
+        "sales": {
+            "median": pct["court"]["sales"]["median"],
+            "by": sorted(
+                (
+                    {"rep": reps[pk], "median": median}
+                    for pk, median in by_rep.items()
+                    if pk in reps
+                ),
+                key=lambda row: (-(row["median"] or 0), row["rep"].get_username()),
+            ),
+        },
+    }
+    if user is not None:
+        for side in d.COURT_SIDES:
+            court[side]["held_longest"] = percentiles.held_longest(filters, user, side, now)
+    honesty_rows = (
+        _rows(RepStats, filters)
+        .values("rep")
+        .annotate(**_sums(("contacts", "contacts_late")))
+        .filter(contacts__gt=0)
+        .order_by()
+    )
+    honest = {row["rep"]: row for row in honesty_rows}
+    names = {u.pk: u for u in User.objects.filter(pk__in=honest)}
+    contacts = sum(row["contacts"] for row in honest.values())
+    late = sum(row["contacts_late"] for row in honest.values())
+    honesty = {
+        "contacts": contacts,
+        "late": late,
+        "late_share": d.rate(late, contacts),
+        "by_rep": sorted(
+            (
+                {
+                    "rep": names[pk],
+                    "contacts": row["contacts"],
+                    "late": row["contacts_late"],
+                    "late_share": d.rate(row["contacts_late"], row["contacts"]),
+                }
+                for pk, row in honest.items()
+            ),
+            key=lambda row: (-row["late_share"], row["rep"].get_username()),
+        ),
+    }
+    return {"speed": speed, "attempts": attempts, "court": court, "honesty": honesty}
+
+
+def _minutes(value):
+    return None if value is None else round(value, 1)
+
+
+def _spread(values):
+    return {"median_minutes": _minutes(values["median"]), "p90_minutes": _minutes(values["p90"])}
+
+
+def clock_json(clock):
+    """The JSON of ``speed_and_court`` (/api/v1/funnel/'s speed_to_lead, court_time,
+    attempts and honesty): ids for objects, minutes rounded to 0.1."""
+    speed = {"inquiries": clock["speed"]["attempt"]["inquiries"]}
+    for reach, data in clock["speed"].items():
+        speed[reach] = {
+            "reached": data["reached"],
+            "bands": {band["key"]: band["count"] for band in data["bands"]},
+            **_spread(data),
+            "marketing_share": _spread(data["marketing_share"]),
+            "sales_share": _spread(data["sales_share"]),
+        }
+    court = {}
+    for side, by, key in (("marketing", "by_campaign", "campaign"), ("sales", "by_rep", "rep")):
+        data = clock["court"][side]
+        court[side] = {
+            "median_minutes": _minutes(data["median"]),
+            by: [
+                {key: row[key].pk, "median_minutes": _minutes(row["median"])} for row in data["by"]
+            ],
+        }
+        if "held_longest" in data:
+            court[side]["held_longest"] = [
+                {"lead": lead.pk, "minutes": lead.court_minutes} for lead in data["held_longest"]
+            ]
+    attempts = clock["attempts"]
+    honesty = clock["honesty"]
+    return {
+        "speed_to_lead": speed,
+        "court_time": court,
+        "attempts": {
+            "attempted": attempts["attempted"],
+            "connected": attempts["connected"],
+            "median_before_connect": attempts["median_before_connect"],
+            "unreached_after": attempts["after"],
+            "unreached": attempts["unreached"],
+            "unreached_share": attempts["unreached_share"],
+        },
+        "honesty": {
+            "contacts": honesty["contacts"],
+            "logged_late": honesty["late"],
+            "late_share": honesty["late_share"],
+            "by_rep": [
+                {
+                    "rep": row["rep"].pk,
+                    "contacts": row["contacts"],
+                    "logged_late": row["late"],
+                    "late_share": row["late_share"],
+                }
+                for row in honesty["by_rep"]
+            ],
+        },
+    }
+
+
+def funnel_json(filters, user=None):
+    """/api/v1/funnel/: the funnel of SPEC §6 and, after it, speed to lead, court time,
+    attempts and honesty (the leads held longest only with a ``user``, in their scope)."""
     data = funnel(filters)
     out = {key: data[key] for key in d.FUNNEL_KEYS}
     out["won_value"] = str(data["won_value"])
     median = data["median_hours_to_first_contact"]
     out["median_hours_to_first_contact"] = None if median is None else round(median, 2)
+    out.update(clock_json(speed_and_court(filters, user, data)))
     return out
 
 

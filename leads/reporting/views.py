@@ -46,6 +46,7 @@ def _context(request):
             }
             for key, label in definitions.DROPPED_CATEGORIES.items()
         ],
+        "clock": stats.speed_and_court(filters, request.user, data),
         "marketing": marketing,
         "costs": stats.costs(filters, data, marketing),
         "reps": stats.sales_scorecard(filters, medians=medians),
@@ -332,4 +333,4 @@ def funnel_api(request):
     if request.GET and not form.is_valid():
         return JsonResponse({"detail": _("Invalid filters."), "errors": form.errors}, status=400)
     stats.refresh(max_days=stats.INLINE_DAYS)
-    return JsonResponse(stats.funnel_json(form.filters()))
+    return JsonResponse(stats.funnel_json(form.filters(), request.user))

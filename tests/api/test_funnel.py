@@ -21,6 +21,11 @@ KEYS = {
     "median_hours_to_first_contact",
     "win_rate",
     "ball_dropped",
+    # Issue 16: added after the others, none renamed.
+    "speed_to_lead",
+    "court_time",
+    "attempts",
+    "honesty",
 }
 
 
