@@ -4,6 +4,7 @@ tables with its own conditional aggregates, independent of the statistics pipeli
 tests hold every page's numbers to it; benchmarks/dashboard.py times it as "orm-raw"."""
 
 import datetime as dt
+import statistics
 from dataclasses import replace
 from decimal import Decimal
 
@@ -348,3 +349,170 @@ def weekly_trend(filters, sla_minutes=None):
             }
         )
     return out
+
+
+# --- speed to lead, court time, attempts, honesty (SPEC §5) ---------------------------
+#
+# Written out from the rows in Python, apart from leads/reporting/definitions.py and
+# percentiles.py: ``clock_from_rows`` takes plain rows, so the tests feed it the database's
+# rows (``clock``) and, for the issue's "done when", the export's and the API's.
+
+MARKETING_HOLDS = {"new", "mql", "rejected"}
+SALES_HOLDS = {"handed_off", "accepted", "contacted", "opportunity"}
+CONTACTS = {"call", "email", "meeting"}
+BANDS = (("within_5_min", 5), ("within_1_h", 60), ("within_24_h", 1440), ("over_24_h", None))
+
+
+def percentile(values, fraction):
+    """The continuous percentile (linear between the nearest ranks), as PostgreSQL's
+    PERCENTILE_CONT; None of nothing."""
+    values = sorted(values)
+    if not values:
+        return None
+    if len(values) == 1:
+        return float(values[0])
+    if fraction == 0.5:
+        return float(statistics.median(values))
+    return statistics.quantiles(values, n=10, method="inclusive")[round(fraction * 10) - 1]
+
+
+def _minutes_between(later, earlier):
+    return (later - earlier).total_seconds() / 60
+
+
+def _spread(values):
+    return {"median_minutes": percentile(values, 0.5), "p90_minutes": percentile(values, 0.9)}
+
+
+def clock_from_rows(leads, activities, attempts, user_may_see=None):
+    """The speed_to_lead, court_time, attempts and honesty of /api/v1/funnel/ (before
+    rounding) from ``leads``: dicts of origin, created_at, handed_off_at, first_contact_at,
+    first_connect_at, attempts_before_connect, marketing_minutes and sales_minutes (up to
+    now), stage, campaign, owner, id; and ``activities``: dicts of user, kind, live,
+    logged_late. ``user_may_see(lead)`` picks the held-longest leads (all without it)."""
+    inquiries = [lead for lead in leads if lead["origin"] == "marketing"]
+    speed = {"inquiries": len(inquiries)}
+    for reach, field in (("attempt", "first_contact_at"), ("connect", "first_connect_at")):
+        reached = [lead for lead in inquiries if lead[field] is not None]
+        bands = {name: 0 for name, _limit in BANDS}
+        for lead in reached:
+            minutes = _minutes_between(lead[field], lead["created_at"])
+            for name, limit in BANDS:
+                if limit is None or minutes <= limit:
+                    bands[name] += 1
+                    break
+        bands["never"] = len(inquiries) - len(reached)
+        speed[reach] = {
+            "reached": len(reached),
+            "bands": bands,
+            **_spread([_minutes_between(lead[field], lead["created_at"]) for lead in reached]),
+            "marketing_share": _spread(
+                [_minutes_between(lead["handed_off_at"], lead["created_at"]) for lead in reached]
+            ),
+            "sales_share": _spread(
+                [_minutes_between(lead[field], lead["handed_off_at"]) for lead in reached]
+            ),
+        }
+    handed = [lead for lead in leads if lead["handed_off_at"] is not None]
+    court = {}
+    for side, population, by, group_by, holds in (
+        ("marketing", inquiries, "by_campaign", "campaign", MARKETING_HOLDS),
+        ("sales", handed, "by_rep", "owner", SALES_HOLDS),
+    ):
+        minutes = f"{side}_minutes"
+        groups = {}
+        for lead in population:
+            group = lead[group_by]
+            if group is not None:
+                groups.setdefault(group, []).append(lead[minutes])
+        holding = sorted(
+            (
+                lead
+                for lead in population
+                if lead["stage"] in holds and (user_may_see is None or user_may_see(lead))
+            ),
+            key=lambda lead: (-lead[minutes], lead["created_at"], lead["id"]),
+        )[:10]
+        court[side] = {
+            "median_minutes": percentile([lead[minutes] for lead in population], 0.5),
+            by: {group: percentile(values, 0.5) for group, values in groups.items()},
+            "held_longest": [{"lead": lead["id"], "minutes": lead[minutes]} for lead in holding],
+        }
+    attempted = [lead for lead in inquiries if lead["first_contact_at"] is not None]
+    connected = [lead for lead in inquiries if lead["first_connect_at"] is not None]
+    unreached = [
+        lead
+        for lead in attempted
+        if lead["first_connect_at"] is None and lead["attempts_before_connect"] >= attempts
+    ]
+    contacts = [a for a in activities if a["live"] and a["kind"] in CONTACTS]
+    by_rep = {}
+    for activity in contacts:
+        row = by_rep.setdefault(activity["user"], {"contacts": 0, "logged_late": 0})
+        row["contacts"] += 1
+        row["logged_late"] += bool(activity["logged_late"])
+    late = sum(row["logged_late"] for row in by_rep.values())
+    return {
+        "speed_to_lead": speed,
+        "court_time": court,
+        "attempts": {
+            "attempted": len(attempted),
+            "connected": len(connected),
+            "median_before_connect": percentile(
+                [lead["attempts_before_connect"] for lead in connected], 0.5
+            ),
+            "unreached_after": attempts,
+            "unreached": len(unreached),
+            "unreached_share": _rate(len(unreached), len(attempted)),
+        },
+        "honesty": {
+            "contacts": len(contacts),
+            "logged_late": late,
+            "late_share": _rate(late, len(contacts)),
+            "by_rep": {
+                rep: {**row, "late_share": _rate(row["logged_late"], row["contacts"])}
+                for rep, row in by_rep.items()
+            },
+        },
+    }
+
+
+def clock(filters, now, attempts=None, user=None):
+    """``clock_from_rows`` over the database's rows of the cohort, as of ``now``."""
+    attempts = attempts if attempts is not None else global_policy().unreached_attempts
+    leads = []
+    for lead in filters.cohort():
+        held = lead.court_time(now)
+        leads.append(
+            {
+                "id": lead.pk,
+                "origin": lead.origin,
+                "created_at": lead.created_at,
+                "handed_off_at": lead.handed_off_at,
+                "first_contact_at": lead.first_contact_at,
+                "first_connect_at": lead.first_connect_at,
+                "attempts_before_connect": lead.attempts_before_connect,
+                "marketing_minutes": held["marketing"],
+                "sales_minutes": held["sales"],
+                "stage": lead.stage,
+                "campaign": lead.campaign_id,
+                "owner": lead.owner_id,
+            }
+        )
+    corrected = set(Activity.objects.exclude(corrects=None).values_list("corrects", flat=True))
+    activities = [
+        {
+            "user": a.user_id,
+            "kind": a.kind,
+            "live": a.pk not in corrected,
+            "logged_late": a.logged_late,
+        }
+        for a in Activity.objects.filter(lead__in=filters.cohort().values("pk"))
+    ]
+    visible = None
+    if user is not None:
+        from leads.models import Lead
+
+        ids = set(Lead.objects.for_user(user).values_list("pk", flat=True))
+        visible = lambda lead: lead["id"] in ids  # noqa: E731
+    return clock_from_rows(leads, activities, attempts, visible)
