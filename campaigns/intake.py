@@ -32,6 +32,7 @@ from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import origin_of
 from leads.consent import consent_answer
 from leads.models import InquiryType, TouchSource
+from leads.names import split_full_name
 from leads.services import UTM_FIELDS, lead_intake
 from leads.sla.calendar import SLA
 
@@ -111,25 +112,6 @@ def _check_rate(bucket, limit):
 
 
 # --- the body --------------------------------------------------------------------------
-
-
-# Dutch and other surname particles ("tussenvoegsels"): "Jan van der Berg" is Jan,
-# van der Berg, as a Dutch CRM files him.
-NAME_PARTICLES = frozenset(
-    "van von de der den des het 't ten ter te op in la le du da di dos del della bin ibn".split()
-)
-
-
-def split_full_name(name):
-    """(first, last) of a full name: the last name starts at the first particle after the
-    first word ("Jan van der Berg" -> Jan / van der Berg), otherwise it is the last word."""
-    words = name.split()
-    if len(words) < 2:
-        return "", name.strip()
-    for i, word in enumerate(words[1:-1], start=1):
-        if word.lower() in NAME_PARTICLES:
-            return " ".join(words[:i]), " ".join(words[i:])
-    return " ".join(words[:-1]), words[-1]
 
 
 class ConsentField(forms.NullBooleanField):

@@ -12,22 +12,38 @@ a delimiter of either dialect (``,`` ``;`` or a tab) is written quoted, which ke
 cell for a comma reader; a reader splitting on ``;`` or tabs sees that quote only at the
 start of a line, so a formula character right after an embedded ``;`` or tab gets the
 apostrophe too (``Acme;'=1+1;x``).
+
+The apostrophe is a mark LeadFlow's import can take off again (``undefuse``), and only it:
+a value that already starts with apostrophes before a formula character
+(``'=x``) gets one more, so every such run of apostrophes is one longer than the value's
+own and the import takes exactly one off.
 """
 
 import re
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA = "[" + re.escape("".join(FORMULA_START)) + "]"
+# A formula character, after any apostrophes a value of its own may carry before it.
+_DEFUSABLE = re.compile("^(?='*" + _FORMULA + ")")
 # The delimiters of the other dialects: the export is comma-separated, so these split a
 # cell only for a reader that uses them, and there a quote mid-line is no quote.
-FOREIGN_DELIMITER_FORMULA = re.compile("([;\t])(?=[" + re.escape("".join(FORMULA_START)) + "])")
+FOREIGN_DELIMITER_FORMULA = re.compile("([;\t])(?='*" + _FORMULA + ")")
+# What safe_cell added: one apostrophe at the start or after a ; or tab, before a formula.
+_DEFUSED = re.compile("^'(?='*" + _FORMULA + ")")
+_DEFUSED_AFTER_DELIMITER = re.compile("([;\t])'(?='*" + _FORMULA + ")")
 
 
 def safe_cell(value):
     if not isinstance(value, str):
         return value
-    if value.startswith(FORMULA_START):
-        value = "'" + value
+    value = _DEFUSABLE.sub("'", value)
     return FOREIGN_DELIMITER_FORMULA.sub(r"\1'", value)
+
+
+def undefuse(value):
+    """The value ``safe_cell`` was given, from what it wrote (the import of LeadFlow's own
+    export): one apostrophe off each place it put one."""
+    return _DEFUSED_AFTER_DELIMITER.sub(r"\1", _DEFUSED.sub("", value))
 
 
 # A text cell holding any of these is written quoted, whichever delimiter the reader uses.

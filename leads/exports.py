@@ -12,39 +12,10 @@ from leadflow import roles
 from leadflow.csv_safe import SafeWriter
 from leadflow.http import forbidden
 
+from .csv_format import COLUMNS
 from .filters import LeadFilterForm
 from .models import COURT_FIELDS, Flag, Lead, court_minutes
 
-COLUMNS = [
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "company",
-    "campaign",
-    "channel",
-    "inquiry_type",
-    "origin",
-    "stage",
-    "owner",
-    "created_at",
-    "mql_at",
-    "handed_off_at",
-    "last_handed_off_at",
-    "accepted_at",
-    "rejected_at",
-    "rejection_reason",
-    "first_contact_at",
-    "opportunity_at",
-    "closed_at",
-    "deal_value",
-    "lost_reason",
-    "open_flags",
-    # Appended columns (SPEC §6: new columns are only ever appended).
-    "first_connect_at",
-    "marketing_court_minutes",
-    "sales_court_minutes",
-]
 # Database values read per row, in COLUMNS order (open_flags comes from a second query).
 FIELDS = [
     "id",

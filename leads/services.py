@@ -41,7 +41,7 @@ from .models import (
     TouchSource,
     add_stretch,
 )
-from .sla.calendar import DEADLINE_FIELDS, SLA, handoff_terms, refresh_deadlines
+from .sla.calendar import SLA, handoff_terms, refresh_deadlines
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -168,10 +168,16 @@ def lead_intake(
     return _touch_existing(existing, data=data, touch_args=touch_args)
 
 
-def build_lead(*, data, by, campaign, inquiry_type, origin, utm, at, source):
+def build_lead(*, data, by, campaign, inquiry_type, origin, utm, at, source, created_at=None):
     """An unsaved lead at its first stage: ``new``, or ``accepted`` and owned by the rep
     when sales-generated, with the consent answer its first touch (from ``source``)
-    carried. Shared by single intake and the CSV import's batches."""
+    carried. Shared by single intake and the CSV import's batches.
+
+    ``created_at``: an imported inquiry's own, earlier date. The lead is dated by it (the
+    dashboard's cohorts and trend), but its clocks start at ``at``, when LeadFlow got it
+    and someone could first act: the court-time ledger, the stages it starts at and the
+    triage deadline (Lead.received_at)."""
+    created_at = min(created_at, at) if created_at else at
     lead = Lead(
         **{k: v for k, v in data.items() if k in CONTACT_FIELDS},
         notes=data.get("notes") or "",
@@ -181,10 +187,11 @@ def build_lead(*, data, by, campaign, inquiry_type, origin, utm, at, source):
         inquiry_type=inquiry_type,
         origin=origin,
         created_by=by,
-        created_at=at,
+        created_at=created_at,
+        received_at=at if created_at < at else None,
         **{k: (utm.get(k) or "")[:200] for k in UTM_FIELDS},
     )
-    lead.take_consent(data.get("consent"), at=at, source=source)
+    lead.take_consent(data.get("consent"), at=created_at, source=source)
     lead.enter_stage(at)  # the first stretch of the court-time ledger starts here
     if origin == Origin.SALES:
         # A sales-generated lead starts accepted, owned by the rep who found it.
@@ -224,25 +231,31 @@ def _create_lead(*, data, by, campaign, inquiry_type, origin, utm, at, source, s
     return lead
 
 
-def _touch_existing(lead, *, data, touch_args):
-    touch = _add_touch(lead, **touch_args)
-    changed = []
+def take_touch(lead, touch, data):
+    """The dedupe rule (SPEC §3), written once for the lead form, the public intake, the
+    API and the CSV import: an inquiry from the email of an open lead is a touch on that
+    lead. It fills the lead's blank contact fields from ``data`` and changes nothing else
+    it has: never its first-touch campaign (not even a blank one: a sales-generated lead
+    was found by sales, not by the campaign that touched it later), its origin or its
+    owner. The touch's campaign becomes the last-touch campaign, and its consent answer
+    counts if it is the latest (Lead.take_consent). Returns the fields it changed."""
+    changed = set()
     for name in CONTACT_FIELDS:
         if data.get(name) and not getattr(lead, name):
             setattr(lead, name, data[name])
-            changed.append(name)
-    changed += lead.take_consent(touch.consent, at=touch.occurred_at, source=touch.source)
-    if touch_args["campaign"] is not None:
-        lead.last_touch_campaign = touch_args["campaign"]
-        changed.append("last_touch_campaign")
-        if lead.campaign_id is None:
-            lead.campaign = touch_args["campaign"]
-            changed.append("campaign")
-            # The campaign's own SLA policy (if any) now sets the deadlines.
-            refresh_deadlines(lead)
-            changed += DEADLINE_FIELDS
+            changed.add(name)
+    changed.update(lead.take_consent(touch.consent, at=touch.occurred_at, source=touch.source))
+    if touch.campaign_id is not None:
+        lead.last_touch_campaign_id = touch.campaign_id
+        changed.add("last_touch_campaign")
+    return changed
+
+
+def _touch_existing(lead, *, data, touch_args):
+    touch = _add_touch(lead, **touch_args)
+    changed = take_touch(lead, touch, data)
     if changed:
-        lead.save(update_fields=[*changed, "updated_at"])
+        lead.save(update_fields=[*sorted(changed), "updated_at"])
     return IntakeResult(lead=lead, created=False, touch=touch)
 
 
@@ -478,7 +491,8 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
             campaign=row.campaign,
             inquiry_type=row.inquiry_type,
             source=TouchSource.IMPORT,
-            occurred_at=at,
+            # The inquiry's own date when the file gives one (its history stays true).
+            occurred_at=row.created_at or at,
             created_by=by,
             message=row.data.get("notes") or "",
             consent=row.data.get("consent"),
@@ -487,20 +501,7 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
         if lead is not None:
             touch.lead = lead
             touches.append(touch)
-            changed = touched.setdefault(lead.pk, (lead, set()))[1]
-            for name in CONTACT_FIELDS:
-                if row.data.get(name) and not getattr(lead, name):
-                    setattr(lead, name, row.data[name])
-                    changed.add(name)
-            changed.update(lead.take_consent(touch.consent, at=at, source=TouchSource.IMPORT))
-            if row.campaign is not None:
-                lead.last_touch_campaign = row.campaign
-                changed.add("last_touch_campaign")
-                if lead.campaign_id is None:
-                    lead.campaign = row.campaign
-                    changed.add("campaign")
-                    refresh_deadlines(lead, sla)
-                    changed.update(DEADLINE_FIELDS)
+            touched.setdefault(lead.pk, (lead, set()))[1].update(take_touch(lead, touch, row.data))
             results.append((row, ImportOutcome.TOUCHED, lead))
             continue
         lead = build_lead(
@@ -512,6 +513,7 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
             utm=row.utm,
             at=at,
             source=TouchSource.IMPORT,
+            created_at=row.created_at,
         )
         changes.append(StageChange(lead=lead, from_stage="", to_stage=lead.stage, by=by, at=at))
         if origin == Origin.MARKETING and row.stage != Stage.NEW:

@@ -25,6 +25,7 @@ from leadflow.outbox import DB_OUTAGE, retry_through_outage
 from ..models import (
     ACTIVE_IMPORT,
     MAX_PROBLEM_ROWS,
+    DateOrder,
     ImportFile,
     ImportJob,
     ImportOutcome,
@@ -50,17 +51,19 @@ def import_create(*, by, filename, raw, default_campaign=None, default_inquiry_t
     if len(raw) > csv_import.MAX_BYTES:
         raise InvalidInput(_("The file is larger than 50 MB; split it."), field="file")
     try:
-        header, encoding, delimiter = csv_import.read_header(raw)
+        shape = csv_import.read_header(raw)
     except csv_import.FileProblem as exc:
         raise InvalidInput(str(exc), field="file") from None
     job = ImportJob.objects.create(
         created_by=by,
         filename=filename[:255],
         size=len(raw),
-        encoding=encoding,
-        delimiter=delimiter,
-        header=header,
-        mapping=csv_import.guess_mapping(header),
+        encoding=shape.encoding,
+        delimiter=shape.delimiter,
+        header=shape.header,
+        header_skip=shape.skip,
+        own_export=csv_import.is_own_export(shape.header),
+        mapping=csv_import.guess_mapping(shape.header),
         default_campaign=default_campaign,
         default_inquiry_type=default_inquiry_type or InquiryType.OTHER,
         status=ImportStatus.MAPPING,
@@ -83,21 +86,18 @@ def import_set_mapping(*, job, by, mapping, default_campaign=None, default_inqui
     if job.status not in (ImportStatus.MAPPING, ImportStatus.VALIDATED):
         raise TransitionNotAllowed(_("This import can no longer be changed."))
     targets = [t for t in mapping.values() if t]
-    missing = [t for t in ("last_name", "email") if t not in targets]
-    if missing:
-        raise InvalidInput(
-            _("Map a column to %(fields)s.")
-            % {"fields": ", ".join(str(csv_import.TARGETS[t]) for t in missing)},
-            field="mapping",
-        )
-    if len(targets) != len(set(targets)):
-        raise InvalidInput(_("Each field can be mapped from one column only."), field="mapping")
+    csv_import.check_mapping(
+        targets,
+        default_campaign=default_campaign,
+        campaign_required=intake_origin(job.created_by) == Origin.MARKETING,
+    )
     job.mapping = {k: v for k, v in mapping.items() if v}
+    job.date_order = _date_order(job)
     job.default_campaign = default_campaign
     job.default_inquiry_type = default_inquiry_type or InquiryType.OTHER
     job.status = ImportStatus.VALIDATING
     job.checked_rows = job.valid_rows = job.invalid_rows = job.existing_matches = 0
-    job.problem_counts = {}
+    job.problem_counts = job.file_notes = {}
     _requeue(job)
     job.save()
     job.rows.all().delete()
@@ -113,12 +113,31 @@ def _file_bytes(job):
     return bytes(ImportFile.objects.filter(job=job).values_list("content", flat=True).get())
 
 
+def _date_order(job):
+    """How the file writes its dates, from the sample rows of its creation date column."""
+    column = next((int(i) for i, t in job.mapping.items() if t == "created_at"), None)
+    if column is None:
+        return DateOrder.DAY_FIRST
+    head = job.file_head(csv_import.PREVIEW_BYTES)
+    rows = csv_import.preview_rows(
+        head,
+        job.encoding,
+        job.delimiter,
+        complete=len(head) < csv_import.PREVIEW_BYTES,
+        count=200,
+        skip=job.header_skip,
+    )
+    return csv_import.guess_date_order(row[column] for row in rows if column < len(row))
+
+
 def _parsed_rows(job):
     raw = _file_bytes(job)
     campaigns = csv_import.CampaignLookup()
     # A salesperson's own leads (sales-generated) need no campaign, as in the lead form.
     campaign_required = intake_origin(job.created_by) == Origin.MARKETING
-    for index, (line, cells) in enumerate(csv_import.iter_rows(raw, job.encoding, job.delimiter)):
+    now = timezone.now()
+    rows = csv_import.iter_rows(raw, job.encoding, job.delimiter, skip=job.header_skip)
+    for index, (line, cells) in enumerate(rows):
         yield (
             index,
             csv_import.parse_row(
@@ -129,6 +148,9 @@ def _parsed_rows(job):
                 default_campaign=job.default_campaign,
                 default_inquiry_type=job.default_inquiry_type,
                 campaign_required=campaign_required,
+                date_order=job.date_order,
+                own_export=job.own_export,
+                now=now,
             ),
         )
 
@@ -162,6 +184,12 @@ def _checked_rows(job):
         yield index, row
 
 
+# The report names this many values per file note (unknown campaigns, statuses); the rows
+# of any others are counted together.
+FILE_NOTE_VALUES = 50
+OTHER_VALUES = "…"
+
+
 def import_validate(job_id):
     """Check every row: the report lists the first MAX_PROBLEM_ROWS bad lines with their
     reasons (missing or invalid email, missing last name, unknown campaign, duplicate
@@ -176,9 +204,16 @@ def import_validate(job_id):
     if token is None:
         return job
     listed, counts, total, valid, invalid, emails = [], Counter(), 0, 0, 0, set()
+    notes = {}
     try:
         for index, row in _checked_rows(job):
             total = index + 1
+            if not row.problems:
+                for code, value in row.notes:
+                    per_value = notes.setdefault(code, {})
+                    if value not in per_value and len(per_value) >= FILE_NOTE_VALUES:
+                        value = OTHER_VALUES
+                    per_value[value] = per_value.get(value, 0) + 1
             if row.problems:
                 invalid += 1
                 counts.update({problem.code for problem in row.problems})
@@ -217,6 +252,7 @@ def import_validate(job_id):
         job.valid_rows = valid
         job.invalid_rows = invalid
         job.problem_counts = dict(counts)
+        job.file_notes = notes
         job.existing_matches = matches
         job.status = ImportStatus.VALIDATED
         job.run_token = None

@@ -44,7 +44,8 @@ class ImportProblem(models.TextChoices):
     the label its count is shown with (each bad row also keeps its own message)."""
 
     MISSING_LAST_NAME = "missing_last_name", _("missing last name")
-    MISSING_EMAIL = "missing_email", _("missing email")
+    MISSING_EMAIL = "missing_email", _("missing email")  # before email or phone sufficed
+    MISSING_CONTACT = "missing_contact", _("no email and no phone number")
     INVALID_EMAIL = "invalid_email", _("invalid email")
     UNKNOWN_CAMPAIGN = "unknown_campaign", _("unknown campaign")
     NO_CAMPAIGN = (
@@ -54,6 +55,31 @@ class ImportProblem(models.TextChoices):
     UNKNOWN_INQUIRY_TYPE = "unknown_inquiry_type", _("unknown inquiry type")
     TOO_LONG = "too_long", _("value too long")
     DUPLICATE_IN_FILE = "duplicate_in_file", _("duplicate within the file")
+    TEST_LEAD = "test_lead", _("Meta's test lead (dummy data)")
+    INVALID_DATE = "invalid_date", _("unreadable creation date")
+    FUTURE_DATE = "future_date", _("creation date in the future")
+
+
+class ImportNote(models.TextChoices):
+    """What the report says of a file as a whole (rows that were imported, but not quite as
+    the file said), counted per value in ``ImportJob.file_notes``."""
+
+    DEFAULT_CAMPAIGN = (
+        "default_campaign",
+        _("Campaign not found: these rows went to the default campaign"),
+    )
+    SALES_STATUS = (
+        "sales_status",
+        _("A sales status: imported at New, since sales stages are reached by a handoff"),
+    )
+    UNKNOWN_STATUS = "unknown_status", _("An unknown status: imported at New")
+
+
+class DateOrder(models.TextChoices):
+    """How to read a date such as 03/05/2024 (an ISO date is never ambiguous)."""
+
+    DAY_FIRST = "dmy", _("Day first (31/12/2026)")
+    MONTH_FIRST = "mdy", _("Month first (12/31/2026)")
 
 
 class ImportJob(BackgroundJob):
@@ -92,6 +118,15 @@ class ImportJob(BackgroundJob):
     skipped_count = models.PositiveIntegerField(default=0)
     # Bad rows per ImportProblem code (a row with two problems counts under both).
     problem_counts = models.JSONField(default=dict, blank=True)
+    # Rows per ImportNote code and value: {"sales_status": {"Customer": 12}, ...}.
+    file_notes = models.JSONField(default=dict, blank=True)
+    # Records before the header (a preamble such as LinkedIn's "Notes:").
+    header_skip = models.PositiveIntegerField(default=0)
+    date_order = models.CharField(
+        max_length=3, choices=DateOrder.choices, default=DateOrder.DAY_FIRST
+    )
+    # The file is LeadFlow's own lead export: its defused cells are undone on the way in.
+    own_export = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -162,6 +197,14 @@ class ImportJob(BackgroundJob):
             for code, n in sorted(
                 self.problem_counts.items(), key=lambda item: (-item[1], order.get(item[0], 99))
             )
+        ]
+
+    def file_note_rows(self):
+        """(label, [(value, rows)]) per ImportNote found, in the order of ImportNote."""
+        return [
+            (ImportNote(code).label, sorted(self.file_notes[code].items(), key=lambda i: -i[1]))
+            for code in ImportNote.values
+            if self.file_notes.get(code)
         ]
 
     def status_label(self):

@@ -262,6 +262,10 @@ class Lead(models.Model):
 
     # Reporting timestamps (SPEC §3).
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # When LeadFlow got the lead, if later than its creation: an import of last year's
+    # contacts keeps their creation dates (the cohorts and the trend), but nobody could
+    # act on them before the import, so the triage clock runs from here (``clock_start``).
+    received_at = models.DateTimeField(null=True, blank=True)
     mql_at = models.DateTimeField(null=True, blank=True)
     handed_off_at = models.DateTimeField(null=True, blank=True)
     last_handed_off_at = models.DateTimeField(null=True, blank=True)
@@ -393,6 +397,11 @@ class Lead(models.Model):
 
     def get_absolute_url(self):
         return reverse("leads:detail", args=[self.pk])
+
+    @property
+    def clock_start(self):
+        """Where marketing's clock on a new lead starts: when LeadFlow received it."""
+        return self.received_at or self.created_at
 
     CONSENT_FIELDS = ("consent", "consent_at", "consent_source")
 

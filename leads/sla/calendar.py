@@ -180,9 +180,9 @@ def refresh_deadlines(lead, sla=None):
     with_sales = stage in SALES_STAGES
     _take_terms(lead, policy)
 
-    # A lead is `new` only from its creation: the triage clock runs from created_at.
+    # A lead is `new` only from its creation, or its import (Lead.clock_start).
     lead.triage_due_at = (
-        add(lead.created_at, policy.triage_minutes(lead.inquiry_type))
+        add(lead.clock_start, policy.triage_minutes(lead.inquiry_type))
         if stage == Stage.NEW and lead.created_at
         else None
     )
@@ -267,6 +267,7 @@ INPUT_FIELDS = (
     "campaign_id",
     "stage",
     "created_at",
+    "received_at",
     "inquiry_type",
     "mql_at",
     "rejected_at",
@@ -313,8 +314,9 @@ def deadline_expressions(policy):
     handed = _latest_expr(F("last_handed_off_at"), clock)
     quiet_since = _latest_expr(_latest_expr(F("last_contact_at"), F("accepted_at")), clock)
     with_sales = Q(stage__in=SALES_STAGES)
+    received = Coalesce(F("received_at"), F("created_at"))  # Lead.clock_start
     triage = [
-        When(Q(stage=Stage.NEW, inquiry_type=kind), then=F("created_at") + minutes[field])
+        When(Q(stage=Stage.NEW, inquiry_type=kind), then=received + minutes[field])
         for kind, field in TRIAGE_FIELDS.items()
     ]
     other = minutes[TRIAGE_FIELDS[InquiryType.OTHER]]
@@ -332,7 +334,7 @@ def deadline_expressions(policy):
         # SLAPolicy.triage_minutes.
         "triage_due_at": Case(
             *triage,
-            When(stage=Stage.NEW, then=F("created_at") + other),
+            When(stage=Stage.NEW, then=received + other),
             default=Value(None),
         ),
         "mql_due_at": case(

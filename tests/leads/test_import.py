@@ -130,8 +130,8 @@ def test_every_bad_row_reason_is_reported_with_its_line(marketer_client, google)
     rows = [
         SALESFORCE,
         "Ada,Lovelace,ada@x.test,,,,Google Ads,,",  # 2 fine
-        "Bob,,bob@x.test,,,,Google Ads,,",  # 3 missing last name
-        "Cy,Young,,,,,Google Ads,,",  # 4 missing email
+        "Bob,,,,+31 6 1234 5678,,Google Ads,,",  # 3 a phone without a name
+        "Cy,Young,,,,,Google Ads,,",  # 4 neither email nor phone
         "Di,Dot,not-an-email,,,,Google Ads,,",  # 5 invalid email
         "Ed,Eel,ed@x.test,,,,Yahoo Ads,,",  # 6 unknown campaign
         "Flo,Fox,ADA@x.test,,,,gads-1,,",  # 7 duplicate of line 2 (campaign by UTM code)
@@ -144,8 +144,8 @@ def test_every_bad_row_reason_is_reported_with_its_line(marketer_client, google)
     assert (job.total_rows, job.valid_rows, job.invalid_rows) == (8, 2, 6)
     reasons = dict(job.rows.values_list("line", "reason"))
     assert reasons == {
-        3: "missing last name",
-        4: "missing email",
+        3: "missing name (a phone needs one)",
+        4: "no email and no phone number",
         5: "invalid email “not-an-email”",
         6: "unknown campaign “Yahoo Ads”",
         7: "duplicate within the file (same email as line 2)",
@@ -158,8 +158,20 @@ def test_every_bad_row_reason_is_reported_with_its_line(marketer_client, google)
     )
 
 
-def test_rows_without_campaign_need_a_default(marketer_client):
+def test_a_file_without_campaigns_needs_a_default_at_the_mapping_step(marketer_client):
+    """Not a hundred rows that each fail the check for the same reason: the mapping step
+    says it once, before any row is read."""
     upload(marketer_client, "Last Name,Email\nLovelace,ada@x.test\n")
+    job = ImportJob.objects.get()
+    data = {f"col_{k}": v for k, v in job.mapping.items()} | {"default_inquiry_type": "other"}
+    response = marketer_client.post(reverse("leads:import_mapping", args=[job.pk]), data)
+    assert "Choose a campaign for the rows" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.MAPPING and not job.rows.exists()
+
+
+def test_a_row_with_an_empty_campaign_cell_and_no_default_is_reported(marketer_client, google):
+    upload(marketer_client, "Last Name,Email,Campaign\nLovelace,ada@x.test,\n")
     job = map_and_check(marketer_client, ImportJob.objects.get())
     assert job.invalid_rows == 1
     assert "no campaign" in job.rows.get().reason
@@ -168,7 +180,7 @@ def test_rows_without_campaign_need_a_default(marketer_client):
 def test_confirm_needs_agreement_to_skip_bad_rows(marketer_client, google):
     upload(
         marketer_client,
-        f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\nB,,b@x.test,,,,Google Ads,,\n",
+        f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\nB,Beta,,,,,Google Ads,,\n",
     )
     job = map_and_check(marketer_client, ImportJob.objects.get())
     response = marketer_client.post(reverse("leads:import_confirm", args=[job.pk]), follow=True)
@@ -189,17 +201,24 @@ def test_known_emails_become_touches_and_statuses_set_the_stage(
         f"{SALESFORCE}\n"
         "Old,Friend,OLD@x.test,,+31 6 99,,Google Ads,,\n"
         "New,Mql,mql@x.test,,,,Google Ads,Marketing Qualified Lead,\n"
-        "New,Nurture,sub@x.test,,,,Google Ads,subscriber,\n"
+        "New,Nurture,later@x.test,,,,Google Ads,Contact in Future,\n"
+        "New,Sub,sub@x.test,,,,Google Ads,subscriber,\n"
         "New,Dq,dq@x.test,,,,Google Ads,Unqualified,\n"
         "New,Plain,plain@x.test,,,,Google Ads,Open - Not Contacted,\n"
     )
     job = full_import(marketer_client, text)
-    assert (job.status, job.created_count, job.touched_count) == (ImportStatus.DONE, 4, 1)
+    assert (job.status, job.created_count, job.touched_count) == (ImportStatus.DONE, 5, 1)
     existing.refresh_from_db()
     assert existing.phone == "+31 6 99" and existing.last_touch_campaign == google
     assert Touch.objects.filter(lead=existing).count() == 2
     stages = dict(Lead.objects.exclude(pk=existing.pk).values_list("last_name", "stage"))
-    assert stages == {"Mql": "mql", "Nurture": "nurture", "Dq": "disqualified", "Plain": "new"}
+    assert stages == {
+        "Mql": "mql",
+        "Nurture": "nurture",
+        "Sub": "new",  # a HubSpot subscriber is a lead marketing has not looked at
+        "Dq": "disqualified",
+        "Plain": "new",
+    }
     mql = Lead.objects.get(last_name="Mql")
     assert mql.mql_at is not None and mql.mql_due_at is not None
     assert list(mql.stage_changes.values_list("to_stage", flat=True)) == ["new", "mql"]
@@ -244,7 +263,7 @@ def test_run_in_batches_resumes_after_a_failure(marketer_client, google, monkeyp
 def test_report_csv_lists_every_line(marketer_client, google):
     job = full_import(
         marketer_client,
-        f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\nB,,b@x.test,,,,Google Ads,,\n",
+        f"{SALESFORCE}\nA,Alpha,a@x.test,,,,Google Ads,,\nB,Beta,,,,,Google Ads,,\n",
     )
     response = marketer_client.get(reverse("leads:import_report", args=[job.pk]))
     rows = list(csv.reader(io.StringIO(response.content.decode())))
@@ -252,7 +271,7 @@ def test_report_csv_lists_every_line(marketer_client, google):
     assert rows == [
         ["line", "outcome", "email", "lead_id", "reason"],
         ["2", "created", "a@x.test", str(lead.pk), ""],
-        ["3", "invalid", "b@x.test", "", "missing last name"],
+        ["3", "invalid", "", "", "no email and no phone number"],
     ]
 
 
@@ -260,10 +279,11 @@ def test_report_csv_lists_every_line(marketer_client, google):
     "raw, message",
     [
         (b"", "file is empty."),
-        (b"PK\x03\x04\x00\x00binary", "binary file"),
+        (b"PK\x03\x04\x00\x00binary", "This is an Excel workbook (.xlsx)"),
+        (b"\x00\x01\x02\x03\xff\xfe\x00\x00", "This looks like a binary file"),
         (b"\n\n", "The file is empty."),
         (b",,,\nA,B,C\n", "The first row must name the columns."),
-        (b"Last Name,Email\n\x81\x8d\x8f\x90\x9d\n", "neither UTF-8 nor Windows-1252"),
+        (b"Last Name,Email\n\x81\x8d\x8f\x90\x9d\n", "not text LeadFlow can read"),
     ],
 )
 def test_unreadable_files_are_refused_with_a_message(marketer_client, raw, message):
@@ -310,7 +330,7 @@ def test_mapping_needs_last_name_and_email(marketer_client, google):
         reverse("leads:import_mapping", args=[job.pk]),
         {"col_0": "first_name", "col_1": "last_name", "default_inquiry_type": "other"},
     )
-    assert "Map a column to Email." in response.content.decode()
+    assert "Map a column to Email, Phone or Mobile phone" in response.content.decode()
     response = marketer_client.post(
         reverse("leads:import_mapping", args=[job.pk]),
         {
