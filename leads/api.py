@@ -566,6 +566,111 @@ class BallDroppedSerializer(serializers.Serializer):
     in_progress = serializers.IntegerField()
 
 
+# Speed to lead, court time, attempts and honesty (SPEC §5): the shape of
+# leads.reporting.stats.clock_json, documentation only like FunnelSerializer.
+MINUTES = gettext_lazy("Minutes, rounded to 0.1; null when no lead has the span.")
+SHARE = gettext_lazy("A fraction 0–1; null when the denominator is 0.")
+
+
+def _minutes():
+    return serializers.FloatField(allow_null=True, help_text=MINUTES)
+
+
+class SpreadSerializer(serializers.Serializer):
+    median_minutes = _minutes()
+    p90_minutes = _minutes()
+
+
+class SpeedBandsSerializer(serializers.Serializer):
+    """Inquiries per band of time from creation to the reach (each band above the one
+    before it, up to and including its bound); ``never`` have not reached it."""
+
+    within_5_min = serializers.IntegerField()
+    within_1_h = serializers.IntegerField()
+    within_24_h = serializers.IntegerField()
+    over_24_h = serializers.IntegerField()
+    never = serializers.IntegerField()
+
+
+class SpeedReachSerializer(SpreadSerializer):
+    """Creation to the first attempt or first connect, over the inquiries that got there;
+    marketing's share is creation to the first handoff, sales' the first handoff to it."""
+
+    reached = serializers.IntegerField()
+    bands = SpeedBandsSerializer()
+    marketing_share = SpreadSerializer()
+    sales_share = SpreadSerializer()
+
+
+class SpeedToLeadSerializer(serializers.Serializer):
+    inquiries = serializers.IntegerField(
+        help_text=gettext_lazy("Leads marketing brought in (sales-generated ones left out).")
+    )
+    attempt = SpeedReachSerializer()
+    connect = SpeedReachSerializer()
+
+
+class HeldLeadSerializer(serializers.Serializer):
+    lead = serializers.IntegerField()
+    minutes = serializers.IntegerField()
+
+
+class CampaignCourtSerializer(serializers.Serializer):
+    campaign = serializers.IntegerField()
+    median_minutes = _minutes()
+
+
+class RepCourtSerializer(serializers.Serializer):
+    rep = serializers.IntegerField()
+    median_minutes = _minutes()
+
+
+class MarketingCourtSerializer(serializers.Serializer):
+    median_minutes = _minutes()
+    by_campaign = CampaignCourtSerializer(many=True)
+    held_longest = HeldLeadSerializer(
+        many=True,
+        help_text=gettext_lazy("The leads held longest right now, only those you may open."),
+    )
+
+
+class SalesCourtSerializer(serializers.Serializer):
+    median_minutes = _minutes()
+    by_rep = RepCourtSerializer(many=True)
+    held_longest = HeldLeadSerializer(
+        many=True,
+        help_text=gettext_lazy("The leads held longest right now, only those you may open."),
+    )
+
+
+class CourtTimeSerializer(serializers.Serializer):
+    marketing = MarketingCourtSerializer()
+    sales = SalesCourtSerializer()
+
+
+class AttemptsSerializer(serializers.Serializer):
+    attempted = serializers.IntegerField()
+    connected = serializers.IntegerField()
+    median_before_connect = serializers.FloatField(allow_null=True)
+    unreached_after = serializers.IntegerField()
+    unreached = serializers.IntegerField()
+    unreached_share = serializers.FloatField(allow_null=True, help_text=SHARE)
+
+
+class RepHonestySerializer(serializers.Serializer):
+    rep = serializers.IntegerField()
+    contacts = serializers.IntegerField()
+    logged_late = serializers.IntegerField()
+    late_share = serializers.FloatField()
+
+
+class HonestySerializer(serializers.Serializer):
+    contacts = serializers.IntegerField()
+    logged_late = serializers.IntegerField()
+    late_share = serializers.FloatField(allow_null=True, help_text=SHARE)
+    by_rep = RepHonestySerializer(many=True)
+
+
 class FunnelSerializer(serializers.Serializer):
     """The shape of leads.reporting.stats.funnel_json (SPEC §6); documentation only."""
 
@@ -583,6 +688,10 @@ class FunnelSerializer(serializers.Serializer):
     median_hours_to_first_contact = serializers.FloatField(allow_null=True)
     win_rate = serializers.FloatField(allow_null=True)
     ball_dropped = BallDroppedSerializer()
+    speed_to_lead = SpeedToLeadSerializer()
+    court_time = CourtTimeSerializer()
+    attempts = AttemptsSerializer()
+    honesty = HonestySerializer()
 
 
 class FunnelView(APIView):

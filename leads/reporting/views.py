@@ -101,9 +101,60 @@ def _fmt(value):
     return value
 
 
+def _speed_rows(speed):
+    """Speed to lead as CSV rows: each reach's bands, then its times in minutes, under the
+    same four columns (the times in the leads column, as the funnel table does)."""
+    rows = []
+    for reach, data in speed.items():
+        rows += [
+            [reach, band["key"], band["count"], _fmt(band["share"])] for band in data["bands"]
+        ]
+        rows += [
+            [reach, "median_minutes", _fmt(data["median"]), ""],
+            [reach, "p90_minutes", _fmt(data["p90"]), ""],
+        ]
+        for share in ("marketing_share", "sales_share"):
+            rows += [
+                [reach, f"{share}_median_minutes", _fmt(data[share]["median"]), ""],
+                [reach, f"{share}_p90_minutes", _fmt(data[share]["p90"]), ""],
+            ]
+    return rows
+
+
+def _court_rows(court):
+    """Court time as CSV rows: each side's median over all its leads (an empty campaign or
+    rep cell), then per campaign (marketing) or per rep (sales)."""
+    marketing, sales = court["marketing"], court["sales"]
+    return (
+        [["marketing", "", _fmt(marketing["median"])]]
+        + [["marketing", r["campaign"].name, _fmt(r["median"])] for r in marketing["by"]]
+        + [["sales", "", _fmt(sales["median"])]]
+        + [["sales", r["rep"].get_username(), _fmt(r["median"])] for r in sales["by"]]
+    )
+
+
+def _held_rows(court):
+    """The leads each side holds longest now; speed_and_court picked them in the reader's
+    scope, so a rep's CSV names only leads they may open."""
+    return [
+        [
+            side,
+            lead.pk,
+            str(lead),
+            lead.court_minutes,
+            lead.owner.get_username() if lead.owner else "",
+            lead.campaign.name if lead.campaign else "",
+        ]
+        for side in ("marketing", "sales")
+        for lead in court[side]["held_longest"]
+    ]
+
+
 def _tables(context):
     """name -> (header, rows) for every table on the page."""
     funnel = context["funnel"]
+    clock = context["clock"]
+    attempts, honesty = clock["attempts"], clock["honesty"]
     return {
         "funnel": (
             ["step", "leads", "conversion_from_previous"],
@@ -275,6 +326,35 @@ def _tables(context):
                 for h in context["false_rejections"]
             ],
         ),
+        "speed_to_lead": (["reach", "band", "leads", "share"], _speed_rows(clock["speed"])),
+        "court_time": (
+            ["side", "campaign_or_rep", "median_minutes"],
+            _court_rows(clock["court"]),
+        ),
+        "held_longest": (
+            ["side", "lead_id", "lead", "minutes", "owner", "campaign"],
+            _held_rows(clock["court"]),
+        ),
+        "attempts": (
+            ["measure", "value"],
+            [
+                ["attempted", attempts["attempted"]],
+                ["connected", attempts["connected"]],
+                ["median_before_connect", _fmt(attempts["median_before_connect"])],
+                ["unreached_after", attempts["after"]],
+                ["unreached", attempts["unreached"]],
+                ["unreached_share", _fmt(attempts["unreached_share"])],
+            ],
+        ),
+        "honesty": (
+            ["rep", "contacts", "logged_late", "late_share"],
+            [
+                [r["rep"].get_username(), r["contacts"], r["late"], _fmt(r["late_share"])]
+                for r in honesty["by_rep"]
+            ]
+            # Everyone's together last, with an empty rep cell like court_time's overall rows.
+            + [["", honesty["contacts"], honesty["late"], _fmt(honesty["late_share"])]],
+        ),
         "weekly": (
             ["week", "generated", "mql", "handed_off", "accepted", "contacted_in_sla", "won"],
             [
@@ -303,6 +383,11 @@ TABLES = (
     "objections",
     "false_rejections",
     "weekly",
+    "speed_to_lead",
+    "court_time",
+    "held_longest",
+    "attempts",
+    "honesty",
 )
 
 

@@ -3,6 +3,8 @@
 import yaml
 from django.test import Client
 
+from leads.models import Stage
+
 
 def test_schema_is_openapi_3_and_public(db):
     response = Client().get("/api/v1/schema/")
@@ -60,3 +62,41 @@ def test_funnel_is_documented(db):
     operation = schema["paths"]["/api/v1/funnel/"]["get"]
     names = {p["name"] for p in operation["parameters"]}
     assert {"start", "end", "campaign", "channel", "owner"} <= names
+
+
+def conforms(value, schema, components, path="funnel"):
+    """Check ``value`` against an OpenAPI schema of the kind drf-spectacular writes: every
+    property there and none more, each leaf's JSON type, null only where nullable."""
+    if "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[1]]
+    if value is None:
+        assert schema.get("nullable"), f"{path} is null"
+        return
+    kind = schema.get("type", "object")
+    if kind == "object":
+        assert set(value) == set(schema["properties"]), path
+        for key, sub in schema["properties"].items():
+            conforms(value[key], sub, components, f"{path}.{key}")
+    elif kind == "array":
+        assert isinstance(value, list), path
+        for i, item in enumerate(value):
+            conforms(item, schema["items"], components, f"{path}[{i}]")
+    else:
+        types = {"integer": int, "number": (int, float), "string": str}
+        assert isinstance(value, types[kind]) and not isinstance(value, bool), path
+
+
+def test_funnel_schema_matches_the_answer(client_as, make_lead):
+    """FunnelSerializer only documents funnel_json: key for key, speed to lead, court time,
+    attempts and honesty included, with a lead in each list so their items are checked."""
+    make_lead(Stage.NEW)
+    make_lead(Stage.CONTACTED)
+    schema = yaml.safe_load(Client().get("/api/v1/schema/").content)
+    operation = schema["paths"]["/api/v1/funnel/"]["get"]
+    funnel = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    body = client_as("manager").get("/api/v1/funnel/").json()
+    court = body["court_time"]
+    assert court["marketing"]["held_longest"] and court["marketing"]["by_campaign"]
+    assert court["sales"]["held_longest"] and court["sales"]["by_rep"]
+    assert body["honesty"]["by_rep"]
+    conforms(body, funnel, schema["components"]["schemas"])
