@@ -224,6 +224,7 @@ class _LeadState:
 
     __slots__ = (*INPUT_FIELDS, *DEADLINE_FIELDS)
     FROM_ROW = INPUT_FIELDS[1:]  # all but campaign_id, in the seeder's row order
+    clock_start = Lead.clock_start
 
 
 class _ActivityState:

@@ -15,8 +15,11 @@ from .reader import MAX_BYTES, TARGETS
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
-        label=_("CSV file"),
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        label=_("CSV or text file"),
+        # Excel's "Unicode text" is a .txt, and tab-separated files are often .tsv.
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.tsv,.txt,text/csv,text/tab-separated-values,text/plain"}
+        ),
     )
     default_campaign = forms.ModelChoiceField(
         label=_("Campaign for rows without one"),
@@ -34,8 +37,11 @@ class ImportUploadForm(forms.Form):
         self.fields["default_campaign"].queryset = Campaign.objects.order_by("name")
         self.fields["file"].help_text = lazy_text(
             _(
-                "Exports from Salesforce or HubSpot work as they are. UTF-8 or Windows-1252, "
-                "comma or semicolon separated, at most 50 MB and %(rows)s rows."
+                "Exports from Salesforce, HubSpot, Pipedrive, Zoho, Mailchimp, LinkedIn and "
+                "Meta Lead Ads work as they are, and Excel's “CSV UTF-8” or “Unicode text”: "
+                "UTF-8, UTF-16 or Windows-1252, separated by commas, semicolons, tabs or "
+                "bars, at most 50 MB and %(rows)s rows. Save an .xlsx workbook as one of "
+                "these first."
             ),
             rows=reader.MAX_ROWS,
         )

@@ -553,15 +553,16 @@ def guess_date_order(values):
 
 def parse_when(value, date_order=DateOrder.DAY_FIRST):
     """An aware datetime from a date (and time) as the tools write it: ISO 8601 with or
-    without an offset (HubSpot, Meta, LeadFlow), or 31/12/2026 14:05 and 12/31/2026 2:05 PM
-    in ``date_order``; a time without an offset is the site's. None if unreadable."""
+    without an offset (HubSpot, Meta, LeadFlow), 31/12/2026 14:05 and 12/31/2026 2:05 PM
+    in ``date_order``, or 05 Nov 2026; a time without an offset is the site's. None if
+    unreadable."""
     value = value.strip()
     try:
         when = dt.datetime.fromisoformat(value)
     except ValueError:
         match = _LOCAL_DATE.match(value)
         if match is None:
-            return None
+            return _with_month_name(value)
         first, second, third, hour, minute, sec, half = match.groups()
         if len(first) == 4:
             year, month, day = first, second, third
@@ -582,6 +583,19 @@ def parse_when(value, date_order=DateOrder.DAY_FIRST):
     if timezone.is_naive(when):
         when = timezone.make_aware(when)
     return when
+
+
+# Dates with an English month name, as LinkedIn ("05 Nov 2026") and others write them.
+MONTH_NAME_FORMATS = ("%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y")
+
+
+def _with_month_name(value):
+    for fmt in MONTH_NAME_FORMATS:
+        try:
+            return timezone.make_aware(dt.datetime.strptime(value, fmt))
+        except ValueError:
+            continue
+    return None
 
 
 def parse_row(

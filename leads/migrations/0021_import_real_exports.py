@@ -4,35 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0020_speed_to_lead_statistics'),
+        ("leads", "0020_speed_to_lead_statistics"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importjob',
-            name='date_order',
-            field=models.CharField(choices=[('dmy', 'Day first (31/12/2026)'), ('mdy', 'Month first (12/31/2026)')], default='dmy', max_length=3),
+            model_name="importjob",
+            name="date_order",
+            field=models.CharField(
+                choices=[("dmy", "Day first (31/12/2026)"), ("mdy", "Month first (12/31/2026)")],
+                default="dmy",
+                max_length=3,
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='file_notes',
+            model_name="importjob",
+            name="file_notes",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='header_skip',
+            model_name="importjob",
+            name="header_skip",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='own_export',
+            model_name="importjob",
+            name="own_export",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='lead',
-            name='received_at',
+            model_name="lead",
+            name="received_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

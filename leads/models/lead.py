@@ -392,7 +392,8 @@ class Lead(models.Model):
         ]
 
     def __str__(self):
-        name = f"{self.first_name} {self.last_name}".strip()
+        # An imported subscriber may have only an email (or a phone): that names them.
+        name = f"{self.first_name} {self.last_name}".strip() or self.email or self.phone
         return f"{name} ({self.company})" if self.company else name
 
     def get_absolute_url(self):

@@ -222,9 +222,7 @@ def test_a_header_only_file_says_it_has_no_rows_and_offers_no_import(marketer_cl
 
 
 def test_a_file_without_one_good_row_says_so_and_offers_no_import(marketer_client, google):
-    upload(
-        marketer_client, f"{SALESFORCE}\nA,,a@x.test,,,,Google Ads,,\nB,Beta,,,,,Google Ads,,\n"
-    )
+    upload(marketer_client, f"{SALESFORCE}\nA,,,,+31 6 1,,Google Ads,,\nB,Beta,,,,,Google Ads,,\n")
     job = map_and_check(marketer_client, ImportJob.objects.latest("pk"))
     assert (job.total_rows, job.valid_rows, job.invalid_rows) == (2, 0, 2)
     body = page(marketer_client, job)
@@ -232,11 +230,11 @@ def test_a_file_without_one_good_row_says_so_and_offers_no_import(marketer_clien
     assert reverse("leads:import_confirm", args=[job.pk]) not in body
     assert "Upload another file" in body
     assert reverse("leads:import_mapping", args=[job.pk]) in body  # a default may fix it
-    assert "missing last name" in body and "missing email" in body
+    assert "missing name (a phone needs one)" in body and "no email and no phone number" in body
 
 
 def test_a_single_bad_row_is_named_in_the_singular(marketer_client, google):
-    upload(marketer_client, f"{SALESFORCE}\nA,,a@x.test,,,,Google Ads,,\n")
+    upload(marketer_client, f"{SALESFORCE}\nA,Alpha,,,,,Google Ads,,\n")
     job = map_and_check(marketer_client, ImportJob.objects.latest("pk"))
     assert "The row in the file cannot be imported" in page(marketer_client, job)
 

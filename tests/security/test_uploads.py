@@ -117,7 +117,7 @@ def test_a_file_over_fifty_megabytes_is_refused_with_its_reason(world, db, monke
     "content, message",
     [
         (b"", "The submitted file is empty."),
-        (b"\xff\xfe\x00\x00garbage\x00\x00", "This looks like a binary file"),
+        (b"\xff\xfe\x00\x00garbage\x00\x00", "not text LeadFlow can read"),
         (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "This looks like a binary file"),
     ],
     ids=["empty", "binary", "png"],
