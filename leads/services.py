@@ -360,10 +360,11 @@ def validate_rep(user):
     return user
 
 
-def next_round_robin_rep(at):
+def next_round_robin_rep(at, *, exclude=None):
     """The available rep who was assigned a lead longest ago (never first), marked as
-    assigned now. Reps' profile rows are locked so concurrent handoffs take turns."""
-    reps = list(roles.active_reps().order_by("pk"))
+    assigned now; never ``exclude`` (a rep the lead is taken from). Reps' profile rows are
+    locked so concurrent handoffs take turns."""
+    reps = list(roles.active_reps().exclude(pk=getattr(exclude, "pk", None)).order_by("pk"))
     for rep in reps:
         Profile.objects.get_or_create(user=rep)
     candidates = list(

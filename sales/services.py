@@ -31,7 +31,7 @@ from leads.models import (
     Stage,
     SystemNote,
 )
-from leads.services import note_assignment, validate_rep
+from leads.services import next_round_robin_rep, note_assignment, validate_rep
 from leads.sla.calendar import SLA, handoff_terms
 
 from .models import (
@@ -60,6 +60,10 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 FOLLOW_UP_HORIZON = dt.timedelta(days=2 * 366)
 # activity_log's default for next_follow_up_at: keep the lead's scheduled follow-up.
 UNCHANGED = object()
+
+
+# The note of a reassign by the escalation ladder, on its Handoff and the timeline.
+AUTO_REASSIGN_NOTE = gettext_lazy("Reassigned by the escalation ladder: no response in time.")
 
 
 def _pending_handoff(lead):
@@ -419,6 +423,15 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
     lifecycle.require_stage("reassign", lead)
     if lead.owner_id == to_user.pk:
         raise InvalidInput(_("This lead is already assigned to that rep."), field="to_user")
+    _reassign(lead, to_user=to_user, by=by, at=at, note=note)
+    return lead
+
+
+def _reassign(lead, *, to_user, by, at, note, why=None):
+    """The reassign itself (the caller holds the lead's lock): a Handoff record, the
+    holder's open sales flags closed as breaches, the new rep's clocks started, both told.
+    ``by`` None is LeadFlow itself (the escalation ladder), ``why`` what the previous
+    holder is told then."""
     previous = lead.owner
     pending = _pending_handoff(lead)
     if pending is not None:
@@ -449,9 +462,45 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
             kind=NotificationKind.REASSIGNED,
             lead=lead,
             actor=by,
-            text=lazy_text(gettext_lazy("Reassigned to %(rep)s."), rep=to_user.get_username()),
+            text=why
+            or lazy_text(gettext_lazy("Reassigned to %(rep)s."), rep=to_user.get_username()),
+            email=by is None,
         )
-    return lead
+
+
+def reassign_target(lead, at):
+    """The rep the escalation ladder gives an overdue lead to: the next available rep by
+    round-robin other than its holder, or None when there is nobody else."""
+    try:
+        return next_round_robin_rep(at, exclude=lead.owner)
+    except InvalidInput:
+        return None
+
+
+@transaction.atomic
+def lead_reassign_overdue(*, lead, at=None):
+    """The escalation ladder's last step (SPEC §4): a lead still waiting for its response
+    past the policy's escalation and reassign delays goes to the next eligible rep. Returns
+    the new rep, or None when the lead was answered meanwhile or nobody else is eligible
+    (it then stays where it is; its response_reassigned flag says so)."""
+    lead, at = lifecycle.lock_now(lead, at)
+    if lead.stage != Stage.HANDED_OFF:
+        return None
+    to_user = reassign_target(lead, at)
+    if to_user is None:
+        return None
+    _reassign(
+        lead,
+        to_user=to_user,
+        by=None,
+        at=at,
+        note=str(AUTO_REASSIGN_NOTE),
+        why=lazy_text(
+            gettext_lazy("No response in time: reassigned to %(rep)s by the escalation rules."),
+            rep=to_user.get_username(),
+        ),
+    )
+    return to_user
 
 
 @transaction.atomic

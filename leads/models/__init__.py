@@ -44,6 +44,7 @@ from .lead import (
 from .reporting import CohortStats, RepStats, StatsState
 from .sla import (
     CALENDAR_TIME_FIELDS,
+    OPTIONAL_THRESHOLD_FIELDS,
     THRESHOLD_FIELDS,
     TRIAGE_FIELDS,
     WORKING_TIME_FIELDS,
@@ -91,6 +92,7 @@ __all__ = [
     "TRIAGE_FIELDS",
     "WORKING_TIME_FIELDS",
     "CALENDAR_TIME_FIELDS",
+    "OPTIONAL_THRESHOLD_FIELDS",
     "THRESHOLD_FIELDS",
     "Holiday",
     "DeadlineRecompute",

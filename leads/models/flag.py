@@ -17,6 +17,9 @@ class FlagKind(models.TextChoices):
     FOLLOW_UP_OVERDUE = "follow_up_overdue", _("Follow-up overdue")
     STALLED = "stalled", _("Stalled")
     UNCONVERTED = "unconverted", _("Unconverted")
+    # The escalation ladder after response_overdue (SPEC §4).
+    RESPONSE_ESCALATED = "response_escalated", _("Response overdue: escalated")
+    RESPONSE_REASSIGNED = "response_reassigned", _("Response overdue: reassigned by the rules")
 
 
 FLAG_SIDE = {
@@ -28,6 +31,8 @@ FLAG_SIDE = {
     FlagKind.FOLLOW_UP_OVERDUE: Side.SALES,
     FlagKind.STALLED: Side.SALES,
     FlagKind.UNCONVERTED: Side.SALES,
+    FlagKind.RESPONSE_ESCALATED: Side.SALES,
+    FlagKind.RESPONSE_REASSIGNED: Side.SALES,
 }
 
 # The lead deadline column each flag kind compares with now.
@@ -40,6 +45,8 @@ FLAG_DEADLINE = {
     FlagKind.FOLLOW_UP_OVERDUE: "follow_up_due_at",
     FlagKind.STALLED: "stale_due_at",
     FlagKind.UNCONVERTED: "convert_due_at",
+    FlagKind.RESPONSE_ESCALATED: "escalation_due_at",
+    FlagKind.RESPONSE_REASSIGNED: "reassign_due_at",
 }
 
 

@@ -324,6 +324,10 @@ class Lead(models.Model):
     follow_up_due_at = models.DateTimeField(null=True, blank=True)
     stale_due_at = models.DateTimeField(null=True, blank=True)
     convert_due_at = models.DateTimeField(null=True, blank=True)
+    # The escalation ladder after the response deadline (SLAPolicy.escalation_minutes,
+    # auto_reassign_minutes), armed once per handoff.
+    escalation_due_at = models.DateTimeField(null=True, blank=True)
+    reassign_due_at = models.DateTimeField(null=True, blank=True)
 
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -387,6 +391,8 @@ class Lead(models.Model):
                     "follow_up_due_at",
                     "stale_due_at",
                     "convert_due_at",
+                    "escalation_due_at",
+                    "reassign_due_at",
                 )
             ),
         ]

@@ -27,10 +27,14 @@ WORKING_TIME_FIELDS = (
     "response_minutes",
     "first_contact_minutes",
     "follow_up_grace_minutes",
+    "escalation_minutes",
+    "auto_reassign_minutes",
 )
 # ... and those that stay calendar time (weeks without activity are weeks).
 CALENDAR_TIME_FIELDS = ("stalled_minutes", "unconverted_minutes")
 THRESHOLD_FIELDS = WORKING_TIME_FIELDS + CALENDAR_TIME_FIELDS
+# The escalation ladder's delays may be 0: that step is off.
+OPTIONAL_THRESHOLD_FIELDS = ("escalation_minutes", "auto_reassign_minutes")
 
 
 class SLAPolicy(models.Model):
@@ -59,6 +63,17 @@ class SLAPolicy(models.Model):
     first_contact_minutes = models.PositiveIntegerField(_("first contact"), default=48 * HOUR)
     follow_up_grace_minutes = models.PositiveIntegerField(
         _("follow-up overdue after"), default=24 * HOUR
+    )
+    # The escalation ladder (SPEC §4), each step once per handoff: when the response is
+    # overdue the rep is told (response_overdue); this much later the team lead and the
+    # managers (the response_escalated flag); and, when set, this much later again the
+    # lead is reassigned by the assignment rules (response_reassigned). 0: no such step.
+    escalation_minutes = models.PositiveIntegerField(
+        _("escalate to the team lead and managers after (beyond the response threshold)"),
+        default=4 * HOUR,
+    )
+    auto_reassign_minutes = models.PositiveIntegerField(
+        _("reassign by the rules after (beyond the escalation; 0 = never)"), default=0
     )
     stalled_minutes = models.PositiveIntegerField(
         _("stalled after (without activity)"), default=14 * DAY

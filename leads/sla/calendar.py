@@ -168,7 +168,8 @@ def _take_terms(lead, policy):
 
 
 def refresh_deadlines(lead, sla=None):
-    """Set the lead's eight deadline columns from its state (in memory; the caller saves).
+    """Set the lead's deadline columns (DEADLINE_FIELDS) from its state (in memory: the
+    caller saves).
     Thresholds in WORKING_TIME_FIELDS follow business hours when they are on; the stalled
     and unconverted ones stay calendar time. The response and first-contact deadlines
     follow the contract of the latest handoff (TERMS_FIELDS, taken here when the lead was
@@ -204,6 +205,22 @@ def refresh_deadlines(lead, sla=None):
     lead.response_due_at = (
         add(handed, lead.sla_response_minutes)
         if stage == Stage.HANDED_OFF and lead.last_handed_off_at
+        else None
+    )
+    # The escalation ladder, once per handoff: armed while nobody took the lead over since
+    # it was handed off (a claim or a reassign starts the new holder's clocks, and the
+    # ladder is not climbed a second time for the same handoff).
+    first_holder = lead.sales_clock_at is None or (
+        lead.last_handed_off_at is not None and lead.sales_clock_at <= lead.last_handed_off_at
+    )
+    lead.escalation_due_at = (
+        add(lead.response_due_at, policy.escalation_minutes)
+        if lead.response_due_at and first_holder and policy.escalation_minutes
+        else None
+    )
+    lead.reassign_due_at = (
+        add(lead.escalation_due_at, policy.auto_reassign_minutes)
+        if lead.escalation_due_at and policy.auto_reassign_minutes
         else None
     )
     contacted_since_handoff = (
@@ -251,6 +268,8 @@ DEADLINE_FIELDS = (
     "follow_up_due_at",
     "stale_due_at",
     "convert_due_at",
+    "escalation_due_at",
+    "reassign_due_at",
 )
 
 
@@ -329,7 +348,20 @@ def deadline_expressions(policy):
         # has none: the policy's), as an interval.
         return Minutes(Coalesce(F(field), Value(fallback)))
 
+    response_due = Q(stage=Stage.HANDED_OFF, last_handed_off_at__isnull=False)
+    response = handed + contract("sla_response_minutes", policy.response_minutes)
+    first_holder = Q(sales_clock_at__isnull=True) | Q(sales_clock_at__lte=F("last_handed_off_at"))
+    escalation = response + minutes["escalation_minutes"]
+    ladder = response_due & first_holder
     return {
+        "escalation_due_at": (
+            case(ladder, escalation) if policy.escalation_minutes else Value(None)
+        ),
+        "reassign_due_at": (
+            case(ladder, escalation + minutes["auto_reassign_minutes"])
+            if policy.escalation_minutes and policy.auto_reassign_minutes
+            else Value(None)
+        ),
         # An inquiry type outside InquiryType (none today) takes "other"'s threshold, as in
         # SLAPolicy.triage_minutes.
         "triage_due_at": Case(
@@ -345,10 +377,7 @@ def deadline_expressions(policy):
             & (Q(rejected_at__isnull=False) | Q(dispute_ruled_at__isnull=False)),
             rejection_clock + minutes["rejection_unactioned_minutes"],
         ),
-        "response_due_at": case(
-            Q(stage=Stage.HANDED_OFF, last_handed_off_at__isnull=False),
-            handed + contract("sla_response_minutes", policy.response_minutes),
-        ),
+        "response_due_at": case(response_due, response),
         "contact_due_at": case(
             with_sales
             & Q(last_handed_off_at__isnull=False)

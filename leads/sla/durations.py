@@ -72,7 +72,7 @@ class DurationInput(forms.TextInput):
 
 class MinutesField(forms.Field):
     """A duration typed in minutes, hours or days, cleaned to a whole number of minutes from
-    1 up to ``max_minutes``."""
+    ``min_minutes`` (1, or 0 where 0 turns something off) up to ``max_minutes``."""
 
     widget = DurationInput
     default_error_messages = {
@@ -81,8 +81,9 @@ class MinutesField(forms.Field):
         "max_value": gettext_lazy("Enter a duration of at most %(max)s."),
     }
 
-    def __init__(self, *, max_minutes, **kwargs):
+    def __init__(self, *, max_minutes, min_minutes=1, **kwargs):
         self.max_minutes = max_minutes
+        self.min_minutes = min_minutes
         super().__init__(**kwargs)
 
     def widget_attrs(self, widget):
@@ -105,7 +106,7 @@ class MinutesField(forms.Field):
         super().validate(value)
         if value is None:
             return
-        if value < 1:
+        if value < self.min_minutes:
             raise forms.ValidationError(self.error_messages["min_value"], code="min_value")
         if value > self.max_minutes:
             raise forms.ValidationError(

@@ -12,7 +12,13 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 
-from ..models import THRESHOLD_FIELDS, TRIAGE_FIELDS, Holiday, SLAPolicy
+from ..models import (
+    OPTIONAL_THRESHOLD_FIELDS,
+    THRESHOLD_FIELDS,
+    TRIAGE_FIELDS,
+    Holiday,
+    SLAPolicy,
+)
 from .durations import MinutesField
 from .services import ACTIVITY_FIELDS, ACTIVITY_LIMITS, CALENDAR_FIELDS, MAX_MINUTES
 
@@ -37,6 +43,7 @@ def _limit_thresholds(form):
             label=triage_labels.get(name, model_field.label),
             initial=model_field.initial,  # the model's default, for a form without instance
             max_minutes=MAX_MINUTES[name],
+            min_minutes=0 if name in OPTIONAL_THRESHOLD_FIELDS else 1,
         )
 
 
@@ -58,6 +65,21 @@ def _threshold_rows():
             Row(Column("response_minutes"), Column("first_contact_minutes")),
             Row(Column("follow_up_grace_minutes")),
             Row(Column("stalled_minutes"), Column("unconverted_minutes")),
+        ),
+        Fieldset(
+            _("Escalation when the response is overdue"),
+            HTML(
+                format_html(
+                    '<p class="form-text mt-0">{}</p>',
+                    _(
+                        "The rep is told when the response is overdue; this long after, "
+                        "their team lead and the managers; and, if set, this long after "
+                        "that the lead goes to the next eligible rep. Once per handoff; "
+                        "0 turns a step off."
+                    ),
+                )
+            ),
+            Row(Column("escalation_minutes"), Column("auto_reassign_minutes")),
         ),
     )
 

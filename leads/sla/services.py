@@ -19,6 +19,7 @@ from leadflow.jobs import enqueue, queued
 
 from ..models import (
     CALENDAR_TIME_FIELDS,
+    OPTIONAL_THRESHOLD_FIELDS,
     THRESHOLD_FIELDS,
     WORKING_TIME_FIELDS,
     DeadlineRecompute,
@@ -45,15 +46,19 @@ ACTIVITY_LIMITS = {"late_grace_minutes": (0, 365 * DAY), "unreached_attempts": (
 
 
 def validate_thresholds(data):
-    """Every threshold a whole number of minutes from 1 up to its MAX_MINUTES."""
+    """Every threshold a whole number of minutes from 1 (0 for the escalation ladder's,
+    which turns that step off) up to its MAX_MINUTES."""
     for name in THRESHOLD_FIELDS:
         value = data.get(name)
         top = MAX_MINUTES[name]
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
-            raise InvalidInput(
-                _("Enter a duration from 1 minute to %(max)s.") % {"max": format_minutes(top)},
-                field=name,
+        low = 0 if name in OPTIONAL_THRESHOLD_FIELDS else 1
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= top:
+            message = (
+                _("Enter 0 (off) or a duration up to %(max)s.")
+                if low == 0
+                else _("Enter a duration from 1 minute to %(max)s.")
             )
+            raise InvalidInput(message % {"max": format_minutes(top)}, field=name)
 
 
 def validate_activity_policy(data):

@@ -18,7 +18,7 @@ from leadflow.models import NotificationKind
 from leadflow.notifications.emails import send_templated
 from leadflow.notifications.notify import notify
 
-from ..models import Flag
+from ..models import Flag, FlagKind
 
 log = logging.getLogger(__name__)
 User = get_user_model()
@@ -95,9 +95,23 @@ def _mark_notified(flag, lease, now):
     )
 
 
+# Flag kinds that act instead of telling: kind -> service(lead=, at=). The sales app
+# registers the reassign (sales.apps), which this layer below the services cannot import.
+ACTIONS = {}
+
+
+def team_leads_of(user):
+    """The team leads of ``user``'s sales teams (none until teams exist)."""
+    return []
+
+
 def flag_recipients(flag, managers):
-    """The flag's responsible user if active, else every active manager (SPEC §4)."""
+    """The flag's responsible user if active, else every active manager (SPEC §4). An
+    escalation goes over the rep's head: to the team leads of their teams and the managers."""
     user = flag.responsible
+    if flag.kind == FlagKind.RESPONSE_ESCALATED:
+        leads = [u for u in team_leads_of(user) if u.is_active] if user is not None else []
+        return list({u.pk: u for u in [*leads, *managers]}.values())
     if user is not None and user.is_active:
         return [user]
     return managers
@@ -113,11 +127,18 @@ def _flag_text(flag):
 def _deliver(flag, recipients, lease, now):
     """In-app notification and email for each recipient, and the flag marked notified:
     all or nothing per flag, in one transaction that commits after the mails went out.
-    Returns the number of emails, or None when the flag's lease was lost."""
+    Returns the number of emails, or None when the flag's lease was lost.
+
+    The escalation ladder's last step acts instead of telling: a response_reassigned flag
+    reassigns its lead by the rules (the reassign tells both reps), in the transaction
+    that marks it done, so two drains never reassign a lead twice."""
     emails = 0
     with transaction.atomic():
         if not _mark_notified(flag, lease, now):
             return None
+        if flag.kind in ACTIONS:
+            ACTIONS[flag.kind](lead=flag.lead, at=now)
+            return 0
         for user in recipients:
             # In the recipient's language: the notification's text and the email.
             with translation.override(user_language(user)):

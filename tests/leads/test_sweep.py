@@ -15,6 +15,7 @@ from leadflow.errors import InvalidInput
 from leads import services as marketing
 from leads.models import Flag, FlagKind, Lead, Side, Stage, SweepRun
 from leads.sweep.flags import sweep_flags
+from leads.sweep.outbox import active_managers
 from sales import services as sales
 
 from .. import factories
@@ -414,7 +415,8 @@ def test_flag_leads_command_prints_counts_per_kind(clock, make_lead):
     assert counts["response_overdue"] == [1, 0]
     assert counts["first_contact_overdue"] == [1, 0]
     assert counts["mql_waiting"] == [0, 0]
-    assert counts["total"] == [2, 0]
+    assert counts["response_escalated"] == [1, 0]  # 24 h + 4 h: the team lead and managers
+    assert counts["total"] == [3, 0]
     assert "notified by the worker" in text
     _text, counts = command()
     assert counts["total"] == [0, 0]
@@ -428,16 +430,19 @@ def test_flag_leads_can_notify_or_mark_the_backlog_notified(clock, make_lead, re
     make_lead(Stage.MQL)
     clock.at(T0 + 3 * D)
     text, _counts = command("--mark-notified")
-    assert "Marked 3 flag(s) as notified" in text
+    assert "Marked 4 flag(s) as notified" in text  # and the first lead's escalation
     assert mail.outbox == []
     assert not Flag.objects.filter(notified_at__isnull=True).exists()
 
     make_lead(Stage.HANDED_OFF)
     clock.at(T0 + 5 * D)
     text, counts = command("--notify")
-    assert counts["total"] == [2, 0]
-    assert "Notified 2 flag(s)." in text
-    assert [e.to for e in mail.outbox] == [[rep.email], [rep.email]]
+    assert counts["total"] == [3, 0]
+    assert "Notified 3 flag(s)." in text
+    # The rep's two flags to the rep; the escalation over their head to the managers.
+    managers = sorted(u.email for u in active_managers() if u.email)
+    assert managers
+    assert sorted(e.to[0] for e in mail.outbox) == sorted([rep.email, rep.email, *managers])
 
 
 def test_an_incremental_sweep_only_looks_at_what_changed_and_a_full_one_repairs_the_rest(
@@ -507,5 +512,5 @@ def test_the_sweep_issues_the_same_statements_for_10_and_100_leads(clock, make_l
     assert Lead.objects.count() == 100
     assert counts[0] == counts[1]
     # Per flag kind one resolve and one raise, plus the watermarks, the re-point, the
-    # SweepRun and (full) its pruning: 8 kinds make 19 and 20.
-    assert counts[0] == (20 if full else 19)
+    # SweepRun and (full) its pruning: 11 kinds make 23 and 24.
+    assert counts[0] == (24 if full else 23)

@@ -23,6 +23,9 @@ from .conftest import T0, D, H
 pytestmark = pytest.mark.django_db
 
 DELAYS = {FlagKind.RESPONSE_OVERDUE, FlagKind.FIRST_CONTACT_OVERDUE}
+# ... and by T0 + 49 h the escalation ladder's first step too (24 h + 4 h), against the
+# same holder.
+LAPSES = DELAYS | {FlagKind.RESPONSE_ESCALATED}
 
 
 def open_kinds(lead):
@@ -54,7 +57,7 @@ def test_a_rep_who_claims_an_overdue_queued_lead_is_not_penalised(
     lead = make_lead("handed_off", owner=None)  # in the queue since T0
     clock.at(T0 + 49 * H)
     sweep()
-    assert open_kinds(lead) == DELAYS
+    assert open_kinds(lead) == LAPSES
     assert set(Flag.objects.values_list("responsible", flat=True)) == {None}  # the managers
 
     clock.at(T0 + 50 * H)
@@ -63,7 +66,7 @@ def test_a_rep_who_claims_an_overdue_queued_lead_is_not_penalised(
     # The queue's lapses are closed as breaches on the managers' record, not the rep's.
     closed = Flag.objects.filter(lead=lead)
     assert {(f.kind, f.responsible_id, f.resolved_at, f.closed_as_breach) for f in closed} == {
-        (kind, None, T0 + 50 * H, True) for kind in DELAYS
+        (kind, None, T0 + 50 * H, True) for kind in LAPSES
     }
     assert open_kinds(lead) == set()
     assert scorecard_flags()["rep1"] == (0, 0)
@@ -86,8 +89,8 @@ def test_a_reassign_does_not_erase_the_breach_from_the_previous_reps_scorecard(
     lead = make_lead("handed_off")  # handed to rep1 at T0
     clock.at(T0 + 49 * H)
     sweep()
-    assert open_kinds(lead) == DELAYS
-    assert scorecard_flags() == {"rep1": (2, 2), "rep2": (0, 0)}
+    assert open_kinds(lead) == LAPSES
+    assert scorecard_flags() == {"rep1": (3, 3), "rep2": (0, 0)}
 
     clock.at(T0 + 50 * H)
     sales.lead_reassign(lead=lead, by=manager, to_user=other_rep)
@@ -99,8 +102,8 @@ def test_a_reassign_does_not_erase_the_breach_from_the_previous_reps_scorecard(
     }
     # The scorecard keeps rep1's breaches, unfiltered and under the salesperson filter;
     # rep2, who owns the lead now, has none.
-    assert scorecard_flags() == {"rep1": (2, 0), "rep2": (0, 0)}
-    assert scorecard_flags(owner=rep) == {"rep1": (2, 0)}
+    assert scorecard_flags() == {"rep1": (3, 0), "rep2": (0, 0)}
+    assert scorecard_flags(owner=rep) == {"rep1": (3, 0)}
     assert scorecard_flags(owner=other_rep) == {"rep2": (0, 0)}
     html = manager_client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
     assert "Flag closed as a breach: Response overdue" in html

@@ -39,8 +39,9 @@ def test_two_sweeps_racing_raise_each_flag_once(clock, make_lead, full):
     pairs = list(open_flags.values_list("lead_id", "kind"))
     assert len(pairs) == len(set(pairs)), "a duplicate open flag"
     assert sum(r.total_raised for r in results) == len(pairs)
-    # 12 of each stage: mql 1 kind, rejected 1, handed_off 3, accepted 3, contacted 2.
-    assert len(pairs) == 12 * (1 + 1 + 3 + 3 + 2)
+    # 12 of each stage: mql 1 kind, rejected 1, handed_off 4 (with the escalation),
+    # accepted 3, contacted 2.
+    assert len(pairs) == 12 * (1 + 1 + 4 + 3 + 2)
     assert open_flags.filter(kind=FlagKind.UNCONVERTED).count() == 36
 
     # And resolving races too: both resolve nothing twice.

@@ -109,8 +109,7 @@ def test_beat_fires_the_sweep_on_a_worker_which_raises_a_flag_and_emails_the_rep
             + (logs / "worker.log").read_text()[-5000:]
         )
 
-    flag = Flag.objects.get(lead=lead)
-    assert flag.kind == FlagKind.RESPONSE_OVERDUE
+    flag = Flag.objects.get(lead=lead, kind=FlagKind.RESPONSE_OVERDUE)
     assert flag.responsible == rep
     assert flag.notified_at is not None
     [email] = [text for text in emails if f"/leads/{lead.pk}/" in text]
