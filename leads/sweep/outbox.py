@@ -161,7 +161,9 @@ def _deliver_to(flag, user):
                 "lead": flag.lead,
                 "flag": flag,
                 "recipient": user,
-                "for_managers": flag.responsible_id is None or not flag.responsible.is_active,
+                "for_managers": flag.kind != FlagKind.RESPONSE_ESCALATED
+                and (flag.responsible_id is None or not flag.responsible.is_active),
+                "escalated": flag.kind == FlagKind.RESPONSE_ESCALATED,
             },
         )
         return 1

@@ -44,7 +44,9 @@ def test_the_team_lead_and_managers_hear_of_an_unanswered_lead_after_the_further
     # ... and told over their head: the managers (and the team leads of their teams).
     managers = {u.email for u in active_managers() if u.email}
     assert {e.to[0] for e in mail.outbox if "escalated" in e.subject.lower()} == managers
-    assert rep.email not in {e.to[0] for e in mail.outbox if "escalated" in e.subject.lower()}
+    escalations = [e for e in mail.outbox if "escalated" in e.subject.lower()]
+    assert rep.email not in {e.to[0] for e in escalations}
+    assert all("you are told as their team lead or a manager" in e.body for e in escalations)
     assert manager.notifications.filter(lead=lead, kind="flag_raised").count() == 1
     drain_flag_outbox()
     assert manager.notifications.filter(lead=lead, kind="flag_raised").count() == 1
