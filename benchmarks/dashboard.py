@@ -26,9 +26,116 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
 
-RAW_SQL = [
-    # Funnel, contact in SLA and where the ball dropped.
+# Speed to lead, court time, attempts (SPEC §5; leads/reporting/definitions.py). An
+# inquiry is a marketing-origin lead; the band bounds are the minutes of SPEED_BANDS.
+INQUIRY = "origin = 'marketing'"
+BANDS = (
+    ("within_5_min", None, 5),
+    ("within_1_h", 5, 60),
+    ("within_24_h", 60, 1440),
+    ("over_24_h", 1440, None),
+)
+
+
+def _band_counts(reached_at):
+    """count(*) FILTER of each band of one reach, then of the inquiries that never reached it."""
+    out = []
+    for _name, low, high in BANDS:
+        cond = [INQUIRY, f"{reached_at} IS NOT NULL"]
+        if low is not None:
+            cond.append(f"{reached_at} > created_at + make_interval(mins => {low})")
+        if high is not None:
+            cond.append(f"{reached_at} <= created_at + make_interval(mins => {high})")
+        out.append(f"count(*) FILTER (WHERE {' AND '.join(cond)})")
+    out.append(f"count(*) FILTER (WHERE {INQUIRY} AND {reached_at} IS NULL)")
+    return ",\n           ".join(out)
+
+
+# {side: (its stored minutes, the stages in which it holds the lead, its population)}
+COURT = {
+    "marketing": ("marketing_court_minutes", "('new', 'mql', 'rejected')", f"l.{INQUIRY}"),
+    "sales": (
+        "sales_court_minutes",
+        "('handed_off', 'accepted', 'contacted', 'opportunity')",
+        "l.handed_off_at IS NOT NULL",
+    ),
+}
+
+
+def _court(side):
+    """A side's active court minutes as of %(now)s (definitions.court_minutes)."""
+    stored, stages, _population = COURT[side]
+    return (
+        f"CASE WHEN l.stage IN {stages} AND l.court_since IS NOT NULL AND l.court_since < %(now)s"
+        f" THEN l.{stored} + floor(date_part('epoch', %(now)s - l.court_since) / 60)::integer"
+        f" ELSE l.{stored} END"
+    )
+
+
+def _percentiles():
+    """Every overall percentile of the cohort in one pass (percentiles.cohort_percentiles)."""
+    spans = {
+        "attempt": ("l.first_contact_at IS NOT NULL", "l.first_contact_at"),
+        "connect": ("l.first_connect_at IS NOT NULL", "l.first_connect_at"),
+    }
+    out = []
+    for reached, later in spans.values():
+        for a, b in (
+            (later, "l.created_at"),
+            ("l.handed_off_at", "l.created_at"),
+            (later, "l.handed_off_at"),
+        ):
+            for fraction in (0.5, 0.9):
+                out.append(
+                    f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY date_part('epoch', {a} - {b}) / 60.0)"
+                    f" FILTER (WHERE l.{INQUIRY} AND {reached})"
+                )
+    for side in ("marketing", "sales"):
+        out.append(
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {_court(side)})"
+            f" FILTER (WHERE {COURT[side][2]})"
+        )
+    out.append(
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY l.attempts_before_connect)"
+        f" FILTER (WHERE l.{INQUIRY} AND l.first_connect_at IS NOT NULL)"
+    )
+    return ",\n       ".join(out)
+
+
+COHORT = "l.created_at >= %(start)s AND l.created_at < %(end)s"
+# The percentiles, per-group court medians and held-longest lists: the page reads them
+# from the raw leads, so sql-pre and sql-raw both run these.
+CLOCK_RAW_SQL = [
+    f"SELECT {_percentiles()}\nFROM leads_lead l WHERE {COHORT}",
+    f"""
+    SELECT l.campaign_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY {_court("marketing")})
+    FROM leads_lead l WHERE {COHORT} AND {COURT["marketing"][2]}
+      AND l.campaign_id IS NOT NULL GROUP BY l.campaign_id
+    """,
+    f"""
+    SELECT l.owner_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY {_court("sales")})
+    FROM leads_lead l WHERE {COHORT} AND {COURT["sales"][2]}
+      AND l.owner_id IS NOT NULL GROUP BY l.owner_id
+    """,
+    # The held-longest top 10 of each side: the ids from the cohort's index, then the rows.
+    *(
+        f"""
+    SELECT l.*, {_court(side)} AS court_minutes, u.*, c.*
+    FROM leads_lead l LEFT JOIN auth_user u ON u.id = l.owner_id
+    LEFT JOIN campaigns_campaign c ON c.id = l.campaign_id
+    WHERE l.id IN (
+      SELECT l.id FROM leads_lead l
+      WHERE {COHORT} AND {COURT[side][2]} AND l.stage IN {COURT[side][1]}
+      ORDER BY {_court(side)} DESC, l.created_at, l.id LIMIT 10)
+    ORDER BY court_minutes DESC, l.created_at, l.id
     """
+        for side in ("marketing", "sales")
+    ),
+]
+
+RAW_SQL = [
+    # Funnel, contact in SLA, where the ball dropped, speed-to-lead bands and unreached.
+    f"""
     SELECT count(*), count(mql_at), count(handed_off_at), count(accepted_at),
            count(first_contact_at), count(opportunity_at),
            count(*) FILTER (WHERE stage = 'won'), count(*) FILTER (WHERE stage = 'lost'),
@@ -38,7 +145,11 @@ RAW_SQL = [
            count(*) FILTER (WHERE dropped AND rejected),
            count(*) FILTER (WHERE dropped AND NOT rejected AND (sd OR short)),
            count(*) FILTER (WHERE dropped AND NOT rejected AND NOT (sd OR short) AND stage = 'lost'),
-           count(*) FILTER (WHERE dropped AND NOT rejected AND NOT sd AND stage <> 'lost')
+           count(*) FILTER (WHERE dropped AND NOT rejected AND NOT sd AND stage <> 'lost'),
+           {_band_counts("first_contact_at")},
+           {_band_counts("first_connect_at")},
+           count(*) FILTER (WHERE {INQUIRY} AND first_contact_at IS NOT NULL
+                            AND first_connect_at IS NULL AND attempts_before_connect >= %(attempts)s)
     FROM (
       SELECT l.*, (l.handed_off_at IS NOT NULL AND l.stage <> 'won') AS dropped,
              (l.rejected_at IS NOT NULL AND (l.accepted_at IS NULL OR l.accepted_at < l.rejected_at)) AS rejected,
@@ -99,9 +210,11 @@ RAW_SQL = [
     WHERE h.to_user_id IS NOT NULL AND l.created_at >= %(start)s AND l.created_at < %(end)s
     GROUP BY 1
     """,
-    # Follow-ups per rep; objections per rep and per campaign.
+    # Follow-ups and contacts (all, logged late) per rep; objections per rep and per campaign.
     """
-    SELECT a.user_id, count(*) FROM sales_activity a JOIN leads_lead l ON l.id = a.lead_id
+    SELECT a.user_id, count(*), count(*) FILTER (WHERE a.kind IN ('call', 'email', 'meeting')),
+           count(*) FILTER (WHERE a.kind IN ('call', 'email', 'meeting') AND a.logged_late)
+    FROM sales_activity a JOIN leads_lead l ON l.id = a.lead_id
     WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
       AND NOT EXISTS (SELECT 1 FROM sales_activity c WHERE c.corrects_id = a.id) GROUP BY 1
     """,
@@ -120,16 +233,25 @@ RAW_SQL = [
            count(*) FILTER (WHERE stage = 'won')
     FROM leads_lead WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY 1 ORDER BY 1
     """,
+    *CLOCK_RAW_SQL,
 ]
 
 PRE_SQL = [
-    """
+    f"""
     SELECT sum(generated), sum(mql), sum(handed_off), sum(accepted), sum(contacted),
            sum(opportunity), sum(won), sum(lost), sum(won_value), sum(contacted_in_sla),
            sum(dropped_marketing), sum(dropped_sales), sum(dropped_market), sum(dropped_in_progress),
            sum(rej_not_a_fit), sum(rej_no_budget), sum(rej_bad_contact_data), sum(rej_duplicate),
            sum(rej_spam), sum(rej_not_interested), sum(lost_price), sum(lost_competitor),
-           sum(lost_timing), sum(lost_no_decision), sum(lost_unresponsive), sum(lost_other)
+           sum(lost_timing), sum(lost_no_decision), sum(lost_unresponsive), sum(lost_other),
+           {
+        ", ".join(
+            f"sum(speed_{reach}_{band})"
+            for reach in ("attempt", "connect")
+            for band in (*(name for name, _low, _high in BANDS), "never")
+        )
+    },
+           sum(unreached)
     FROM leads_cohortstats WHERE day BETWEEN %(start_day)s AND %(end_day)s
     """,
     RAW_SQL[1],  # the median is read from the raw leads by the page too
@@ -158,6 +280,12 @@ PRE_SQL = [
            sum(obj_no_need), sum(obj_authority), sum(obj_other), sum(sflags_raised), sum(sflags_open)
     FROM leads_repstats WHERE day BETWEEN %(start_day)s AND %(end_day)s GROUP BY rep_id
     """,
+    # Honesty: each rep's contacts and the ones logged late.
+    """
+    SELECT rep_id, sum(contacts), sum(contacts_late)
+    FROM leads_repstats WHERE day BETWEEN %(start_day)s AND %(end_day)s GROUP BY rep_id
+    HAVING sum(contacts) > 0
+    """,
     """
     SELECT date_trunc('week', day), sum(generated), sum(mql), sum(handed_off), sum(accepted),
            sum(contacted_in_sla), sum(won)
@@ -170,6 +298,7 @@ PRE_SQL = [
       AND l.created_at >= %(start)s AND l.created_at < %(end)s
     ORDER BY l.closed_at DESC LIMIT 50
     """,
+    *CLOCK_RAW_SQL,
 ]
 
 
@@ -233,8 +362,11 @@ def main():
         reset_demo_data()
         Seeder(leads=args.leads, seed=args.seed).run()
         print(f"seeded {args.leads:,} leads in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
     if not stats.refresh():
         stats.rebuild()
+    # After a migration that marks the statistics stale this is a full rebuild.
+    print(f"statistics brought up to date: {time.perf_counter() - started:.1f} s")
     if not args.no_rebuild:
         started = time.perf_counter()
         stats.rebuild()
@@ -262,6 +394,7 @@ def main():
             "sla": sla,
             "attempts": attempts,
             "tz": str(timezone.get_current_timezone()),
+            "now": timezone.now(),
         }
         url = f"/dashboard/?start={start_day.isoformat()}&end={today.isoformat()}"
         filters = definitions.Filters(start=start_day, end=today)

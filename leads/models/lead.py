@@ -365,6 +365,27 @@ class Lead(models.Model):
                 condition=Q(first_contact_at__isnull=False, handed_off_at__isnull=False),
                 name="lead_contact_delay_idx",
             ),
+            # Dashboard speed to lead, court time and attempts (leads/reporting/percentiles.py
+            # cohort_percentiles and held_longest): the percentile query over a cohort, the
+            # per-campaign and per-owner court medians and the held-longest top 10 read
+            # every column they need from this index, without visiting the table.
+            models.Index(
+                fields=["created_at", "id"],
+                include=[
+                    "origin",
+                    "stage",
+                    "handed_off_at",
+                    "first_contact_at",
+                    "first_connect_at",
+                    "attempts_before_connect",
+                    "court_since",
+                    "marketing_court_minutes",
+                    "sales_court_minutes",
+                    "campaign",
+                    "owner",
+                ],
+                name="lead_cohort_clock_idx",
+            ),
             # Campaign page and dashboard filtered by first-touch campaign.
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_created_idx"),
             # Rep inbox and rep scope: "owner = me AND stage IN (...)".

@@ -395,7 +395,9 @@ COURT_SIDES = {
 
 
 class WholeMinutes(Func):
-    """Whole minutes of a duration, rounded down (leads.models.lead.stretch_minutes)."""
+    """Whole minutes of a duration, rounded down (leads.models.lead.stretch_minutes). On
+    PostgreSQL from DATE_PART's double, not EXTRACT's numeric: the same whole minutes, and
+    cheaper for the court-time percentiles, which compute them for every lead of a cohort."""
 
     output_field = IntegerField()
 
@@ -403,7 +405,7 @@ class WholeMinutes(Func):
         return super().as_sql(
             compiler,
             connection,
-            template="FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / 60)::integer",
+            template="FLOOR(DATE_PART('epoch', %(expressions)s) / 60)::integer",
             **extra_context,
         )
 
