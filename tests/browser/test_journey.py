@@ -47,7 +47,7 @@ def test_marketing_sales_sweep_and_manager_journey(
     axe("import upload")
     csv_file = tmp_path / "fair.csv"
     csv_file.write_text(CSV, encoding="utf-8")
-    page.get_by_label("CSV file").set_input_files(str(csv_file))
+    page.get_by_label("CSV or text file").set_input_files(str(csv_file))
     page.get_by_label("Campaign for rows without one").select_option(label="Journey Fair")
     page.get_by_role("button", name="Upload and map columns").click()
     expect(page.get_by_role("heading", name="Map the columns of fair.csv")).to_be_visible()
