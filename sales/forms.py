@@ -11,6 +11,7 @@ from leads.forms import RepChoiceField, rep_choices_queryset
 from leads.models import LostReason, RejectionReason
 
 from .models import ActivityKind, ActivityOutcome, DisputeRuling, ObjectionTag
+from .services import REASSIGN_CHOICES, REASSIGN_REP
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -198,3 +199,50 @@ class RulingForm(SalesForm):
 
 class AvailabilityForm(forms.Form):
     available = forms.BooleanField(label=_("Available for new leads"), required=False)
+
+
+# --- the team: users, invitations ------------------------------------------------------
+
+ROLE_CHOICES = [
+    ("marketing", _("Marketing")),
+    ("sales", _("Sales")),
+    ("manager", _("Manager")),
+]
+
+
+class InviteForm(SalesForm):
+    submit_label = _("Send invitation")
+    email = forms.EmailField(label=_("E-mail"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES, initial="sales")
+
+
+class RoleForm(SalesForm):
+    submit_label = _("Change role")
+    role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES)
+
+
+class DeactivateForm(SalesForm):
+    """Deactivate a user: where their open leads go (``to_user`` for one chosen rep)."""
+
+    submit_label = _("Deactivate")
+    reassign = forms.ChoiceField(
+        label=_("Their open leads go"),
+        choices=REASSIGN_CHOICES,
+        initial=REASSIGN_REP,
+        widget=forms.RadioSelect,
+    )
+    to_user = RepChoiceField(
+        label=_("Rep"), queryset=rep_choices_queryset(), required=False, empty_label="—"
+    )
+    note = _note_field()
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            self.fields["to_user"].queryset = rep_choices_queryset().exclude(pk=user.pk)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reassign") == REASSIGN_REP and not data.get("to_user"):
+            self.add_error("to_user", _("Choose the rep who takes their leads."))
+        return data
