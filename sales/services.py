@@ -686,7 +686,7 @@ def user_set_role(*, user, by, role):
 
 
 @transaction.atomic
-def user_deactivate(*, user, by, reassign, to_user=None, note="", at=None):
+def user_deactivate(*, user, by, reassign, to_user=None, note=""):
     """A manager deactivates ``user`` and, in the same transaction, gives each of their
     open leads with sales a new owner by ``reassign`` (a REASSIGN_PICKERS mode; ``to_user``
     for "rep"): a reassignment or a return to the queue per lead, through the same services
@@ -709,10 +709,11 @@ def user_deactivate(*, user, by, reassign, to_user=None, note="", at=None):
     user.is_active = False
     user.save(update_fields=["is_active"])
     result = Deactivation(user=user)
-    at = at or timezone.now()
     note = note or _("%(user)s was deactivated.") % {"user": user.get_username()}
     for lead_id in _open_leads_of(user).order_by("pk").values_list("pk", flat=True):
-        lead = lifecycle.lock(lead_id)
+        # Each lead moves at its own moment, as in a bulk reassignment: round-robin takes
+        # turns by the time each rep was last given a lead.
+        lead, at = lifecycle.lock_now(lead_id)
         rep = pick(lead, at)
         if rep is None:
             lead_return_to_queue(lead=lead, by=by, note=note, at=at)
