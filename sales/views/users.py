@@ -18,7 +18,7 @@ from leadflow import roles
 from leadflow import services as leadflow_services
 from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.models import Invitation
-from leads.models import SALES_STAGES
+from leads.models import SALES_STAGES, Lead
 
 from .. import services
 from ..forms import ROLE_CHOICES, DeactivateForm, InviteForm, RoleForm
@@ -98,7 +98,7 @@ def user_detail(request, user_id):
     context = {
         "person": user,
         "role_form": RoleForm(initial={"role": user.role_key}),
-        "deactivate_form": DeactivateForm(user=user),
+        "deactivate_form": DeactivateForm(user=user, holds_leads=bool(user.open_leads)),
         "here": request.get_full_path(),
         "is_self": user.pk == request.user.pk,
     }
@@ -136,7 +136,8 @@ def user_role(request, user_id):
 @manager_required
 def user_deactivate(request, user_id):
     user = get_object_or_404(User, pk=user_id)
-    form = DeactivateForm(request.POST, user=user)
+    holds_leads = Lead.objects.filter(owner=user, stage__in=SALES_STAGES).exists()
+    form = DeactivateForm(request.POST, user=user, holds_leads=holds_leads)
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:

@@ -329,3 +329,26 @@ def test_invitation_withdraw_and_resend_from_the_page(manager_client, manager):
     manager_client.post(reverse("sales:invitation_revoke", args=[invitation.pk]))
     invitation.refresh_from_db()
     assert invitation.state == "revoked"
+
+
+def test_a_user_without_open_leads_is_deactivated_without_a_reassignment_choice(
+    manager_client, marketer
+):
+    page = manager_client.get(reverse("sales:user_detail", args=[marketer.pk]))
+    assert "reassign" not in page.context["deactivate_form"].fields
+    response = manager_client.post(reverse("sales:user_deactivate", args=[marketer.pk]), {})
+    assert response.status_code == 302
+    marketer.refresh_from_db()
+    assert not marketer.is_active
+
+
+def test_leads_arriving_before_the_post_ask_where_they_go(manager_client, rep, make_lead):
+    page = manager_client.get(reverse("sales:user_detail", args=[rep.pk]))
+    assert "reassign" not in page.context["deactivate_form"].fields
+    make_lead(Stage.ACCEPTED)
+    response = manager_client.post(
+        reverse("sales:user_deactivate", args=[rep.pk]), {}, follow=True
+    )
+    assert "Choose where their open leads go." in response.content.decode()
+    rep.refresh_from_db()
+    assert rep.is_active
