@@ -129,6 +129,7 @@ def _invitation_token(w):
 
     return invitation_token(w.invitation)
 
+
 # fmt: off
 ROUTES = {
     # name (or route when unnamed): Row(GET, POST)        anon/marketer/rep/other/manager
