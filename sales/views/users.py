@@ -31,9 +31,7 @@ INVITATIONS_SHOWN = 50
 
 def _users():
     return (
-        User.objects.prefetch_related(
-            Prefetch("groups", to_attr="role_groups"),
-        )
+        User.objects.prefetch_related(Prefetch("groups", to_attr="role_groups"))
         .select_related("profile")
         .annotate(open_leads=Count("owned_leads", filter=Q(owned_leads__stage__in=SALES_STAGES)))
     )
@@ -58,8 +56,7 @@ def users(request):
         .select_related("invited_by")
         .order_by("-created_at", "-id")[:INVITATIONS_SHOWN]
     )
-    context = {"people": people, "invitations": invitations, "invite_form": InviteForm()}
-    return render(request, "sales/user_list.html", context)
+    return render(request, "sales/user_list.html", {"people": people, "invitations": invitations})
 
 
 @login_required
