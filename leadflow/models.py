@@ -261,3 +261,71 @@ class Heartbeat(models.Model):
             name=name, defaults={"at": at}, create_defaults={"at": at, "since": at}
         )
         return beat
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self):
+        """Neither accepted nor revoked (it may have expired: see ``Invitation.state``)."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+
+class Invitation(models.Model):
+    """A manager's invitation of a new user by e-mail, with the role they will have.
+
+    The link carries a token signed with SECRET_KEY over the invitation's id and ``nonce``
+    (``leadflow.services.invitation_token``), so nothing secret is stored: a re-send draws
+    a new nonce, which kills the old link; acceptance and revocation end it for good, and
+    ``expires_at`` bounds it in time."""
+
+    ROLE_CHOICES = [
+        ("marketing", _("Marketing")),
+        ("sales", _("Sales")),
+        ("manager", _("Manager")),
+    ]  # the keys of leadflow.roles.ROLE_GROUPS
+
+    email = models.EmailField(_("e-mail"))
+    role = models.CharField(_("role"), max_length=10, choices=ROLE_CHOICES)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    nonce = models.CharField(max_length=32)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitation",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            # One open invitation per address: a second invite would send two valid links.
+            models.UniqueConstraint(
+                models.functions.Lower("email"),
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_pending_email_unique",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Invitation of {self.email} ({self.role})"
+
+    @property
+    def state(self):
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"

@@ -8,6 +8,8 @@ MARKETING = "Marketing"
 SALES = "Sales"
 MANAGERS = "Managers"
 ALL_ROLES = (MARKETING, SALES, MANAGERS)
+# The role names of the API and of invitations, and the group each one is.
+ROLE_GROUPS = {"marketing": MARKETING, "sales": SALES, "manager": MANAGERS}
 
 
 def role_names(user):
@@ -79,3 +81,22 @@ def active_reps():
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(is_active=True, groups__name=SALES).distinct()
+
+
+def role_key(user):
+    """The user's main role as the API names it ("manager", "marketing", "sales"), or None."""
+    group = primary_role(user)
+    return next((key for key, name in ROLE_GROUPS.items() if name == group), None)
+
+
+def active_managers():
+    """Every active user with a manager's rights (superusers included)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(groups__name=MANAGERS) | Q(is_superuser=True))
+        .distinct()
+    )

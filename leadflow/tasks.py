@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from . import outbox
-from .notifications.emails import send_notification
+from .notifications.emails import send_invitation, send_notification, send_password_reset
 
 
 @shared_task(ignore_result=False)
@@ -25,6 +25,24 @@ def send_notification_email(self, notification_id):
     """Email one notification to its user (retried with backoff if the mail server fails)."""
     try:
         send_notification(notification_id)
+    except OSError as exc:
+        raise self.retry(exc=exc) from exc
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=30, retry_backoff=True)
+def send_invitation_email(self, invitation_id):
+    """Email a manager's invitation (retried with backoff if the mail server fails)."""
+    try:
+        send_invitation(invitation_id)
+    except OSError as exc:
+        raise self.retry(exc=exc) from exc
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=30, retry_backoff=True)
+def send_password_reset_email(self, user_id):
+    """Email a password reset link (retried with backoff if the mail server fails)."""
+    try:
+        send_password_reset(user_id)
     except OSError as exc:
         raise self.retry(exc=exc) from exc
 

@@ -1,8 +1,12 @@
+import hashlib
+import logging
 import sys
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
@@ -11,14 +15,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import defaults
 from django.views import i18n as i18n_views
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from leadflow.errors import LeadflowError
+from leadflow.errors import InvalidInput, LeadflowError
 
-from . import i18n, roles, services, throttle
+from . import i18n, ratelimit, roles, services, throttle
 from .http import answers_json
+from .jobs import enqueue
 from .middleware import database_unavailable, unavailable_response
 from .models import ApiToken
+
+logger = logging.getLogger(__name__)
 
 
 def server_error(request):
@@ -122,3 +129,172 @@ def api_token_revoke(request, pk):
     else:
         messages.success(request, _("Token %(prefix)s… revoked.") % {"prefix": token.prefix})
     return redirect("profile")
+
+
+# --- invitations ---------------------------------------------------------------------
+
+
+class InvitationAcceptForm(forms.Form):
+    """The invitee's username, name and password; the service checks them (taken
+    usernames, Django's password validators) and the view puts its refusal on the field."""
+
+    username = forms.CharField(
+        label=gettext_lazy("Username"),
+        max_length=150,
+        help_text=gettext_lazy("Letters, digits and @ . + - _ only. You log in with it."),
+        widget=forms.TextInput(attrs={"autocomplete": "username", "class": "form-control"}),
+    )
+    first_name = forms.CharField(
+        label=gettext_lazy("First name"),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name", "class": "form-control"}),
+    )
+    last_name = forms.CharField(
+        label=gettext_lazy("Last name"),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name", "class": "form-control"}),
+    )
+    password = forms.CharField(
+        label=gettext_lazy("Password"),
+        strip=False,
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "new-password", "class": "form-control"}
+        ),
+    )
+    password_again = forms.CharField(
+        label=gettext_lazy("Password again"),
+        strip=False,
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "new-password", "class": "form-control"}
+        ),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", _("The two passwords differ."))
+        return data
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token):
+    """The invitation link: the invitee chooses a username and password, and is logged in
+    with the role the manager gave them. A used, withdrawn, expired or forged link says so."""
+    try:
+        invitation = services.invitation_check(token)
+    except LeadflowError as exc:
+        return render(request, "registration/invitation_invalid.html", {"message": exc.message})
+    form = InvitationAcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = services.invitation_accept(
+                token=token,
+                username=data["username"],
+                password=data["password"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+            )
+        except InvalidInput as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        except LeadflowError as exc:
+            return render(
+                request, "registration/invitation_invalid.html", {"message": exc.message}
+            )
+        else:
+            auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request, _("Welcome to LeadFlow, %(name)s.") % {"name": user.get_username()}
+            )
+            return redirect("home")
+    response = render(
+        request, "registration/invitation_accept.html", {"form": form, "invitation": invitation}
+    )
+    # The address holds the invitation's secret: keep the page out of caches.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- password reset and change ---------------------------------------------------------
+
+
+def _reset_bucket(kind, value):
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"pwreset:{kind}:{digest}"
+
+
+def reset_throttled(request, email):
+    """Count one reset request from this client address and for this e-mail address;
+    True when either is over its hourly limit (PASSWORD_RESET_RATE_PER_IP, _PER_EMAIL).
+    The answer is the same whether the address has an account, so it reveals none. A
+    broken cache lets the request through (logged): the page must keep working."""
+    limits = [
+        (_reset_bucket("ip", ratelimit.client_ip(request)), settings.PASSWORD_RESET_RATE_PER_IP),
+        (_reset_bucket("email", email.strip().casefold()), settings.PASSWORD_RESET_RATE_PER_EMAIL),
+    ]
+    over = False
+    for bucket, limit in limits:
+        if not limit:
+            continue
+        try:
+            over |= ratelimit.count(bucket, 3600) > limit
+        except Exception:  # noqa: BLE001 - the cache is a guard, not a dependency
+            logger.exception("password reset throttle: cache unavailable")
+    return over
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    def save(self, **kwargs):
+        """Queue the reset e-mail of each active user with this address through the outbox;
+        the worker makes the link (leadflow.notifications.emails.send_password_reset)."""
+        for user in self.get_users(self.cleaned_data["email"]):
+            enqueue("leadflow.tasks.send_password_reset_email", user.pk)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset request page, throttled per client address and per e-mail address
+    (429 with Retry-After beyond the limits), its e-mail sent through the outbox."""
+
+    form_class = PasswordResetForm
+
+    def form_valid(self, form):
+        if reset_throttled(self.request, form.cleaned_data["email"]):
+            form.add_error(
+                None, _("Too many reset requests. Try again in an hour, or ask a manager.")
+            )
+            response = self.form_invalid(form)
+            response.status_code = 429
+            response["Retry-After"] = "3600"
+            return response
+        return super().form_valid(form)
+
+
+class ThrottledPasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's password change, whose wrong old passwords count as failed logins
+    (leadflow/throttle.py): a session left open is no way around the login's lock-out."""
+
+    def __init__(self, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def clean_old_password(self):
+        username = self.user.get_username()
+        seconds = throttle.locked_for(self.request, username)
+        if seconds:
+            raise forms.ValidationError(
+                throttle.lockout_message(seconds), code=throttle.LOCKED_OUT
+            )
+        try:
+            return super().clean_old_password()
+        except forms.ValidationError:
+            throttle.record_failure(self.request, username)
+            raise
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}

@@ -4,6 +4,9 @@ pages call; the service decides who may (403) and from which stage (409)."""
 
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from leadflow import roles
 from leadflow.api.base import MAX_MONEY, CursorPagination, choice, user_by_id, validated
 from leads.models import Lead, LostReason, RejectionReason
 
@@ -373,3 +377,107 @@ class DisputeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             note=data["note"],
         )
         return Response(self.get_serializer(Dispute.objects.get(pk=dispute.pk)).data)
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def team_names_of(users):
+    """``{user id: [team name, ...]}`` for ``users``: the sales teams each belongs to, for
+    the users endpoint. Empty until the Team model of issue 18's routing is wired in here
+    (one query for the whole page, not one per user)."""
+    return {}
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    full_name = serializers.CharField(
+        source="get_full_name", read_only=True, help_text=gettext_lazy("Empty when not set.")
+    )
+    role = serializers.ChoiceField(
+        choices=list(roles.ROLE_GROUPS),
+        read_only=True,
+        allow_null=True,
+        help_text=gettext_lazy(
+            "The user's main role: manager over marketing over sales; null without a role."
+        ),
+    )
+    available = serializers.BooleanField(
+        read_only=True,
+        help_text=gettext_lazy("Takes new leads (round-robin skips an unavailable rep)."),
+    )
+    teams = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text=gettext_lazy("Team names.")
+    )
+
+
+class UserViewSet(viewsets.GenericViewSet):
+    """The active users, to find a ``to_user`` id for a hand-off or reassignment. Readable
+    by every role; managers edit users on the pages."""
+
+    serializer_class = UserSerializer
+    pagination_class = CursorPagination
+
+    def get_queryset(self):
+        qs = (
+            get_user_model()
+            .objects.filter(is_active=True)
+            .select_related("profile")
+            .prefetch_related(
+                Prefetch(
+                    "groups",
+                    queryset=Group.objects.filter(name__in=roles.ALL_ROLES),
+                    to_attr="role_groups",
+                )
+            )
+        )
+        params = self.request.query_params
+        role = params.get("role", "")
+        if role:
+            if role not in roles.ROLE_GROUPS:
+                raise ValidationError({"role": [_("Use marketing, sales or manager.")]})
+            qs = qs.filter(groups__name=roles.ROLE_GROUPS[role]).distinct()
+        available = params.get("available", "").lower()
+        if available in ("true", "1"):
+            qs = qs.exclude(profile__is_available=False)
+        elif available in ("false", "0"):
+            qs = qs.filter(profile__is_available=False)
+        elif available:
+            raise ValidationError({"available": [_("Use true or false.")]})
+        return qs
+
+    @extend_schema(
+        summary="List users",
+        description=(
+            "Active users with their role, availability and teams: the ids a hand-off's or a"
+            " reassignment's `to_user` takes."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "role",
+                str,
+                enum=list(roles.ROLE_GROUPS),
+                description=gettext_lazy("Only users who hold this role."),
+            ),
+            OpenApiParameter(
+                "available",
+                bool,
+                description=gettext_lazy(
+                    "true: only users who take new leads; false: only the others."
+                ),
+            ),
+        ],
+        responses={200: UserSerializer(many=True)},
+    )
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        teams = team_names_of(page)
+        for user in page:
+            # roles.role_names reads this cache instead of a query per user.
+            user._leadflow_roles = frozenset(g.name for g in user.role_groups)
+            user.role = roles.role_key(user)
+            profile = getattr(user, "profile", None)
+            user.available = profile.is_available if profile is not None else True
+            user.teams = teams.get(user.pk, [])
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -7,10 +7,12 @@ from crispy_forms.layout import Submit
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from leadflow.models import Invitation
 from leads.forms import RepChoiceField, rep_choices_queryset
 from leads.models import LostReason, RejectionReason
 
 from .models import ActivityKind, ActivityOutcome, DisputeRuling, ObjectionTag
+from .services import REASSIGN_CHOICES, REASSIGN_QUEUE, REASSIGN_REP
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -198,3 +200,54 @@ class RulingForm(SalesForm):
 
 class AvailabilityForm(forms.Form):
     available = forms.BooleanField(label=_("Available for new leads"), required=False)
+
+
+# --- the team: users, invitations ------------------------------------------------------
+
+ROLE_CHOICES = Invitation.ROLE_CHOICES
+
+
+class InviteForm(SalesForm):
+    submit_label = _("Send invitation")
+    email = forms.EmailField(label=_("E-mail"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES, initial="sales")
+
+
+class RoleForm(SalesForm):
+    submit_label = _("Change role")
+    role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES)
+
+
+class DeactivateForm(SalesForm):
+    """Deactivate a user: where their open leads go (``to_user`` for one chosen rep). For a
+    user who holds none the choice is left out; if leads reach them before the post, the
+    form asks for it (the post lacks it) rather than guessing."""
+
+    submit_label = _("Deactivate")
+    reassign = forms.ChoiceField(
+        label=_("Their open leads go"),
+        choices=REASSIGN_CHOICES,
+        initial=REASSIGN_REP,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose where their open leads go.")},
+    )
+    to_user = RepChoiceField(
+        label=_("Rep"), queryset=rep_choices_queryset(), required=False, empty_label="—"
+    )
+    note = _note_field()
+
+    def __init__(self, *args, user, holds_leads, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].queryset = rep_choices_queryset().exclude(pk=user.pk)
+        if not holds_leads:
+            for name in ("reassign", "to_user", "note"):
+                del self.fields[name]
+
+    def clean(self):
+        data = super().clean()
+        if "reassign" not in self.fields:
+            # Nothing to move; the queue is the mode that never needs a rep.
+            return {**data, "reassign": REASSIGN_QUEUE, "to_user": None, "note": ""}
+        if data.get("reassign") == REASSIGN_REP and not data.get("to_user"):
+            self.add_error("to_user", _("Choose the rep who takes their leads."))
+        return data

@@ -1,5 +1,6 @@
 """Sales' court (SPEC §3): claim, accept, reject, follow-ups, opportunity, won, lost,
-and the manager's reopen, reassign and dispute rulings.
+and the manager's reopen, reassign and dispute rulings; and the manager's running of the
+team: a user's role, and deactivating a user with their open leads reassigned.
 
 Each function is one transaction that locks the lead first, so two people acting on
 one lead at once are decided by the database: the second sees the first's result and
@@ -7,13 +8,16 @@ gets a clear :class:`~leads.TransitionNotAllowed`.
 """
 
 import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from leadflow import permissions, roles
 from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
@@ -563,3 +567,222 @@ def rep_set_availability(*, rep, by, available):
     profile.is_available = bool(available)
     profile.save(update_fields=["is_available"])
     return profile
+
+
+@transaction.atomic
+def lead_return_to_queue(*, lead, by, note="", at=None):
+    """Managers put a handed-off lead its rep has not answered back in the unassigned sales
+    queue (a Handoff to nobody), for any rep to claim. A lead its rep accepted cannot wait
+    in the queue (only a lead awaiting a response does): reassign it instead."""
+    permissions.require_manager(by)
+    lead, at = lifecycle.lock_now(lead, at)
+    lifecycle.require_stage("reassign", lead)
+    if lead.stage != Stage.HANDED_OFF:
+        raise TransitionNotAllowed(
+            _("Only a lead awaiting its rep's response can go back to the queue: reassign it.")
+        )
+    if lead.owner_id is None:
+        raise InvalidInput(_("This lead is already in the unassigned queue."), field="to_user")
+    previous = lead.owner
+    pending = _pending_handoff(lead)
+    if pending is not None:
+        pending.outcome = HandoffOutcome.SUPERSEDED
+        pending.responded_at = at
+        pending.save(update_fields=["outcome", "responded_at"])
+    Handoff.objects.create(
+        lead=lead,
+        kind=HandoffKind.REASSIGN,
+        from_user=by,
+        to_user=None,
+        handed_at=at,
+        note=note,
+        **handoff_terms(lead),
+    )
+    _change_hands(lead, None, at)
+    # The queue's clock (its 24 h flag) counts from here.
+    lead.last_handed_off_at = at
+    lifecycle.save(lead)
+    notify(
+        user=previous,
+        kind=NotificationKind.REASSIGNED,
+        lead=lead,
+        actor=by,
+        text=gettext_lazy("Returned to the unassigned queue."),
+    )
+    return lead
+
+
+# --- the team: roles, deactivation -----------------------------------------------------
+
+# How a deactivated user's open leads find their new owner. Each mode builds a picker from
+# the form's chosen rep: ``pick(lead, at)`` returns the lead's new rep, or None for the
+# unassigned queue, and is called with the lead locked and the departing user already
+# inactive (so round-robin cannot pick them). Assignment rules plug in as one more mode.
+REASSIGN_REP = "rep"
+REASSIGN_ROUND_ROBIN = "round_robin"
+REASSIGN_QUEUE = "queue"
+REASSIGN_CHOICES = [
+    (REASSIGN_REP, gettext_lazy("to one rep I choose")),
+    (REASSIGN_ROUND_ROBIN, gettext_lazy("by round-robin among the available reps")),
+    (
+        REASSIGN_QUEUE,
+        gettext_lazy(
+            "to the unassigned queue (leads they already accepted go by round-robin: only a"
+            " lead awaiting a response can wait in the queue)"
+        ),
+    ),
+]
+
+
+def _pick_chosen(to_user):
+    validate_rep(to_user)
+    return lambda lead, at: to_user
+
+
+def _pick_round_robin(to_user):
+    return lambda lead, at: next_round_robin_rep(at)
+
+
+def _pick_queue(to_user):
+    return lambda lead, at: None if lead.stage == Stage.HANDED_OFF else next_round_robin_rep(at)
+
+
+REASSIGN_PICKERS = {
+    REASSIGN_REP: _pick_chosen,
+    REASSIGN_ROUND_ROBIN: _pick_round_robin,
+    REASSIGN_QUEUE: _pick_queue,
+}
+
+
+def reassignment_picker(mode, to_user=None):
+    """The ``pick(lead, at)`` of a reassignment mode (REASSIGN_PICKERS)."""
+    if mode not in REASSIGN_PICKERS:
+        raise InvalidInput(_("Choose where their open leads go."), field="reassign")
+    return REASSIGN_PICKERS[mode](to_user)
+
+
+@dataclass
+class Deactivation:
+    """What a deactivation did with the user's open leads: how many went to each rep, and
+    how many to the queue."""
+
+    user: object
+    to_reps: Counter = field(default_factory=Counter)
+    to_queue: int = 0
+
+    @property
+    def moved(self):
+        return sum(self.to_reps.values()) + self.to_queue
+
+
+def _lock_user(user):
+    found = User.objects.select_for_update().filter(pk=user.pk).first()
+    if found is None:
+        raise TransitionNotAllowed(_("This user no longer exists."))
+    return found
+
+
+def _require_another_manager(user):
+    """Refuse to take the last active manager's rights away. Every manager's row is locked
+    first, so two managers demoting each other at once are serialized; the count is a new
+    statement after the lock, so it sees what the other committed."""
+    list(
+        User.objects.select_for_update()
+        .filter(pk__in=roles.active_managers().values("pk"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not roles.active_managers().exclude(pk=user.pk).exists():
+        raise TransitionNotAllowed(
+            _("%(user)s is the last manager: make someone else a manager first.")
+            % {"user": user.get_username()}
+        )
+
+
+def _open_leads_of(user):
+    return Lead.objects.filter(owner=user, stage__in=SALES_STAGES)
+
+
+@transaction.atomic
+def user_set_role(*, user, by, role):
+    """A manager gives ``user`` exactly one role (a key of roles.ROLE_GROUPS). Refused for
+    oneself, for the last manager, and for a rep who still holds open leads (they would
+    keep leads no one can work: reassign them, or deactivate the rep)."""
+    permissions.require_manager(by)
+    if role not in roles.ROLE_GROUPS:
+        raise InvalidInput(_("Choose marketing, sales or manager."), field="role")
+    if user.pk == by.pk:
+        raise ActionForbidden(_("You cannot change your own role: ask another manager."))
+    user = _lock_user(user)
+    group = roles.ROLE_GROUPS[role]
+    if roles.is_manager(user) and group != roles.MANAGERS:
+        _require_another_manager(user)
+    if roles.is_rep(user) and group != roles.SALES:
+        held = _open_leads_of(user).count()
+        if held:
+            raise TransitionNotAllowed(
+                ngettext(
+                    "%(user)s holds %(n)s open lead: reassign it first.",
+                    "%(user)s holds %(n)s open leads: reassign them first.",
+                    held,
+                )
+                % {"user": user.get_username(), "n": held}
+            )
+    user.groups.remove(*Group.objects.filter(name__in=roles.ALL_ROLES).exclude(name=group))
+    user.groups.add(Group.objects.get_or_create(name=group)[0])
+    user._leadflow_roles = None  # the cached roles of roles.role_names
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, user, by, reassign, to_user=None, note=""):
+    """A manager deactivates ``user`` and, in the same transaction, gives each of their
+    open leads with sales a new owner by ``reassign`` (a REASSIGN_PICKERS mode; ``to_user``
+    for "rep"): a reassignment or a return to the queue per lead, through the same services
+    as a manager's page, so the handoffs, stage clocks and flags (closed as the departing
+    rep's breaches) are what a single reassignment writes. Won and lost leads stay theirs.
+    A deactivated user cannot log in nor use their API tokens, and is never picked for a
+    lead. Refused for oneself and the last manager; if any lead cannot be placed (nobody
+    available for round-robin), nothing changes. Returns a :class:`Deactivation`."""
+    permissions.require_manager(by)
+    if user.pk == by.pk:
+        raise ActionForbidden(_("You cannot deactivate yourself: ask another manager."))
+    pick = reassignment_picker(reassign, to_user)
+    user = _lock_user(user)
+    if not user.is_active:
+        raise TransitionNotAllowed(
+            _("%(user)s is already deactivated.") % {"user": user.get_username()}
+        )
+    if roles.is_manager(user):
+        _require_another_manager(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    result = Deactivation(user=user)
+    note = note or _("%(user)s was deactivated.") % {"user": user.get_username()}
+    for lead_id in _open_leads_of(user).order_by("pk").values_list("pk", flat=True):
+        # Each lead moves at its own moment, as in a bulk reassignment: round-robin takes
+        # turns by the time each rep was last given a lead.
+        lead, at = lifecycle.lock_now(lead_id)
+        rep = pick(lead, at)
+        if rep is None:
+            lead_return_to_queue(lead=lead, by=by, note=note, at=at)
+            result.to_queue += 1
+        else:
+            lead_reassign(lead=lead, by=by, to_user=rep, note=note, at=at)
+            result.to_reps[rep] += 1
+    return result
+
+
+@transaction.atomic
+def user_reactivate(*, user, by):
+    """A manager lets a deactivated user log in again, with the role they had; round-robin
+    and the pickers offer them again (their availability is as it was)."""
+    permissions.require_manager(by)
+    user = _lock_user(user)
+    if user.is_active:
+        raise TransitionNotAllowed(
+            _("%(user)s is active already.") % {"user": user.get_username()}
+        )
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    return user

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import actions, inbox, team
+from .views import actions, inbox, team, users
 
 app_name = "sales"
 urlpatterns = [
@@ -10,6 +10,14 @@ urlpatterns = [
     path("team/<int:user_id>/availability/", team.rep_availability, name="rep_availability"),
     path("team/<int:user_id>/unlock-login/", team.login_unlock, name="login_unlock"),
     path("reassign/", team.bulk_reassign, name="bulk_reassign"),
+    path("users/", users.users, name="users"),
+    path("users/invite/", users.user_invite, name="user_invite"),
+    path("users/<int:user_id>/", users.user_detail, name="user_detail"),
+    path("users/<int:user_id>/role/", users.user_role, name="user_role"),
+    path("users/<int:user_id>/deactivate/", users.user_deactivate, name="user_deactivate"),
+    path("users/<int:user_id>/reactivate/", users.user_reactivate, name="user_reactivate"),
+    path("invitations/<int:pk>/resend/", users.invitation_resend, name="invitation_resend"),
+    path("invitations/<int:pk>/revoke/", users.invitation_revoke, name="invitation_revoke"),
     path("disputes/", team.disputes, name="disputes"),
     path("disputes/<int:pk>/rule/", team.dispute_rule, name="dispute_rule"),
     *(

@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet
 from leads.api import FunnelView, LeadViewSet
-from sales.api import DisputeViewSet
+from sales.api import DisputeViewSet, UserViewSet
 
 from .base import api_not_found
 
@@ -28,6 +28,7 @@ router = Router()
 router.register("leads", LeadViewSet, basename="lead")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("disputes", DisputeViewSet, basename="dispute")
+router.register("users", UserViewSet, basename="user")
 
 app_name = "api"
 urlpatterns = [

@@ -25,6 +25,8 @@ def _fresh_limits(settings):
     # fuzz pass post far more than a person would.
     settings.INTAKE_RATE_PER_IP = 0
     settings.INTAKE_RATE_PER_KEY = 0
+    settings.PASSWORD_RESET_RATE_PER_IP = 0
+    settings.PASSWORD_RESET_RATE_PER_EMAIL = 0
     cache.clear()
     yield
     cache.clear()

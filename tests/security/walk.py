@@ -123,6 +123,13 @@ def _new_lead(w):
 
 USER = lambda role: lambda w: {"user_id": w.users[role].pk}  # noqa: E731
 
+
+def _invitation_token(w):
+    from leadflow.services import invitation_token
+
+    return invitation_token(w.invitation)
+
+
 # fmt: off
 ROUTES = {
     # name (or route when unnamed): Row(GET, POST)        anon/marketer/rep/other/manager
@@ -134,6 +141,17 @@ ROUTES = {
                         notes="anyone may pick a language"),
     "profile": Row("LKKKK", "LKKKK", data=lambda w: {"name": "walk"}),
     "api_token_revoke": Row("LXXXX", "LNKNN", kwargs=lambda w: {"pk": w.token.pk}),
+    # Password pages: the reset is anyone's (a wrong address gets the same answer); the
+    # change needs a login (a wrong old password re-renders the form). The reset and
+    # invitation links' POSTs are tested in tests/core/test_team.py.
+    "password_reset": Row("KKKKK", "KKKKK", data=lambda w: {"email": "nobody@example.com"}),
+    "password_reset_done": Row("KKKKK"),
+    "password_reset_confirm": Row("KKKKK", kwargs=lambda w: {"uidb64": "MQ", "token": "x-y"}),
+    "password_reset_complete": Row("KKKKK"),
+    "password_change": Row("LKKKK", "LKKKK", data=lambda w: {"old_password": "wrong"}),
+    "password_change_done": Row("LKKKK"),
+    "invitation_accept": Row("KKKKK", kwargs=lambda w: {"token": _invitation_token(w)},
+                             notes="public: the signed link is the credential"),
     "dashboard": Row("LKKKK", notes=SCOPE_WALKED),
     "dashboard_csv": Row("LKKKK", kwargs=lambda w: {"table": "funnel"}, notes=SCOPE_WALKED),
     "notifications": Row("LKKKK"),
@@ -186,6 +204,17 @@ ROUTES = {
     "sales:rep_availability": Row("LXXXX", "LFFFK", kwargs=USER("rep"),
                                   data=lambda w: {"available": ""}),
     "sales:login_unlock": Row("LXXXX", "LFFFK", kwargs=USER("rep")),
+    "sales:users": Row("LFFFK"),
+    "sales:user_invite": Row("LFFFK", "LFFFK", data=lambda w: {
+        "email": "walker@example.com", "role": "sales"}),
+    "sales:user_detail": Row("LFFFK", kwargs=USER("other_rep")),
+    "sales:user_role": Row("LXXXX", "LFFFK", kwargs=USER("other_rep"),
+                           data=lambda w: {"role": "marketing"}),
+    "sales:user_deactivate": Row("LXXXX", "LFFFK", kwargs=USER("other_rep"),
+                                 data=lambda w: {"reassign": "round_robin"}),
+    "sales:user_reactivate": Row("LXXXX", "LFFFK", kwargs=lambda w: {"user_id": w.gone.pk}),
+    "sales:invitation_resend": Row("LXXXX", "LFFFK", kwargs=lambda w: {"pk": w.invitation.pk}),
+    "sales:invitation_revoke": Row("LXXXX", "LFFFK", kwargs=lambda w: {"pk": w.invitation.pk}),
     "sales:bulk_reassign": Row("LXXXX", "LFFFK", data=lambda w: {
         "ids": [w.leads[Stage.ACCEPTED].pk], "to_user": w.users["other_rep"].pk}),
     "sales:disputes": Row("LFFFK"),
@@ -255,6 +284,7 @@ ROUTES = {
     "api:campaign-rotate-key": Row("UXFFX", "UKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
                                    page_form=False),
     "api:dispute-list": Row("UKKKK", page_form=False),
+    "api:user-list": Row("UKKKK", page_form=False),
     "api:dispute-detail": Row("UKNNK", kwargs=lambda w: {"pk": w.dispute.pk}, page_form=False),
     "api:dispute-rule": Row("UXXXX", "UFNNK", kwargs=lambda w: {"pk": w.dispute.pk}, json=True,
                             data=lambda w: {"ruling": "upheld"}, page_form=False),

@@ -45,6 +45,8 @@ class World:
     holiday: object
     bare_campaign: object
     failed_task: object
+    invitation: object
+    gone: object  # a deactivated rep, for reactivation
 
     def client(self, role, **kwargs):
         client = Client(**kwargs)
@@ -121,6 +123,10 @@ def build_world():
         holiday=holiday,
         bare_campaign=bare_campaign,
         failed_task=_failed_task(),
+        invitation=account_services.invitation_create(
+            by=manager, email="invited@example.com", role="sales"
+        ),
+        gone=factories.rep(username="gone", is_active=False),
     )
 
 
