@@ -22,6 +22,12 @@ def enqueue(name, *args, **kwargs):
     return outbox.write(name, args, kwargs)
 
 
+def enqueue_at(when, name, *args, **kwargs):
+    """Like :func:`enqueue`, but the task runs at ``when`` (the relay publishes it then,
+    within OUTBOX_RELAY_SECONDS)."""
+    return outbox.write(name, args, kwargs, due_at=when)
+
+
 # --- long jobs that cannot get stuck (models extending leadflow.models.BackgroundJob) ----
 
 # A job stalled this many times in a row without progress has failed, not stalled.

@@ -38,3 +38,13 @@ def relay_outbox():
     while (published := outbox.relay()) >= outbox.RELAY_BATCH:
         total += published
     return total + published
+
+
+@shared_task
+def deliver_webhook(delivery_id, attempt):
+    """One attempt of a webhook or chat delivery (leadflow.webhooks.delivery.attempt): it
+    records its outcome and writes the next attempt to the outbox itself, so the task
+    never raises for a receiver's failure."""
+    from .webhooks.delivery import attempt as run_attempt
+
+    run_attempt(delivery_id, attempt)

@@ -9,6 +9,7 @@ from leads.api import FunnelView, LeadViewSet
 from sales.api import DisputeViewSet
 
 from .base import api_not_found
+from .webhooks import WebhookEndpointViewSet
 
 
 class Router(DefaultRouter):
@@ -28,6 +29,7 @@ router = Router()
 router.register("leads", LeadViewSet, basename="lead")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("disputes", DisputeViewSet, basename="dispute")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 app_name = "api"
 urlpatterns = [

@@ -14,9 +14,10 @@ from django.utils.translation import gettext as _
 
 from leadflow import roles
 from leadflow.i18n import user_language
-from leadflow.models import NotificationKind
+from leadflow.models import NotificationKind, WebhookEvent
 from leadflow.notifications.emails import send_templated
 from leadflow.notifications.notify import notify
+from leadflow.webhooks import events
 
 from ..models import Flag
 
@@ -118,6 +119,7 @@ def _deliver(flag, recipients, lease, now):
     with transaction.atomic():
         if not _mark_notified(flag, lease, now):
             return None
+        events.emit(WebhookEvent.FLAG_RAISED, lead=flag.lead, flag=flag, at=flag.raised_at)
         for user in recipients:
             # In the recipient's language: the notification's text and the email.
             with translation.override(user_language(user)):
@@ -183,7 +185,12 @@ def drain_flag_outbox(*, batch_size=200, now=None):
     with translation.override(settings.LANGUAGE_CODE):
         for i, flag in enumerate(flags):
             if flag.resolved_at is not None:
-                _mark_notified(flag, lease, now)
+                # Nobody to tell any more, but integrations still hear it was raised.
+                with transaction.atomic():
+                    if _mark_notified(flag, lease, now):
+                        events.emit(
+                            WebhookEvent.FLAG_RAISED, lead=flag.lead, flag=flag, at=flag.raised_at
+                        )
                 result.skipped += 1
                 continue
             try:
