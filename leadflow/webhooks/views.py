@@ -27,7 +27,8 @@ LOG_LIMIT = 100
 
 
 def _apply(form, call):
-    """Run a service for a valid form; a refusal becomes the form's error. True if done."""
+    """Run a service for a valid form: its result, or None when it refused (the refusal is
+    then the form's error)."""
     try:
         return call()
     except LeadflowError as exc:
@@ -68,7 +69,7 @@ def endpoint_create(request):
     return render(request, "leadflow/webhook_form.html", {"form": form})
 
 
-def _detail(request, endpoint, *, form=None, secret=None, status=200):
+def _detail(request, endpoint, *, form=None, secret=None):
     form = form or EndpointForm(
         initial={
             "url": endpoint.url,
@@ -82,7 +83,6 @@ def _detail(request, endpoint, *, form=None, secret=None, status=200):
         request,
         "leadflow/webhook_detail.html",
         {"endpoint": endpoint, "form": form, "deliveries": deliveries, "secret": secret},
-        status=status,
     )
 
 
@@ -101,7 +101,7 @@ def endpoint_detail(request, pk):
     ):
         messages.success(request, _("Endpoint saved."))
         return redirect("webhooks:detail", pk=endpoint.pk)
-    return _detail(request, endpoint, form=form, status=400)
+    return _detail(request, endpoint, form=form)
 
 
 @manager_required
@@ -159,13 +159,9 @@ def user_channels(request, user_id):
     """A manager sets someone's chat channels."""
     person = get_object_or_404(User, pk=user_id)
     form = channels_form(person, request.POST or None)
-    if request.method == "POST":
-        if _save_channels(request, person, form):
-            messages.success(request, _("Chat channels saved."))
-            return redirect("webhooks:list")
-        return render(
-            request, "leadflow/chat_channels.html", {"form": form, "person": person}, status=400
-        )
+    if request.method == "POST" and _save_channels(request, person, form):
+        messages.success(request, _("Chat channels saved."))
+        return redirect("webhooks:list")
     return render(request, "leadflow/chat_channels.html", {"form": form, "person": person})
 
 

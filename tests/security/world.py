@@ -45,6 +45,7 @@ class World:
     holiday: object
     bare_campaign: object
     failed_task: object
+    webhook: object
 
     def client(self, role, **kwargs):
         client = Client(**kwargs)
@@ -121,6 +122,17 @@ def build_world():
         holiday=holiday,
         bare_campaign=bare_campaign,
         failed_task=_failed_task(),
+        webhook=_webhook(manager),
+    )
+
+
+def _webhook(manager):
+    """An endpoint on loopback (allow-listed by the security tests' conftest); nothing is
+    sent to it, since the walk's transaction never commits."""
+    from leadflow.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.create(
+        url="http://127.0.0.1:9/hook", events=["lead.won"], secret="whsec_walk", created_by=manager
     )
 
 
