@@ -421,6 +421,9 @@ WEBHOOK_ALLOWED_HOSTS = [h.strip().lower() for h in env.list("WEBHOOK_ALLOWED_HO
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.5, maximum=30)
 # Attempts per delivery, one minute apart at first and twice as long each time after.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+# Off: deliveries are recorded and give up unsent. For a staging copy of production data,
+# and the API contract run, whose fuzzed endpoints must never be posted to.
+WEBHOOK_SENDING = env_bool("WEBHOOK_SENDING", True)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -94,6 +94,8 @@ def _retry_after(response):
 
 def post(url, body, headers, *, timeout=None):
     """POST ``body`` to ``url`` once: the address checked now, no redirect followed."""
+    if not settings.WEBHOOK_SENDING:
+        return Outcome(error=_("Sending is switched off here (WEBHOOK_SENDING=0)."))
     try:
         target = ssrf.check(url)
     except ssrf.Unresolvable as exc:

@@ -160,8 +160,11 @@ def drain_flag_outbox(*, batch_size=200, now=None):
       in-app notification (kind FLAG_RAISED) and one email per recipient: the responsible
       user, or every active manager when there is none (or they are inactive). A flag is
       marked notified only in the transaction that sent it, never before;
+    - the transaction that marks a flag notified also writes its ``flag.raised`` webhook
+      event (leadflow/webhooks/events.py), so each raised flag is one event, sent or
+      rolled back with its notification;
     - a flag resolved before it was notified is marked notified without a message (there
-      is nothing to tell any more) and counted in ``skipped``;
+      is nothing to tell any more), still with its event, and counted in ``skipped``;
     - when sending fails, that flag and the rest of the batch go back to the outbox at
       once (nothing lost) and are listed in ``failed``; the caller retries later;
     - a drain killed mid-batch leaves its unsent flags leased for NOTIFY_LEASE; then any

@@ -206,6 +206,15 @@ def test_a_network_error_is_retried(endpoint, manager, settings):
     assert "Connection" in test.last_error
 
 
+def test_with_sending_switched_off_nothing_leaves(endpoint, receiver, manager, settings):
+    settings.WEBHOOK_SENDING = False
+    test = services.endpoint_send_test(endpoint=endpoint, by=manager)
+    run_pending(test.pk, 1)
+    test.refresh_from_db()
+    assert test.state == DeliveryState.FAILED and "WEBHOOK_SENDING" in test.last_error
+    assert receiver.requests == []
+
+
 def test_a_stale_or_duplicate_attempt_sends_nothing(endpoint, receiver, manager):
     test = services.endpoint_send_test(endpoint=endpoint, by=manager)
     assert run_pending(test.pk, 1).ok
