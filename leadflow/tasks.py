@@ -32,8 +32,11 @@ def send_notification_email(self, notification_id):
 @shared_task
 def relay_outbox():
     """Publish the outbox messages that are due (leadflow.outbox.relay), batch after batch,
-    and prune what finished a week ago."""
+    and prune what finished a week ago (webhook deliveries: a month ago)."""
+    from .webhooks.delivery import prune as prune_deliveries
+
     outbox.prune()
+    prune_deliveries()
     total = 0
     while (published := outbox.relay()) >= outbox.RELAY_BATCH:
         total += published

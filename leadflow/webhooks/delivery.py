@@ -184,6 +184,22 @@ def attempt(delivery_id, number):
     return outcome
 
 
+# Finished deliveries stay in the log this long, then the relay prunes them.
+KEEP_FINISHED = timedelta(days=30)
+
+
+def prune(*, limit=5000, now=None):
+    """Delete up to ``limit`` deliveries that finished (delivered or gave up) more than
+    KEEP_FINISHED ago; returns how many. Pending ones stay, however old."""
+    cutoff = (now or timezone.now()) - KEEP_FINISHED
+    ids = list(
+        WebhookDelivery.objects.exclude(state=DeliveryState.PENDING)
+        .filter(created_at__lt=cutoff)
+        .values_list("pk", flat=True)[:limit]
+    )
+    return WebhookDelivery.objects.filter(pk__in=ids).delete()[0] if ids else 0
+
+
 @transaction.atomic
 def _record(delivery, number, lease, outcome):
     now = timezone.now()

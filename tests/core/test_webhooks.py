@@ -511,3 +511,52 @@ def test_a_user_sets_their_channels_on_the_profile_and_a_manager_for_them(
         "",
         "https://example.webhook.office.com/x",
     )
+
+
+def test_finished_deliveries_are_pruned_after_a_month_pending_ones_stay(endpoint, manager):
+    old = timezone.now() - timedelta(days=31)
+    done = services.endpoint_send_test(endpoint=endpoint, by=manager)
+    waiting = services.endpoint_send_test(endpoint=endpoint, by=manager)
+    WebhookDelivery.objects.filter(pk=done.pk).update(
+        state=DeliveryState.DELIVERED, created_at=old
+    )
+    WebhookDelivery.objects.filter(pk=waiting.pk).update(created_at=old)
+    assert delivery.prune() == 1
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [waiting.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_of_one_attempt_at_once_send_it_once(postgres_only, receiver, manager):
+    """The outbox ran one attempt's message twice at the same moment (a redelivery): the
+    conditional claim lets one of them send."""
+    import threading
+
+    from django.db import connection
+
+    endpoint, _secret = services.endpoint_create(
+        by=manager, data={"url": receiver.url, "events": ALL_EVENTS}
+    )
+    test = services.endpoint_send_test(endpoint=endpoint, by=manager)  # eager: attempt 1 ran
+    receiver.requests.clear()
+    WebhookDelivery.objects.filter(pk=test.pk).update(
+        state=DeliveryState.PENDING, attempts=1, delivered_at=None
+    )
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def run():
+        try:
+            start.wait()
+            outcomes.append(delivery.attempt(test.pk, 2))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(o is None for o in outcomes) == [False, True]
+    assert len(receiver.requests) == 1
+    test.refresh_from_db()
+    assert (test.state, test.attempts) == (DeliveryState.DELIVERED, 2)
