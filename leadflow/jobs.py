@@ -22,6 +22,11 @@ def enqueue(name, *args, **kwargs):
     return outbox.write(name, args, kwargs)
 
 
+def enqueue_many(name, args_list):
+    """:func:`enqueue` of one task for each argument tuple in ``args_list``, in one INSERT."""
+    return outbox.write_many(name, args_list)
+
+
 def enqueue_at(when, name, *args, **kwargs):
     """Like :func:`enqueue`, but the task runs at ``when`` (the relay publishes it then,
     within OUTBOX_RELAY_SECONDS)."""

@@ -84,6 +84,21 @@ def write(name, args=(), kwargs=None, *, due_at=None):
     return message
 
 
+def write_many(name, args_list):
+    """:func:`write` for many runs of one task at once (one INSERT), published together
+    once the transaction commits: the CSV import's batch of webhook deliveries."""
+    lookup(name)
+    now = timezone.now()
+    messages = OutboxMessage.objects.bulk_create(
+        OutboxMessage(
+            id=uuid.uuid4(), task=name, args=list(args), kwargs={}, created_at=now, due_at=now
+        )
+        for args in args_list
+    )
+    transaction.on_commit(lambda: [publish_soon(message) for message in messages])
+    return messages
+
+
 # --- publishing -------------------------------------------------------------------------
 
 # After a failed publish this process leaves publishing to the relay for a while.

@@ -102,8 +102,9 @@ def emit(event_type, *, lead=None, actor=None, flag=None, at=None):
 
 
 def emit_many(event_type, leads, *, actor=None, at=None):
-    """:func:`emit` for many leads at once (the CSV import's batch): one query for the
-    endpoints, one event per lead."""
+    """:func:`emit` for many leads at once (the CSV import's batch): one event per lead,
+    written with one query for the endpoints and one INSERT each for the deliveries and
+    their outbox messages."""
     endpoints = subscribers(event_type)
     if not endpoints:
         return []
@@ -111,7 +112,20 @@ def emit_many(event_type, leads, *, actor=None, at=None):
     deliveries = []
     for lead in leads:
         payload = body(event_type, event_id=uuid.uuid4(), at=at or now, lead=lead, actor=actor)
-        deliveries += [_queue(endpoint, event_type, payload, now) for endpoint in endpoints]
+        deliveries += [
+            WebhookDelivery(
+                endpoint=endpoint,
+                channel=DeliveryChannel.WEBHOOK,
+                event_id=payload["id"],
+                event_type=event_type,
+                payload=payload,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            for endpoint in endpoints
+        ]
+    deliveries = WebhookDelivery.objects.bulk_create(deliveries)
+    jobs.enqueue_many(DELIVER_TASK, [(d.pk, 1) for d in deliveries])
     return deliveries
 
 

@@ -11,8 +11,15 @@ from django.utils import timezone
 
 from leadflow import outbox
 from leadflow.errors import LeadflowError
-from leadflow.models import DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from leadflow.models import (
+    DeliveryState,
+    OutboxMessage,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from leadflow.webhooks import services as webhooks
+from leadflow.webhooks.events import DELIVER_TASK
 from leads import services as marketing
 from leads.imports.reader import Row
 from leads.models import Flag, Stage
@@ -117,9 +124,15 @@ def test_imported_leads_are_created_events_too(endpoint, marketer, campaign):
     ]
     results = marketing.lead_import_batch(by=marketer, rows=rows)
     assert emitted() == {"lead.created": 2}
-    assert {d.payload["lead"]["id"] for d in WebhookDelivery.objects.all()} == {
+    deliveries = list(WebhookDelivery.objects.all())
+    assert {d.payload["lead"]["id"] for d in deliveries} == {
         lead.pk for _row, _outcome, lead in results
     }
+    assert len({d.event_id for d in deliveries}) == 2
+    # Each delivery's first attempt waits in the outbox.
+    assert sorted(
+        OutboxMessage.objects.filter(task=DELIVER_TASK).values_list("args", flat=True)
+    ) == sorted([[d.pk, 1] for d in deliveries])
 
 
 @pytest.mark.django_db
