@@ -22,6 +22,17 @@ def enqueue(name, *args, **kwargs):
     return outbox.write(name, args, kwargs)
 
 
+def enqueue_many(name, args_list):
+    """:func:`enqueue` of one task for each argument tuple in ``args_list``, in one INSERT."""
+    return outbox.write_many(name, args_list)
+
+
+def enqueue_at(when, name, *args, **kwargs):
+    """Like :func:`enqueue`, but the task runs at ``when`` (the relay publishes it then,
+    within OUTBOX_RELAY_SECONDS)."""
+    return outbox.write(name, args, kwargs, due_at=when)
+
+
 # --- long jobs that cannot get stuck (models extending leadflow.models.BackgroundJob) ----
 
 # A job stalled this many times in a row without progress has failed, not stalled.

@@ -3,6 +3,7 @@ import hashlib
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -40,9 +41,31 @@ class AppendOnly(models.Model):
         _refuse_change(type(self))
 
 
-class Profile(models.Model):
-    """Per-user settings that Django's User lacks: availability for round-robin and the
-    interface language (pages after login, and the emails LeadFlow sends the user)."""
+class ChatChannels(models.Model):
+    """Slack and Microsoft Teams incoming-webhook addresses that notifications are also
+    posted to (leadflow/webhooks/chat.py). A person's profile has them; a team can too."""
+
+    slack_webhook_url = models.URLField(
+        _("Slack incoming-webhook URL"),
+        max_length=500,
+        blank=True,
+        help_text=_("Notifications are also posted to this Slack channel."),
+    )
+    teams_webhook_url = models.URLField(
+        _("Microsoft Teams incoming-webhook URL"),
+        max_length=500,
+        blank=True,
+        help_text=_("Notifications are also posted to this Teams channel."),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Profile(ChatChannels):
+    """Per-user settings that Django's User lacks: availability for round-robin, the
+    interface language (pages after login, and the emails LeadFlow sends the user) and
+    the chat channels their notifications are also posted to."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -329,3 +352,123 @@ class Invitation(models.Model):
         if self.expires_at <= timezone.now():
             return "expired"
         return "pending"
+
+
+class WebhookEvent(models.TextChoices):
+    """What an outgoing webhook can subscribe to (README "Webhooks")."""
+
+    LEAD_CREATED = "lead.created", _("Lead created")
+    LEAD_HANDED_OFF = "lead.handed_off", _("Lead handed off to sales")
+    LEAD_ACCEPTED = "lead.accepted", _("Lead accepted")
+    LEAD_REJECTED = "lead.rejected", _("Lead rejected")
+    LEAD_WON = "lead.won", _("Lead won")
+    LEAD_LOST = "lead.lost", _("Lead lost")
+    FLAG_RAISED = "flag.raised", _("Flag raised")
+
+
+# The manager's "send a test event": never subscribed to, sent to one endpoint on request.
+TEST_EVENT = "webhook.test"
+
+
+class WebhookEndpoint(models.Model):
+    """An integration's receiver: LeadFlow POSTs the events it subscribed to, signed with
+    its secret (leadflow/webhooks/). The secret is kept as it is, since signing needs it;
+    pages and the API show it only in the answer that created or rotated it."""
+
+    url = models.URLField(_("URL"), max_length=500)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    events = models.JSONField(_("events"), default=list)
+    is_active = models.BooleanField(_("active"), default=True)
+    secret = models.CharField(max_length=100, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    secret_rotated_at = models.DateTimeField(_("secret rotated"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+
+    def __str__(self):
+        return self.description or self.url
+
+    def get_absolute_url(self):
+        return reverse("webhooks:detail", args=[self.pk])
+
+    @property
+    def secret_hint(self):
+        """Enough of the secret to tell which one a receiver holds, not enough to sign."""
+        return f"{self.secret[:10]}…" if self.secret else ""
+
+    def wants(self, event_type):
+        return self.is_active and event_type in self.events
+
+
+class DeliveryChannel(models.TextChoices):
+    WEBHOOK = "webhook", _("Webhook")
+    SLACK = "slack", _("Slack")
+    TEAMS = "teams", _("Microsoft Teams")
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("pending")
+    DELIVERED = "delivered", _("delivered")
+    FAILED = "failed", _("gave up")
+
+
+class WebhookDelivery(models.Model):
+    """One event for one receiver: an endpoint's signed event, or a notification posted to
+    a Slack or Teams channel. Each attempt is a run of an outbox message; a failed one that
+    may succeed later (a network error, 5xx, 429) schedules the next with exponential
+    backoff, up to WEBHOOK_MAX_ATTEMPTS (leadflow/webhooks/delivery.py)."""
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+    )
+    channel = models.CharField(max_length=10, choices=DeliveryChannel.choices)
+    # A chat channel's address as it was when the notification was written; an endpoint's
+    # is read from the endpoint at each attempt.
+    url = models.URLField(max_length=500, blank=True)
+    # The stable id receivers deduplicate by: the same in every attempt.
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=30)
+    payload = models.JSONField()
+    created_at = models.DateTimeField()
+    state = models.CharField(
+        max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # An attempt in flight holds the delivery until then, so two runs never send at once.
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            # Each event reaches each endpoint once (a retry is the same row).
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"],
+                condition=Q(endpoint__isnull=False),
+                name="delivery_one_per_endpoint_event",
+            ),
+        ]
+        indexes = [
+            # The delivery log: "an endpoint's deliveries, newest first".
+            models.Index(fields=["endpoint", "created_at"], name="delivery_endpoint_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.event_type} {self.event_id} to {self.endpoint or self.channel}"

@@ -64,9 +64,11 @@ def _seconds(name):
     return timedelta(seconds=getattr(settings, name))
 
 
-def write(name, args=(), kwargs=None):
+def write(name, args=(), kwargs=None, *, due_at=None):
     """Record the task ``name`` in the current transaction and publish it once that
-    commits (at once outside one). An unknown name fails here, in the service."""
+    commits (at once outside one). With ``due_at`` in the future the relay publishes it
+    then instead: a durable delay (a webhook's next attempt) that no broker or worker
+    holds meanwhile. An unknown name fails here, in the service."""
     lookup(name)
     now = timezone.now()
     message = OutboxMessage.objects.create(
@@ -75,10 +77,26 @@ def write(name, args=(), kwargs=None):
         args=list(args),
         kwargs=dict(kwargs or {}),
         created_at=now,
-        due_at=now,
+        due_at=max(due_at or now, now),
     )
-    transaction.on_commit(lambda: publish_soon(message))
+    if message.due_at <= now:
+        transaction.on_commit(lambda: publish_soon(message))
     return message
+
+
+def write_many(name, args_list):
+    """:func:`write` for many runs of one task at once (one INSERT), published together
+    once the transaction commits: the CSV import's batch of webhook deliveries."""
+    lookup(name)
+    now = timezone.now()
+    messages = OutboxMessage.objects.bulk_create(
+        OutboxMessage(
+            id=uuid.uuid4(), task=name, args=list(args), kwargs={}, created_at=now, due_at=now
+        )
+        for args in args_list
+    )
+    transaction.on_commit(lambda: [publish_soon(message) for message in messages])
+    return messages
 
 
 # --- publishing -------------------------------------------------------------------------

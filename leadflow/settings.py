@@ -420,6 +420,18 @@ INTAKE_MAX_BODY_BYTES = env_int("INTAKE_MAX_BODY_BYTES", 32_768, minimum=1024)
 INTAKE_RATE_PER_IP = env_int("INTAKE_RATE_PER_IP", 20, minimum=0)
 INTAKE_RATE_PER_KEY = env_int("INTAKE_RATE_PER_KEY", 1200, minimum=0)
 
+# Outgoing webhooks and chat channels (leadflow/webhooks/). Hosts named here (as written in
+# the URL, e.g. "127.0.0.1" or "hooks.internal.example") may resolve to loopback, private
+# or link-local addresses; every other target must be a public address.
+WEBHOOK_ALLOWED_HOSTS = [h.strip().lower() for h in env.list("WEBHOOK_ALLOWED_HOSTS", default=[])]
+# Seconds to connect, and again to read the answer: a slow receiver must not hold a worker.
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.5, maximum=30)
+# Attempts per delivery, one minute apart at first and twice as long each time after.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+# Off: deliveries are recorded and give up unsent. For a staging copy of production data,
+# and the API contract run, whose fuzzed endpoints must never be posted to.
+WEBHOOK_SENDING = env_bool("WEBHOOK_SENDING", True)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate makes a missing login a 401, not a 403.

@@ -50,9 +50,22 @@ def send_password_reset_email(self, user_id):
 @shared_task
 def relay_outbox():
     """Publish the outbox messages that are due (leadflow.outbox.relay), batch after batch,
-    and prune what finished a week ago."""
+    and prune what finished a week ago (webhook deliveries: a month ago)."""
+    from .webhooks.delivery import prune as prune_deliveries
+
     outbox.prune()
+    prune_deliveries()
     total = 0
     while (published := outbox.relay()) >= outbox.RELAY_BATCH:
         total += published
     return total + published
+
+
+@shared_task
+def deliver_webhook(delivery_id, attempt):
+    """One attempt of a webhook or chat delivery (leadflow.webhooks.delivery.attempt): it
+    records its outcome and writes the next attempt to the outbox itself, so the task
+    never raises for a receiver's failure."""
+    from .webhooks.delivery import attempt as run_attempt
+
+    run_attempt(delivery_id, attempt)

@@ -10,6 +10,7 @@ from leads.sweep.health import RecentSweep
 
 from . import views
 from .health import BeatTick, CeleryBroker, Database, HealthView, OutboxBacklog
+from .webhooks import views as webhooks
 
 # Public, no login (README "Health"): 200 when every check passes, else 500; JSON with
 # ?format=json or Accept: application/json. /health/beat/ is beat's container check.
@@ -50,6 +51,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("accounts/invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("accounts/profile/channels/", webhooks.my_channels, name="profile_channels"),
     path(
         "accounts/profile/tokens/<int:pk>/revoke/",
         views.api_token_revoke,
@@ -67,6 +69,7 @@ urlpatterns = [
     path("notifications/read/", bell.notifications_read, name="notifications_read"),
     path("notifications/<int:pk>/", bell.notification_open, name="notification_open"),
     path("sla/", include("leads.sla.urls")),
+    path("webhooks/", include("leadflow.webhooks.urls")),
     # Django's set_language, wrapped to keep a logged-in user's choice on their profile.
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),

@@ -11,6 +11,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import defaults
@@ -24,6 +25,7 @@ from .http import answers_json
 from .jobs import enqueue
 from .middleware import database_unavailable, unavailable_response
 from .models import ApiToken
+from .webhooks.views import channels_form
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +112,12 @@ def profile(request):
     response = render(
         request,
         "accounts/profile.html",
-        {"form": form, "tokens": tokens, "new_token": new_token},
+        {
+            "form": form,
+            "tokens": tokens,
+            "new_token": new_token,
+            "channels_form": channels_form(request.user, action=reverse("profile_channels")),
+        },
     )
     if new_token:
         # The page holds a secret: keep it out of caches and the back-forward history.

@@ -19,8 +19,9 @@ from django.utils.translation import gettext_lazy
 from leadflow import permissions, roles
 from leadflow.bulk import bulk_insert
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError, TransitionNotAllowed
-from leadflow.models import NotificationKind, Profile
+from leadflow.models import NotificationKind, Profile, WebhookEvent
 from leadflow.notifications.notify import notify
+from leadflow.webhooks import events
 from sales.models import Dispute, Handoff, HandoffKind, HandoffOutcome
 
 from . import lifecycle
@@ -160,6 +161,7 @@ def lead_intake(
                     sla=sla,
                 )
                 touch = _add_touch(lead, **touch_args)
+                events.emit(WebhookEvent.LEAD_CREATED, lead=lead, actor=by, at=at)
                 return IntakeResult(lead=lead, created=True, touch=touch)
         except IntegrityError:
             existing = find_open_lead_by_email(data["email"], lock=True)
@@ -412,6 +414,7 @@ def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None
     )
     if to_user is not None:
         notify(user=to_user, kind=NotificationKind.HANDED_TO_YOU, lead=lead, actor=by, email=True)
+    events.emit(WebhookEvent.LEAD_HANDED_OFF, lead=lead, actor=by, at=at)
     return handoff
 
 
@@ -533,6 +536,7 @@ def lead_import_batch(*, by, rows, sla=None, at=None):
             existing[row.email_key] = lead
         results.append((row, ImportOutcome.CREATED, lead))
     bulk_insert(Lead, new_leads)
+    events.emit_many(WebhookEvent.LEAD_CREATED, new_leads, actor=by, at=at)
     bulk_insert(StageChange, changes)
     bulk_insert(Touch, touches)
     _save_touched(touched.values())

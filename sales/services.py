@@ -22,8 +22,9 @@ from django.utils.translation import gettext_lazy, ngettext
 from leadflow import permissions, roles
 from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leadflow.i18n import lazy_text
-from leadflow.models import NotificationKind, Profile
+from leadflow.models import NotificationKind, Profile, WebhookEvent
 from leadflow.notifications.notify import notify
+from leadflow.webhooks import events
 from leads import lifecycle
 from leads.models import (
     SALES_STAGES,
@@ -156,6 +157,9 @@ def _accept(lead, *, by, at, note=""):
         handoff.outcome = HandoffOutcome.ACCEPTED
         handoff.responded_at = at
         handoff.save(update_fields=["outcome", "responded_at"])
+    # Here rather than in lead_accept: a first contact logged on a handed-off lead
+    # accepts it too (activity_log).
+    events.emit(WebhookEvent.LEAD_ACCEPTED, lead=lead, actor=by, at=at)
 
 
 @transaction.atomic
@@ -182,6 +186,7 @@ def lead_reject(*, lead, by, reason, note="", at=None):
         if handoff.to_user_id is None:
             handoff.to_user = rep
         handoff.save()
+    events.emit(WebhookEvent.LEAD_REJECTED, lead=lead, actor=by, at=at)
     return lead
 
 
@@ -380,6 +385,7 @@ def lead_win(*, lead, by, value, note="", at=None):
     lifecycle.move(lead, Stage.WON, by=by, at=at, note=note)
     lead.deal_value = value
     lifecycle.save(lead)
+    events.emit(WebhookEvent.LEAD_WON, lead=lead, actor=by, at=at)
     return lead
 
 
@@ -394,6 +400,7 @@ def lead_lose(*, lead, by, reason, note="", at=None):
     lifecycle.move(lead, Stage.LOST, by=by, at=at, note=note)
     lead.lost_reason = reason
     lifecycle.save(lead)
+    events.emit(WebhookEvent.LEAD_LOST, lead=lead, actor=by, at=at)
     return lead
 
 
@@ -546,6 +553,8 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
         note_assignment(to_user, at)
         notify(user=to_user, kind=NotificationKind.HANDED_TO_YOU, lead=lead, actor=by, email=True)
     lifecycle.save(lead)
+    if ruling == DisputeRuling.OVERTURNED:
+        events.emit(WebhookEvent.LEAD_HANDED_OFF, lead=lead, actor=by, at=at)
     rejecting_rep = dispute.handoff.to_user
     for user in {dispute.raised_by, rejecting_rep} - {None}:
         notify(

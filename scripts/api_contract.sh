@@ -31,9 +31,14 @@ export CELERY_BROKER_URL="memory://"
 export CELERY_TASK_ALWAYS_EAGER=1
 export CACHE_URL="locmemcache://"
 export DEBUG=1 EMAIL_URL="dummymail://" LOG_LEVEL=ERROR
+# The fuzzer creates webhook endpoints at any public address it makes up: post to none.
+export WEBHOOK_SENDING=0
 
 "$VENV/bin/python" manage.py migrate --noinput -v0
 "$VENV/bin/python" manage.py seed_demo --leads 200 --seed 7 >/dev/null
+# A webhook endpoint with id 1, which path ids reach (posting is off, see above).
+"$VENV/bin/python" manage.py shell -c 'from leadflow.models import WebhookEndpoint
+WebhookEndpoint.objects.create(url="http://127.0.0.1:9/contract", events=["lead.created"], secret="whsec_contract")'
 # Random ids would almost all be 404s: most path ids, users and campaigns are drawn from
 # rows that exist, so the actions reach their services.
 "$VENV/bin/python" scripts/schemathesis_config.py > "$work/schemathesis.toml"

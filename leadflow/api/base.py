@@ -26,7 +26,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from ..errors import InvalidInput, LeadflowError
 
 # Re-exported: the API's views import them from here.
-from .defaults import CanMarket, HasRole, TokenAuthentication  # noqa: F401
+from .defaults import CanMarket, HasRole, IsManager, TokenAuthentication  # noqa: F401
 
 # --- schema: the token scheme ----------------------------------------------------------
 

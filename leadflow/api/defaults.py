@@ -93,3 +93,12 @@ class JSONParser(parsers.JSONParser):
             raise exceptions.ParseError(
                 _("JSON parse error - the body is nested too deeply.")
             ) from None
+
+
+class IsManager(HasRole):
+    """Managers only: webhooks (SPEC §1)."""
+
+    message = gettext_lazy("Only managers can do this.")
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and roles.is_manager(request.user)

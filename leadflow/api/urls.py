@@ -9,6 +9,7 @@ from leads.api import FunnelView, LeadViewSet
 from sales.api import DisputeViewSet, UserViewSet
 
 from .base import api_not_found
+from .webhooks import WebhookEndpointViewSet
 
 
 class Router(DefaultRouter):
@@ -29,6 +30,7 @@ router.register("leads", LeadViewSet, basename="lead")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("disputes", DisputeViewSet, basename="dispute")
 router.register("users", UserViewSet, basename="user")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 app_name = "api"
 urlpatterns = [

@@ -14,9 +14,10 @@ from django.utils.translation import gettext as _
 
 from leadflow import roles
 from leadflow.i18n import user_language
-from leadflow.models import NotificationKind
+from leadflow.models import NotificationKind, WebhookEvent
 from leadflow.notifications.emails import send_templated
 from leadflow.notifications.notify import notify
+from leadflow.webhooks import events
 
 from ..models import Flag, FlagKind
 
@@ -136,6 +137,7 @@ def _deliver(flag, recipients, lease, now):
     with transaction.atomic():
         if not _mark_notified(flag, lease, now):
             return None
+        events.emit(WebhookEvent.FLAG_RAISED, lead=flag.lead, flag=flag, at=flag.raised_at)
         if flag.kind in ACTIONS:
             ACTIONS[flag.kind](lead=flag.lead, at=now)
             return 0
@@ -181,8 +183,11 @@ def drain_flag_outbox(*, batch_size=200, now=None):
       in-app notification (kind FLAG_RAISED) and one email per recipient: the responsible
       user, or every active manager when there is none (or they are inactive). A flag is
       marked notified only in the transaction that sent it, never before;
+    - the transaction that marks a flag notified also writes its ``flag.raised`` webhook
+      event (leadflow/webhooks/events.py), so each raised flag is one event, sent or
+      rolled back with its notification;
     - a flag resolved before it was notified is marked notified without a message (there
-      is nothing to tell any more) and counted in ``skipped``;
+      is nothing to tell any more), still with its event, and counted in ``skipped``;
     - when sending fails, that flag and the rest of the batch go back to the outbox at
       once (nothing lost) and are listed in ``failed``; the caller retries later;
     - a drain killed mid-batch leaves its unsent flags leased for NOTIFY_LEASE; then any
@@ -206,7 +211,12 @@ def drain_flag_outbox(*, batch_size=200, now=None):
     with translation.override(settings.LANGUAGE_CODE):
         for i, flag in enumerate(flags):
             if flag.resolved_at is not None:
-                _mark_notified(flag, lease, now)
+                # Nobody to tell any more, but integrations still hear it was raised.
+                with transaction.atomic():
+                    if _mark_notified(flag, lease, now):
+                        events.emit(
+                            WebhookEvent.FLAG_RAISED, lead=flag.lead, flag=flag, at=flag.raised_at
+                        )
                 result.skipped += 1
                 continue
             try:

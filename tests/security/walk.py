@@ -59,6 +59,10 @@ def note(**extra):
     return lambda w: {"note": "walk", **extra}
 
 
+def _webhook_form(w):
+    return {"url": "http://127.0.0.1:9/walk", "events": ["lead.won"], "is_active": "on"}
+
+
 def _campaign_form(w):
     c = w.campaign
     return {
@@ -244,6 +248,18 @@ ROUTES = {
     "sla:override_delete": Row("LFFFK", "LFFFK", kwargs=lambda w: {"campaign_id": w.campaign.pk}),
     "sla:holiday_add": Row("LFFFX", "LFFFK", data=lambda w: {"date": "2031-01-01"}),
     "sla:holiday_delete": Row("LFFFX", "LFFFK", kwargs=lambda w: {"pk": w.holiday.pk}),
+    # Webhooks and chat channels: managers; everyone sets their own channels
+    "webhooks:list": Row("LFFFK"),
+    "webhooks:create": Row("LFFFK", "LFFFK", data=_webhook_form),
+    "webhooks:detail": Row("LFFFK", "LFFFK", kwargs=lambda w: {"pk": w.webhook.pk},
+                           data=_webhook_form),
+    "webhooks:rotate": Row("LFFFX", "LFFFK", kwargs=lambda w: {"pk": w.webhook.pk}),
+    "webhooks:test": Row("LFFFX", "LFFFK", kwargs=lambda w: {"pk": w.webhook.pk}),
+    "webhooks:delete": Row("LFFFX", "LFFFK", kwargs=lambda w: {"pk": w.webhook.pk}),
+    "webhooks:user_channels": Row("LFFFK", "LFFFK",
+                                  kwargs=lambda w: {"user_id": w.users["rep"].pk},
+                                  data=lambda w: {"slack_webhook_url": ""}),
+    "profile_channels": Row("LXXXX", "LKKKK", data=lambda w: {"slack_webhook_url": ""}),
     # Django admin: staff only (none of the roles is staff; superusers: test_stage_log.py)
     "admin:index": Row("AAAAA"),
     # JSON API: 401 without credentials; the same scope and roles as the pages
@@ -283,6 +299,17 @@ ROUTES = {
                                page_form=False),
     "api:campaign-rotate-key": Row("UXFFX", "UKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
                                    page_form=False),
+    "api:webhook-list": Row("UFFFK", "UFFFK", json=True, page_form=False, data=lambda w: {
+        "url": "http://127.0.0.1:9/walk", "events": ["lead.created"]}),
+    "api:webhook-detail": Row("UFFFK", "UFFFK", kwargs=lambda w: {"pk": w.webhook.pk},
+                              method="patch", json=True, data=lambda w: {"description": "walk"},
+                              page_form=False),
+    "api:webhook-rotate-secret": Row("UFFFX", "UFFFK", kwargs=lambda w: {"pk": w.webhook.pk},
+                                     page_form=False),
+    "api:webhook-test": Row("UFFFX", "UFFFK", kwargs=lambda w: {"pk": w.webhook.pk},
+                            page_form=False),
+    "api:webhook-deliveries": Row("UFFFK", kwargs=lambda w: {"pk": w.webhook.pk},
+                                  page_form=False),
     "api:dispute-list": Row("UKKKK", page_form=False),
     "api:user-list": Row("UKKKK", page_form=False),
     "api:dispute-detail": Row("UKNNK", kwargs=lambda w: {"pk": w.dispute.pk}, page_form=False),

@@ -47,6 +47,7 @@ class World:
     failed_task: object
     invitation: object
     gone: object  # a deactivated rep, for reactivation
+    webhook: object
 
     def client(self, role, **kwargs):
         client = Client(**kwargs)
@@ -127,6 +128,17 @@ def build_world():
             by=manager, email="invited@example.com", role="sales"
         ),
         gone=factories.rep(username="gone", is_active=False),
+        webhook=_webhook(manager),
+    )
+
+
+def _webhook(manager):
+    """An endpoint on loopback (allow-listed by the security tests' conftest); nothing is
+    sent to it, since the walk's transaction never commits."""
+    from leadflow.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.create(
+        url="http://127.0.0.1:9/hook", events=["lead.won"], secret="whsec_walk", created_by=manager
     )
 
 
