@@ -1,5 +1,6 @@
 """Personal API tokens: created, shown once, revoked (SPEC §6); a manager's retry of a
-background task that gave up; a manager's unlock of a username locked out of logging in."""
+background task that gave up; a manager's unlock of a username locked out of logging in;
+a person's notification preferences."""
 
 import secrets
 
@@ -10,7 +11,7 @@ from django.utils.translation import gettext as _
 from leadflow.errors import InvalidInput, TransitionNotAllowed
 
 from . import outbox, permissions, throttle
-from .models import ApiToken
+from .models import EMAILED_KINDS, ApiToken, NotificationKind, NotificationSetting
 
 TOKEN_NAME_MAX = 100
 
@@ -62,3 +63,20 @@ def login_unlock(*, by, user):
     locked out for guessing many usernames stays locked out."""
     permissions.require_manager(by)
     throttle.unlock(user.get_username())
+
+
+@transaction.atomic
+def notification_settings_save(*, user, choices):
+    """Keep ``user``'s choice per kind of notification: ``choices`` maps a kind to
+    (in_app, email). A kind that is never e-mailed keeps e-mail on (there is nothing to
+    switch); a kind left at both channels on needs no row."""
+    for kind, (in_app, email) in choices.items():
+        if kind not in NotificationKind.values:
+            raise InvalidInput(_("Unknown kind of notification."), field="kind")
+        email = bool(email) or kind not in EMAILED_KINDS
+        if in_app and email:
+            NotificationSetting.objects.filter(user=user, kind=kind).delete()
+        else:
+            NotificationSetting.objects.update_or_create(
+                user=user, kind=kind, defaults={"in_app": bool(in_app), "email": email}
+            )

@@ -26,6 +26,11 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/profile/", views.profile, name="profile"),
     path(
+        "accounts/profile/notifications/",
+        views.notification_settings,
+        name="notification_settings",
+    ),
+    path(
         "accounts/profile/tokens/<int:pk>/revoke/",
         views.api_token_revoke,
         name="api_token_revoke",

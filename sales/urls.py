@@ -11,6 +11,7 @@ urlpatterns = [
     path("team/<int:user_id>/unlock-login/", team.login_unlock, name="login_unlock"),
     path("reassign/", team.bulk_reassign, name="bulk_reassign"),
     path("disputes/", team.disputes, name="disputes"),
+    path("disputes/<int:pk>/", team.dispute_detail, name="dispute_detail"),
     path("disputes/<int:pk>/rule/", team.dispute_rule, name="dispute_rule"),
     *(
         path(f"leads/<int:pk>/{action}/", actions.lead_action, {"action": action}, name=action)
