@@ -29,11 +29,12 @@ PLACEHOLDERS = {
     "campaign": gettext_lazy("the campaign's name"),
     "owner": gettext_lazy("the campaign owner's name"),
 }
-PLACEHOLDER = re.compile(r"\{(\w*)\}")
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+IN_BRACES = re.compile(r"\{([^{}]*)\}")
 
 
 def unknown_placeholders(text):
-    return sorted({name for name in PLACEHOLDER.findall(text) if name not in PLACEHOLDERS})
+    return sorted({name for name in IN_BRACES.findall(text) if name not in PLACEHOLDERS})
 
 
 def check_placeholders(text, field):

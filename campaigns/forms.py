@@ -106,7 +106,9 @@ class AutoResponseForm(forms.Form):
     """A campaign's auto-response: on or off, and a subject and text per language of the
     site (campaigns/auto_response.py)."""
 
-    enabled = forms.BooleanField(label=_("Send an auto-response to web-form leads"), required=False)
+    enabled = forms.BooleanField(
+        label=_("Send an auto-response to web-form leads"), required=False
+    )
 
     def __init__(self, *args, campaign, **kwargs):
         super().__init__(*args, **kwargs)
@@ -134,5 +136,6 @@ class AutoResponseForm(forms.Form):
     def texts(self):
         data = self.cleaned_data
         return {
-            code: (data[f"subject_{code}"], data[f"body_{code}"]) for code, _name in settings.LANGUAGES
+            code: (data[f"subject_{code}"], data[f"body_{code}"])
+            for code, _name in settings.LANGUAGES
         }

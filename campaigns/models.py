@@ -50,7 +50,10 @@ class Campaign(models.Model):
     )
     # The e-mail the person who filled in the campaign's web form gets (campaigns/
     # auto_response.py), in the texts of AutoResponse per language.
-    auto_response_enabled = models.BooleanField(_("send an auto-response"), default=False)
+    # db_default: rows written by older code (a migration test's historical models) too.
+    auto_response_enabled = models.BooleanField(
+        _("send an auto-response"), default=False, db_default=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

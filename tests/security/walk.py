@@ -134,6 +134,8 @@ ROUTES = {
                         notes="anyone may pick a language"),
     "profile": Row("LKKKK", "LKKKK", data=lambda w: {"name": "walk"}),
     "api_token_revoke": Row("LXXXX", "LNKNN", kwargs=lambda w: {"pk": w.token.pk}),
+    "notification_settings": Row("LXXXX", "LKKKK", data=lambda w: {"handed_to_you_in_app": "on"},
+                                 notes="each user's own switches"),
     "dashboard": Row("LKKKK", notes=SCOPE_WALKED),
     "dashboard_csv": Row("LKKKK", kwargs=lambda w: {"table": "funnel"}, notes=SCOPE_WALKED),
     "notifications": Row("LKKKK"),
@@ -150,6 +152,9 @@ ROUTES = {
     "campaigns:update": Row("LKFFK", "LKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
                             data=_campaign_form),
     "campaigns:rotate_key": Row("LXXXX", "LKFFK", kwargs=lambda w: {"pk": w.campaign.pk}),
+    "campaigns:auto_response": Row("LXXXX", "LKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
+                                   data=lambda w: {"subject_en": "Hi {first_name}",
+                                                   "body_en": "Thanks."}),
     # leads: everyone with a role logs and lists leads; marketing's moves
     "leads:list": Row("LKKKK"),
     "leads:create": Row("LKKKK", "LKKKK", data=_new_lead),
@@ -189,6 +194,8 @@ ROUTES = {
     "sales:bulk_reassign": Row("LXXXX", "LFFFK", data=lambda w: {
         "ids": [w.leads[Stage.ACCEPTED].pk], "to_user": w.users["other_rep"].pk}),
     "sales:disputes": Row("LFFFK"),
+    "sales:dispute_detail": Row("LKKNK", kwargs=lambda w: {"pk": w.dispute.pk},
+                                notes="who raised it, the rep who rejected, managers"),
     "sales:dispute_rule": Row("LFFFK", "LFFFK", kwargs=lambda w: {"pk": w.dispute.pk},
                               data=lambda w: {"ruling": "upheld"}),
     "sales:claim": Row("LFXXX", "LFKKF", kwargs=lead("queued"),
