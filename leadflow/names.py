@@ -1,7 +1,7 @@
 """How LeadFlow names a person, everywhere (pages, flash messages, the timeline, e-mails,
-notification texts): their full name, or the username when they have none. Where two
-people could share a name and telling them apart matters (choosing a rep, the team page),
-``with_username`` adds the username: "Sanne Bakker (rep2)"."""
+notification texts): their full name, or the username when they have none. Where the
+account itself is the subject (a person's own profile), ``with_username`` adds the
+username: "Sanne Bakker (rep2)"."""
 
 
 def person(user, *, with_username=False):

@@ -114,7 +114,7 @@ class LeadFilterForm(forms.Form):
         reps = roles.active_reps().order_by("username")
         return [
             ("none", _("Unassigned")),
-            *((str(u.pk), person(u, with_username=True)) for u in reps),
+            *((str(u.pk), person(u)) for u in reps),
         ]
 
     def clean_owner(self):

@@ -20,7 +20,7 @@ def rep_choices_queryset():
 
 class RepChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        name = person(obj, with_username=True)
+        name = person(obj)
         profile = getattr(obj, "profile", None)
         if profile is not None and not profile.is_available:
             return _("%(name)s (unavailable)") % {"name": name}
