@@ -1,6 +1,7 @@
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row, Submit
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -99,3 +100,42 @@ class CampaignForm(forms.ModelForm):
     def validate_constraints(self, exclude=None):
         # The checks above give field-level messages; the database constraints back them up.
         pass
+
+
+class AutoResponseForm(forms.Form):
+    """A campaign's auto-response: on or off, and a subject and text per language of the
+    site (campaigns/auto_response.py)."""
+
+    enabled = forms.BooleanField(
+        label=_("Send an auto-response to web-form leads"), required=False
+    )
+
+    def __init__(self, *args, campaign, **kwargs):
+        super().__init__(*args, **kwargs)
+        saved = {r.language: r for r in campaign.auto_responses.all()}
+        self.initial.setdefault("enabled", campaign.auto_response_enabled)
+        self.languages = []
+        for code, name in settings.LANGUAGES:
+            response = saved.get(code)
+            self.fields[f"subject_{code}"] = forms.CharField(
+                label=_("Subject (%(language)s)") % {"language": name},
+                max_length=200,
+                required=False,
+                initial=response.subject if response else "",
+                widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+            )
+            self.fields[f"body_{code}"] = forms.CharField(
+                label=_("Text (%(language)s)") % {"language": name},
+                max_length=5000,
+                required=False,
+                initial=response.body if response else "",
+                widget=forms.Textarea(attrs={"class": "form-control form-control-sm", "rows": 5}),
+            )
+            self.languages.append((name, self[f"subject_{code}"], self[f"body_{code}"]))
+
+    def texts(self):
+        data = self.cleaned_data
+        return {
+            code: (data[f"subject_{code}"], data[f"body_{code}"])
+            for code, _name in settings.LANGUAGES
+        }

@@ -31,12 +31,13 @@ from leadflow import ratelimit
 from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import origin_of
 from leads.consent import consent_answer
-from leads.models import InquiryType, TouchSource
+from leads.models import InquiryType
 from leads.names import split_full_name
-from leads.services import UTM_FIELDS, lead_intake
+from leads.services import UTM_FIELDS
 from leads.sla.calendar import SLA
 
 from .models import Campaign
+from .services import intake_submit
 
 logger = logging.getLogger("leadflow.intake")
 
@@ -153,6 +154,9 @@ class IntakeForm(forms.Form):
     utm_term = forms.CharField(max_length=200, required=False)
     utm_content = forms.CharField(max_length=200, required=False)
     next = forms.CharField(max_length=2000, required=False)
+    # The form's language ("en", "nl", "nl-NL"), for the campaign's auto-response; anything
+    # else is the site's default.
+    language = forms.CharField(max_length=20, required=False)
 
     def clean(self):
         """Every missing field at once (the service checks them again)."""
@@ -391,8 +395,7 @@ def _log_inquiry(request, campaign, data):
     utm = referer_utm(request) | {name: data[name] for name in UTM_FIELDS if data.get(name)}
     message = data.get("message") or ""
     try:
-        lead_intake(
-            by=None,
+        intake_submit(
             data={
                 **{k: data.get(k) or "" for k in ("first_name", "last_name", "email", "phone")},
                 **{k: data.get(k) or "" for k in ("company", "job_title", "country")},
@@ -401,9 +404,9 @@ def _log_inquiry(request, campaign, data):
             },
             campaign=campaign,
             inquiry_type=data.get("inquiry_type") or InquiryType.WEB_FORM,
-            source=TouchSource.INTAKE,
             utm=utm,
             message=message,
+            language=data.get("language") or "",
             sla=intake_sla(),
         )
     except InvalidInput as exc:

@@ -48,6 +48,12 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("e.g. https://www.example.com; intake posts may only redirect there."),
     )
+    # The e-mail the person who filled in the campaign's web form gets (campaigns/
+    # auto_response.py), in the texts of AutoResponse per language.
+    # db_default: rows written by older code (a migration test's historical models) too.
+    auto_response_enabled = models.BooleanField(
+        _("send an auto-response"), default=False, db_default=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -82,6 +88,30 @@ class Campaign(models.Model):
 
     def get_absolute_url(self):
         return reverse("campaigns:detail", args=[self.pk])
+
+
+class AutoResponse(models.Model):
+    """A campaign's auto-response e-mail in one language: plain text, with placeholders
+    such as {first_name} (campaigns/auto_response.py)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="auto_responses")
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text"), blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "language"], name="auto_response_one_per_language"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.campaign} ({self.language})"
+
+    @property
+    def is_complete(self):
+        return bool(self.subject.strip() and self.body.strip())
 
 
 def taken_by_another(field, value, campaign=None):

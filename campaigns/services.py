@@ -1,12 +1,21 @@
 """Campaign changes (SPEC §1: marketers and managers)."""
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leadflow import permissions
 from leadflow.errors import ActionForbidden, InvalidInput
+from leadflow.i18n import lazy_text
+from leadflow.jobs import enqueue
+from leadflow.models import NotificationKind
+from leadflow.notifications.notify import campaign_people, notify
+from leads.models import Stage, TouchSource
+from leads.services import lead_intake
 
-from .models import Campaign, new_intake_key
+from .auto_response import check_placeholders, form_language
+from .models import AutoResponse, Campaign, new_intake_key
 
 EDITABLE = (
     "name",
@@ -70,3 +79,75 @@ def campaign_rotate_key(*, campaign, by):
     campaign.intake_key = new_intake_key()
     campaign.save(update_fields=["intake_key", "updated_at"])
     return campaign
+
+
+@transaction.atomic
+def campaign_set_auto_response(*, campaign, by, enabled, texts):
+    """Switch a campaign's auto-response on or off and set its texts: ``texts`` maps a
+    language code to (subject, text). Placeholders other than the known ones are refused."""
+    permissions.require_marketing(by)
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    languages = dict(settings.LANGUAGES)
+    for language, (subject, body) in texts.items():
+        if language not in languages:
+            raise InvalidInput(_("Choose a language of the site."), field="language")
+        check_placeholders(subject, f"subject_{language}")
+        check_placeholders(body, f"body_{language}")
+        AutoResponse.objects.update_or_create(
+            campaign=campaign,
+            language=language,
+            defaults={"subject": " ".join(subject.split()), "body": body.strip()},
+        )
+    if enabled and not any(r.is_complete for r in campaign.auto_responses.all()):
+        raise InvalidInput(
+            _("Write a subject and a text in at least one language to send an auto-response."),
+            field="enabled",
+        )
+    campaign.auto_response_enabled = bool(enabled)
+    campaign.save(update_fields=["auto_response_enabled", "updated_at"])
+    return campaign
+
+
+def stays_with_marketing_after_intake(lead):
+    """A new web-form lead is still marketing's to triage once the intake is done: it was
+    not routed straight to sales (issue 18's "route web-form leads to sales at once"), so
+    the campaign owner should hear of it."""
+    return lead.stage == Stage.NEW
+
+
+def notify_new_hand_raiser(lead):
+    """Tell the campaign's owner (the managers when it has none) of a new web-form lead."""
+    text = lazy_text(
+        gettext_lazy("%(type)s via %(campaign)s"),
+        type=lead.get_inquiry_type_display(),
+        campaign=lead.campaign.name,
+    )
+    for user in campaign_people(lead.campaign):
+        notify(user=user, kind=NotificationKind.NEW_HAND_RAISER, lead=lead, text=text, email=True)
+
+
+@transaction.atomic
+def intake_submit(*, campaign, data, inquiry_type, utm, message, language="", sla=None):
+    """One post of a campaign's public web form (campaigns/intake.py, after its honeypot
+    and validation): the inquiry is logged by ``leads.services.lead_intake``, and a new lead
+    (not a second inquiry that became a touch) notifies the campaign owner, unless it left
+    marketing at once, and gets the campaign's auto-response in the form's ``language``
+    (else the site's), once, through the outbox. Routing straight to sales belongs between
+    the two, before :func:`stays_with_marketing_after_intake` is asked."""
+    result = lead_intake(
+        by=None,
+        data=data,
+        campaign=campaign,
+        inquiry_type=inquiry_type,
+        source=TouchSource.INTAKE,
+        utm=utm,
+        message=message,
+        sla=sla,
+    )
+    if result.created:
+        lead = result.lead
+        if stays_with_marketing_after_intake(lead):
+            notify_new_hand_raiser(lead)
+        if campaign.auto_response_enabled and lead.email:
+            enqueue("campaigns.tasks.send_auto_response", lead.pk, form_language(language))
+    return result

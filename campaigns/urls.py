@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/", views.CampaignDetailView.as_view(), name="detail"),
     path("<int:pk>/edit/", views.CampaignUpdateView.as_view(), name="update"),
     path("<int:pk>/rotate-key/", views.rotate_key, name="rotate_key"),
+    path("<int:pk>/auto-response/", views.auto_response, name="auto_response"),
 ]

@@ -3,7 +3,7 @@ import dataclasses
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import F
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -19,7 +19,8 @@ from leads.reporting import definitions, stats
 from leads.reporting.forms import PeriodForm
 
 from . import services
-from .forms import CampaignForm
+from .auto_response import PLACEHOLDERS
+from .forms import AutoResponseForm, CampaignForm
 from .models import Campaign, Channel
 
 
@@ -156,6 +157,8 @@ class CampaignDetailView(MarketingRequiredMixin, DetailView):
             .order_by("-created_at", "-id")[:20]
         )
         context["intake_url"] = self.request.build_absolute_uri(f"/intake/{campaign.intake_key}/")
+        context.setdefault("auto_response_form", AutoResponseForm(campaign=campaign))
+        context["placeholders"] = PLACEHOLDERS
         context["leads_url"] = reverse("leads:list") + f"?campaign={campaign.pk}"
         context["period_leads_url"] = reverse("leads:list") + "?" + filters.lead_list_query()
         return context
@@ -172,3 +175,29 @@ def rotate_key(request, pk):
         success=_("A new intake key is active; forms using the old key stop working."),
         back=campaign.get_absolute_url(),
     )
+
+
+@login_required
+@require_POST
+@role_required(roles.can_market, gettext_lazy("Only marketers and managers can do this."))
+def auto_response(request, pk):
+    """Save the campaign's auto-response; a refused save shows the campaign page again with
+    the form's errors."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    form = AutoResponseForm(request.POST, campaign=campaign)
+    if form.is_valid():
+        try:
+            services.campaign_set_auto_response(
+                campaign=campaign,
+                by=request.user,
+                enabled=form.cleaned_data["enabled"],
+                texts=form.texts(),
+            )
+        except InvalidInput as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, _("The auto-response is saved."))
+            return redirect(campaign.get_absolute_url() + "#auto-response")
+    view = CampaignDetailView(request=request, kwargs={"pk": pk}, object=campaign)
+    context = view.get_context_data(object=campaign, auto_response_form=form)
+    return render(request, view.template_name, context, status=400)

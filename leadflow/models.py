@@ -100,10 +100,48 @@ class NotificationKind(models.TextChoices):
     DISPUTE_RULED = "dispute_ruled", _("Dispute ruled")
     FLAG_RAISED = "flag_raised", _("Flag raised")
     IMPORT_DONE = "import_done", _("Import finished")
+    LEAD_REJECTED = "lead_rejected", _("Sales rejected a lead")
+    NEW_HAND_RAISER = "new_hand_raiser", _("New hand-raiser from a web form")
+
+
+# The kinds LeadFlow also e-mails (to some recipients at least); the others are in-app
+# only, so the profile page offers no e-mail switch for them.
+EMAILED_KINDS = frozenset(
+    {
+        NotificationKind.HANDED_TO_YOU,
+        NotificationKind.REASSIGNED,
+        NotificationKind.DISPUTE_RULED,
+        NotificationKind.FLAG_RAISED,
+        NotificationKind.LEAD_REJECTED,
+        NotificationKind.NEW_HAND_RAISER,
+    }
+)
+
+
+class NotificationSetting(models.Model):
+    """A person's choice for one kind of notification: in the app, by e-mail, both or
+    neither. No row means both are on (leadflow.notifications.notify)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    kind = models.CharField(max_length=20, choices=NotificationKind.choices)
+    in_app = models.BooleanField(_("in the app"), default=True)
+    email = models.BooleanField(_("by e-mail"), default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="notification_setting_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.kind} for {self.user}"
 
 
 class Notification(models.Model):
-    """An in-app notification (the bell)."""
+    """An in-app notification (the bell). A person who switched the app off for its kind
+    but kept e-mail gets a row with ``in_app`` False: the e-mail is rendered from it, and
+    the bell and the list leave it out."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -123,6 +161,7 @@ class Notification(models.Model):
     url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    in_app = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

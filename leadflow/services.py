@@ -1,6 +1,7 @@
 """Personal API tokens: created, shown once, revoked (SPEC §6); a manager's retry of a
 background task that gave up; a manager's unlock of a username locked out of logging in;
-a manager's invitations of new users, and their acceptance."""
+a manager's invitations of new users, and their acceptance; a person's notification
+preferences."""
 
 import datetime as dt
 import secrets
@@ -20,7 +21,14 @@ from leadflow.errors import InvalidInput, TransitionNotAllowed
 
 from . import outbox, permissions, roles, throttle
 from .jobs import enqueue
-from .models import ApiToken, Invitation, Profile
+from .models import (
+    EMAILED_KINDS,
+    ApiToken,
+    Invitation,
+    NotificationKind,
+    NotificationSetting,
+    Profile,
+)
 
 TOKEN_NAME_MAX = 100
 
@@ -243,3 +251,20 @@ def invitation_accept(*, token, username, password, first_name="", last_name="",
     invitation.user = user
     invitation.save(update_fields=["accepted_at", "user"])
     return user
+
+
+@transaction.atomic
+def notification_settings_save(*, user, choices):
+    """Keep ``user``'s choice per kind of notification: ``choices`` maps a kind to
+    (in_app, email). A kind that is never e-mailed keeps e-mail on (there is nothing to
+    switch); a kind left at both channels on needs no row."""
+    for kind, (in_app, email) in choices.items():
+        if kind not in NotificationKind.values:
+            raise InvalidInput(_("Unknown kind of notification."), field="kind")
+        email = bool(email) or kind not in EMAILED_KINDS
+        if in_app and email:
+            NotificationSetting.objects.filter(user=user, kind=kind).delete()
+        else:
+            NotificationSetting.objects.update_or_create(
+                user=user, kind=kind, defaults={"in_app": bool(in_app), "email": email}
+            )

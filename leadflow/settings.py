@@ -162,6 +162,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Plain-text e-mails and their subjects (leadflow/notifications/emails.py): text,
+        # not HTML, so nothing is escaped: "O'Brien (Smith & Sons)", not "O&#x27;Brien".
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "OPTIONS": {"autoescape": False},
+    },
 ]
 
 # --- Database -------------------------------------------------------------

@@ -53,6 +53,11 @@ urlpatterns = [
     path("accounts/invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("accounts/profile/channels/", webhooks.my_channels, name="profile_channels"),
     path(
+        "accounts/profile/notifications/",
+        views.notification_settings,
+        name="notification_settings",
+    ),
+    path(
         "accounts/profile/tokens/<int:pk>/revoke/",
         views.api_token_revoke,
         name="api_token_revoke",

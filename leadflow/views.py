@@ -24,7 +24,7 @@ from . import i18n, ratelimit, roles, services, throttle
 from .http import answers_json
 from .jobs import enqueue
 from .middleware import database_unavailable, unavailable_response
-from .models import ApiToken
+from .models import EMAILED_KINDS, ApiToken, NotificationKind, NotificationSetting
 from .webhooks.views import channels_form
 
 logger = logging.getLogger(__name__)
@@ -93,10 +93,56 @@ class ApiTokenForm(forms.Form):
     )
 
 
+class NotificationSettingsForm(forms.Form):
+    """Two switches per kind of notification, in the app and by e-mail (the latter only
+    for the kinds LeadFlow e-mails)."""
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        saved = {s.kind: s for s in NotificationSetting.objects.filter(user=user)}
+        self.rows = []
+        for kind in NotificationKind:
+            setting = saved.get(kind.value)
+            app_name, email_name = f"{kind.value}_in_app", f"{kind.value}_email"
+            self.fields[app_name] = forms.BooleanField(
+                label=gettext_lazy("%(kind)s in the app") % {"kind": kind.label},
+                required=False,
+                initial=setting.in_app if setting else True,
+            )
+            if kind in EMAILED_KINDS:
+                self.fields[email_name] = forms.BooleanField(
+                    label=gettext_lazy("%(kind)s by e-mail") % {"kind": kind.label},
+                    required=False,
+                    initial=setting.email if setting else True,
+                )
+            self.rows.append(
+                (kind.label, self[app_name], self[email_name] if kind in EMAILED_KINDS else None)
+            )
+
+    def choices(self):
+        data = self.cleaned_data
+        return {
+            kind.value: (data[f"{kind.value}_in_app"], data.get(f"{kind.value}_email", True))
+            for kind in NotificationKind
+        }
+
+
+@login_required
+@require_POST
+def notification_settings(request):
+    """Save the profile's notification switches (the form is on the profile page)."""
+    form = NotificationSettingsForm(request.POST, user=request.user)
+    if form.is_valid():
+        services.notification_settings_save(user=request.user, choices=form.choices())
+        messages.success(request, _("Your notification settings are saved."))
+    return redirect(reverse("profile") + "#notifications-heading")
+
+
 @login_required
 def profile(request):
-    """The user's profile: their personal API tokens. A new token is shown once, in the
-    answer to the POST that created it; only its digest is stored."""
+    """The user's profile: their notification switches and personal API tokens. A new
+    token is shown once, in the answer to the POST that created it; only its digest is
+    stored."""
     new_token = None
     form = ApiTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -117,6 +163,7 @@ def profile(request):
             "tokens": tokens,
             "new_token": new_token,
             "channels_form": channels_form(request.user, action=reverse("profile_channels")),
+            "settings_form": NotificationSettingsForm(user=request.user),
         },
     )
     if new_token:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Campaign, Channel
 from leadflow import roles
 from leadflow.dates import DayField, start_of_day
+from leadflow.names import person
 
 from .models import Flag, FlagKind, Origin, Stage
 from .reporting.definitions import DROPPED_CATEGORIES, dropped_q, with_sales_delay
@@ -109,9 +110,12 @@ class LeadFilterForm(forms.Form):
             field.widget.attrs.setdefault("id", f"id_{name}")
 
     def owner_choices(self):
-        """("", any), ("none", unassigned), (id, username) for every rep; for the template."""
+        """("", any), ("none", unassigned), (id, name) for every rep; for the template."""
         reps = roles.active_reps().order_by("username")
-        return [("none", _("Unassigned")), *((str(u.pk), u.get_username()) for u in reps)]
+        return [
+            ("none", _("Unassigned")),
+            *((str(u.pk), person(u)) for u in reps),
+        ]
 
     def clean_owner(self):
         value = self.cleaned_data["owner"].strip()

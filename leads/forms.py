@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign
 from leadflow import roles
+from leadflow.names import person
 
 from .models import DisqualifyReason, InquiryType, Lead
 from .services import CONTACT_FIELDS
@@ -19,7 +20,7 @@ def rep_choices_queryset():
 
 class RepChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        name = obj.get_full_name() or obj.get_username()
+        name = person(obj)
         profile = getattr(obj, "profile", None)
         if profile is not None and not profile.is_available:
             return _("%(name)s (unavailable)") % {"name": name}

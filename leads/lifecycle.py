@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from leadflow import roles
 from leadflow.errors import ActionForbidden, TransitionNotAllowed
+from leadflow.names import person
 
 from .models import SALES_STAGES, Lead, Side, Stage, StageChange, side_of
 from .sla.calendar import refresh_deadlines
@@ -298,9 +299,7 @@ NO_LONGER_YOURS = gettext_lazy(
 
 
 def claimed_first(rep):
-    return TransitionNotAllowed(
-        _("%(rep)s claimed this lead first.") % {"rep": rep.get_username()}
-    )
+    return TransitionNotAllowed(_("%(rep)s claimed this lead first.") % {"rep": person(rep)})
 
 
 def someone_else_acted(lead, rep, action=None):

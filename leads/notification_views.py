@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -18,11 +19,20 @@ from .models import Lead
 NOTIFICATIONS_PER_PAGE = 30
 
 
+def opens_lead(notification):
+    """The notification points at its lead's page (not at a page of its own, such as a
+    dispute's ruling, which checks who may see it)."""
+    if not notification.lead_id:
+        return False
+    target = notification.url.split("#")[0]
+    return not target or target == reverse("leads:detail", args=[notification.lead_id])
+
+
 @login_required
 def notifications(request):
     """The user's notifications, newest first. Opening the list marks the ones shown read;
     they stay highlighted as new on this rendering."""
-    mine = Notification.objects.filter(user=request.user)
+    mine = Notification.objects.filter(user=request.user, in_app=True)
     page = Paginator(
         mine.select_related("lead", "actor").order_by("-created_at", "-id"),
         NOTIFICATIONS_PER_PAGE,
@@ -32,12 +42,12 @@ def notifications(request):
     # A lead reassigned away from this user is no longer theirs to open: no dead link.
     visible = set(
         Lead.objects.for_user(request.user)
-        .filter(pk__in={n.lead_id for n in shown if n.lead_id})
+        .filter(pk__in={n.lead_id for n in shown if opens_lead(n)})
         .values_list("pk", flat=True)
     )
     for n in shown:
         n.was_unread = n.read_at is None
-        n.can_open = n.lead_id in visible if n.lead_id else bool(n.url)
+        n.can_open = n.lead_id in visible if opens_lead(n) else bool(n.url)
     if unread_ids:
         mine.filter(pk__in=unread_ids, read_at__isnull=True).update(read_at=timezone.now())
     # Unread beyond this page (older ones); the bell below counts after the update.
@@ -53,7 +63,7 @@ def notification_open(request, pk):
     if notification.read_at is None:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
-    if notification.lead_id and not (
+    if opens_lead(notification) and not (
         Lead.objects.for_user(request.user).filter(pk=notification.lead_id).exists()
     ):
         messages.info(request, _("That lead is no longer yours to open."))

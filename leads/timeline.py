@@ -9,6 +9,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from leadflow.names import person
 from sales.models import Activity, Dispute, Handoff, HandoffOutcome
 
 from .models import Flag, StageChange, Touch
@@ -32,8 +33,7 @@ class Entry:
 CONSENT_TAGS = {True: gettext_lazy("consent given"), False: gettext_lazy("consent withdrawn")}
 
 
-def _name(user):
-    return user.get_username() if user else ""
+_name = person
 
 
 def build_timeline(lead):

@@ -15,6 +15,7 @@ from django.views.generic import DetailView, FormView
 from leadflow import roles
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
 from leadflow.http import forbidden, report_refused, run_action, safe_next
+from leadflow.names import person
 
 from . import lifecycle, services
 from .filters import KeysetPage, LeadFilterForm
@@ -307,7 +308,7 @@ def lead_hand_off(request, pk):
 
     def hand_off():
         handoff = services.lead_hand_off(lead=lead, by=request.user, **form.service_kwargs())
-        target = handoff.to_user.get_username() if handoff.to_user else _("the sales queue")
+        target = person(handoff.to_user) if handoff.to_user else _("the sales queue")
         messages.success(request, _("Handed off to %(target)s.") % {"target": target})
 
     return run_action(request, hand_off, success=None, back=back)

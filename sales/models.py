@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Q, When
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -284,6 +285,13 @@ class Dispute(models.Model):
     def __str__(self):
         return f"Dispute of lead {self.lead_id}"
 
+    def get_absolute_url(self):
+        return reverse("sales:dispute_detail", args=[self.pk])
+
     @property
     def is_open(self):
         return self.ruled_at is None
+
+    def concerns(self):
+        """The people the dispute is about: who raised it and the rep who rejected."""
+        return {self.raised_by, self.handoff.to_user}

@@ -23,7 +23,8 @@ from leadflow import permissions, roles
 from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leadflow.i18n import lazy_text
 from leadflow.models import NotificationKind, Profile, WebhookEvent
-from leadflow.notifications.notify import notify
+from leadflow.names import person
+from leadflow.notifications.notify import campaign_people, notify
 from leadflow.webhooks import events
 from leads import lifecycle
 from leads.models import (
@@ -141,7 +142,7 @@ def lead_accept(*, lead, by, note="", at=None):
                 raise TransitionNotAllowed(_("You already accepted this lead."))
             raise TransitionNotAllowed(
                 _("This lead was already accepted by %(rep)s.")
-                % {"rep": lead.owner.get_username() if lead.owner else _("someone")}
+                % {"rep": person(lead.owner) if lead.owner else _("someone")}
             )
         lifecycle.require_stage("accept", lead)
     _require_actor_for_response("accept", lead, by, at)
@@ -187,7 +188,28 @@ def lead_reject(*, lead, by, reason, note="", at=None):
             handoff.to_user = rep
         handoff.save()
     events.emit(WebhookEvent.LEAD_REJECTED, lead=lead, actor=by, at=at)
+    notify_rejection(lead, by=by, reason=reason, note=note)
     return lead
+
+
+def notify_rejection(lead, *, by, reason, note):
+    """Tell the lead's campaign owner (the managers when it has none) that sales rejected
+    it, with the reason and the rep's note; the notice opens the lead's dispute form."""
+    text = RejectionReason(reason).label
+    if note:
+        text = lazy_text(gettext_lazy("%(reason)s: “%(note)s”"), reason=text, note=note)
+    url = f"{lead.get_absolute_url()}#dispute-comment"
+    for user in campaign_people(lead.campaign):
+        if user != by:
+            notify(
+                user=user,
+                kind=NotificationKind.LEAD_REJECTED,
+                lead=lead,
+                actor=by,
+                text=text,
+                url=url,
+                email=True,
+            )
 
 
 def _parse_money(value, field):
@@ -473,8 +495,7 @@ def _reassign(lead, *, to_user, by, at, note, why=None):
             kind=NotificationKind.REASSIGNED,
             lead=lead,
             actor=by,
-            text=why
-            or lazy_text(gettext_lazy("Reassigned to %(rep)s."), rep=to_user.get_username()),
+            text=why or lazy_text(gettext_lazy("Reassigned to %(rep)s."), rep=person(to_user)),
             email=by is None,
         )
 
@@ -555,14 +576,19 @@ def dispute_rule(*, dispute, by, ruling, to_user=None, note="", at=None):
     lifecycle.save(lead)
     if ruling == DisputeRuling.OVERTURNED:
         events.emit(WebhookEvent.LEAD_HANDED_OFF, lead=lead, actor=by, at=at)
-    rejecting_rep = dispute.handoff.to_user
-    for user in {dispute.raised_by, rejecting_rep} - {None}:
+    text = DisputeRuling(ruling).label
+    if note:
+        text = lazy_text(gettext_lazy("%(ruling)s: “%(note)s”"), ruling=text, note=note)
+    for user in dispute.concerns() - {None}:
+        # The ruling's own page: it opens even once the lead has moved out of their sight.
         notify(
             user=user,
             kind=NotificationKind.DISPUTE_RULED,
             lead=lead,
             actor=by,
-            text=DisputeRuling(ruling).label,
+            text=text,
+            url=dispute.get_absolute_url(),
+            email=True,
         )
     return dispute
 

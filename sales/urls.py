@@ -19,6 +19,7 @@ urlpatterns = [
     path("invitations/<int:pk>/resend/", users.invitation_resend, name="invitation_resend"),
     path("invitations/<int:pk>/revoke/", users.invitation_revoke, name="invitation_revoke"),
     path("disputes/", team.disputes, name="disputes"),
+    path("disputes/<int:pk>/", team.dispute_detail, name="dispute_detail"),
     path("disputes/<int:pk>/rule/", team.dispute_rule, name="dispute_rule"),
     *(
         path(f"leads/<int:pk>/{action}/", actions.lead_action, {"action": action}, name=action)

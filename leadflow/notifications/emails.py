@@ -1,4 +1,6 @@
-"""Emails as subject/text/html template triplets under templates/emails/."""
+"""Emails as subject/text/html template triplets under templates/emails/. The subject and
+the text are rendered without HTML escaping (the "text" template engine), the HTML part
+with it."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,13 +16,21 @@ from ..i18n import user_language
 from ..models import Invitation, Notification
 from ..services import invitation_token
 
+TEXT_ENGINE = "text"
+
+
+def render_email(template, context):
+    """(subject, text, html) of the email ``template`` with ``context``."""
+    context = {"site_url": settings.SITE_URL, **context}
+    subject = render_to_string(f"emails/{template}_subject.txt", context, using=TEXT_ENGINE)
+    text = render_to_string(f"emails/{template}.txt", context, using=TEXT_ENGINE)
+    html = render_to_string(f"emails/{template}.html", context)
+    return " ".join(subject.split()), text, html
+
 
 def send_templated(template, *, to, context):
-    context = {"site_url": settings.SITE_URL, **context}
-    subject = render_to_string(f"emails/{template}_subject.txt", context).strip()
-    text = render_to_string(f"emails/{template}.txt", context)
-    html = render_to_string(f"emails/{template}.html", context)
-    message = EmailMultiAlternatives(subject=" ".join(subject.split()), body=text, to=to)
+    subject, text, html = render_email(template, context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=to)
     message.attach_alternative(html, "text/html")
     message.send()
 

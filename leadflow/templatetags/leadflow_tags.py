@@ -1,6 +1,7 @@
 from django import template
 from django.utils.formats import number_format
 
+from leadflow import names
 from leadflow.dates import duration_part
 
 register = template.Library()
@@ -33,11 +34,19 @@ def get_item(mapping, key):
 
 
 @register.filter
-def person(user):
-    """A user as people see them everywhere: the full name, else the username."""
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()
+def person(user, arg=""):
+    """A user as people see them everywhere (leadflow.names.person): the full name, else
+    the username; ``person:"username"`` adds the username to a full name."""
+    return names.person(user, with_username=arg == "username")
+
+
+@register.filter
+def ends_sentence(value):
+    """A value that ends a sentence, without its own trailing full stop: the sentence's
+    stop serves for both, so "due 9:29 a.m." does not read "a.m.." (nor "Ltd.." for a
+    company name)."""
+    text = str(value)
+    return text[:-1] if text.endswith(".") and not text.endswith("..") else text
 
 
 @register.filter

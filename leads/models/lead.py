@@ -289,6 +289,8 @@ class Lead(models.Model):
     # A dispute of the latest rejection is pending (pauses rejection_unactioned) / was ruled.
     disputed_at = models.DateTimeField(null=True, blank=True)
     dispute_ruled_at = models.DateTimeField(null=True, blank=True)
+    # When the campaign's auto-response went to this person: once per lead, ever.
+    auto_response_sent_at = models.DateTimeField(null=True, blank=True)
 
     # The latest claim or reassign: the new holder's sales clocks (SPEC §4) start there.
     sales_clock_at = models.DateTimeField(null=True, blank=True)

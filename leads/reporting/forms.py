@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Campaign, Channel
 from leadflow import roles
 from leadflow.dates import DayField
+from leadflow.names import person
 
 from .definitions import DEFAULT_DAYS, Filters
 
@@ -49,9 +50,7 @@ class PeriodForm(forms.Form):
                 User.objects.filter(groups__name=roles.SALES).order_by("username").distinct()
             )
             self.fields["owner"].empty_label = _("All salespeople")
-            self.fields["owner"].label_from_instance = lambda u: (
-                u.get_full_name() or u.get_username()
-            )
+            self.fields["owner"].label_from_instance = person
         if not self.is_bound:
             # Show the default period the page reports on, not two empty inputs.
             start, end = self.default_period()

@@ -11,10 +11,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from leadflow.i18n import user_language
+from leadflow.names import person
 from leadflow.notifications.emails import send_templated
+from leadflow.notifications.notify import active_managers
 
 from ..models import Flag, FlagKind, Side
-from .outbox import active_managers
 
 log = logging.getLogger(__name__)
 User = get_user_model()
@@ -46,19 +47,20 @@ def build_flag_digest(now=None):
     since = now - dt.timedelta(days=1)
     rows = (
         Flag.objects.filter(raised_at__gt=since, raised_at__lte=now)
-        .values("side", "responsible__username")
+        .values("side", "responsible")
         .annotate(n=Count("id"))
         .order_by()
     )
+    people_by_id = User.objects.in_bulk({row["responsible"] for row in rows} - {None})
     per_side = defaultdict(list)
     for row in rows:
         # Lazy: each manager's digest is written in their language.
         per_side[row["side"]].append(
-            (row["responsible__username"] or gettext_lazy("managers"), row["n"])
+            (person(people_by_id.get(row["responsible"])) or gettext_lazy("managers"), row["n"])
         )
     raised_by_side = []
     for side in (Side.MARKETING, Side.SALES):
-        people = sorted(per_side.get(side.value, []), key=lambda p: (-p[1], p[0]))
+        people = sorted(per_side.get(side.value, []), key=lambda p: (-p[1], str(p[0])))
         if people:
             raised_by_side.append((side.label, people, sum(n for _name, n in people)))
     open_flags = Flag.objects.open()

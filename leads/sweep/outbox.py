@@ -6,23 +6,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from leadflow import roles
 from leadflow.i18n import user_language
 from leadflow.models import NotificationKind, WebhookEvent
 from leadflow.notifications.emails import send_templated
-from leadflow.notifications.notify import notify
+from leadflow.notifications.notify import active_managers, notify
 from leadflow.webhooks import events
 
 from ..models import Flag, FlagKind
 
 log = logging.getLogger(__name__)
-User = get_user_model()
 
 FLAG = Flag._meta.db_table
 
@@ -51,16 +47,6 @@ class DrainResult:
     emails: int = 0
     failed: list = field(default_factory=list)  # flag ids un-claimed after a failed send
     more: bool = False  # a full batch was claimed: there may be more in the outbox
-
-
-def active_managers():
-    return list(
-        User.objects.filter(is_active=True)
-        .filter(Q(is_superuser=True) | Q(groups__name=roles.MANAGERS))
-        .select_related("profile")  # their language, for the emails
-        .distinct()
-        .order_by("username")
-    )
 
 
 def claim_flags(limit, now=None):
@@ -149,10 +135,9 @@ def _deliver(flag, recipients, lease, now):
 
 
 def _deliver_to(flag, user):
-    notification = notify(
-        user=user, kind=NotificationKind.FLAG_RAISED, lead=flag.lead, text=_flag_text(flag)
-    )
-    if user.email:
+    sent = []
+
+    def send(notification):
         # Sent inside the caller's transaction: a mail-server failure rolls the in-app
         # notifications back too, so the retry does not duplicate them.
         send_templated(
@@ -168,8 +153,17 @@ def _deliver_to(flag, user):
                 "escalated": flag.kind == FlagKind.RESPONSE_ESCALATED,
             },
         )
-        return 1
-    return 0
+        sent.append(notification)
+
+    notify(
+        user=user,
+        kind=NotificationKind.FLAG_RAISED,
+        lead=flag.lead,
+        text=_flag_text(flag),
+        email=True,
+        send_email=send,
+    )
+    return len(sent)
 
 
 def drain_flag_outbox(*, batch_size=200, now=None):

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 from leadflow import roles
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
 from leadflow.http import forbidden, safe_next
+from leadflow.names import person
 from leads import lifecycle
 from leads.models import (
     Lead,
@@ -261,7 +262,7 @@ def lead_action(request, pk, action):
             return redirect(_back_after(request, lead, back))
         else:
             lead.refresh_from_db(fields=["owner"])
-            owner = lead.owner.get_full_name() or lead.owner.get_username() if lead.owner else ""
+            owner = person(lead.owner)
             messages.success(request, spec.success % {"lead": lead, "owner": owner})
             return redirect(_back_after(request, lead, back))
 

@@ -18,6 +18,7 @@ from django.db.models import (
     Sum,
 )
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +30,7 @@ from leadflow import roles
 from leadflow import services as leadflow_services
 from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import forbidden, report_refused, safe_next
+from leadflow.names import person
 from leadflow.permissions import role_required
 from leads.models import (
     SALES_STAGES,
@@ -209,7 +211,7 @@ def bulk_reassign(request):
                 "%(n)s leads reassigned to %(rep)s.",
                 len(done),
             )
-            % {"n": len(done), "rep": data["to_user"].get_username()},
+            % {"n": len(done), "rep": person(data["to_user"])},
         )
     report_refused(request, refused, len(data["lead_ids"]) - len(ids))
     return redirect(back)
@@ -234,7 +236,7 @@ def rep_availability(request, user_id):
         message = _("%(rep)s is available again for new leads.")
     else:
         message = _("%(rep)s is unavailable: round-robin skips them.")
-    messages.success(request, message % {"rep": rep.get_username()})
+    messages.success(request, message % {"rep": person(rep)})
     return redirect(back)
 
 
@@ -256,7 +258,7 @@ def login_unlock(request, user_id):
         logger.exception("login unlock failed for user %s", user.pk)
         messages.error(request, _("The unlock did not work: try again in a minute."))
         return redirect(back)
-    messages.success(request, _("%(user)s can log in again.") % {"user": user.get_username()})
+    messages.success(request, _("%(user)s can log in again.") % {"user": person(user)})
     return redirect(back)
 
 
@@ -282,6 +284,24 @@ def disputes(request):
         "here": request.get_full_path(),
     }
     return render(request, "sales/dispute_list.html", context)
+
+
+@login_required
+def dispute_detail(request, pk):
+    """A dispute and its ruling, read-only: for the managers and the people it concerns
+    (who raised it, the rep who rejected). It opens even once the lead has moved on and
+    they may no longer see the lead; to anyone else it is a 404."""
+    dispute = get_object_or_404(
+        Dispute.objects.select_related(
+            "lead", "lead__campaign", "raised_by", "ruled_by", "handoff", "handoff__to_user"
+        ),
+        pk=pk,
+    )
+    if not roles.is_manager(request.user) and request.user not in dispute.concerns():
+        raise Http404
+    lead_visible = Lead.objects.for_user(request.user).filter(pk=dispute.lead_id).exists()
+    context = {"dispute": dispute, "lead": dispute.lead, "lead_visible": lead_visible}
+    return render(request, "sales/dispute_detail.html", context)
 
 
 @login_required
@@ -316,7 +336,7 @@ def dispute_rule(request, pk):
             if data["ruling"] == DisputeRuling.OVERTURNED:
                 message = _("Rejection overturned: %(lead)s is handed to %(rep)s.") % {
                     "lead": dispute.lead,
-                    "rep": data["to_user"].get_username(),
+                    "rep": person(data["to_user"]),
                 }
             else:
                 message = _("Rejection upheld: %(lead)s stays with marketing.") % {

@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.conf import settings
 
+from leadflow.names import person
 from leads import lifecycle
 from leads.models import Lead, Stage, StageChange
 from sales import services as sales
@@ -62,7 +63,7 @@ def test_won_racing_lost_leaves_one_outcome(make_lead, client_as, slow_moves):
 
 
 def test_an_accept_that_waited_behind_a_claim_is_a_409_not_a_403(
-    make_lead, client_as, monkeypatch
+    make_lead, client_as, rep, monkeypatch
 ):
     """rep2's request reads the lead while it is still queued and then waits for the row
     lock that rep1's claim holds: once rep1 commits, the lead is no longer rep2's to
@@ -84,5 +85,5 @@ def test_an_accept_that_waited_behind_a_claim_is_a_409_not_a_403(
 
     responses = race(lambda: first.post(f"/api/v1/leads/{lead.pk}/claim/"), accept)
     assert [r.status_code for r in responses] == [200, 409], [r.content for r in responses]
-    assert responses[1].json() == {"detail": "rep1 claimed this lead first."}
+    assert responses[1].json() == {"detail": f"{person(rep)} claimed this lead first."}
     assert Lead.objects.get(pk=lead.pk).stage == Stage.HANDED_OFF

@@ -37,9 +37,9 @@ def test_marketer_creates_campaign_logs_lead_and_hands_it_off(
     actions.get_by_label("Salesperson", exact=True).select_option(label="Ruben de Vries")
     actions.get_by_label("Note for sales").fill("Met at the stand, wants a demo")
     actions.get_by_role("button", name="Hand off", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("Handed off to ruben")
+    expect(page.get_by_role("alert")).to_contain_text("Handed off to Ruben de Vries")
     expect(page.locator(".stage-badge").first).to_have_text("Handed off")
-    expect(page.locator(".timeline")).to_contain_text("Handoff to ruben")
+    expect(page.locator(".timeline")).to_contain_text("Handoff to Ruben de Vries")
 
     lead = Lead.objects.get()
     assert (lead.stage, lead.owner.username, lead.campaign.name) == (

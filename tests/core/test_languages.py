@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from leadflow.models import Profile
+from leadflow.names import person
 from leads.models import Stage
 from sales import services as sales
 from tests import factories
@@ -195,7 +196,7 @@ def test_emails_and_notifications_are_written_in_the_recipients_language(
     sales.lead_accept(lead=lead, by=rep)
     manager_client.post(reverse("sales:reassign", args=[lead.pk]), {"to_user": other_rep.pk})
     note = rep.notifications.filter(kind="reassigned").exclude(text="").get()
-    assert note.text == f"Opnieuw toegewezen aan {other_rep.username}."
+    assert note.text == f"Opnieuw toegewezen aan {person(other_rep)}."
     # Someone who never chose a language gets the site's default.
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -203,4 +204,4 @@ def test_emails_and_notifications_are_written_in_the_recipients_language(
     [email] = mailoutbox
     assert email.to == [rep.email] and email.subject.startswith("Lead opnieuw aan jou")
     away = other_rep.notifications.filter(kind="reassigned").exclude(text="").get()
-    assert away.text == f"Reassigned to {rep.username}."
+    assert away.text == f"Reassigned to {person(rep)}."

@@ -91,7 +91,7 @@ def test_an_unhandled_error_in_the_api_is_a_json_500(signed_in, monkeypatch):
 
 
 def test_an_unhandled_error_in_the_public_intake_is_a_json_500(campaign, monkeypatch):
-    monkeypatch.setattr(intake, "lead_intake", raising(KeyError("bug")))
+    monkeypatch.setattr(intake, "intake_submit", raising(KeyError("bug")))
     response = post_intake(campaign)
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
@@ -124,7 +124,7 @@ def test_a_database_outage_in_a_view_is_a_503_with_debug_on_too(signed_in, setti
 
 def test_a_lost_connection_in_the_intake_is_a_json_503(campaign, monkeypatch):
     monkeypatch.setattr(
-        intake, "lead_intake", raising(InterfaceError("connection already closed"))
+        intake, "intake_submit", raising(InterfaceError("connection already closed"))
     )
     assert_unavailable(post_intake(campaign), json=True)
 

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from leadflow.models import Notification
+from leadflow.names import person
 from leads.models import Lead, Stage, Touch
 from sales.models import Handoff
 from tests import factories
@@ -120,7 +121,7 @@ def test_lead_page_timeline_tells_the_whole_story_in_order(
         "Inquiry",
         "Created at stage New",
         "Stage: New → MQL",
-        "Handoff to rep1",
+        f"Handoff to {person(rep)}",
         "Stage: Handed off → Rejected",
         "Handoff rejected",
         "Rejection disputed",

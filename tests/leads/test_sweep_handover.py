@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leadflow.errors import InvalidInput
+from leadflow.names import person
 from leads.models import Flag, FlagKind
 from leads.reporting import stats
 from leads.reporting.definitions import Filters
@@ -107,7 +108,7 @@ def test_a_reassign_does_not_erase_the_breach_from_the_previous_reps_scorecard(
     assert scorecard_flags(owner=other_rep) == {"rep2": (0, 0)}
     html = manager_client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
     assert "Flag closed as a breach: Response overdue" in html
-    assert "The lead changed hands; the breach stays with rep1." in html
+    assert f"The lead changed hands; the breach stays with {person(rep)}." in html
     # Where the ball dropped, per rep: not under rep2, who was given the lead late.
     assert ball_dropped(owner=other_rep) == {
         "marketing": 0,

@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 
 from leadflow.models import Notification, NotificationKind
+from leadflow.names import person
 from leads import services as marketing
 from leads.models import Flag, FlagKind, InquiryType, SLAPolicy
 from leads.sla import services as sla_services
@@ -183,6 +184,6 @@ def test_the_managers_digest_counts_untriaged_leads_on_marketings_side(clock, ne
     clock.at(T0 + 2 * H)
     sweep_flags()
     digest = build_flag_digest()
-    assert digest.raised_by_side == [("Marketing", [(marketer.username, 1)], 1)]
+    assert digest.raised_by_side == [("Marketing", [(person(marketer), 1)], 1)]
     [flag] = digest.oldest_open
     assert flag.kind == FlagKind.NEW_UNTRIAGED

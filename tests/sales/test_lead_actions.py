@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from leadflow.names import person
 from leads.models import Stage, StageChange
 from sales import services as sales
 from sales.models import Activity, Handoff
@@ -206,7 +207,7 @@ def test_the_loser_of_a_claim_under_the_lock_sees_who_claimed_it_first(
     response = rep_client.post(url("claim", lead), {"next": "/sales/"}, follow=True)
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == "/sales/"
-    assert messages_of(response) == ["rep2 claimed this lead first."]
+    assert messages_of(response) == [f"{person(other_rep)} claimed this lead first."]
 
 
 def test_a_page_gone_stale_under_the_lock_after_a_reassign_says_so(

@@ -8,6 +8,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from leadflow.errors import ActionForbidden, TransitionNotAllowed
+from leadflow.names import person
 from leads import services as marketing
 from leads.models import Lead, Stage
 from sales import services as sales
@@ -43,7 +44,7 @@ def test_answering_a_queued_lead_another_rep_claimed_meanwhile_is_a_conflict(
     rival_first(monkeypatch, lambda: sales.lead_claim(lead=lead.pk, by=rep))
     call = {"accept": sales.lead_accept, "reject": sales.lead_reject}[answer]
     extra = {"reason": "not_a_fit"} if answer == "reject" else {}
-    with pytest.raises(TransitionNotAllowed, match="^rep1 claimed this lead first.$"):
+    with pytest.raises(TransitionNotAllowed, match=f"^{person(rep)} claimed this lead first.$"):
         call(lead=read, by=other_rep, **extra)
 
 
@@ -98,7 +99,7 @@ def test_the_api_answers_a_claim_won_under_the_lock_with_409_not_403(
     rival_first(monkeypatch, lambda: sales.lead_claim(lead=lead.pk, by=rep))
     response = api(other_rep).post(f"/api/v1/leads/{lead.pk}/accept/", {}, format="json")
     assert response.status_code == 409
-    assert response.json() == {"detail": "rep1 claimed this lead first."}
+    assert response.json() == {"detail": f"{person(rep)} claimed this lead first."}
 
 
 def test_the_page_answers_a_claim_won_under_the_lock_with_a_message_not_a_403(
@@ -114,7 +115,7 @@ def test_the_page_answers_a_claim_won_under_the_lock_with_a_message_not_a_403(
     )
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == "/sales/"
-    assert messages_of(response) == ["rep1 claimed this lead first."]
+    assert messages_of(response) == [f"{person(rep)} claimed this lead first."]
     assert snapshot(lead)[0] == before_claim[0] == Stage.HANDED_OFF
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leadflow.models import Notification, Profile
+from leadflow.names import person
 from leads import services as marketing
 from leads.models import Flag, FlagKind, Stage
 from sales import services as sales
@@ -177,7 +178,7 @@ def test_team_counts_each_reps_open_sales_flags(manager_client, make_lead, rep, 
 def test_manager_marks_a_rep_unavailable_and_available_again(manager_client, other_rep):
     url = reverse("sales:rep_availability", args=[other_rep.pk])
     response = manager_client.post(url, {"next": TEAM}, follow=True)
-    assert "rep2 is unavailable: round-robin skips them." in messages_of(response)
+    assert f"{person(other_rep)} is unavailable: round-robin skips them." in messages_of(response)
     assert Profile.objects.get(user=other_rep).is_available is False
     assert "unavailable" in row_of(response.content.decode(), other_rep)
     manager_client.post(url, {"available": "on"})
@@ -253,7 +254,7 @@ def test_manager_reassigns_many_leads_and_hears_which_were_refused(
     )
     assert response.redirect_chain[-1][0] == page
     shown = messages_of(response)
-    assert "2 leads reassigned to rep2." in shown
+    assert f"2 leads reassigned to {person(other_rep)}." in shown
     assert f"Lead #{won.pk}: Cannot reassign this lead: it is at the “Won” stage." in shown
     assert "1 selected lead was not found." in shown
     for lead in open_leads:

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from leadflow.models import Notification
+from leadflow.names import person
 from leadflow.notifications.notify import notify
 from leads.models import Stage
 from sales import services as sales
@@ -55,7 +56,11 @@ def test_opening_the_list_shows_new_ones_and_marks_them_read(
     notify(user=other_rep, kind="reassigned", text="Not for rep1")
     response = rep_client.get(LIST)
     body = response.content.decode()
-    assert "Lead handed to you" in body and str(lead) in body and "by marketer" in body
+    assert (
+        "Lead handed to you" in body
+        and str(lead) in body
+        and f"by {person(lead.campaign.owner)}" in body
+    )
     assert "Not for rep1" not in body
     assert ">new</span>" in body
     assert not rep.notifications.filter(read_at__isnull=True).exists()
@@ -117,7 +122,13 @@ def test_a_lead_handed_to_a_rep_is_emailed_to_them(
 
 
 def test_a_reassigned_lead_is_emailed_to_the_new_owner_only(
-    manager_client, make_lead, rep, other_rep, mailoutbox, django_capture_on_commit_callbacks
+    manager_client,
+    manager,
+    make_lead,
+    rep,
+    other_rep,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
 ):
     lead = make_lead(Stage.CONTACTED)
     mailoutbox.clear()
@@ -126,11 +137,11 @@ def test_a_reassigned_lead_is_emailed_to_the_new_owner_only(
     assert [m.to for m in mailoutbox] == [[other_rep.email]]
     mail = mailoutbox[0]
     assert mail.subject == f"Lead reassigned to you: {lead}"
-    assert "manager reassigned a lead to you" in mail.body
+    assert f"{person(manager)} reassigned a lead to you" in mail.body
     assert "Contacted" in mail.body
     assert f"/leads/{lead.pk}/" in mail.alternatives[0][0]
     # The previous owner hears in the app, not by email.
-    assert rep.notifications.filter(kind="reassigned", text__contains="rep2").exists()
+    assert rep.notifications.filter(kind="reassigned", text__contains=person(other_rep)).exists()
 
 
 @pytest.mark.parametrize("kind", [k for k, _ in Notification._meta.get_field("kind").choices])
@@ -149,7 +160,7 @@ def test_a_lead_reassigned_away_is_not_linked_any_more(
     sales.lead_reassign(lead=lead, by=manager, to_user=other_rep)
     notification = rep.notifications.get(kind="reassigned")
     body = rep_client.get(LIST).content.decode()
-    assert "Reassigned to rep2." in body
+    assert f"Reassigned to {person(other_rep)}." in body
     assert reverse("notification_open", args=[notification.pk]) not in body
     response = rep_client.get(reverse("notification_open", args=[notification.pk]), follow=True)
     assert response.redirect_chain[-1][0] == LIST

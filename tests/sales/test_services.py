@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from leadflow.errors import InvalidInput, TransitionNotAllowed
 from leadflow.models import Notification
+from leadflow.names import person
 from leads import services as marketing
 from leads.models import Stage, StageChange
 from sales import services as sales
@@ -112,7 +113,7 @@ def test_queued_lead_is_claimed_then_accepted(make_lead, rep, other_rep):
     lead = make_lead(Stage.HANDED_OFF, owner=None)
     assert lead.owner is None
     sales.lead_claim(lead=lead, by=rep)
-    with pytest.raises(TransitionNotAllowed, match="rep1 claimed this lead first"):
+    with pytest.raises(TransitionNotAllowed, match=f"{person(rep)} claimed this lead first"):
         sales.lead_claim(lead=lead, by=other_rep)
     sales.lead_accept(lead=lead, by=rep)
     lead.refresh_from_db()

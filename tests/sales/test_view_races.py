@@ -6,6 +6,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from leadflow.names import person
 from leads import lifecycle
 from leads.models import Lead, Stage, StageChange
 from sales import services as sales
@@ -53,7 +54,7 @@ def test_two_reps_claiming_one_lead_the_loser_sees_who_won(make_lead, rep, other
     assert owner in (rep, other_rep)
     winner, loser = (0, 1) if owner == rep else (1, 0)
     assert any(a.startswith("Claimed") for a in alerts(pages[winner][1]))
-    assert alerts(pages[loser][1]) == [f"{owner.username} claimed this lead first."]
+    assert alerts(pages[loser][1]) == [f"{person(owner)} claimed this lead first."]
 
 
 def test_two_reps_accepting_one_queued_lead_the_loser_is_told(
@@ -71,5 +72,5 @@ def test_two_reps_accepting_one_queued_lead_the_loser_is_told(
     told = alerts(pages[loser][1])
     assert told in (
         [f"This lead was already accepted by {lead.owner.username}."],
-        [f"{lead.owner.username} claimed this lead first."],
+        [f"{person(lead.owner)} claimed this lead first."],
     )

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from leadflow import services
 from leadflow.errors import ActionForbidden
+from leadflow.names import person
 from tests import factories
 
 PASSWORD = "pw-Secret-123"
@@ -201,7 +202,7 @@ def test_the_team_page_unlocks_a_rep(client, rita):
     assert f'action="{url}"' in page
     response = client.post(url, {"next": "/sales/team/"}, follow=True)
     assert response.redirect_chain[-1][0] == "/sales/team/"
-    assert "rita can log in again" in response.content.decode()
+    assert f"{person(rita)} can log in again" in response.content.decode()
     assert login(clients[1], password=PASSWORD).status_code == 302
 
 

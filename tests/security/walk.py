@@ -156,6 +156,8 @@ ROUTES = {
     "password_change_done": Row("LKKKK"),
     "invitation_accept": Row("KKKKK", kwargs=lambda w: {"token": _invitation_token(w)},
                              notes="public: the signed link is the credential"),
+    "notification_settings": Row("LXXXX", "LKKKK", data=lambda w: {"handed_to_you_in_app": "on"},
+                                 notes="each user's own switches"),
     "dashboard": Row("LKKKK", notes=SCOPE_WALKED),
     "dashboard_csv": Row("LKKKK", kwargs=lambda w: {"table": "funnel"}, notes=SCOPE_WALKED),
     "notifications": Row("LKKKK"),
@@ -172,6 +174,9 @@ ROUTES = {
     "campaigns:update": Row("LKFFK", "LKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
                             data=_campaign_form),
     "campaigns:rotate_key": Row("LXXXX", "LKFFK", kwargs=lambda w: {"pk": w.campaign.pk}),
+    "campaigns:auto_response": Row("LXXXX", "LKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
+                                   data=lambda w: {"subject_en": "Hi {first_name}",
+                                                   "body_en": "Thanks."}),
     # leads: everyone with a role logs and lists leads; marketing's moves
     "leads:list": Row("LKKKK"),
     "leads:create": Row("LKKKK", "LKKKK", data=_new_lead),
@@ -222,6 +227,8 @@ ROUTES = {
     "sales:bulk_reassign": Row("LXXXX", "LFFFK", data=lambda w: {
         "ids": [w.leads[Stage.ACCEPTED].pk], "to_user": w.users["other_rep"].pk}),
     "sales:disputes": Row("LFFFK"),
+    "sales:dispute_detail": Row("LKKNK", kwargs=lambda w: {"pk": w.dispute.pk},
+                                notes="who raised it, the rep who rejected, managers"),
     "sales:dispute_rule": Row("LFFFK", "LFFFK", kwargs=lambda w: {"pk": w.dispute.pk},
                               data=lambda w: {"ruling": "upheld"}),
     "sales:claim": Row("LFXXX", "LFKKF", kwargs=lead("queued"),
