@@ -48,6 +48,17 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("e.g. https://www.example.com; intake posts may only redirect there."),
     )
+    # A hand-raiser from the public intake is qualified and handed off by the assignment
+    # rules in the intake's own transaction (sales.routing), so it reaches a rep at once.
+    route_on_intake = models.BooleanField(
+        _("route web-form leads to sales at once"),
+        default=False,
+        help_text=_(
+            "New hand-raisers from this campaign's intake form (web form, information "
+            "request, phone call, email) skip marketing's triage: they are handed off by "
+            "the assignment rules as they arrive."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -57,6 +57,15 @@ class Profile(models.Model):
     )
     # Round-robin hands the next lead to the available rep assigned longest ago.
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # The assignment rules skip a rep who holds this many open leads (with sales).
+    max_open_leads = models.PositiveIntegerField(
+        _("maximum open leads"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The assignment rules skip this rep at this many open leads; empty: no limit."
+        ),
+    )
     # Empty: never chosen; pages follow the browser and emails the site's default.
     language = models.CharField(
         _("language"),
@@ -77,6 +86,7 @@ class NotificationKind(models.TextChoices):
     DISPUTE_RULED = "dispute_ruled", _("Dispute ruled")
     FLAG_RAISED = "flag_raised", _("Flag raised")
     IMPORT_DONE = "import_done", _("Import finished")
+    TEAM_QUEUE = "team_queue", _("Lead waiting in your team's queue")
 
 
 class Notification(models.Model):
