@@ -127,7 +127,9 @@ def _check_choice(value, choices, field):
         raise InvalidInput(_("Choose one of the options."), field=field)
 
 
-def _validate_rule(rule):
+def validate_rule(rule):
+    """Check and normalise an unsaved or changed rule in place (the form runs it too, for
+    its field messages): a refusal is an InvalidInput naming the field."""
     rule.name = (rule.name or "").strip()
     if not rule.name:
         raise InvalidInput(_("Give the rule a name."), field="name")
@@ -201,7 +203,7 @@ def rule_save(*, by, rule=None, data, position=None):
             if key in ("channel", "inquiry_type", "countries", "origin", "name"):
                 value = value or ""
             setattr(rule, key, value)
-    _validate_rule(rule)
+    validate_rule(rule)
     if not rule.pk:
         top = AssignmentRule.objects.aggregate(top=Max("position"))["top"] or 0
         rule.position = top + 1
