@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from campaigns.api import CampaignViewSet
 from leads.api import FunnelView, LeadViewSet
 from sales.api import DisputeViewSet
+from sales.routing.api import AssignmentRuleViewSet, TeamViewSet
 
 from .base import api_not_found
 
@@ -28,6 +29,8 @@ router = Router()
 router.register("leads", LeadViewSet, basename="lead")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("disputes", DisputeViewSet, basename="dispute")
+router.register("teams", TeamViewSet, basename="team")
+router.register("assignment-rules", AssignmentRuleViewSet, basename="assignment-rule")
 
 app_name = "api"
 urlpatterns = [

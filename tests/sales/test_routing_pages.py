@@ -171,9 +171,7 @@ def test_the_lead_page_offers_hand_off_by_the_rules(marketer_client, make_lead, 
     lead = make_lead(Stage.MQL)
     page = marketer_client.get(lead.get_absolute_url()).content.decode()
     assert "Whoever the assignment rules pick" in page
-    response = marketer_client.post(
-        f"/leads/{lead.pk}/hand-off/", {"mode": "auto"}, follow=True
-    )
+    response = marketer_client.post(f"/leads/{lead.pk}/hand-off/", {"mode": "auto"}, follow=True)
     assert "Handed off to rep1." in messages_of(response)
 
 
