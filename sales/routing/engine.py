@@ -13,6 +13,7 @@ a rep above their capacity."""
 from dataclasses import dataclass, field
 
 from django.db.models import Count
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -227,7 +228,10 @@ def _route_team(rule, *, at, commit):
     chosen.credit -= total
     decision.rep = chosen.user
     if commit:
-        chosen.last_assigned_at = at
+        # Read under the team's lock, not the caller's ``at`` (taken before it): ties go
+        # to whoever was given one longest ago, and only this clock follows the order in
+        # which concurrent hand-offs really took their turns.
+        chosen.last_assigned_at = timezone.now()
         TeamMembership.objects.bulk_update(candidates, ["credit"])
         chosen.save(update_fields=["last_assigned_at"])
         _note_assignment(profiles[chosen.user_id], at)
