@@ -45,6 +45,9 @@ class World:
     holiday: object
     bare_campaign: object
     failed_task: object
+    team: object
+    spare_team: object
+    rule: object
 
     def client(self, role, **kwargs):
         client = Client(**kwargs)
@@ -121,7 +124,21 @@ def build_world():
         holiday=holiday,
         bare_campaign=bare_campaign,
         failed_task=_failed_task(),
+        **_routing(users),
     )
+
+
+def _routing(users):
+    """A team a rule targets, and a spare team nothing targets (one that can be deleted)."""
+    from sales.models import AssignmentRule, RuleTarget, Team, TeamMembership
+
+    team = Team.objects.create(name="Benelux", lead=users["manager"])
+    TeamMembership.objects.create(team=team, user=users["rep"])
+    spare = Team.objects.create(name="Spare", lead=users["manager"])
+    rule = AssignmentRule.objects.create(
+        name="Benelux", position=1, target=RuleTarget.TEAM, target_team=team
+    )
+    return {"team": team, "spare_team": spare, "rule": rule}
 
 
 def _failed_task():
