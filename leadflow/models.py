@@ -86,7 +86,7 @@ class NotificationKind(models.TextChoices):
     DISPUTE_RULED = "dispute_ruled", _("Dispute ruled")
     FLAG_RAISED = "flag_raised", _("Flag raised")
     IMPORT_DONE = "import_done", _("Import finished")
-    TEAM_QUEUE = "team_queue", _("Lead waiting in your team's queue")
+    TEAM_QUEUE = "team_queue", _("Lead waiting in your team queue")
 
 
 class Notification(models.Model):

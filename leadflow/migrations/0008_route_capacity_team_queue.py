@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                     ("dispute_ruled", "Dispute ruled"),
                     ("flag_raised", "Flag raised"),
                     ("import_done", "Import finished"),
-                    ("team_queue", "Lead waiting in your team's queue"),
+                    ("team_queue", "Lead waiting in your team queue"),
                 ],
                 max_length=20,
             ),

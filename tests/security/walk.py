@@ -126,13 +126,23 @@ USER = lambda role: lambda w: {"user_id": w.users[role].pk}  # noqa: E731
 
 def _team_form(w):
     rep = w.users["rep"]
-    return {"name": "Walked team", "lead": w.users["manager"].pk, f"member_{rep.pk}": "on",
-            f"weight_{rep.pk}": "2"}
+    return {
+        "name": "Walked team",
+        "lead": w.users["manager"].pk,
+        f"member_{rep.pk}": "on",
+        f"weight_{rep.pk}": "2",
+    }
 
 
 def _rule_form(w):
-    return {"name": "Walked rule", "is_active": "on", "target": "team",
-            "target_team": w.team.pk, "countries": "NL"}
+    return {
+        "name": "Walked rule",
+        "is_active": "on",
+        "target": "team",
+        "target_team": w.team.pk,
+        "countries": "NL",
+    }
+
 
 # fmt: off
 ROUTES = {
