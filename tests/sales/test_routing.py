@@ -351,3 +351,12 @@ def test_a_second_inquiry_of_an_open_lead_is_a_touch_and_routes_nothing(
     assert post_intake(client, campaign).status_code == 200
     lead.refresh_from_db()
     assert lead.stage == Stage.NEW and lead.touches.count() == 2
+
+
+def test_the_inbox_names_the_team_whose_queue_holds_a_lead(make_lead, marketer, rep, rep_client):
+    capacity(rep, available=False)
+    rule(target_team=team_of(rep))
+    handoff = auto_hand_off(make_lead, marketer)
+    page = rep_client.get("/sales/").content.decode()
+    assert f'id="queue-{handoff.lead_id}"' in page
+    assert "queue of team Benelux" in page
