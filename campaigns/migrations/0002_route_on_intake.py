@@ -13,6 +13,7 @@ class Migration(migrations.Migration):
             model_name="campaign",
             name="route_on_intake",
             field=models.BooleanField(
+                db_default=False,
                 default=False,
                 help_text="New hand-raisers from this campaign's intake form (web form, information request, phone call, email) skip marketing's triage: they are handed off by the assignment rules as they arrive.",
                 verbose_name="route web-form leads to sales at once",
