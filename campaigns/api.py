@@ -49,6 +49,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "utm_campaign",
             "description",
             "allowed_origin",
+            "route_on_intake",
             "intake_key",
             "intake_url",
             "created_at",

@@ -34,6 +34,7 @@ class CampaignForm(forms.ModelForm):
             "owner",
             "utm_campaign",
             "allowed_origin",
+            "route_on_intake",
             "description",
         ]
         widgets = {
@@ -63,6 +64,7 @@ class CampaignForm(forms.ModelForm):
             Row(Column("budget"), Column("spend")),
             Row(Column("owner"), Column("utm_campaign")),
             "allowed_origin",
+            "route_on_intake",
             "description",
             Submit("save", _("Save campaign")),
         )

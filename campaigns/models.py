@@ -54,6 +54,19 @@ class Campaign(models.Model):
     auto_response_enabled = models.BooleanField(
         _("send an auto-response"), default=False, db_default=False
     )
+    # A hand-raiser from the public intake is qualified and handed off by the assignment
+    # rules in the intake's own transaction (sales.routing), so it reaches a rep at once.
+    route_on_intake = models.BooleanField(
+        _("route web-form leads to sales at once"),
+        # In the database too: code of an older migration state still inserts campaigns.
+        default=False,
+        db_default=False,
+        help_text=_(
+            "New hand-raisers from this campaign's intake form (web form, information "
+            "request, phone call, email) skip marketing's triage: they are handed off by "
+            "the assignment rules as they arrive."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

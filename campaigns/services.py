@@ -28,6 +28,7 @@ EDITABLE = (
     "utm_campaign",
     "description",
     "allowed_origin",
+    "route_on_intake",
 )
 
 

@@ -80,6 +80,15 @@ class Profile(ChatChannels):
     )
     # Round-robin hands the next lead to the available rep assigned longest ago.
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # The assignment rules skip a rep who holds this many open leads (with sales).
+    max_open_leads = models.PositiveIntegerField(
+        _("maximum open leads"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The assignment rules skip this rep at this many open leads; empty: no limit."
+        ),
+    )
     # Empty: never chosen; pages follow the browser and emails the site's default.
     language = models.CharField(
         _("language"),
@@ -102,6 +111,7 @@ class NotificationKind(models.TextChoices):
     IMPORT_DONE = "import_done", _("Import finished")
     LEAD_REJECTED = "lead_rejected", _("Sales rejected a lead")
     NEW_HAND_RAISER = "new_hand_raiser", _("New hand-raiser from a web form")
+    TEAM_QUEUE = "team_queue", _("Lead waiting in your team queue")
 
 
 # The kinds LeadFlow also e-mails (to some recipients at least); the others are in-app
@@ -114,6 +124,7 @@ EMAILED_KINDS = frozenset(
         NotificationKind.FLAG_RAISED,
         NotificationKind.LEAD_REJECTED,
         NotificationKind.NEW_HAND_RAISER,
+        NotificationKind.TEAM_QUEUE,
     }
 )
 

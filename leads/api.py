@@ -260,6 +260,7 @@ class DisqualifySerializer(NoteSerializer):
 
 class HandOffSerializer(serializers.Serializer):
     MODES = [
+        ("auto", gettext_lazy("Whoever the assignment rules pick")),
         ("rep", gettext_lazy("A chosen salesperson (to_user)")),
         ("round_robin", gettext_lazy("Next salesperson in turn (round-robin)")),
         ("queue", gettext_lazy("The unassigned sales queue")),
@@ -519,8 +520,9 @@ class LeadViewSet(SalesLeadActions, viewsets.GenericViewSet):
     @extend_schema(
         summary="Hand off to sales (mql or rejected -> handed_off)",
         description=(
-            "To a chosen salesperson (`mode: rep`, `to_user`), the next one in turn "
-            "(`round_robin`), or the unassigned sales queue (`queue`)."
+            "By the assignment rules (`mode: auto`: the rep or queue they pick, the "
+            "decision kept on the handoff), to a chosen salesperson (`rep`, `to_user`), "
+            "the next one in turn (`round_robin`), or the unassigned sales queue (`queue`)."
         ),
         request=HandOffSerializer,
         responses={200: LeadSerializer},
@@ -535,6 +537,7 @@ class LeadViewSet(SalesLeadActions, viewsets.GenericViewSet):
             by=request.user,
             to_user=user_by_id(data.get("to_user")) if mode == "rep" else None,
             round_robin=mode == "round_robin",
+            automatic=mode == "auto",
             note=data["note"],
         )
         return self.lead_response(lead)

@@ -110,12 +110,14 @@ class LeadContactForm(ContactChecks, forms.ModelForm):
 
 
 class HandOffForm(forms.Form):
+    MODE_AUTO = "auto"
     MODE_REP = "rep"
     MODE_ROUND_ROBIN = "round_robin"
     MODE_QUEUE = "queue"
     mode = forms.ChoiceField(
         label=_("Hand off to"),
         choices=[
+            (MODE_AUTO, _("Whoever the assignment rules pick")),
             (MODE_REP, _("A chosen salesperson")),
             (MODE_ROUND_ROBIN, _("Next salesperson in turn (round-robin)")),
             (MODE_QUEUE, _("The unassigned sales queue")),
@@ -148,6 +150,7 @@ class HandOffForm(forms.Form):
         return {
             "to_user": data["to_user"] if data["mode"] == self.MODE_REP else None,
             "round_robin": data["mode"] == self.MODE_ROUND_ROBIN,
+            "automatic": data["mode"] == self.MODE_AUTO,
             "note": data.get("note") or "",
         }
 

@@ -22,6 +22,7 @@ from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError, Transi
 from leadflow.models import NotificationKind, Profile, WebhookEvent
 from leadflow.notifications.notify import notify
 from leadflow.webhooks import events
+from sales import routing
 from sales.models import Dispute, Handoff, HandoffKind, HandoffOutcome
 
 from . import lifecycle
@@ -29,6 +30,7 @@ from .models import (
     CONSENT_EDIT,
     COURT_FIELDS,
     ENDED_STAGES,
+    HAND_RAISER_TYPES,
     DisqualifyReason,
     ImportOutcome,
     InquiryType,
@@ -117,7 +119,9 @@ def lead_intake(
     carried (True, False to withdraw, None for none): it is kept on the touch, and the
     lead's consent follows the latest explicit answer (``Lead.take_consent``).
 
-    ``by`` is None for the public intake form (then ``campaign`` is required)."""
+    ``by`` is None for the public intake form (then ``campaign`` is required). A new
+    hand-raiser there (HAND_RAISER_TYPES) from a campaign that routes on intake is
+    qualified and handed off by the assignment rules in this same transaction."""
     at = at or timezone.now()
     utm = utm or {}
     data = {k: (data.get(k) or "").strip() for k in CONTACT_FIELDS} | {
@@ -162,6 +166,13 @@ def lead_intake(
                 )
                 touch = _add_touch(lead, **touch_args)
                 events.emit(WebhookEvent.LEAD_CREATED, lead=lead, actor=by, at=at)
+                if (
+                    by is None
+                    and campaign.route_on_intake
+                    and inquiry_type in HAND_RAISER_TYPES
+                    and origin == Origin.MARKETING
+                ):
+                    _route_on_intake(lead, at)
                 return IntakeResult(lead=lead, created=True, touch=touch)
         except IntegrityError:
             existing = find_open_lead_by_email(data["email"], lock=True)
@@ -389,17 +400,37 @@ def note_assignment(rep, at):
 
 
 @transaction.atomic
-def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None, sla=None):
-    """mql or rejected -> handed_off: to a chosen rep, by round-robin, or (neither) to the
-    unassigned sales queue. Writes a Handoff and notifies the rep."""
+def lead_hand_off(
+    *,
+    lead,
+    by,
+    to_user=None,
+    round_robin=False,
+    automatic=False,
+    note="",
+    at=None,
+    sla=None,
+):
+    """mql or rejected -> handed_off: to a chosen rep, by round-robin, by the assignment
+    rules (``automatic``: sales.routing, the decision kept on the handoff), or (none of
+    those) to the unassigned sales queue. Writes a Handoff and notifies the rep, or, when
+    the rules put the lead in a team's queue, that team's available reps."""
     permissions.require_marketing(by)
     lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("hand_off", lead)
-    if round_robin:
+    decision = None
+    if automatic:
+        decision = routing.route(lead, at=at)
+        to_user = decision.rep
+    elif round_robin:
         to_user = next_round_robin_rep(at)
     elif to_user is not None:
         validate_rep(to_user)
         note_assignment(to_user, at)
+    return _hand_off(lead, by=by, to_user=to_user, decision=decision, note=note, at=at, sla=sla)
+
+
+def _hand_off(lead, *, by, to_user, decision, note, at, sla):
     lifecycle.move(lead, Stage.HANDED_OFF, by=by, at=at, note=note)
     lead.owner = to_user
     lifecycle.save(lead, sla)
@@ -410,12 +441,26 @@ def lead_hand_off(*, lead, by, to_user=None, round_robin=False, note="", at=None
         to_user=to_user,
         handed_at=at,
         note=note,
+        rule=decision.rule if decision else None,
+        team=decision.team if decision else None,
+        routing=decision.record() if decision else {},
         **handoff_terms(lead, sla),
     )
     if to_user is not None:
         notify(user=to_user, kind=NotificationKind.HANDED_TO_YOU, lead=lead, actor=by, email=True)
+    elif decision is not None and decision.team is not None:
+        routing.call_team(lead, decision.team, actor=by)
     events.emit(WebhookEvent.LEAD_HANDED_OFF, lead=lead, actor=by, at=at)
     return handoff
+
+
+def _route_on_intake(lead, at):
+    """A hand-raiser of a campaign that routes on intake: qualified and handed off by the
+    rules at once, by LeadFlow itself (no user). The handoff's SLA terms are read afresh,
+    not from the intake's minute-old copy: they are a contract at handoff time."""
+    lifecycle.move(lead, Stage.MQL, by=None, at=at, note=SystemNote.ROUTED_ON_INTAKE)
+    decision = routing.route(lead, at=at)
+    _hand_off(lead, by=None, to_user=decision.rep, decision=decision, note="", at=at, sla=SLA())
 
 
 def bulk(action, lead_ids, **kwargs):

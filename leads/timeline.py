@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from leadflow.names import person
 from sales.models import Activity, Dispute, Handoff, HandoffOutcome
+from sales.routing import engine as routing
 
 from .models import Flag, StageChange, Touch
 
@@ -77,7 +78,12 @@ def build_timeline(lead):
             )
         )
     for h in Handoff.objects.filter(lead=lead).select_related("from_user", "to_user"):
-        target = _name(h.to_user) if h.to_user_id and not h.claimed_at else _("the sales queue")
+        if h.to_user_id and not h.claimed_at:
+            target = _name(h.to_user)
+        elif h.routing.get("team") and h.routing.get("fallback") == routing.TEAM_QUEUE:
+            target = _("the queue of team %(team)s") % {"team": h.routing["team"]}
+        else:
+            target = _("the sales queue")
         entries.append(
             Entry(
                 at=h.handed_at,
@@ -86,7 +92,9 @@ def build_timeline(lead):
                     _("%(kind)s to %(target)s") % {"kind": h.get_kind_display(), "target": target}
                 ),
                 who=h.from_user,
-                detail=h.note,
+                # The assignment rules' decision, when they made it: which rule, who was
+                # passed over and why.
+                detail="\n".join(filter(None, [h.note, routing.describe(h.routing)])),
                 order=2,
                 obj=h,
             )

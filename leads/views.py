@@ -308,7 +308,12 @@ def lead_hand_off(request, pk):
 
     def hand_off():
         handoff = services.lead_hand_off(lead=lead, by=request.user, **form.service_kwargs())
-        target = person(handoff.to_user) if handoff.to_user else _("the sales queue")
+        if handoff.to_user:
+            target = person(handoff.to_user)
+        elif handoff.team:
+            target = _("the queue of team %(team)s") % {"team": handoff.team.name}
+        else:
+            target = _("the sales queue")
         messages.success(request, _("Handed off to %(target)s.") % {"target": target})
 
     return run_action(request, hand_off, success=None, back=back)

@@ -20,7 +20,15 @@ from leadflow.api.base import MAX_MONEY, CursorPagination, choice, user_by_id, v
 from leads.models import Lead, LostReason, RejectionReason
 
 from . import services
-from .models import Activity, ActivityKind, ActivityOutcome, Dispute, DisputeRuling, ObjectionTag
+from .models import (
+    Activity,
+    ActivityKind,
+    ActivityOutcome,
+    Dispute,
+    DisputeRuling,
+    ObjectionTag,
+    TeamMembership,
+)
 
 # --- representation ----------------------------------------------------------------------
 
@@ -383,10 +391,16 @@ class DisputeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 
 def team_names_of(users):
-    """``{user id: [team name, ...]}`` for ``users``: the sales teams each belongs to, for
-    the users endpoint. Empty until the Team model of issue 18's routing is wired in here
-    (one query for the whole page, not one per user)."""
-    return {}
+    """``{user id: [team name, ...]}`` (A–Z) for ``users``: the sales teams each belongs to,
+    for the users endpoint, in one query for the whole page."""
+    out = {}
+    for user_id, name in (
+        TeamMembership.objects.filter(user__in=users)
+        .order_by("team__name")
+        .values_list("user_id", "team__name")
+    ):
+        out.setdefault(user_id, []).append(name)
+    return out
 
 
 class UserSerializer(serializers.Serializer):

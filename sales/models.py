@@ -1,12 +1,161 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Case, F, Q, When
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.models import Channel
 from leadflow.models import AppendOnly
-from leads.models import RejectionReason
+from leads.models import InquiryType, Origin, RejectionReason
+
+
+class Team(models.Model):
+    """A named group of reps with a team lead (a manager). A rep may be in several teams;
+    assignment rules route to a team round-robin, and its queue calls its members."""
+
+    name = models.CharField(_("name"), max_length=100)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("team lead"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="teams_led",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TeamMembership", related_name="sales_teams"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="team_name_unique_ci",
+                violation_error_message=_("Another team already has this name."),
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class TeamMembership(models.Model):
+    """A rep in a team, with their weight in its round-robin."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    weight = models.PositiveSmallIntegerField(
+        _("weight"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("A rep of weight 2 gets twice as many of the team's leads as one of 1."),
+    )
+    # Smooth weighted round-robin (nginx's): each pick adds every eligible member's weight
+    # to their credit and takes the total off the one chosen, so the order interleaves
+    # (A B A A B A for 2:1) and a skipped member neither gains nor loses their turn.
+    credit = models.IntegerField(default=0, editable=False)
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["team", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="team_member_once"),
+            models.CheckConstraint(
+                condition=Q(weight__gte=1, weight__lte=100), name="team_member_weight_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.team}"
+
+
+class RuleTarget(models.TextChoices):
+    REP = "rep", _("A salesperson")
+    TEAM = "team", _("A team (round-robin)")
+    QUEUE = "queue", _("The unassigned sales queue")
+
+
+class AssignmentRule(models.Model):
+    """One assignment rule (SPEC §2): tried in ``position`` order, the first whose every
+    set condition matches the lead wins (sales.routing). An empty condition matches any
+    lead, so a rule without conditions is a catch-all."""
+
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        verbose_name=_("campaign"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, blank=True)
+    inquiry_type = models.CharField(
+        _("inquiry type"), max_length=30, choices=InquiryType.choices, blank=True
+    )
+    # Comma-separated, compared without case: "Netherlands, Belgium".
+    countries = models.CharField(_("countries"), max_length=300, blank=True)
+    min_score = models.PositiveSmallIntegerField(
+        _("lowest score"), null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
+    max_score = models.PositiveSmallIntegerField(
+        _("highest score"), null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
+    origin = models.CharField(_("origin"), max_length=10, choices=Origin.choices, blank=True)
+    target = models.CharField(_("assign to"), max_length=10, choices=RuleTarget.choices)
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("salesperson"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    target_team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rules",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(target="rep", target_user__isnull=False, target_team__isnull=True)
+                    | Q(target="team", target_team__isnull=False, target_user__isnull=True)
+                    | Q(target="queue", target_user__isnull=True, target_team__isnull=True)
+                ),
+                name="rule_target_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_score__isnull=True)
+                | Q(max_score__isnull=True)
+                | Q(min_score__lte=F("max_score")),
+                name="rule_score_range_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def country_list(self):
+        return [c.strip() for c in self.countries.split(",") if c.strip()]
 
 
 class HandoffKind(models.TextChoices):
@@ -59,6 +208,17 @@ class Handoff(models.Model):
     # flags and rates; a later policy change applies to later handoffs.
     response_minutes = models.PositiveIntegerField(null=True, blank=True)
     first_contact_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # Routed by the assignment rules (sales.routing): the rule that matched, the team it
+    # went through (whose queue holds the lead while to_user is empty), and the decision
+    # as it was made: {"rule", "team", "fallback", "skipped": [{"user", "name", "reason",
+    # "open", "max"}]}, names kept so the timeline still reads after a rename or delete.
+    rule = models.ForeignKey(
+        AssignmentRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="handoffs"
+    )
+    routing = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["handed_at", "id"]

@@ -56,6 +56,7 @@ from .models import (
     live_q,
     summarise_contact,
 )
+from .routing import engine
 
 User = get_user_model()
 
@@ -501,8 +502,15 @@ def _reassign(lead, *, to_user, by, at, note, why=None):
 
 
 def reassign_target(lead, at):
-    """The rep the escalation ladder gives an overdue lead to: the next available rep by
-    round-robin other than its holder, or None when there is nobody else."""
+    """The rep the escalation ladder gives an overdue lead to, by the assignment rules
+    (sales.routing) with its holder passed over; without a matching rule, the next
+    available rep by round-robin other than its holder. None when there is nobody else:
+    the lead then stays where it is."""
+    decision = engine.route(lead, at=at, commit=True, exclude=lead.owner)
+    if decision.rep is not None:
+        return decision.rep
+    if decision.rule is not None:
+        return None  # the rule's rep or team has nobody eligible: it waits
     try:
         return next_round_robin_rep(at, exclude=lead.owner)
     except InvalidInput:
@@ -653,10 +661,12 @@ def lead_return_to_queue(*, lead, by, note="", at=None):
 # the form's chosen rep: ``pick(lead, at)`` returns the lead's new rep, or None for the
 # unassigned queue, and is called with the lead locked and the departing user already
 # inactive (so round-robin cannot pick them). Assignment rules plug in as one more mode.
+REASSIGN_RULES = "rules"
 REASSIGN_REP = "rep"
 REASSIGN_ROUND_ROBIN = "round_robin"
 REASSIGN_QUEUE = "queue"
 REASSIGN_CHOICES = [
+    (REASSIGN_RULES, gettext_lazy("by the assignment rules")),
     (REASSIGN_REP, gettext_lazy("to one rep I choose")),
     (REASSIGN_ROUND_ROBIN, gettext_lazy("by round-robin among the available reps")),
     (
@@ -678,11 +688,24 @@ def _pick_round_robin(to_user):
     return lambda lead, at: next_round_robin_rep(at)
 
 
+def _pick_rules(to_user):
+    # The assignment rules, as an automatic hand-off takes them (the deactivated rep is
+    # no longer eligible); a lead they would leave in a queue waits in the sales queue.
+    def pick(lead, at):
+        decision = engine.route(lead, at=at, commit=True)
+        if decision.rep is None and lead.stage != Stage.HANDED_OFF:
+            return next_round_robin_rep(at)
+        return decision.rep
+
+    return pick
+
+
 def _pick_queue(to_user):
     return lambda lead, at: None if lead.stage == Stage.HANDED_OFF else next_round_robin_rep(at)
 
 
 REASSIGN_PICKERS = {
+    REASSIGN_RULES: _pick_rules,
     REASSIGN_REP: _pick_chosen,
     REASSIGN_ROUND_ROBIN: _pick_round_robin,
     REASSIGN_QUEUE: _pick_queue,

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .routing import views as routing
 from .views import actions, inbox, team, users
 
 app_name = "sales"
@@ -18,6 +19,16 @@ urlpatterns = [
     path("users/<int:user_id>/reactivate/", users.user_reactivate, name="user_reactivate"),
     path("invitations/<int:pk>/resend/", users.invitation_resend, name="invitation_resend"),
     path("invitations/<int:pk>/revoke/", users.invitation_revoke, name="invitation_revoke"),
+    path("teams/", routing.teams, name="routing_teams"),
+    path("teams/new/", routing.team_edit, name="routing_team_new"),
+    path("teams/<int:pk>/", routing.team_edit, name="routing_team_edit"),
+    path("teams/<int:pk>/delete/", routing.team_delete, name="routing_team_delete"),
+    path("team/<int:user_id>/capacity/", routing.rep_capacity, name="routing_rep_capacity"),
+    path("rules/", routing.rules, name="routing_rules"),
+    path("rules/new/", routing.rule_edit, name="routing_rule_new"),
+    path("rules/<int:pk>/", routing.rule_edit, name="routing_rule_edit"),
+    path("rules/<int:pk>/move/", routing.rule_move, name="routing_rule_move"),
+    path("rules/<int:pk>/delete/", routing.rule_delete, name="routing_rule_delete"),
     path("disputes/", team.disputes, name="disputes"),
     path("disputes/<int:pk>/", team.dispute_detail, name="dispute_detail"),
     path("disputes/<int:pk>/rule/", team.dispute_rule, name="dispute_rule"),

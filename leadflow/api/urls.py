@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from campaigns.api import CampaignViewSet
 from leads.api import FunnelView, LeadViewSet
 from sales.api import DisputeViewSet, UserViewSet
+from sales.routing.api import AssignmentRuleViewSet, TeamViewSet
 
 from .base import api_not_found
 from .webhooks import WebhookEndpointViewSet
@@ -31,6 +32,8 @@ router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("disputes", DisputeViewSet, basename="dispute")
 router.register("users", UserViewSet, basename="user")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
+router.register("teams", TeamViewSet, basename="team")
+router.register("assignment-rules", AssignmentRuleViewSet, basename="assignment-rule")
 
 app_name = "api"
 urlpatterns = [

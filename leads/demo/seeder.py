@@ -691,6 +691,9 @@ class Seeder:
             "",  # response_note
             # The SLA contract of the handoff: response and first-contact thresholds.
             *self.sla.policy_for(row["campaign_id"]).handoff_terms().values(),
+            None,  # rule_id: the demo's handoffs are by hand or round-robin
+            None,  # team_id
+            "{}",  # routing
         ]
         style = REP_STYLE[rep_index]
         respond = t + self._around(style.response_minutes)

@@ -116,6 +116,18 @@ class InquiryType(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+# The ways a person asks to be contacted (the triage clock's one-hour types): a campaign
+# may route these straight to sales on intake (Campaign.route_on_intake).
+HAND_RAISER_TYPES = frozenset(
+    {
+        InquiryType.PHONE_CALL,
+        InquiryType.INFORMATION_REQUEST,
+        InquiryType.WEB_FORM,
+        InquiryType.EMAIL,
+    }
+)
+
+
 class Origin(models.TextChoices):
     MARKETING = "marketing", _("Marketing")
     SALES = "sales", _("Sales-generated")
@@ -528,8 +540,9 @@ class SystemNote:
     IMPORT_STATUS = gettext_noop("Status in the import")
     ACCEPTED_BY_CONTACT = gettext_noop("Accepted by logging contact.")
     REJECTION_OVERTURNED = gettext_noop("Rejection overturned.")
+    ROUTED_ON_INTAKE = gettext_noop("Routed to sales on intake by the assignment rules.")
 
-    ALL = frozenset({IMPORT_STATUS, ACCEPTED_BY_CONTACT, REJECTION_OVERTURNED})
+    ALL = frozenset({IMPORT_STATUS, ACCEPTED_BY_CONTACT, REJECTION_OVERTURNED, ROUTED_ON_INTAKE})
 
     @staticmethod
     @functools.cache

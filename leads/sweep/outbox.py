@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -88,8 +89,8 @@ ACTIONS = {}
 
 
 def team_leads_of(user):
-    """The team leads of ``user``'s sales teams (none until teams exist)."""
-    return []
+    """The team leads of ``user``'s sales teams (sales.Team.lead)."""
+    return list(get_user_model().objects.filter(teams_led__memberships__user=user).distinct())
 
 
 def flag_recipients(flag, managers):

@@ -7,7 +7,9 @@ from django.db.models import (
     Count,
     F,
     IntegerField,
+    OuterRef,
     Q,
+    Subquery,
     Value,
     When,
 )
@@ -23,6 +25,7 @@ from leads.models import (
     Stage,
 )
 
+from ..models import Handoff
 from .helpers import QUEUE_LIMIT, attach_flags, choices, rep_choices, today_bounds
 
 # Each inbox section shows this many rows and links to the full list beyond.
@@ -70,9 +73,15 @@ def inbox(request):
             F("next_follow_up_at").asc(nulls_last=True), "-last_handed_off_at", "id"
         )[:SECTION_LIMIT]
     )
+    # A lead the assignment rules left in a team's queue says which team: its reps were
+    # called for it (sales.routing.call_team).
+    queue_team = Handoff.objects.filter(lead=OuterRef("pk"), outcome="", to_user__isnull=True)
     queue = list(
         scoped.unassigned_queue()
         .select_related("campaign")
+        .annotate(
+            queue_team=Subquery(queue_team.order_by("-handed_at", "-id").values("team__name")[:1])
+        )
         .order_by("last_handed_off_at", "id")[:QUEUE_LIMIT]
     )
     is_mine = Q(owner=user, stage__in=SALES_STAGES)

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from campaigns.models import Campaign
 from leadflow.models import ApiToken, Notification, Profile
 from leads.models import Holiday, ImportJob, Lead, SLAPolicy, StageChange, Touch
-from sales.models import Activity, Dispute, Handoff
+from sales.models import Activity, AssignmentRule, Dispute, Handoff, Team, TeamMembership
 
 WATCHED = {
     Lead: ("stage", "owner_id", "disputed_at", "deal_value", "score", "notes", "email"),
@@ -19,7 +19,10 @@ WATCHED = {
     ImportJob: ("status", "mapping"),
     ApiToken: ("revoked_at", "name"),
     Notification: ("read_at",),
-    Profile: ("is_available",),
+    Profile: ("is_available", "max_open_leads"),
+    Team: ("name", "lead_id"),
+    TeamMembership: ("team_id", "user_id", "weight"),
+    AssignmentRule: ("name", "position", "target", "target_team_id", "is_active"),
 }
 
 

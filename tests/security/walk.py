@@ -134,6 +134,26 @@ def _invitation_token(w):
     return invitation_token(w.invitation)
 
 
+def _team_form(w):
+    rep = w.users["rep"]
+    return {
+        "name": "Walked team",
+        "lead": w.users["manager"].pk,
+        f"member_{rep.pk}": "on",
+        f"weight_{rep.pk}": "2",
+    }
+
+
+def _rule_form(w):
+    return {
+        "name": "Walked rule",
+        "is_active": "on",
+        "target": "team",
+        "target_team": w.team.pk,
+        "countries": "NL",
+    }
+
+
 # fmt: off
 ROUTES = {
     # name (or route when unnamed): Row(GET, POST)        anon/marketer/rep/other/manager
@@ -246,6 +266,21 @@ ROUTES = {
     "sales:reopen": Row("LFFNK", "LFFNK", kwargs=lead(Stage.WON), data=note()),
     "sales:reassign": Row("LFFNK", "LFFNK", kwargs=lead(Stage.ACCEPTED),
                           data=lambda w: {"to_user": w.users["other_rep"].pk}),
+    # routing: teams, capacity and assignment rules, managers only
+    "sales:routing_teams": Row("LFFFK"),
+    "sales:routing_team_new": Row("LFFFK", "LFFFK", data=_team_form),
+    "sales:routing_team_edit": Row("LFFFK", "LFFFK", kwargs=lambda w: {"pk": w.team.pk},
+                                   data=_team_form),
+    "sales:routing_team_delete": Row("LFFFX", "LFFFK", kwargs=lambda w: {"pk": w.spare_team.pk}),
+    "sales:routing_rep_capacity": Row("LFFFX", "LFFFK", kwargs=USER("rep"),
+                                      data=lambda w: {"max_open_leads": "5"}),
+    "sales:routing_rules": Row("LFFFK"),
+    "sales:routing_rule_new": Row("LFFFK", "LFFFK", data=_rule_form),
+    "sales:routing_rule_edit": Row("LFFFK", "LFFFK", kwargs=lambda w: {"pk": w.rule.pk},
+                                   data=_rule_form),
+    "sales:routing_rule_move": Row("LFFFX", "LFFFK", kwargs=lambda w: {"pk": w.rule.pk},
+                                   data=lambda w: {"direction": "down"}),
+    "sales:routing_rule_delete": Row("LFFFX", "LFFFK", kwargs=lambda w: {"pk": w.rule.pk}),
     # SLA policy: managers only
     "sla:policy": Row("LFFFK", "LFFFK", data=_policy),
     "sla:status": Row("LFFFK"),
@@ -322,6 +357,18 @@ ROUTES = {
     "api:dispute-detail": Row("UKNNK", kwargs=lambda w: {"pk": w.dispute.pk}, page_form=False),
     "api:dispute-rule": Row("UXXXX", "UFNNK", kwargs=lambda w: {"pk": w.dispute.pk}, json=True,
                             data=lambda w: {"ruling": "upheld"}, page_form=False),
+    "api:team-list": Row("UKKKK", "UFFFK", json=True, page_form=False, data=lambda w: {
+        "name": "Api team", "lead": w.users["manager"].pk}),
+    "api:team-detail": Row("UKKKK", "UFFFK", kwargs=lambda w: {"pk": w.team.pk},
+                           method="patch", json=True, data=lambda w: {"name": "Api renamed"},
+                           page_form=False),
+    "api:assignment-rule-list": Row("UFFFK", "UFFFK", json=True, page_form=False,
+                                    data=lambda w: {"name": "Api rule", "target": "queue"}),
+    "api:assignment-rule-detail": Row("UFFFK", "UFFFK", kwargs=lambda w: {"pk": w.rule.pk},
+                                      method="patch", json=True,
+                                      data=lambda w: {"name": "Api renamed"}, page_form=False),
+    "api:assignment-rule-preview": Row("UFFFX", "UFFFK", json=True, page_form=False,
+                                       data=lambda w: {"country": "NL"}),
     r"api/v1/.*$": Row("NNNNN", url=lambda w: "/api/v1/no-such-thing/", page_form=False,
                         notes="unknown API paths answer JSON"),
 }

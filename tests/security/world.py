@@ -48,6 +48,9 @@ class World:
     invitation: object
     gone: object  # a deactivated rep, for reactivation
     webhook: object
+    team: object
+    spare_team: object
+    rule: object
 
     def client(self, role, **kwargs):
         client = Client(**kwargs)
@@ -129,6 +132,7 @@ def build_world():
         ),
         gone=factories.rep(username="gone", is_active=False),
         webhook=_webhook(manager),
+        **_routing(users),
     )
 
 
@@ -140,6 +144,19 @@ def _webhook(manager):
     return WebhookEndpoint.objects.create(
         url="http://127.0.0.1:9/hook", events=["lead.won"], secret="whsec_walk", created_by=manager
     )
+
+
+def _routing(users):
+    """A team a rule targets, and a spare team nothing targets (one that can be deleted)."""
+    from sales.models import AssignmentRule, RuleTarget, Team, TeamMembership
+
+    team = Team.objects.create(name="Benelux", lead=users["manager"])
+    TeamMembership.objects.create(team=team, user=users["rep"])
+    spare = Team.objects.create(name="Spare", lead=users["manager"])
+    rule = AssignmentRule.objects.create(
+        name="Benelux", position=1, target=RuleTarget.TEAM, target_team=team
+    )
+    return {"team": team, "spare_team": spare, "rule": rule}
 
 
 def _failed_task():
