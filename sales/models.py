@@ -8,13 +8,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Channel
-from leadflow.models import AppendOnly
+from leadflow.models import AppendOnly, ChatChannels
 from leads.models import InquiryType, Origin, RejectionReason
 
 
-class Team(models.Model):
+class Team(ChatChannels):
     """A named group of reps with a team lead (a manager). A rep may be in several teams;
-    assignment rules route to a team round-robin, and its queue calls its members."""
+    assignment rules route to a team round-robin, and its queue calls its members (and its
+    Slack or Teams channel, when it has one)."""
 
     name = models.CharField(_("name"), max_length=100)
     lead = models.ForeignKey(

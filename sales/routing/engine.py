@@ -12,6 +12,7 @@ a rep above their capacity."""
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from leadflow import roles
 from leadflow.i18n import lazy_text
 from leadflow.models import NotificationKind, Profile
 from leadflow.notifications.notify import notify
+from leadflow.webhooks.chat import post_to_channels
 from leads.models import SALES_STAGES, Lead
 
 from ..models import AssignmentRule, RuleTarget, Team, TeamMembership
@@ -308,6 +310,12 @@ def call_team(lead, team, *, actor=None):
             text=text,
             email=True,
         )
+    # The team's own Slack or Teams channel, in the site's language.
+    post_to_channels(
+        team,
+        text=f"{lead}: {text}",
+        link=settings.SITE_URL + lead.get_absolute_url(),
+    )
     return reps
 
 

@@ -29,6 +29,15 @@ class TeamForm(forms.Form):
 
     name = forms.CharField(label=_("Name"), max_length=100)
     lead = forms.ModelChoiceField(label=_("Team lead"), queryset=User.objects.none())
+    slack_webhook_url = forms.URLField(
+        label=_("Slack incoming-webhook URL"),
+        max_length=500,
+        required=False,
+        help_text=_("A lead waiting in this team's queue is also posted there."),
+    )
+    teams_webhook_url = forms.URLField(
+        label=_("Microsoft Teams incoming-webhook URL"), max_length=500, required=False
+    )
 
     def __init__(self, *args, team=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,6 +51,8 @@ class TeamForm(forms.Form):
         if team is not None:
             self.initial.setdefault("name", team.name)
             self.initial.setdefault("lead", team.lead_id)
+            self.initial.setdefault("slack_webhook_url", team.slack_webhook_url)
+            self.initial.setdefault("teams_webhook_url", team.teams_webhook_url)
             weights = dict(team.memberships.values_list("user_id", "weight"))
         self.reps = list(rep_choices_queryset())
         for rep in self.reps:

@@ -10,6 +10,7 @@ from campaigns.models import Channel
 from leadflow import permissions, roles
 from leadflow.errors import InvalidInput
 from leadflow.models import Profile
+from leadflow.webhooks.services import check_target
 from leads.models import InquiryType, Origin
 from leads.services import validate_rep
 
@@ -49,11 +50,22 @@ def _validate_members(members):
 
 
 @transaction.atomic
-def team_save(*, by, team=None, name, lead, members):
-    """Create or change a team: its name (unique, any case), its lead (an active manager)
-    and its members as [(rep, weight)]. A member who stays keeps their place in the
+def team_save(
+    *, by, team=None, name, lead, members, slack_webhook_url=None, teams_webhook_url=None
+):
+    """Create or change a team: its name (unique, any case), its lead (an active manager),
+    its members as [(rep, weight)] and, when given, its Slack and Teams channels (checked
+    against SSRF as a person's are). A member who stays keeps their place in the
     round-robin; a new one starts level with the team."""
     permissions.require_manager(by)
+    channels = {
+        field: check_target(url, field=field, https_only=True) if url else ""
+        for field, url in (
+            ("slack_webhook_url", slack_webhook_url),
+            ("teams_webhook_url", teams_webhook_url),
+        )
+        if url is not None
+    }
     name = (name or "").strip()
     if not name:
         raise InvalidInput(_("Give the team a name."), field="name")
@@ -71,6 +83,8 @@ def team_save(*, by, team=None, name, lead, members):
     if clash.exists():
         raise InvalidInput(_("Another team already has this name."), field="name")
     team.name, team.lead = name, lead
+    for field, url in channels.items():
+        setattr(team, field, url)
     try:
         with transaction.atomic():
             team.save()

@@ -81,6 +81,8 @@ def team_edit(request, pk=None):
                 name=data["name"],
                 lead=data["lead"],
                 members=form.members(),
+                slack_webhook_url=data["slack_webhook_url"],
+                teams_webhook_url=data["teams_webhook_url"],
             )
         except InvalidInput as exc:
             _form_error(form, exc)

@@ -89,3 +89,41 @@ def test_the_users_api_names_each_users_teams(rep, other_rep, manager):
     teams = {row["username"]: row["teams"] for row in rows}
     assert teams["rep1"] == ["Benelux", "Noord"]
     assert teams["rep2"] == ["Benelux"]
+
+
+def test_a_lead_waiting_in_a_teams_queue_is_posted_to_the_teams_chat_channel(
+    settings, make_lead, rep, manager
+):
+    from leadflow.models import DeliveryChannel, WebhookDelivery
+    from sales.routing import call_team
+    from sales.routing import services as routing
+
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    team = routing.team_save(
+        by=manager,
+        name="Benelux",
+        lead=manager,
+        members=[(rep, 1)],
+        slack_webhook_url="https://127.0.0.1/services/T0/B0/x",
+    )
+    lead = make_lead(Stage.HANDED_OFF, owner=None)
+    call_team(lead, team)
+    posted = WebhookDelivery.objects.get(channel=DeliveryChannel.SLACK)
+    assert posted.url == "https://127.0.0.1/services/T0/B0/x"
+    assert f"/leads/{lead.pk}/" in str(posted.payload)
+
+
+def test_a_teams_chat_channel_is_checked_against_ssrf(manager, rep):
+    import pytest
+
+    from leadflow.errors import InvalidInput
+    from sales.routing import services as routing
+
+    with pytest.raises(InvalidInput):
+        routing.team_save(
+            by=manager,
+            name="Noord",
+            lead=manager,
+            members=[(rep, 1)],
+            slack_webhook_url="https://169.254.169.254/latest",
+        )

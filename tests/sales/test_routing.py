@@ -7,6 +7,7 @@ import pytest
 
 from campaigns.models import Channel
 from leadflow.models import Notification, NotificationKind, Profile
+from leadflow.names import person
 from leads import services as marketing
 from leads.models import Lead, Origin, Stage
 from leads.timeline import build_timeline
@@ -235,7 +236,7 @@ def test_the_timeline_shows_the_rule_and_why_reps_were_passed_over(
     rule("Benelux web", target_team=team_of(rep, other_rep))
     handoff = auto_hand_off(make_lead, marketer)
     entry = next(e for e in build_timeline(handoff.lead) if e.kind == "handoff")
-    assert entry.title == "Handoff to rep2"
+    assert entry.title == f"Handoff to {person(other_rep)}"
     assert entry.detail == (
         "Assignment rule “Benelux web”. Team Benelux. Passed over: rep1: unavailable."
     )

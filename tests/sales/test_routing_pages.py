@@ -3,6 +3,7 @@
 import pytest
 
 from leadflow.models import Profile
+from leadflow.names import person
 from leads.models import Stage
 from sales.models import AssignmentRule, RuleTarget, Team, TeamMembership
 from tests import factories
@@ -172,7 +173,7 @@ def test_the_lead_page_offers_hand_off_by_the_rules(marketer_client, make_lead, 
     page = marketer_client.get(lead.get_absolute_url()).content.decode()
     assert "Whoever the assignment rules pick" in page
     response = marketer_client.post(f"/leads/{lead.pk}/hand-off/", {"mode": "auto"}, follow=True)
-    assert "Handed off to rep1." in messages_of(response)
+    assert f"Handed off to {person(rep)}." in messages_of(response)
 
 
 def test_the_campaign_form_sets_routing_on_intake(marketer_client, campaign):
