@@ -740,16 +740,23 @@ def _lock_user(user):
     return found
 
 
-def _require_another_manager(user):
-    """Refuse to take the last active manager's rights away. Every manager's row is locked
-    first, so two managers demoting each other at once are serialized; the count is a new
-    statement after the lock, so it sees what the other committed."""
+def _lock_managers():
+    """Lock every active manager's row, in id order: taken before any other user row, so
+    two managers deactivating or demoting each other at once queue up instead of each
+    holding the row the other waits for (a deadlock)."""
     list(
         User.objects.select_for_update()
         .filter(pk__in=roles.active_managers().values("pk"))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def _require_another_manager(user):
+    """Refuse to take the last active manager's rights away. Every manager's row is locked
+    first (_lock_managers), so two managers demoting each other at once are serialized; the
+    count is a new statement after the lock, so it sees what the other committed."""
+    _lock_managers()
     if not roles.active_managers().exclude(pk=user.pk).exists():
         raise TransitionNotAllowed(
             _("%(user)s is the last manager: make someone else a manager first.")
@@ -771,6 +778,7 @@ def user_set_role(*, user, by, role):
         raise InvalidInput(_("Choose marketing, sales or manager."), field="role")
     if user.pk == by.pk:
         raise ActionForbidden(_("You cannot change your own role: ask another manager."))
+    _lock_managers()
     user = _lock_user(user)
     group = roles.ROLE_GROUPS[role]
     if roles.is_manager(user) and group != roles.MANAGERS:
@@ -806,6 +814,7 @@ def user_deactivate(*, user, by, reassign, to_user=None, note=""):
     if user.pk == by.pk:
         raise ActionForbidden(_("You cannot deactivate yourself: ask another manager."))
     pick = reassignment_picker(reassign, to_user)
+    _lock_managers()
     user = _lock_user(user)
     if not user.is_active:
         raise TransitionNotAllowed(

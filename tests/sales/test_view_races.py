@@ -71,6 +71,6 @@ def test_two_reps_accepting_one_queued_lead_the_loser_is_told(
     assert alerts(pages[winner][1]) == [f"Accepted {lead}."]
     told = alerts(pages[loser][1])
     assert told in (
-        [f"This lead was already accepted by {lead.owner.username}."],
+        [f"This lead was already accepted by {person(lead.owner)}."],
         [f"{person(lead.owner)} claimed this lead first."],
     )
