@@ -464,8 +464,8 @@ def lead_reassign(*, lead, by, to_user, note="", at=None):
 def _reassign(lead, *, to_user, by, at, note, why=None):
     """The reassign itself (the caller holds the lead's lock): a Handoff record, the
     holder's open sales flags closed as breaches, the new rep's clocks started, both told.
-    ``by`` None is LeadFlow itself (the escalation ladder), ``why`` what the previous
-    holder is told then."""
+    ``to_user`` None is the unassigned queue (whose clock starts then too). ``by`` None is
+    LeadFlow itself (the escalation ladder), ``why`` what the previous holder is told."""
     previous = lead.owner
     pending = _pending_handoff(lead)
     if pending is not None:
@@ -485,11 +485,12 @@ def _reassign(lead, *, to_user, by, at, note, why=None):
         **handoff_terms(lead),
     )
     _change_hands(lead, to_user, at)
-    # The new rep's response and first contact count from here too.
+    # The new rep's (or the queue's) response and first contact count from here too.
     lead.last_handed_off_at = at
     lifecycle.save(lead)
-    note_assignment(to_user, at)
-    notify(user=to_user, kind=NotificationKind.REASSIGNED, lead=lead, actor=by, email=True)
+    if to_user is not None:
+        note_assignment(to_user, at)
+        notify(user=to_user, kind=NotificationKind.REASSIGNED, lead=lead, actor=by, email=True)
     if previous is not None:
         notify(
             user=previous,
@@ -626,31 +627,13 @@ def lead_return_to_queue(*, lead, by, note="", at=None):
         )
     if lead.owner_id is None:
         raise InvalidInput(_("This lead is already in the unassigned queue."), field="to_user")
-    previous = lead.owner
-    pending = _pending_handoff(lead)
-    if pending is not None:
-        pending.outcome = HandoffOutcome.SUPERSEDED
-        pending.responded_at = at
-        pending.save(update_fields=["outcome", "responded_at"])
-    Handoff.objects.create(
-        lead=lead,
-        kind=HandoffKind.REASSIGN,
-        from_user=by,
+    _reassign(
+        lead,
         to_user=None,
-        handed_at=at,
+        by=by,
+        at=at,
         note=note,
-        **handoff_terms(lead),
-    )
-    _change_hands(lead, None, at)
-    # The queue's clock (its 24 h flag) counts from here.
-    lead.last_handed_off_at = at
-    lifecycle.save(lead)
-    notify(
-        user=previous,
-        kind=NotificationKind.REASSIGNED,
-        lead=lead,
-        actor=by,
-        text=gettext_lazy("Returned to the unassigned queue."),
+        why=gettext_lazy("Returned to the unassigned queue."),
     )
     return lead
 
