@@ -72,8 +72,9 @@ def subscribers(event_type):
     return [e for e in WebhookEndpoint.objects.filter(is_active=True) if e.wants(event_type)]
 
 
-def _queue(endpoint, event_type, payload, now):
-    delivery = WebhookDelivery.objects.create(
+def _delivery(endpoint, event_type, payload, now):
+    """The (unsaved) delivery of one event to one endpoint, due at once."""
+    return WebhookDelivery(
         endpoint=endpoint,
         channel=DeliveryChannel.WEBHOOK,
         event_id=payload["id"],
@@ -82,6 +83,11 @@ def _queue(endpoint, event_type, payload, now):
         created_at=now,
         next_attempt_at=now,
     )
+
+
+def _queue(endpoint, event_type, payload, now):
+    delivery = _delivery(endpoint, event_type, payload, now)
+    delivery.save()
     jobs.enqueue(DELIVER_TASK, delivery.pk, 1)
     return delivery
 
@@ -112,18 +118,7 @@ def emit_many(event_type, leads, *, actor=None, at=None):
     deliveries = []
     for lead in leads:
         payload = body(event_type, event_id=uuid.uuid4(), at=at or now, lead=lead, actor=actor)
-        deliveries += [
-            WebhookDelivery(
-                endpoint=endpoint,
-                channel=DeliveryChannel.WEBHOOK,
-                event_id=payload["id"],
-                event_type=event_type,
-                payload=payload,
-                created_at=now,
-                next_attempt_at=now,
-            )
-            for endpoint in endpoints
-        ]
+        deliveries += [_delivery(endpoint, event_type, payload, now) for endpoint in endpoints]
     deliveries = WebhookDelivery.objects.bulk_create(deliveries)
     jobs.enqueue_many(DELIVER_TASK, [(d.pk, 1) for d in deliveries])
     return deliveries
