@@ -604,32 +604,33 @@ def speed_and_court(filters, user=None, data=None, now=None):
         "unreached_share": d.rate(sums["unreached"], attempted),
     }
     by_campaign, by_rep = pct["court"]["marketing"]["by"], pct["court"]["sales"]["by"]
-    campaigns = {c.pk: c for c in filters.campaigns().filter(pk__in=by_campaign)}
-    reps = {u.pk: u for u in User.objects.filter(pk__in=by_rep)}
-    court = {
-        "marketing": {
-            "median": pct["court"]["marketing"]["median"],
-            "by": sorted(
-                (
-                    {"campaign": campaigns[pk], "median": median}
-                    for pk, median in by_campaign.items()
-                    if pk in campaigns
-                ),
-                key=lambda row: (-(row["median"] or 0), row["campaign"].name),
-            ),
-        },
-        "sales": {
-            "median": pct["court"]["sales"]["median"],
-            "by": sorted(
-                (
-                    {"rep": reps[pk], "median": median}
-                    for pk, median in by_rep.items()
-                    if pk in reps
-                ),
-                key=lambda row: (-(row["median"] or 0), row["rep"].get_username()),
-            ),
-        },
+    # Per side: the objects its medians are grouped by, under what key, sorted by what name.
+    groups = {
+        "marketing": (
+            "campaign",
+            {c.pk: c for c in filters.campaigns().filter(pk__in=by_campaign)},
+            lambda campaign: campaign.name,
+        ),
+        "sales": (
+            "rep",
+            {u.pk: u for u in User.objects.filter(pk__in=by_rep)},
+            lambda rep: rep.get_username(),
+        ),
     }
+    court = {}
+    for side, (key, objects, name) in groups.items():
+        medians = pct["court"][side]
+        court[side] = {
+            "median": medians["median"],
+            "by": sorted(
+                (
+                    {key: objects[pk], "median": median}
+                    for pk, median in medians["by"].items()
+                    if pk in objects
+                ),
+                key=lambda row, key=key, name=name: (-(row["median"] or 0), name(row[key])),
+            ),
+        }
     if user is not None:
         for side in d.COURT_SIDES:
             court[side]["held_longest"] = percentiles.held_longest(filters, user, side, now)
