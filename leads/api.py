@@ -569,6 +569,17 @@ class BallDroppedSerializer(serializers.Serializer):
     in_progress = serializers.IntegerField()
 
 
+class RevenueAtRiskSerializer(serializers.Serializer):
+    """Each ball-dropped bucket's expected revenue lost: per channel, its leads x the win
+    rate (won / handed off) x the average won deal value of the handed-off leads of that
+    channel created in the 365 days before ``start``; money as decimal strings."""
+
+    marketing = serializers.CharField()
+    sales = serializers.CharField()
+    market = serializers.CharField()
+    in_progress = serializers.CharField()
+
+
 # Speed to lead, court time, attempts and honesty (SPEC §5): the shape of
 # leads.reporting.stats.clock_json, documentation only like FunnelSerializer.
 MINUTES = gettext_lazy("Minutes, rounded to 0.1; null when no lead has the span.")
@@ -695,6 +706,7 @@ class FunnelSerializer(serializers.Serializer):
     court_time = CourtTimeSerializer()
     attempts = AttemptsSerializer()
     honesty = HonestySerializer()
+    revenue_at_risk = RevenueAtRiskSerializer()
 
 
 class FunnelView(APIView):

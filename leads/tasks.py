@@ -141,3 +141,23 @@ def refresh_dashboard_stats(full=False):
         stats.rebuild()
     else:
         stats.refresh()
+
+
+@shared_task
+def joint_sla_monthly():
+    """On the first of the month: queue last month's joint SLA scorecard for both teams
+    (leads.reporting.services.scorecard_mail; once per month however often it runs)."""
+    from .reporting import services as reporting
+
+    return reporting.scorecard_mail()
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=30, retry_backoff=True)
+def send_joint_sla_scorecard(self, user_id, month):
+    """E-mail one person a month's joint SLA scorecard (retried if the mail server fails)."""
+    from .reporting import services as reporting
+
+    try:
+        reporting.scorecard_send(user_id, month)
+    except OSError as exc:
+        raise self.retry(exc=exc) from exc

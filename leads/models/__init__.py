@@ -13,6 +13,12 @@ from .imports import (
     ImportRow,
     ImportStatus,
 )
+from .joint_sla import (
+    DEFAULT_PASS_PERCENT,
+    JointSLAMailing,
+    JointSLATerms,
+    MarketingTarget,
+)
 from .lead import (
     CLOSED_STAGES,
     CONSENT_EDIT,
@@ -55,6 +61,10 @@ from .sla import (
 )
 
 __all__ = [
+    "DEFAULT_PASS_PERCENT",
+    "JointSLAMailing",
+    "JointSLATerms",
+    "MarketingTarget",
     "ACTIVE_IMPORT",
     "CONSENT_EDIT",
     "CONSENT_SOURCES",
