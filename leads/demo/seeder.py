@@ -18,10 +18,13 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.db.models import Count
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from campaigns.models import Campaign, Channel, new_intake_key
 from leadflow import roles
+from leadflow.dates import start_of_day
 from leadflow.models import Notification, Profile
 from sales.models import (
     Activity,
@@ -38,7 +41,10 @@ from ..models import (
     FLAG_SIDE,
     Flag,
     FlagKind,
+    JointSLAMailing,
+    JointSLATerms,
     Lead,
+    MarketingTarget,
     Origin,
     Side,
     StageChange,
@@ -335,7 +341,12 @@ class Seeder:
                 self.sink.flush()
         self._fix_sequences(models)
         self._profiles()
+        self._joint_sla()
         return self.sink.counts
+
+    def _joint_sla(self):
+        with transaction.atomic():
+            _joint_sla_targets(self.now, self.manager)
 
     # --- helpers -----------------------------------------------------------
     def _fix_sequences(self, models):
@@ -903,6 +914,83 @@ class Seeder:
         self._stage_change(row["id"], frm, "lost", rep, at)
 
 
+def _month_add(month, n):
+    index = month.year * 12 + month.month - 1 + n
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _joint_sla_targets(now, manager):
+    """Joint SLA targets over the last 12 months, set near what the seeded leads did so the
+    scorecard shows both sides and some months missed: the three campaigns with the most
+    accepted leads and the two busiest channels get their median month (A's raised half-way
+    through the year, so a later target replaces an earlier one), and the terms allow a
+    little less than the rejection rate seen, from six months ago a little more."""
+    this_month = timezone.localdate(now).replace(day=1)
+    first = _month_add(this_month, -12)
+    rows = (
+        Lead.objects.filter(
+            created_at__gte=start_of_day(first),
+            handed_off_at__isnull=False,
+            accepted_at__isnull=False,
+        )
+        .annotate(month=TruncMonth("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("campaign", "campaign__channel", "month")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_campaign, by_channel = {}, {}
+    for row in rows:
+        by_campaign.setdefault(row["campaign"], []).append(row["n"])
+        channel = by_channel.setdefault(row["campaign__channel"], {})
+        channel[row["month"]] = channel.get(row["month"], 0) + row["n"]
+
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2] if values else 0
+
+    busiest = sorted(by_campaign, key=lambda c: (-sum(by_campaign[c]), c or 0))[:3]
+    targets = []
+    for i, campaign in enumerate(c for c in busiest if c is not None):
+        goal = median(by_campaign[campaign])
+        targets.append(MarketingTarget(month=first, campaign_id=campaign, accepted_leads=goal))
+        if i == 0:
+            targets.append(
+                MarketingTarget(
+                    month=_month_add(first, 6),
+                    campaign_id=campaign,
+                    accepted_leads=math.ceil(goal * 1.2),
+                )
+            )
+    channels = sorted(
+        (c for c in by_channel if c), key=lambda c: (-sum(by_channel[c].values()), c)
+    )
+    for channel in channels[:2]:
+        goal = median(by_channel[channel].values())
+        targets.append(MarketingTarget(month=first, channel=channel, accepted_leads=goal))
+    for target in targets:
+        target.set_by = manager
+    MarketingTarget.objects.bulk_create(targets)
+    handed = Lead.objects.filter(created_at__gte=start_of_day(first), handed_off_at__isnull=False)
+    rate = Decimal(handed.filter(rejected_at__isnull=False).count()) / max(handed.count(), 1)
+    percent = (rate * 100).quantize(Decimal("1.00"))
+    JointSLATerms.objects.bulk_create(
+        [
+            JointSLATerms(
+                month=first,
+                max_rejection_percent=max(percent - 2, Decimal(0)),
+                pass_percent=80,
+                set_by=manager,
+            ),
+            JointSLATerms(
+                month=_month_add(first, 6),
+                max_rejection_percent=min(percent + 3, Decimal(100)),
+                pass_percent=60,
+                set_by=manager,
+            ),
+        ]
+    )
+
+
 def reset_demo_data():
     """Remove leads, campaigns and everything hanging off them (not users)."""
     from ..models import (
@@ -920,6 +1008,9 @@ def reset_demo_data():
     tables = [
         m._meta.db_table
         for m in (
+            JointSLAMailing,
+            JointSLATerms,
+            MarketingTarget,
             ImportRow,
             ImportFile,
             ImportJob,

@@ -362,3 +362,22 @@ def test_the_mailing_runs_on_the_first_of_the_month():
     entry = settings.CELERY_BEAT_SCHEDULE["joint-sla-scorecard"]
     assert entry["task"] == "leads.tasks.joint_sla_monthly"
     assert entry["schedule"].day_of_month == {1}
+
+
+def test_demo_data_has_targets_and_both_sides_miss_some_months(db):
+    from leads.demo.seeder import Seeder
+
+    now = dt.datetime(2026, 11, 15, 12, 0, tzinfo=AMS)
+    Seeder(leads=1500, seed=7, now=now).run()
+    stats.rebuild()
+    with at(now):
+        card = joint_sla.scorecard()
+    assert len(card["months"]) == 12
+    assert MarketingTarget.objects.filter(campaign__isnull=False).exists()
+    assert MarketingTarget.objects.filter(campaign__isnull=True).exists()
+    assert JointSLATerms.objects.count() == 2
+    assert all(m["marketing"]["targets"] for m in card["months"])
+    marketing = [m["marketing"]["missed"] for m in card["months"]]
+    sales = [m["sales"]["missed"] for m in card["months"]]
+    assert any(marketing) and not all(marketing)
+    assert any(sales)
