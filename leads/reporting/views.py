@@ -4,6 +4,7 @@ ball dropped, and every table as CSV."""
 from decimal import Decimal
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -489,6 +490,7 @@ def joint_sla_page(request):
     return _joint_sla_page(request)
 
 
+@login_required
 @require_POST
 @role_required(roles.is_manager, NOT_A_MANAGER)
 def joint_sla_target(request):
@@ -507,6 +509,7 @@ def joint_sla_target(request):
     return redirect("joint_sla")
 
 
+@login_required
 @require_POST
 @role_required(roles.is_manager, NOT_A_MANAGER)
 def joint_sla_terms(request):

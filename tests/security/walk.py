@@ -180,6 +180,13 @@ ROUTES = {
                                  notes="each user's own switches"),
     "dashboard": Row("LKKKK", notes=SCOPE_WALKED),
     "dashboard_csv": Row("LKKKK", kwargs=lambda w: {"table": "funnel"}, notes=SCOPE_WALKED),
+    # The joint SLA: everyone with the dashboard reads it; managers set its targets.
+    "joint_sla": Row("LKKKK", notes="figures only, no lead listed"),
+    "joint_sla_csv": Row("LKKKK", notes="figures only, no lead listed"),
+    "joint_sla_target": Row("LXXXX", "LFFFK", data=lambda w: {
+        "target-month": "2026-11", "target-channel": "events", "target-accepted_leads": 5}),
+    "joint_sla_terms": Row("LXXXX", "LFFFK", data=lambda w: {
+        "terms-month": "2026-11", "terms-max_rejection_percent": 20, "terms-pass_percent": 90}),
     "notifications": Row("LKKKK"),
     "notifications_read": Row("LXXXX", "LKKKK"),
     "notification_open": Row("LNKNN", kwargs=lambda w: {"pk": w.notification.pk}),
