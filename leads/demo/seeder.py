@@ -44,9 +44,11 @@ from ..models import (
     JointSLAMailing,
     JointSLATerms,
     Lead,
+    LostReason,
     MarketingTarget,
     Origin,
     Side,
+    Stage,
     StageChange,
     Touch,
     add_stretch,
@@ -346,7 +348,7 @@ class Seeder:
 
     def _joint_sla(self):
         with transaction.atomic():
-            _joint_sla_targets(self.now, self.manager)
+            _joint_sla_targets(self.now, self.manager, self.sla.global_policy.unreached_attempts)
 
     # --- helpers -----------------------------------------------------------
     def _fix_sequences(self, models):
@@ -919,20 +921,20 @@ def _month_add(month, n):
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def _joint_sla_targets(now, manager):
-    """Joint SLA targets over the last 12 months, set near what the seeded leads did so the
-    scorecard shows both sides and some months missed: the three campaigns with the most
-    accepted leads and the two busiest channels get their median month (A's raised half-way
-    through the year, so a later target replaces an earlier one), and the terms allow a
-    little less than the rejection rate seen, from six months ago a little more."""
+def _joint_sla_targets(now, manager, attempts):
+    """Joint SLA targets over the last 12 months, set near what the seeded leads did, so the
+    scorecard shows both sides meeting some months and missing others: the three campaigns
+    with the most accepted leads and the two busiest channels get 90 % of their median
+    month (the busiest campaign 110 % from six months ago: a later target replacing an
+    earlier one); the maximum rejection rate and the pass mark sit near the year's
+    rejection rate and its share of unresponsive leads lost after ``attempts`` attempts
+    (the sales measure the seeded reps do worst on), a little looser in the first half."""
     this_month = timezone.localdate(now).replace(day=1)
     first = _month_add(this_month, -12)
+    half = _month_add(first, 6)
+    year = Lead.objects.filter(created_at__gte=start_of_day(first))
     rows = (
-        Lead.objects.filter(
-            created_at__gte=start_of_day(first),
-            handed_off_at__isnull=False,
-            accepted_at__isnull=False,
-        )
+        year.filter(handed_off_at__isnull=False, accepted_at__isnull=False)
         .annotate(month=TruncMonth("created_at", tzinfo=timezone.get_current_timezone()))
         .values("campaign", "campaign__channel", "month")
         .annotate(n=Count("id"))
@@ -948,17 +950,20 @@ def _joint_sla_targets(now, manager):
         values = sorted(values)
         return values[len(values) // 2] if values else 0
 
-    busiest = sorted(by_campaign, key=lambda c: (-sum(by_campaign[c]), c or 0))[:3]
+    ranked = sorted(
+        (c for c in by_campaign if c is not None), key=lambda c: (-sum(by_campaign[c]), c)
+    )
+    busiest = ranked[:3]
     targets = []
-    for i, campaign in enumerate(c for c in busiest if c is not None):
+    for i, campaign in enumerate(busiest):
         goal = median(by_campaign[campaign])
-        targets.append(MarketingTarget(month=first, campaign_id=campaign, accepted_leads=goal))
+        targets.append(
+            MarketingTarget(month=first, campaign_id=campaign, accepted_leads=int(goal * 0.9))
+        )
         if i == 0:
             targets.append(
                 MarketingTarget(
-                    month=_month_add(first, 6),
-                    campaign_id=campaign,
-                    accepted_leads=math.ceil(goal * 1.2),
+                    month=half, campaign_id=campaign, accepted_leads=math.ceil(goal * 1.1)
                 )
             )
     channels = sorted(
@@ -966,25 +971,34 @@ def _joint_sla_targets(now, manager):
     )
     for channel in channels[:2]:
         goal = median(by_channel[channel].values())
-        targets.append(MarketingTarget(month=first, channel=channel, accepted_leads=goal))
+        targets.append(
+            MarketingTarget(month=first, channel=channel, accepted_leads=int(goal * 0.9))
+        )
     for target in targets:
         target.set_by = manager
     MarketingTarget.objects.bulk_create(targets)
-    handed = Lead.objects.filter(created_at__gte=start_of_day(first), handed_off_at__isnull=False)
-    rate = Decimal(handed.filter(rejected_at__isnull=False).count()) / max(handed.count(), 1)
-    percent = (rate * 100).quantize(Decimal("1.00"))
+
+    def percent(n, of):
+        return (Decimal(100) * n / max(of, 1)).quantize(Decimal("0.01"))
+
+    handed = year.filter(handed_off_at__isnull=False)
+    rejected = percent(handed.filter(rejected_at__isnull=False).count(), handed.count())
+    unresponsive = year.filter(stage=Stage.LOST, lost_reason=LostReason.UNRESPONSIVE)
+    kept = percent(
+        unresponsive.filter(attempts_before_connect__gte=attempts).count(), unresponsive.count()
+    )
     JointSLATerms.objects.bulk_create(
         [
             JointSLATerms(
                 month=first,
-                max_rejection_percent=max(percent - 2, Decimal(0)),
-                pass_percent=80,
+                max_rejection_percent=min(rejected + 2, Decimal(100)),
+                pass_percent=max(kept - 4, Decimal(0)),
                 set_by=manager,
             ),
             JointSLATerms(
-                month=_month_add(first, 6),
-                max_rejection_percent=min(percent + 3, Decimal(100)),
-                pass_percent=60,
+                month=half,
+                max_rejection_percent=rejected,
+                pass_percent=kept,
                 set_by=manager,
             ),
         ]
