@@ -373,6 +373,26 @@ def validate_rep(user):
     return user
 
 
+# How a lead is handed off (lead_hand_off's keywords): by the assignment rules, to a chosen
+# rep, to the next rep in turn, or to the unassigned sales queue.
+HAND_OFF_AUTO = "auto"
+HAND_OFF_REP = "rep"
+HAND_OFF_ROUND_ROBIN = "round_robin"
+HAND_OFF_QUEUE = "queue"
+HAND_OFF_MODES = (HAND_OFF_AUTO, HAND_OFF_REP, HAND_OFF_ROUND_ROBIN, HAND_OFF_QUEUE)
+
+
+def hand_off_kwargs(*, mode, to_user=None, note=""):
+    """lead_hand_off's keywords for a hand-off ``mode`` (the form's, the API's and a bulk
+    job's), ``to_user`` only for HAND_OFF_REP."""
+    return {
+        "to_user": to_user if mode == HAND_OFF_REP else None,
+        "round_robin": mode == HAND_OFF_ROUND_ROBIN,
+        "automatic": mode == HAND_OFF_AUTO,
+        "note": note or "",
+    }
+
+
 def next_round_robin_rep(at, *, exclude=None):
     """The available rep who was assigned a lead longest ago (never first), marked as
     assigned now; never ``exclude`` (a rep the lead is taken from). Reps' profile rows are

@@ -1,5 +1,6 @@
 """The leads app's models, one module per concern; app label and tables unchanged."""
 
+from .bulk import ACTIVE_BULK, BulkAction, BulkJob, BulkJobLead, BulkOutcome, BulkStatus
 from .flag import FLAG_DEADLINE, FLAG_SIDE, Flag, FlagKind, FlagQuerySet, SweepRun
 from .imports import (
     ACTIVE_IMPORT,
@@ -55,6 +56,12 @@ from .sla import (
 )
 
 __all__ = [
+    "ACTIVE_BULK",
+    "BulkAction",
+    "BulkJob",
+    "BulkJobLead",
+    "BulkOutcome",
+    "BulkStatus",
     "ACTIVE_IMPORT",
     "CONSENT_EDIT",
     "CONSENT_SOURCES",
