@@ -23,7 +23,7 @@ from sales.api import DisputeSerializer, SalesLeadActions
 
 from . import services
 from .bulk import services as bulk
-from .filters import KeysetPage, LeadFilterForm, filter_form, matching_ids
+from .filters import KeysetPage, LeadFilterForm, filter_form, matching_leads
 from .models import (
     CONSENT_SOURCES,
     BulkAction,
@@ -716,16 +716,12 @@ class LeadViewSet(SalesLeadActions, viewsets.GenericViewSet):
                 raise ValidationError({"filter": [str(exc)]}) from None
             if not form.is_valid():
                 raise ValidationError({"filter": form.error_lines()})
-            ids = matching_ids(form, user)
-            selection = form.data.urlencode()
+            chosen = {"leads": matching_leads(form, user), "selection": form.data.urlencode()}
         else:
-            ids = list(
-                Lead.objects.for_user(user).filter(pk__in=data["ids"]).values_list("pk", flat=True)
-            )
-            selection = ""
-        job = bulk.bulk_job_create(
-            by=user, action=data["action"], params=params, lead_ids=ids, selection=selection
-        )
+            # Only leads in the caller's scope: others are left out, as if not found.
+            ids = Lead.objects.for_user(user).filter(pk__in=data["ids"]).values_list("pk")
+            chosen = {"lead_ids": [pk for (pk,) in ids]}
+        job = bulk.bulk_job_create(by=user, action=data["action"], params=params, **chosen)
         url = api_url(request, "api:bulk-job-detail", job.pk)
         return Response(
             {"job": url, "id": job.pk, "count": job.total},

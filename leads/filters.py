@@ -236,10 +236,16 @@ def filter_form(params, user):
     return LeadFilterForm(query, user=user)
 
 
-def matching_ids(form, user):
-    """The ids of the leads ``form`` selects in ``user``'s scope now, in id order."""
-    qs = form.filter(Lead.objects.for_user(user)).order_by()
-    return sorted(set(qs.values_list("pk", flat=True)))
+def matching_leads(form, user):
+    """The leads ``form`` selects in ``user``'s scope (a queryset, read when used)."""
+    return form.filter(Lead.objects.for_user(user)).order_by()
+
+
+def matching_ids(form, user, limit=None):
+    """The ids of the first ``limit`` (else all) leads ``form`` selects in ``user``'s
+    scope now, in id order."""
+    qs = matching_leads(form, user).order_by("pk").values_list("pk", flat=True).distinct()
+    return list(qs[:limit] if limit is not None else qs)
 
 
 def describe(form):

@@ -10,7 +10,7 @@ service's own refusal ("Cannot qualify this lead: it is at the “Won” stage."
 import logging
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
@@ -101,25 +101,47 @@ def bulk_apply(*, by, action, params, lead_ids):
 
 
 @transaction.atomic
-def bulk_job_create(*, by, action, params, lead_ids, selection=""):
-    """Fix the set (``lead_ids``, the leads matching at confirmation) on a new job and
-    queue its run. Refuses an empty set, and a user who may not take marketing's actions."""
+def bulk_job_create(*, by, action, params, leads=None, lead_ids=None, selection=""):
+    """Fix the set on a new job and queue its run: the leads of the queryset ``leads`` (the
+    list's filters in the user's scope) as they match now, copied by one INSERT … SELECT,
+    or the ids of ``lead_ids``. Refuses an empty set, and a user who may not take
+    marketing's actions."""
     permissions.require_marketing(by)
-    lead_ids = sorted(set(lead_ids))
-    if not lead_ids:
-        raise InvalidInput(_("No leads match, so there is nothing to do."), field="ids")
     job = BulkJob.objects.create(
         created_by=by,
         action=action,
         params=params,
         selection=selection,
         status=BulkStatus.QUEUED,
-        total=len(lead_ids),
         **jobs.queued(),
     )
-    bulk_insert(BulkJobLead, [BulkJobLead(job=job, lead_id=pk) for pk in lead_ids])
+    if leads is not None:
+        total = _insert_matching(job, leads)
+    else:
+        lead_ids = sorted(set(lead_ids or ()))
+        bulk_insert(BulkJobLead, [BulkJobLead(job=job, lead_id=pk) for pk in lead_ids])
+        total = len(lead_ids)
+    if not total:
+        raise InvalidInput(_("No leads match, so there is nothing to do."), field="ids")
+    job.total = total
+    job.save(update_fields=["total"])
     enqueue("leads.tasks.run_bulk_job", job.pk, language=translation.get_language())
     return job
+
+
+def _insert_matching(job, leads):
+    """Copy the ids ``leads`` selects into the job's set in the database: a million
+    matching leads never pass through Python. Returns how many."""
+    sql, params = leads.order_by().values("pk").distinct().query.sql_with_params()
+    table = connection.ops.quote_name(BulkJobLead._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (job_id, lead_id, outcome, reason) "
+            # The subquery's one column is the lead id (its name is Django's to choose).
+            f"SELECT %s, matching.*, %s, '' FROM ({sql}) matching",
+            [job.pk, BulkOutcome.PENDING, *params],
+        )
+        return cursor.rowcount
 
 
 def user_bulk_jobs(user):

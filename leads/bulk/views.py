@@ -20,7 +20,7 @@ from leadflow.http import forbidden, report_refused, run_action, safe_next
 from leadflow.names import person
 
 from .. import services as lead_services
-from ..filters import describe, filter_form, matching_ids
+from ..filters import describe, filter_form, matching_ids, matching_leads
 from ..forms import BulkForm, HandOffForm
 from ..models import BulkAction, Lead
 from . import services
@@ -150,7 +150,9 @@ def _all_matching(request, data, params, hand_off_form, back):
                 "inline_max": services.INLINE_MAX,
             },
         )
-    ids = matching_ids(filters, user)
+    # The set is fixed here, as the filters match now: a small one is run at once, a
+    # larger one copied into a job (in the database, however many).
+    ids = matching_ids(filters, user, limit=services.INLINE_MAX + 1)
     if not ids:
         messages.error(request, _("No leads match these filters."))
         return redirect(back)
@@ -158,12 +160,16 @@ def _all_matching(request, data, params, hand_off_form, back):
         _apply_now(request, action, params, ids)
         return redirect(back)
     job = services.bulk_job_create(
-        by=user, action=action, params=params, lead_ids=ids, selection=data["filter"]
+        by=user,
+        action=action,
+        params=params,
+        leads=matching_leads(filters, user),
+        selection=data["filter"],
     )
     messages.success(
         request,
         _("%(action)s: %(n)s leads, fixed as they matched now, one by one in the background.")
-        % {"action": BulkAction(action).label, "n": number_format(len(ids), force_grouping=True)},
+        % {"action": BulkAction(action).label, "n": number_format(job.total, force_grouping=True)},
     )
     return redirect(job.get_absolute_url())
 
