@@ -177,6 +177,9 @@ def bulk_job_run(job_id, *, batch_size=None):
             )
             if not batch:
                 break
+            # The actor afresh for each batch: a marketer demoted meanwhile is refused by
+            # the services (each lead skipped with their message), not obeyed for hours.
+            job.created_by = get_user_model().objects.get(pk=job.created_by_id)
             for row_pk, lead_id in batch:
                 _run_one(job, token, row_pk, lead_id, call, kwargs)
         with transaction.atomic():

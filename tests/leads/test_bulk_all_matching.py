@@ -285,3 +285,35 @@ def test_the_list_page_costs_no_more_queries_with_the_offer(
     with django_assert_max_num_queries(10):
         body = marketer_client.get(f"{LIST}?{filters(winter)}").content.decode()
     assert "Select all 45 matching" in body
+
+
+def test_the_confirmed_job_is_queued_through_the_outbox_and_run_by_the_task(
+    marketer_client, make_lead, winter, small_pages, immediate_on_commit
+):
+    leads = new_leads(make_lead, winter, 11)
+    _page, done = confirm_all(marketer_client, filters(winter), action="nurture")
+    job = BulkJob.objects.get()
+    assert done["Location"] == job.get_absolute_url()
+    job.refresh_from_db()
+    assert (job.status, job.moved_count) == (BulkStatus.DONE, 11)
+    assert {Lead.objects.get(pk=lead.pk).stage for lead in leads} == {Stage.NURTURE}
+    body = marketer_client.get(job.get_absolute_url()).content.decode()
+    assert "11 leads moved, 0 skipped." in body
+
+
+def test_a_marketer_demoted_during_the_job_is_refused_lead_by_lead(make_lead, winter, marketer):
+    from django.contrib.auth.models import Group
+
+    from leadflow import roles
+
+    leads = new_leads(make_lead, winter, 3)
+    job = bulk.bulk_job_create(
+        by=marketer, action="qualify", params={}, lead_ids=[lead.pk for lead in leads]
+    )
+    marketer.groups.remove(Group.objects.get(name=roles.MARKETING))
+    bulk.bulk_job_run(job.pk)
+    job.refresh_from_db()
+    assert (job.moved_count, job.skipped_count) == (0, 3)
+    assert bulk.skipped_by_reason(job) == [
+        ("Only marketers and managers can do this.", 3, [lead.pk for lead in leads])
+    ]
