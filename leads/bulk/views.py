@@ -3,6 +3,7 @@ list's filters (confirmed on a page that says how many), and the page of a bulk 
 its progress and its report."""
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,7 +23,7 @@ from leadflow.names import person
 from .. import services as lead_services
 from ..filters import describe, filter_form, matching_ids, matching_leads
 from ..forms import BulkForm, HandOffForm
-from ..models import BulkAction, Lead
+from ..models import BulkAction, DisqualifyReason, Lead
 from . import services
 
 
@@ -72,7 +73,7 @@ def lead_bulk(request):
         messages.error(request, exc.message)
         return redirect(back)
     if data["all_matching"]:
-        return _all_matching(request, data, params, hand_off_form, back)
+        return _all_matching(request, data, params, back)
     # Only leads this user can see: ids outside the scope are silently not found.
     ids = list(
         Lead.objects.for_user(user).filter(pk__in=data["lead_ids"]).values_list("pk", flat=True)
@@ -102,10 +103,12 @@ def _apply_now(request, action, params, ids, missing=0):
     report_refused(request, refused, missing)
 
 
-def _target(params, hand_off_form):
+def _target(params):
+    """Whom a bulk hand-off goes to, in words (the confirmation and the job's page)."""
     mode = params.get("mode")
     if mode == lead_services.HAND_OFF_REP:
-        return person(hand_off_form.cleaned_data["to_user"])
+        rep = get_user_model().objects.filter(pk=params.get("to_user")).first()
+        return person(rep) if rep else "—"
     if mode == lead_services.HAND_OFF_AUTO:
         return _("whoever the assignment rules pick")
     if mode == lead_services.HAND_OFF_ROUND_ROBIN:
@@ -113,7 +116,7 @@ def _target(params, hand_off_form):
     return _("the unassigned sales queue")
 
 
-def _all_matching(request, data, params, hand_off_form, back):
+def _all_matching(request, data, params, back):
     user = request.user
     try:
         filters = filter_form(data["filter"], user)
@@ -142,8 +145,8 @@ def _all_matching(request, data, params, hand_off_form, back):
                 "count": count,
                 "action_label": BulkAction(action).label,
                 "action": action,
-                "target": _target(params, hand_off_form) if action == BulkAction.HAND_OFF else "",
-                "reason_label": dict(BulkForm.base_fields["reason"].choices).get(data["reason"]),
+                "target": _target(params) if action == BulkAction.HAND_OFF else "",
+                "reason_label": dict(DisqualifyReason.choices).get(data["reason"]),
                 "filters": describe(filters),
                 "carried": carried,
                 "back": back,
@@ -184,6 +187,8 @@ def bulk_detail(request, pk):
         {
             "job": job,
             "groups": groups,
+            "target": _target(job.params) if job.action == BulkAction.HAND_OFF else "",
+            "reason_label": dict(DisqualifyReason.choices).get(job.params.get("reason")),
             "listed_per_reason": services.REPORT_LEADS_PER_REASON,
             "progress_label": job.progress_label() if job.busy else "",
             "list_url": reverse("leads:list") + (f"?{job.selection}" if job.selection else ""),

@@ -139,12 +139,16 @@ def test_hand_off_to_the_queue_of_every_matching_lead(
 ):
     make_lead.campaign = winter
     leads = [make_lead(Stage.MQL) for _ in range(12)]
-    _page, done = confirm_all(
+    page, _done = confirm_all(
         marketer_client, filters(winter, Stage.MQL), action="hand_off", mode="queue"
     )
     job = BulkJob.objects.get()
     assert job.params["mode"] == "queue"
+    assert "Hand off to the unassigned sales queue." in page.content.decode()
     bulk.bulk_job_run(job.pk)
+    assert "Hand off to the unassigned sales queue." in (
+        marketer_client.get(job.get_absolute_url()).content.decode()
+    )
     assert {Lead.objects.get(pk=lead.pk).stage for lead in leads} == {Stage.HANDED_OFF}
     assert not Lead.objects.filter(pk__in=[lead.pk for lead in leads], owner__isnull=False)
 
