@@ -319,26 +319,26 @@ def lead_update_contact(*, lead, by, data):
 
 
 @transaction.atomic
-def lead_qualify(*, lead, by, score=None, note="", at=None):
-    """new or nurture -> mql."""
+def lead_qualify(*, lead, by, score=None, note="", at=None, sla=None):
+    """new or nurture -> mql (``sla``: the policies already read, for a batch)."""
     permissions.require_marketing(by)
     lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("qualify", lead)
     lifecycle.move(lead, Stage.MQL, by=by, at=at, note=note)
     if score is not None:
         lead.score = score
-    lifecycle.save(lead)
+    lifecycle.save(lead, sla)
     return lead
 
 
 @transaction.atomic
-def lead_nurture(*, lead, by, note="", at=None):
+def lead_nurture(*, lead, by, note="", at=None, sla=None):
     """new or mql -> nurture (rejected -> nurture is lead_recycle)."""
     permissions.require_marketing(by)
     lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("nurture", lead)
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
-    lifecycle.save(lead)
+    lifecycle.save(lead, sla)
     return lead
 
 
@@ -354,7 +354,7 @@ def lead_recycle(*, lead, by, note="", at=None):
 
 
 @transaction.atomic
-def lead_disqualify(*, lead, by, reason, note="", at=None):
+def lead_disqualify(*, lead, by, reason, note="", at=None, sla=None):
     """new, mql, nurture or rejected -> disqualified, with a reason."""
     permissions.require_marketing(by)
     if reason not in DisqualifyReason.values:
@@ -363,7 +363,7 @@ def lead_disqualify(*, lead, by, reason, note="", at=None):
     lifecycle.require_stage("disqualify", lead)
     lifecycle.move(lead, Stage.DISQUALIFIED, by=by, at=at, note=note)
     lead.disqualify_reason = reason
-    lifecycle.save(lead)
+    lifecycle.save(lead, sla)
     return lead
 
 

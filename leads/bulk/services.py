@@ -33,6 +33,7 @@ from ..models import (
     BulkStatus,
     DisqualifyReason,
 )
+from ..sla.calendar import SLA
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def bulk_apply(*, by, action, params, lead_ids):
     """Run ``action`` on each lead now (a small set): (done, [(lead_id, message)])."""
     permissions.require_marketing(by)
     call, kwargs = service_call(action, params)
-    return services.bulk(call, lead_ids, by=by, **kwargs)
+    return services.bulk(call, lead_ids, by=by, sla=SLA().preload(), **kwargs)
 
 
 @transaction.atomic
@@ -180,8 +181,10 @@ def bulk_job_run(job_id, *, batch_size=None):
             # The actor afresh for each batch: a marketer demoted meanwhile is refused by
             # the services (each lead skipped with their message), not obeyed for hours.
             job.created_by = get_user_model().objects.get(pk=job.created_by_id)
+            # The SLA policies read once per batch, not twice per lead.
+            sla = SLA().preload()
             for row_pk, lead_id in batch:
-                _run_one(job, token, row_pk, lead_id, call, kwargs)
+                _run_one(job, token, row_pk, lead_id, call, {**kwargs, "sla": sla})
         with transaction.atomic():
             if not BulkJob.objects.filter(pk=job.pk, run_token=token).update(
                 status=BulkStatus.DONE, finished_at=timezone.now(), run_token=None
