@@ -128,7 +128,7 @@ def _all_matching(request, data, params, back):
         return redirect(back)
     action = data["action"]
     if not data["confirmed"]:
-        count = filters.filter(Lead.objects.for_user(user)).order_by().count()
+        count = matching_leads(filters, user).count()
         if not count:
             messages.error(request, _("No leads match these filters."))
             return redirect(back)
