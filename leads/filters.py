@@ -13,6 +13,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
@@ -20,7 +21,7 @@ from leadflow import roles
 from leadflow.dates import DayField, start_of_day
 from leadflow.names import person
 
-from .models import Flag, FlagKind, Origin, Stage
+from .models import Flag, FlagKind, Lead, Origin, Stage
 from .reporting.definitions import DROPPED_CATEGORIES, dropped_q, with_sales_delay
 from .sla.calendar import global_policy
 
@@ -191,12 +192,83 @@ class LeadFilterForm(forms.Form):
             )
         return ordering
 
+    def error_lines(self):
+        """Each field's errors as one line after the field's label (the export's 400, the
+        bulk actions' refusal)."""
+        return [
+            f"{self.fields[name].label}: {' '.join(errors)}"
+            if name in self.fields
+            else " ".join(errors)
+            for name, errors in self.errors.items()
+        ]
+
     def active_count(self):
         if not self.is_valid():
             return 0
         return sum(
             1 for name, value in self.cleaned_data.items() if name not in ("sort",) and value
         )
+
+
+# --- "all matching": the list's filters as a bulk action's selection ------------------
+# The set is read when the user confirms, within the user's scope.
+
+# What a selection may name: the list's filters (and its sort, which changes nothing).
+FILTER_NAMES = frozenset(LeadFilterForm.base_fields)
+
+
+def filter_form(params, user):
+    """The bound LeadFilterForm of ``params`` (a query string or a dict of values or
+    lists). Raises ValueError naming the first unknown parameter: a misspelt filter must
+    not widen the selection to every lead."""
+    if isinstance(params, str):
+        query = QueryDict(params)
+    else:
+        query = QueryDict(mutable=True)
+        for name, value in params.items():
+            values = value if isinstance(value, list) else [value]
+            query.setlist(name, ["" if v is None else str(v) for v in values])
+    unknown = sorted(set(query) - FILTER_NAMES - {"cursor"})
+    if unknown:
+        raise ValueError(_("Unknown filter: %(name)s.") % {"name": unknown[0]})
+    query = query.copy()
+    query.pop("cursor", None)
+    return LeadFilterForm(query, user=user)
+
+
+def matching_leads(form, user):
+    """The leads ``form`` selects in ``user``'s scope (a queryset, read when used)."""
+    return form.filter(Lead.objects.for_user(user)).order_by()
+
+
+def matching_ids(form, user, limit=None):
+    """The ids of the first ``limit`` (else all) leads ``form`` selects in ``user``'s
+    scope now, in id order."""
+    qs = matching_leads(form, user).order_by("pk").values_list("pk", flat=True).distinct()
+    return list(qs[:limit] if limit is not None else qs)
+
+
+def describe(form):
+    """The active filters as "Campaign: Winter · Stage: New, MQL" for the confirmation."""
+    if not form.is_valid():
+        return ""
+    parts = []
+    for name, value in form.cleaned_data.items():
+        if name == "sort" or not value:
+            continue
+        field = form.fields[name]
+        if name == "owner":
+            shown = {"me": _("Me"), "none": _("Unassigned")}.get(value) or dict(
+                form.owner_choices()
+            ).get(value, value)
+        elif hasattr(field, "choices") and not hasattr(field, "queryset"):
+            labels = dict(field.choices)
+            values = value if isinstance(value, list) else [value]
+            shown = ", ".join(str(labels.get(v, v)) for v in values)
+        else:
+            shown = str(value)
+        parts.append(f"{field.label}: {shown}")
+    return " · ".join(parts)
 
 
 # --- keyset pagination -------------------------------------------------------------

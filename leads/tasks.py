@@ -15,6 +15,7 @@ from django.utils import translation
 from leadflow.jobs import enqueue
 from leadflow.outbox import DB_OUTAGE
 
+from .bulk import services as bulk
 from .imports import services as imports
 from .sla import calendar as sla
 from .sweep import digest, outbox
@@ -123,12 +124,25 @@ def run_import(self, job_id, language=None):
         raise _retry(self, exc, base=5) from exc
 
 
+@shared_task(bind=True, max_retries=10, lease_seconds=IMPORT_LEASE_SECONDS)
+def run_bulk_job(self, job_id, language=None):
+    """Work off a bulk action's leads one by one (leads.bulk.services.bulk_job_run); a
+    redelivered task resumes with the leads still pending."""
+    try:
+        with _in_language(language):
+            bulk.bulk_job_run(job_id)
+    except DB_OUTAGE as exc:
+        raise _retry(self, exc, base=5) from exc
+
+
 @shared_task
 def watch_jobs():
-    """Resume the imports and deadline recomputes that stalled (leadflow/jobs.py)."""
+    """Resume the imports, deadline recomputes and bulk actions that stalled
+    (leadflow/jobs.py)."""
     return {
         "imports": len(imports.import_watchdog()),
         "recomputes": len(sla.recompute_watchdog()),
+        "bulk": len(bulk.bulk_watchdog()),
     }
 
 

@@ -8,13 +8,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import DetailView, FormView
 
 from leadflow import roles
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
-from leadflow.http import forbidden, report_refused, run_action, safe_next
+from leadflow.http import forbidden, run_action, safe_next
 from leadflow.names import person
 
 from . import lifecycle, services
@@ -317,48 +317,3 @@ def lead_hand_off(request, pk):
         messages.success(request, _("Handed off to %(target)s.") % {"target": target})
 
     return run_action(request, hand_off, success=None, back=back)
-
-
-@login_required
-@require_POST
-def lead_bulk(request):
-    """Apply one marketing action to many selected leads; each lead in its own transaction,
-    so one refusal does not undo the others; the message lists what was refused and why."""
-    back = safe_next(request, reverse("leads:list"))
-    if not roles.can_market(request.user):
-        return forbidden(request, _("Only marketers and managers can do this."))
-    form = BulkForm(request.POST)
-    hand_off_form = HandOffForm(request.POST)
-    if not form.is_valid() or (
-        form.cleaned_data.get("action") == "hand_off" and not hand_off_form.is_valid()
-    ):
-        for bound in (form, hand_off_form):
-            for errors in bound.errors.values():
-                for error in errors:
-                    messages.error(request, error)
-        return redirect(back)
-    data = form.cleaned_data
-    # Only leads this user can see: ids outside the scope are silently not found.
-    ids = list(
-        scoped_leads(request.user).filter(pk__in=data["lead_ids"]).values_list("pk", flat=True)
-    )
-    action = data["action"]
-    by = request.user
-    if action == "qualify":
-        done, refused = services.bulk(services.lead_qualify, ids, by=by)
-    elif action == "nurture":
-        done, refused = services.bulk(services.lead_nurture, ids, by=by)
-    elif action == "disqualify":
-        done, refused = services.bulk(services.lead_disqualify, ids, by=by, reason=data["reason"])
-    else:
-        done, refused = services.bulk(
-            services.lead_hand_off, ids, by=by, **hand_off_form.service_kwargs()
-        )
-    missing = len(data["lead_ids"]) - len(ids)
-    if done:
-        messages.success(
-            request,
-            ngettext("%(n)s lead updated.", "%(n)s leads updated.", len(done)) % {"n": len(done)},
-        )
-    report_refused(request, refused, missing)
-    return redirect(back)

@@ -1,5 +1,6 @@
 """The leads app's models, one module per concern; app label and tables unchanged."""
 
+from .bulk import ACTIVE_BULK, BulkAction, BulkJob, BulkJobLead, BulkOutcome, BulkStatus
 from .flag import FLAG_DEADLINE, FLAG_SIDE, Flag, FlagKind, FlagQuerySet, SweepRun
 from .imports import (
     ACTIVE_IMPORT,
@@ -65,6 +66,12 @@ __all__ = [
     "JointSLAMailing",
     "JointSLATerms",
     "MarketingTarget",
+    "ACTIVE_BULK",
+    "BulkAction",
+    "BulkJob",
+    "BulkJobLead",
+    "BulkOutcome",
+    "BulkStatus",
     "ACTIVE_IMPORT",
     "CONSENT_EDIT",
     "CONSENT_SOURCES",
