@@ -39,6 +39,7 @@ from .lead import (
     add_stretch,
     court_minutes,
     court_of,
+    phone_digits,
     side_of,
     stretch_minutes,
 )
@@ -55,6 +56,7 @@ from .sla import (
 )
 
 __all__ = [
+    "phone_digits",
     "ACTIVE_IMPORT",
     "CONSENT_EDIT",
     "CONSENT_SOURCES",

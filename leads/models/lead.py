@@ -206,11 +206,41 @@ CONSENT_EDIT = "edit"
 CONSENT_SOURCES = [*TouchSource.choices, (CONSENT_EDIT, _("Edited on the lead"))]
 
 
+def phone_digits(text):
+    """The digits of a phone number, its search key: "+31 6 3166-7339" -> "31631667339"."""
+    return "".join(c for c in text or "" if c in "0123456789")
+
+
+class DigitsField(models.CharField):
+    """The digits of another text field, derived on every write Django makes (``save()``,
+    ``bulk_create``, ``leadflow.bulk.bulk_insert``) so a search by number finds the lead
+    however the number was spaced. ``Lead.save`` writes it with its source field."""
+
+    def __init__(self, *args, source, **kwargs):
+        self.source = source
+        kwargs.setdefault("max_length", 40)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        value = phone_digits(getattr(model_instance, self.source))[: self.max_length]
+        setattr(model_instance, self.attname, value)
+        return value
+
+
 class Lead(models.Model):
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100)
     email = models.EmailField(_("email"), max_length=254, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
+    # The phone's digits, for the list's search by number (lead_phone_digits_trgm_idx).
+    phone_digits = DigitsField(source="phone", default="")
     company = models.CharField(_("company"), max_length=200, blank=True)
     job_title = models.CharField(_("job title"), max_length=150, blank=True)
     country = models.CharField(_("country"), max_length=100, blank=True)
@@ -431,6 +461,13 @@ class Lead(models.Model):
                 )
             ),
         ]
+
+    def save(self, *args, **kwargs):
+        # phone_digits follows phone (DigitsField.pre_save), also in a partial update.
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "phone" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "phone_digits"}
+        super().save(*args, **kwargs)
 
     def __str__(self):
         # An imported subscriber may have only an email (or a phone): that names them.
