@@ -386,8 +386,10 @@ def search_rows(qs, search, keyset, order, limit, count_cap):
         return rows, total
     ids, total = _match_ids(qs, search, keyset, order, limit)
     if ids is None:  # more than SEARCH_MATCHES_CAP: common enough to walk to, unbounded
-        ids = list(page_qs.filter(search).order_by(*order).values_list("pk", flat=True)[:limit])
-    if set(ids) != {row.pk for row in rows}:
+        rows = list(page_qs.filter(search).order_by(*order)[:limit])
+        if count_cap is not None and count_cap > SEARCH_MATCHES_CAP:
+            total = _capped_count(qs.filter(search), count_cap + 1)
+    elif set(ids) != {row.pk for row in rows}:
         rows = list(qs.filter(pk__in=ids).order_by(*order))
     return rows, None if count_cap is None else min(total, count_cap + 1)
 

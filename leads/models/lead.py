@@ -462,17 +462,17 @@ class Lead(models.Model):
             ),
         ]
 
+    def __str__(self):
+        # An imported subscriber may have only an email (or a phone): that names them.
+        name = f"{self.first_name} {self.last_name}".strip() or self.email or self.phone
+        return f"{name} ({self.company})" if self.company else name
+
     def save(self, *args, **kwargs):
         # phone_digits follows phone (DigitsField.pre_save), also in a partial update.
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "phone" in update_fields:
             kwargs["update_fields"] = {*update_fields, "phone_digits"}
         super().save(*args, **kwargs)
-
-    def __str__(self):
-        # An imported subscriber may have only an email (or a phone): that names them.
-        name = f"{self.first_name} {self.last_name}".strip() or self.email or self.phone
-        return f"{name} ({self.company})" if self.company else name
 
     def get_absolute_url(self):
         return reverse("leads:detail", args=[self.pk])
