@@ -218,6 +218,15 @@ class LeadFilterForm(forms.Form):
             )
         return ordering
 
+    def folded_count(self):
+        """The filters set besides the search: the list opens its folded filters (on a
+        phone) when there are any."""
+        if not self.is_valid():
+            return 0
+        return sum(
+            1 for name, value in self.cleaned_data.items() if name not in ("q", "sort") and value
+        )
+
     def active_count(self):
         if not self.is_valid():
             return 0

@@ -79,6 +79,7 @@ class LeadListView(LoginRequiredMixin, FormView):
             "form": form,
             "leads": leads,
             "page": page,
+            "folded_active": form.folded_count(),
             "total": page.total,
             "total_capped": page.total_capped,
             "query": params.urlencode(),

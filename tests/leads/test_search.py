@@ -197,3 +197,12 @@ def test_the_migration_fills_the_digits_of_existing_phones(transactional_db):
     executor.migrate(executor.loader.graph.leaf_nodes())
     assert Lead.objects.get(pk=with_phone.pk).phone_digits == "31631667339"
     assert Lead.objects.get(pk=without.pk).phone_digits == ""
+
+
+def test_the_folded_filters_are_open_when_a_filter_is_set(marketer_client, db):
+    folded = marketer_client.get(f"{LIST}?q=smit").content.decode()
+    assert 'id="filters-toggle"' in folded
+    assert 'class="lead-filters collapse row g-2 align-items-end" id="lead-filters"' in folded
+    opened = marketer_client.get(f"{LIST}?q=smit&origin=marketing&stage=new").content.decode()
+    assert 'class="lead-filters collapse row g-2 align-items-end show"' in opened
+    assert 'aria-expanded="true"' in opened and "Filters <span" in opened
