@@ -3,8 +3,7 @@
 On PostgreSQL, ids are reserved from the table's sequence and the rows are written with
 COPY, which is several times faster than a multi-row INSERT that Django must compile value
 by value. Elsewhere this is ``bulk_create``. Either way ``obj.pk`` is set afterwards.
-Model ``save()`` is not called; auto_now/auto_now_add fields are stamped here, and fields
-derived from another (a ``source``) computed."""
+Model ``save()`` is not called; auto_now/auto_now_add fields are stamped here."""
 
 from django.db import connection
 from django.utils import timezone
@@ -38,16 +37,11 @@ def bulk_insert(model, objs):
             f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
         ]
         relations = [f for f in fields if f.is_relation and f.many_to_one]
-        derived = [f for f in fields if hasattr(f, "source")]
         now = timezone.now()
         for obj in objs:
             for field in stamped:
                 if getattr(obj, field.attname) is None or getattr(field, "auto_now", False):
                     setattr(obj, field.attname, now)
-            # Values a field derives when it is written (a lead's phone digits), as
-            # bulk_create would.
-            for field in derived:
-                field.pre_save(obj, True)
             # Related objects inserted earlier in the same batch got their id only now.
             for field in relations:
                 related = field.get_cached_value(obj, default=None)

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import Contains
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
@@ -22,7 +23,7 @@ from leadflow import roles
 from leadflow.dates import DayField, start_of_day
 from leadflow.names import person
 
-from .models import Flag, FlagKind, Origin, Stage, phone_digits
+from .models import Flag, FlagKind, Origin, PhoneDigits, Stage, phone_digits
 from .reporting.definitions import DROPPED_CATEGORIES, dropped_q, with_sales_delay
 from .sla.calendar import global_policy
 
@@ -73,7 +74,7 @@ def search_q(text):
     (a field holding the whole text holds each of its words). Each field has an
     UPPER(col) trigram index on PostgreSQL (leads 0004), so each word is a bitmap OR of
     index scans. A phone number also matches the digits of the lead's phone (phone_key),
-    on lead_phone_digits_trgm_idx."""
+    on lead_phone_digits_trgm_idx (leads 0028)."""
 
     def anywhere(term):
         return Q(*[Q(**{f"{name}__icontains": term}) for name in SEARCH_FIELDS], _connector=Q.OR)
@@ -83,7 +84,7 @@ def search_q(text):
     q = Q(*[anywhere(word) for word in words], _connector=Q.AND)
     key = phone_key(text)
     if key:
-        q |= Q(phone_digits__contains=key)
+        q |= Q(Contains(PhoneDigits("phone"), key))
     return q
 
 
@@ -378,7 +379,7 @@ class KeysetPage:
 # bounded to SEARCH_WALK rows of the sort; when these hold less than a page of matches,
 # the page comes from the matches themselves (the trigram bitmaps, in a MATERIALIZED
 # CTE, planned to completion), sorted, with the capped count from the same statement.
-SEARCH_WALK = 5_000
+SEARCH_WALK = 3_000
 # Past this many matches the search is too common to sort them all: the walk, unbounded.
 SEARCH_MATCHES_CAP = 50_000
 

@@ -44,7 +44,6 @@ from ..models import (
     StageChange,
     Touch,
     add_stretch,
-    phone_digits,
 )
 from ..sla.calendar import DEADLINE_FIELDS, INPUT_FIELDS, SLA, TERMS_FIELDS, refresh_deadlines
 
@@ -416,17 +415,14 @@ class Seeder:
             f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)} {rng.choice(COMPANY_C)}".strip()
         )
         local = f"{first}.{last}".lower().replace(" ", "")
-        email = f"{local}.{lead_id}@{rng.choice(DOMAINS)}"
-        phone = f"+31 6 {rng.randint(10000000, 99999999)}"
         row = dict(self.lead_defaults)
         source, medium = UTM_BY_CHANNEL[channel]
         row.update(
             id=lead_id,
             first_name=first,
             last_name=last,
-            email=email,
-            phone=phone,
-            phone_digits=phone_digits(phone),
+            email=f"{local}.{lead_id}@{rng.choice(DOMAINS)}",
+            phone=f"+31 6 {rng.randint(10000000, 99999999)}",
             company=company,
             job_title=rng.choice(TITLES),
             country=rng.choice(COUNTRIES),

@@ -29,6 +29,7 @@ from .lead import (
     LeadQuerySet,
     LostReason,
     Origin,
+    PhoneDigits,
     RejectionReason,
     Side,
     Stage,
@@ -56,6 +57,7 @@ from .sla import (
 )
 
 __all__ = [
+    "PhoneDigits",
     "phone_digits",
     "ACTIVE_IMPORT",
     "CONSENT_EDIT",

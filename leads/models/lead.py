@@ -211,27 +211,22 @@ def phone_digits(text):
     return "".join(c for c in text or "" if c in "0123456789")
 
 
-class DigitsField(models.CharField):
-    """The digits of another text field, derived on every write Django makes (``save()``,
-    ``bulk_create``, ``leadflow.bulk.bulk_insert``) so a search by number finds the lead
-    however the number was spaced. ``Lead.save`` writes it with its source field."""
+class PhoneDigits(models.Func):
+    """The digits of a phone number in SQL, as ``phone_digits`` gives them in Python: what
+    lead_phone_digits_trgm_idx indexes on PostgreSQL (leads 0028), so the digits are never
+    stored and cannot fall out of step with the phone. SQLite calls ``phone_digits``
+    itself (registered on each connection by LeadsConfig.ready)."""
 
-    def __init__(self, *args, source, **kwargs):
-        self.source = source
-        kwargs.setdefault("max_length", 40)
-        kwargs.setdefault("blank", True)
-        kwargs.setdefault("editable", False)
-        super().__init__(*args, **kwargs)
+    function = "phone_digits"
+    output_field = models.CharField()
 
-    def deconstruct(self):
-        name, path, args, kwargs = super().deconstruct()
-        kwargs["source"] = self.source
-        return name, path, args, kwargs
-
-    def pre_save(self, model_instance, add):
-        value = phone_digits(getattr(model_instance, self.source))[: self.max_length]
-        setattr(model_instance, self.attname, value)
-        return value
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="regexp_replace(%(expressions)s, '[^0-9]', '', 'g')",
+            **extra_context,
+        )
 
 
 class Lead(models.Model):
@@ -239,8 +234,6 @@ class Lead(models.Model):
     last_name = models.CharField(_("last name"), max_length=100)
     email = models.EmailField(_("email"), max_length=254, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
-    # The phone's digits, for the list's search by number (lead_phone_digits_trgm_idx).
-    phone_digits = DigitsField(source="phone", default="")
     company = models.CharField(_("company"), max_length=200, blank=True)
     job_title = models.CharField(_("job title"), max_length=150, blank=True)
     country = models.CharField(_("country"), max_length=100, blank=True)
@@ -466,13 +459,6 @@ class Lead(models.Model):
         # An imported subscriber may have only an email (or a phone): that names them.
         name = f"{self.first_name} {self.last_name}".strip() or self.email or self.phone
         return f"{name} ({self.company})" if self.company else name
-
-    def save(self, *args, **kwargs):
-        # phone_digits follows phone (DigitsField.pre_save), also in a partial update.
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "phone" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "phone_digits"}
-        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("leads:detail", args=[self.pk])
