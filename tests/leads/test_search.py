@@ -226,3 +226,5 @@ def test_the_folded_filters_are_open_when_a_filter_is_set(marketer_client, db):
     opened = marketer_client.get(f"{LIST}?q=smit&origin=marketing&stage=new").content.decode()
     assert 'class="lead-filters collapse row g-2 align-items-end show"' in opened
     assert 'aria-expanded="true"' in opened and "Filters <span" in opened
+    wrong = marketer_client.get(f"{LIST}?created_from=yesterday").content.decode()
+    assert 'class="lead-filters collapse row g-2 align-items-end show"' in wrong
