@@ -389,6 +389,8 @@ def search_rows(qs, search, keyset, order, limit, count_cap):
     ``order``, the number matching capped at ``count_cap`` + 1, or None without a cap).
     Two statements when the walk finds the page (the rows, the count) and when the
     matches are the ones it found; three when they are others."""
+    if qs.query.is_empty():  # .none(): no SQL to wrap
+        return [], 0
     page_qs = qs if keyset is None else qs.filter(keyset)
     rows = list(qs.filter(pk__in=_walk(page_qs, search, order, limit)).order_by(*order))
     if len(rows) == limit:

@@ -130,6 +130,18 @@ def test_previous_page_of_a_search_is_the_page_before(marketer_client, people, m
     ]
 
 
+def test_a_search_of_an_empty_scope_finds_nothing(db):
+    page = filters.KeysetPage(
+        Lead.objects.none(),
+        filters.SORTS["-created"],
+        None,
+        50,
+        search=filters.search_q("x"),
+        count_cap=10,
+    )
+    assert page.object_list == [] and page.total == 0 and not page.total_capped
+
+
 def test_count_of_a_search_is_capped(marketer_client, people, monkeypatch):
     monkeypatch.setattr(views, "COUNT_CAP", 5)
     response = marketer_client.get(f"{LIST}?q=smit")
