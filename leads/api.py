@@ -520,10 +520,14 @@ class LeadViewSet(SalesLeadActions, viewsets.GenericViewSet):
                 }
             )
         per_page = _page_size(request)
-        filtered = form.filter(self.get_queryset())
+        filtered, search = form.filter_and_search(self.get_queryset())
         try:
             page = KeysetPage(
-                filtered, form.ordering(), request.query_params.get("cursor"), per_page
+                filtered,
+                form.ordering(),
+                request.query_params.get("cursor"),
+                per_page,
+                search=search,
             )
         except (ValueError, TypeError, OverflowError, DjangoValidationError, DataError):
             # A hand-made cursor whose values do not fit the sort's columns.

@@ -57,13 +57,21 @@ class LeadListView(LoginRequiredMixin, FormView):
     def get(self, request, *args, **kwargs):
         user = request.user
         form = LeadFilterForm(request.GET, user=user)
-        filtered = form.filter(scoped_leads(user).select_related("campaign", "owner"))
-        page = KeysetPage(filtered, form.ordering(), request.GET.get("cursor"), PER_PAGE)
+        filtered, search = form.filter_and_search(
+            scoped_leads(user).select_related("campaign", "owner")
+        )
+        page = KeysetPage(
+            filtered,
+            form.ordering(),
+            request.GET.get("cursor"),
+            PER_PAGE,
+            search=search,
+            count_cap=COUNT_CAP,
+        )
         if page.invalid_cursor:
             messages.warning(request, _("That page link was not valid; showing the first page."))
         leads = page.object_list
         Flag.objects.attach_open(leads)
-        total = filtered.order_by()[: COUNT_CAP + 1].count()
         params = request.GET.copy()
         params.pop("cursor", None)
         reps = list(rep_choices_queryset())
@@ -71,8 +79,9 @@ class LeadListView(LoginRequiredMixin, FormView):
             "form": form,
             "leads": leads,
             "page": page,
-            "total": min(total, COUNT_CAP),
-            "total_capped": total > COUNT_CAP,
+            "folded_active": form.folded_count(),
+            "total": page.total,
+            "total_capped": page.total_capped,
             "query": params.urlencode(),
             "reps": reps,
             "bulk_form": BulkForm(),
