@@ -12,12 +12,14 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
 from leadflow import roles
-from leadflow.dates import DayField, start_of_day
+from leadflow.dates import EARLIEST_DAY, LATEST_DAY, DayField, start_of_day, today_bounds
 from leadflow.names import person
 
 from .models import Flag, FlagKind, Origin, Stage
@@ -67,6 +69,68 @@ def search_q(text):
 
 MAX_ID = 2**63
 
+# Counting every match of a filter over a million leads is the slow part of a list;
+# beyond this many a list or an inbox section says "10,000+".
+COUNT_CAP = 10_000
+
+
+class CappedCount(int):
+    """A count that stopped at COUNT_CAP: ``capped`` when there are more."""
+
+    capped = False
+
+    def __new__(cls, value, cap):
+        count = super().__new__(cls, min(value, cap))
+        count.capped = value > cap
+        return count
+
+
+def capped_counts(querysets):
+    """{name: CappedCount} of each queryset, all counted in one query: each count reads at
+    most COUNT_CAP + 1 rows (``SELECT COUNT(*) FROM (... LIMIT cap + 1)``), so a section of
+    200,000 leads costs what one of 10,000 does."""
+    cap = COUNT_CAP
+    parts, params, counts = [], [], {}
+    using = None
+    for name, qs in querysets.items():
+        try:
+            sql, sql_params = qs.order_by().values("pk")[: cap + 1].query.sql_with_params()
+        except EmptyResultSet:
+            counts[name] = CappedCount(0, cap)
+            continue
+        using = qs.db
+        parts.append((name, f"(SELECT COUNT(*) FROM ({sql}) capped)"))
+        params.extend(sql_params)
+    if parts:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(part for _name, part in parts), params)
+            row = cursor.fetchone()
+        counts.update(
+            (name, CappedCount(value, cap))
+            for (name, _part), value in zip(parts, row, strict=True)
+        )
+    return {name: counts[name] for name in querysets}
+
+
+# The rep inbox's sections as a list filter (LeadQuerySet.awaiting_response etc.): the
+# inbox's "show all" links; "due" and "in progress" are split at the end of today.
+SECTIONS = {
+    "awaiting": _("Awaiting response"),
+    "follow_up_due": _("Follow-up due today or overdue"),
+    "in_progress": _("In progress, nothing due today"),
+    "queue": _("Unassigned sales queue"),
+}
+
+
+def section_filter(qs, name, end_of_today):
+    if name == "awaiting":
+        return qs.awaiting_response()
+    if name == "follow_up_due":
+        return qs.follow_ups_due(end_of_today)
+    if name == "in_progress":
+        return qs.in_progress(end_of_today)
+    return qs.unassigned_queue()
+
 
 class LeadFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
@@ -93,6 +157,17 @@ class LeadFilterForm(forms.Form):
         label=_("Ball dropped by"),
         choices=[("", _("Anyone")), *DROPPED_CATEGORIES.items()],
         required=False,
+    )
+    section = forms.ChoiceField(
+        label=_("Inbox section"),
+        choices=[("", _("Any section")), *SECTIONS.items()],
+        required=False,
+    )
+    # A moment, or a date for its midnight: "2026-03-12" is due before the 12th.
+    follow_up_before = forms.DateTimeField(
+        label=_("Follow-up due before"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     created_from = DayField(label=_("Created from"))
     created_to = DayField(label=_("Created to"))
@@ -125,6 +200,13 @@ class LeadFilterForm(forms.Form):
         ):
             return value
         raise forms.ValidationError(_("Choose a salesperson."))
+
+    def clean_follow_up_before(self):
+        value = self.cleaned_data["follow_up_before"]
+        # Year 1 or 9999 cannot be expressed in UTC: a form error, not a 500 in the query.
+        if value is not None and not EARLIEST_DAY <= value.date() <= LATEST_DAY:
+            raise forms.ValidationError(_("Enter a date between 1900 and 9998."))
+        return value
 
     def clean(self):
         data = super().clean()
@@ -167,6 +249,10 @@ class LeadFilterForm(forms.Form):
             own = owner not in ("", "none")
             attempts = global_policy().unreached_attempts
             qs = with_sales_delay(qs).filter(dropped_q(data["dropped"], attempts, own=own))
+        if data["section"]:
+            qs = section_filter(qs, data["section"], today_bounds()[1])
+        if data["follow_up_before"]:
+            qs = qs.filter(next_follow_up_at__lt=data["follow_up_before"])
         if data["created_from"]:
             qs = qs.filter(created_at__gte=start_of_day(data["created_from"]))
         if data["created_to"]:

@@ -18,7 +18,7 @@ from leadflow.http import forbidden, report_refused, run_action, safe_next
 from leadflow.names import person
 
 from . import lifecycle, services
-from .filters import KeysetPage, LeadFilterForm
+from .filters import KeysetPage, LeadFilterForm, capped_counts
 from .forms import (
     BulkForm,
     DisputeForm,
@@ -36,9 +36,6 @@ from .timeline import build_timeline
 User = get_user_model()
 
 PER_PAGE = 50
-# Counting every match of a filter over a million leads is the slow part of a list;
-# beyond this many the list says "10,000+" (the pages themselves use keyset cursors).
-COUNT_CAP = 10_000
 
 
 def scoped_leads(user):
@@ -63,7 +60,7 @@ class LeadListView(LoginRequiredMixin, FormView):
             messages.warning(request, _("That page link was not valid; showing the first page."))
         leads = page.object_list
         Flag.objects.attach_open(leads)
-        total = filtered.order_by()[: COUNT_CAP + 1].count()
+        total = capped_counts({"total": filtered})["total"]
         params = request.GET.copy()
         params.pop("cursor", None)
         reps = list(rep_choices_queryset())
@@ -71,8 +68,8 @@ class LeadListView(LoginRequiredMixin, FormView):
             "form": form,
             "leads": leads,
             "page": page,
-            "total": min(total, COUNT_CAP),
-            "total_capped": total > COUNT_CAP,
+            "total": total,
+            "total_capped": total.capped,
             "query": params.urlencode(),
             "reps": reps,
             "bulk_form": BulkForm(),

@@ -1,10 +1,7 @@
-"""What the sales pages share: the day's bounds, the reps for a select, choice lists and
+"""What the sales pages share: the reps for a select, choice lists and
 the open flags of a page."""
 
-import datetime as dt
-
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from leadflow import roles
 from leads.models import (
@@ -19,13 +16,6 @@ QUEUE_LIMIT = 25
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def today_bounds():
-    """(now, the start of tomorrow in the site's time zone): "due today" ends at midnight."""
-    now = timezone.now()
-    tomorrow = timezone.localdate(now) + dt.timedelta(days=1)
-    return now, timezone.make_aware(dt.datetime.combine(tomorrow, dt.time.min))
 
 
 def rep_choices():
