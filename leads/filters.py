@@ -15,6 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Exists, OuterRef, Q
+from django.http import QueryDict
+from django.utils.http import urlencode
+from django.utils.timezone import localdate
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
@@ -22,7 +25,7 @@ from leadflow import roles
 from leadflow.dates import EARLIEST_DAY, LATEST_DAY, DayField, start_of_day, today_bounds
 from leadflow.names import person
 
-from .models import Flag, FlagKind, Origin, Stage
+from .models import SALES_STAGES, Flag, FlagKind, Origin, Stage
 from .reporting.definitions import DROPPED_CATEGORIES, dropped_q, with_sales_delay
 from .sla.calendar import global_policy
 
@@ -283,6 +286,87 @@ class LeadFilterForm(forms.Form):
         return sum(
             1 for name, value in self.cleaned_data.items() if name not in ("sort",) and value
         )
+
+
+# --- saved views ----------------------------------------------------------------------
+# A view is the list's query string: its filter fields and sort, nothing else (no cursor).
+
+
+def view_query(params):
+    """The part of a list query (a QueryDict) a view keeps, as a canonical query string."""
+    kept = QueryDict(mutable=True)
+    for name in LeadFilterForm.base_fields:
+        values = [v for v in params.getlist(name) if v != ""]
+        if values:
+            kept.setlist(name, values)
+    return kept.urlencode()
+
+
+def view_errors(query, user):
+    """The filter form's errors for a stored view's query ([] when it still validates)."""
+    form = LeadFilterForm(QueryDict(query), user=user)
+    if form.is_valid():
+        return []
+    return [
+        f"{form.fields[name].label}: {error}" if name in form.fields else str(error)
+        for name, errors in form.errors.items()
+        for error in errors
+    ]
+
+
+class DefaultView:
+    """A view every user (of a role) has, defined here once and never stored."""
+
+    def __init__(self, key, name, params, applies):
+        self.key, self.name, self._params, self.applies = key, name, params, applies
+        self.shared, self.is_default = False, True
+
+    @property
+    def query(self):
+        return urlencode(self._params(), doseq=True)
+
+
+DEFAULT_VIEWS = (
+    DefaultView(
+        "mine",
+        _("My open leads"),
+        lambda: {"owner": "me", "stage": [s.value for s in SALES_STAGES]},
+        roles.can_work_sales,
+    ),
+    DefaultView("queue", _("Unassigned queue"), lambda: {"section": "queue"}, roles.can_see_leads),
+    DefaultView("flagged", _("Flagged"), lambda: {"flag": "any"}, roles.can_see_leads),
+    DefaultView(
+        "new_today",
+        _("New today"),
+        lambda: {"created_from": localdate().isoformat(), "created_to": localdate().isoformat()},
+        roles.can_market,
+    ),
+)
+
+
+def default_views(user):
+    return [view for view in DEFAULT_VIEWS if view.applies(user)]
+
+
+class SavedViewForm(forms.Form):
+    """Save the list's current filters under a name; the query must pass the filter form."""
+
+    name = forms.CharField(label=_("Name"), max_length=80)
+    shared = forms.BooleanField(label=_("Share with my team"), required=False)
+    query = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_query(self):
+        query = view_query(QueryDict(self.cleaned_data["query"]))
+        errors = view_errors(query, self.user)
+        if errors:
+            raise forms.ValidationError(
+                _("These filters are not valid: %(errors)s"), params={"errors": "; ".join(errors)}
+            )
+        return query
 
 
 # --- keyset pagination -------------------------------------------------------------

@@ -43,6 +43,7 @@ from .lead import (
     stretch_minutes,
 )
 from .reporting import CohortStats, RepStats, StatsState
+from .saved_view import SavedView, teammate_q
 from .sla import (
     CALENDAR_TIME_FIELDS,
     OPTIONAL_THRESHOLD_FIELDS,
@@ -55,6 +56,8 @@ from .sla import (
 )
 
 __all__ = [
+    "SavedView",
+    "teammate_q",
     "ACTIVE_IMPORT",
     "CONSENT_EDIT",
     "CONSENT_SOURCES",

@@ -51,6 +51,7 @@ class World:
     team: object
     spare_team: object
     rule: object
+    saved_view: object  # rep's private view of the lead list
 
     def client(self, role, **kwargs):
         client = Client(**kwargs)
@@ -132,6 +133,9 @@ def build_world():
         ),
         gone=factories.rep(username="gone", is_active=False),
         webhook=_webhook(manager),
+        saved_view=marketing.saved_view_save(
+            by=rep, name="Walked view", shared=False, query="flag=any"
+        ),
         **_routing(users),
     )
 
