@@ -88,11 +88,11 @@ class CappedCount(int):
         return count
 
 
-def capped_counts(querysets):
+def capped_counts(querysets, cap=None):
     """{name: CappedCount} of each queryset, all counted in one query: each count reads at
-    most COUNT_CAP + 1 rows (``SELECT COUNT(*) FROM (... LIMIT cap + 1)``), so a section of
-    200,000 leads costs what one of 10,000 does."""
-    cap = COUNT_CAP
+    most ``cap`` + 1 rows (``SELECT COUNT(*) FROM (... LIMIT cap + 1)``; COUNT_CAP unless
+    given), so a section of 200,000 leads costs what one of ``cap`` does."""
+    cap = COUNT_CAP if cap is None else cap
     parts, params, counts = [], [], {}
     using = None
     for name, qs in querysets.items():

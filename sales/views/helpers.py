@@ -32,8 +32,10 @@ def attach_flags(*lead_lists):
 
 
 def choices():
-    """Choice lists for the hand-rendered quick forms (no per-row form objects)."""
-    return {
+    """Choice lists for the hand-rendered quick forms (no per-row form objects). The
+    labels are translated once per page, not once per row: an inbox of 100 rows renders
+    each list in every row's form."""
+    lists = {
         "rejection_reasons": RejectionReason.choices,
         "lost_reasons": LostReason.choices,
         "activity_kinds": ActivityKind.choices,
@@ -41,3 +43,4 @@ def choices():
         "objection_tags": ObjectionTag.choices,
         "rulings": DisputeRuling.choices,
     }
+    return {name: [(value, str(label)) for value, label in items] for name, items in lists.items()}

@@ -23,6 +23,10 @@ from .helpers import attach_flags, choices, rep_choices
 # lead_inbox_*_idx and lead_unassigned_queue_idx), so the page costs the same whether a
 # rep holds 30 leads or 200,000.
 SECTION_LIMIT = 25
+# A section's count stops here ("1,000+"): past a thousand the number changes nothing for
+# the rep, and each count reads at most this many index entries. The "show all" list
+# counts on, to its own cap.
+COUNT_CAP = 1_000
 
 # Most urgent first, per section; each ends in "id" so the order is total.
 AWAITING_ORDER = (F("response_due_at").asc(nulls_last=True), "last_handed_off_at", "id")
@@ -84,7 +88,8 @@ def inbox(request):
             "follow_up_overdue": mine.follow_ups_due(now),
             "later": mine.in_progress(end_of_today),
             "queue": scoped.unassigned_queue(),
-        }
+        },
+        cap=COUNT_CAP,
     )
     attach_flags(awaiting, overdue, later_today, working, queue)
     context = {
