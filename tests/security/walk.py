@@ -361,6 +361,8 @@ ROUTES = {
                                   page_form=False),
     "api:dispute-list": Row("UKKKK", page_form=False),
     "api:user-list": Row("UKKKK", page_form=False),
+    "api:saved-view-list": Row("UKKKK", "UKKKK", json=True, page_form=False,
+                               data=lambda w: {"name": "Walked", "query": "flag=any"}),
     "api:dispute-detail": Row("UKNNK", kwargs=lambda w: {"pk": w.dispute.pk}, page_form=False),
     "api:dispute-rule": Row("UXXXX", "UFNNK", kwargs=lambda w: {"pk": w.dispute.pk}, json=True,
                             data=lambda w: {"ruling": "upheld"}, page_form=False),
