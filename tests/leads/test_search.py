@@ -143,7 +143,7 @@ def test_a_search_of_an_empty_scope_finds_nothing(db):
 
 
 def test_count_of_a_search_is_capped(marketer_client, people, monkeypatch):
-    monkeypatch.setattr(views, "COUNT_CAP", 5)
+    monkeypatch.setattr(filters, "COUNT_CAP", 5)
     response = marketer_client.get(f"{LIST}?q=smit")
     assert response.context["total"] == 5 and response.context["total_capped"]
 
