@@ -154,8 +154,9 @@ def test_a_search_page_takes_a_bounded_number_of_queries(
 ):
     for name, value in PATHS[path].items():
         monkeypatch.setattr(filters, name, value)
-    # Session, user, groups, bell, the page's statements (at most three), flags, dropdowns.
-    with django_assert_max_num_queries(11):
+    # Session, user, groups, bell, the page's statements (at most three), flags, dropdowns,
+    # the saved views' pills.
+    with django_assert_max_num_queries(12):
         assert marketer_client.get(f"{LIST}?q=smit&sort=name").status_code == 200
 
 
