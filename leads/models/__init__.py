@@ -42,7 +42,7 @@ from .lead import (
     side_of,
     stretch_minutes,
 )
-from .reporting import CohortStats, RepStats, StatsState
+from .reporting import AttributionStats, CohortStats, RepStats, StatsState
 from .sla import (
     CALENDAR_TIME_FIELDS,
     OPTIONAL_THRESHOLD_FIELDS,
@@ -106,6 +106,7 @@ __all__ = [
     "ImportProblem",
     "DateOrder",
     "ImportRow",
+    "AttributionStats",
     "CohortStats",
     "RepStats",
     "StatsState",

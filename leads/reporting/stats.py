@@ -1,4 +1,4 @@
-"""Pre-aggregated dashboard statistics (CohortStats, RepStats).
+"""Pre-aggregated dashboard statistics (CohortStats, RepStats, AttributionStats).
 
 At a million leads the raw aggregates take seconds per dashboard;
 summing a few thousand pre-aggregated rows takes milliseconds. The rows are rebuilt from
@@ -36,8 +36,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, NullIf, TruncDate, TruncWeek
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
-from campaigns.models import Channel
+from campaigns.models import Campaign, Channel
 from leadflow import roles
 from leadflow.dates import start_of_day
 from leadflow.jobs import enqueue
@@ -53,6 +54,8 @@ from sales.models import (
 )
 
 from ..models import (
+    CLOSED_STAGES,
+    AttributionStats,
     CohortStats,
     Flag,
     Lead,
@@ -64,6 +67,7 @@ from ..models import (
     StatsState,
 )
 from ..sla.calendar import global_policy
+from . import attribution as a
 from . import definitions as d
 from . import percentiles
 from .medians import median_hours_by_owner, median_hours_to_first_contact
@@ -71,6 +75,9 @@ from .medians import median_hours_by_owner, median_hours_to_first_contact
 User = get_user_model()
 
 logger = logging.getLogger(__name__)
+
+# How the attribution names the credit of touches without a campaign.
+NO_CAMPAIGN = gettext_lazy("No campaign")
 
 # A change is stamped (updated_at, raised_at) before its transaction commits; one that
 # commits up to this long after the stamp is still picked up by the next refresh. The
@@ -327,6 +334,120 @@ def _rep_rows(runs):
     return list(out.values())
 
 
+def _attribution_rows(runs):
+    """AttributionStats objects for the given day runs: one query streaming the runs'
+    leads with their touches in time order, each lead split by every model
+    (attribution.py) and summed per row key and credited campaign."""
+    closed = {s.value for s in CLOSED_STAGES}
+    won = Stage.WON.value
+    models = a.MODEL_NAMES
+    # Column offsets on a row's list: per model credit, pipeline cents, won cents.
+    rows = {}
+
+    def row(key):
+        values = rows.get(key)
+        if values is None:
+            values = rows[key] = [0] * (3 * len(models))
+        return values
+
+    def flush(lead, touches):
+        (
+            _id,
+            day,
+            campaign,
+            owner,
+            origin,
+            stage,
+            created,
+            closed_at,
+            mql_at,
+            handed,
+            opp,
+            value,
+        ) = lead
+        cents = int(value * 100) if value else 0
+        pipeline = cents if opp is not None else 0
+        won_cents = cents if stage == won else 0
+        path = a.counted_touches(
+            touches,
+            closed_at=closed_at if stage in closed else None,
+            created_at=created,
+            campaign_id=campaign,
+        )
+        key = (day, campaign, owner, origin)
+        credited = {t[1] for t in path}
+        if len(credited) == 1:  # one campaign (or one touch): every model agrees
+            values = row((*key, path[0][1]))
+            for m in range(len(models)):
+                values[3 * m] += a.CREDIT_SCALE
+                values[3 * m + 1] += pipeline
+                values[3 * m + 2] += won_cents
+            return
+        times = [t[0] for t in path]
+        for m, model in enumerate(models):
+            credit, money = a.split(
+                model, times, mql_at=mql_at, handed_off_at=handed, cents=pipeline or won_cents
+            )
+            for i, (_at, credited_id) in enumerate(path):
+                if not credit[i] and not (money and money[i]):
+                    continue
+                values = row((*key, credited_id))
+                values[3 * m] += credit[i]
+                if money:
+                    values[3 * m + 1] += money[i] if pipeline else 0
+                    values[3 * m + 2] += money[i] if won_cents else 0
+
+    stream = (
+        Lead.objects.filter(_created_in(runs))
+        .annotate(day=TruncDate("created_at", tzinfo=_tz()))
+        .values_list(
+            "id",
+            "day",
+            "campaign",
+            "owner",
+            "origin",
+            "stage",
+            "created_at",
+            "closed_at",
+            "mql_at",
+            "handed_off_at",
+            "opportunity_at",
+            "deal_value",
+            "touches__occurred_at",
+            "touches__campaign",
+        )
+        .order_by("id", "touches__occurred_at", "touches__id")
+    )
+    lead, touches = None, []
+    for r in stream.iterator(chunk_size=5000):
+        if lead is None or r[0] != lead[0]:
+            if lead is not None:
+                flush(lead, touches)
+            lead, touches = r[:12], []
+        if r[12] is not None:
+            touches.append((r[12], r[13]))
+    if lead is not None:
+        flush(lead, touches)
+    out = []
+    for (day, campaign, owner, origin, credited), values in rows.items():
+        fields = {}
+        for m, model in enumerate(models):
+            fields[f"{model}_credit"] = values[3 * m]
+            fields[f"{model}_pipeline_cents"] = values[3 * m + 1]
+            fields[f"{model}_won_cents"] = values[3 * m + 2]
+        out.append(
+            AttributionStats(
+                day=day,
+                campaign_id=campaign,
+                owner_id=owner,
+                origin=origin,
+                credited_id=credited,
+                **fields,
+            )
+        )
+    return out
+
+
 def rebuild_days(days, sla_minutes=None, attempts=None):
     """Replace the statistics of ``days`` (dates) with fresh ones from the raw tables
     (``sla_minutes``: the policy's first-contact threshold for leads without their own;
@@ -342,10 +463,13 @@ def rebuild_days(days, sla_minutes=None, attempts=None):
     with transaction.atomic():
         cohort = _cohort_rows(runs, sla_minutes, attempts)
         reps = _rep_rows(runs)
+        credits = _attribution_rows(runs)
         CohortStats.objects.filter(day__in=days).delete()
         RepStats.objects.filter(day__in=days).delete()
+        AttributionStats.objects.filter(day__in=days).delete()
         CohortStats.objects.bulk_create(cohort, batch_size=1000)
         RepStats.objects.bulk_create(reps, batch_size=1000)
+        AttributionStats.objects.bulk_create(credits, batch_size=1000)
     return len(days)
 
 
@@ -363,6 +487,7 @@ def rebuild(*, chunk_days=31):
     with transaction.atomic():
         CohortStats.objects.all().delete()
         RepStats.objects.all().delete()
+        AttributionStats.objects.all().delete()
     if bounds["first"] is not None:
         day = timezone.localtime(bounds["first"]).date()
         last = timezone.localtime(bounds["last"]).date()
@@ -517,6 +642,90 @@ def ball_dropped(sums, filters=None):
     return {
         c: sums[f"own_dropped_{c}" if own and c in d.OWN_DROPPED else f"dropped_{c}"]
         for c in d.DROPPED_CATEGORIES
+    }
+
+
+def _credit(millionths):
+    """Millionths of a lead as a Decimal with six places."""
+    return Decimal(millionths).scaleb(-6)
+
+
+def _cents(cents):
+    return Decimal(cents).scaleb(-2)
+
+
+def attribution(filters, model=a.DEFAULT_MODEL):
+    """Attributed leads, pipeline (deal value of the leads that reached opportunity) and won
+    revenue per credited campaign under ``model`` for a cohort (two queries): rows
+    ``{"campaign": Campaign or None, "leads", "pipeline", "won_revenue"}`` (Decimals: six
+    places, money two), most won revenue first, and their totals, which equal the cohort's
+    generated, pipeline and won_value exactly."""
+    if model not in a.MODELS:
+        raise ValueError(model)
+    sums = (
+        _rows(AttributionStats, filters)
+        .values("credited")
+        .annotate(
+            credit=Coalesce(Sum(f"{model}_credit"), Value(0)),
+            pipeline=Coalesce(Sum(f"{model}_pipeline_cents"), Value(0)),
+            won=Coalesce(Sum(f"{model}_won_cents"), Value(0)),
+        )
+        .filter(Q(credit__gt=0) | Q(pipeline__gt=0) | Q(won__gt=0))
+        .order_by()
+    )
+    sums = list(sums)
+    names = Campaign.objects.in_bulk(
+        [row["credited"] for row in sums if row["credited"] is not None]
+    )
+    rows = [
+        {
+            "campaign": names.get(row["credited"]),
+            "leads": _credit(row["credit"]),
+            "pipeline": _cents(row["pipeline"]),
+            "won_revenue": _cents(row["won"]),
+        }
+        for row in sums
+    ]
+    rows.sort(
+        key=lambda r: (
+            -r["won_revenue"],
+            -r["leads"],
+            r["campaign"] is None,
+            r["campaign"].name if r["campaign"] else "",
+        )
+    )
+    label, explanation = a.MODELS[model]
+    return {
+        "model": model,
+        "label": label,
+        "explanation": explanation,
+        "campaigns": rows,
+        "totals": {
+            "leads": _credit(sum(row["credit"] for row in sums)),
+            "pipeline": _cents(sum(row["pipeline"] for row in sums)),
+            "won_revenue": _cents(sum(row["won"] for row in sums)),
+        },
+    }
+
+
+def attribution_json(data):
+    """The JSON of ``attribution`` (/api/v1/attribution/ and /api/v1/funnel/'s
+    ``attribution``): campaign ids, decimals as strings (credit six places, money two)."""
+
+    def amounts(row):
+        return {key: str(row[key]) for key in ("leads", "pipeline", "won_revenue")}
+
+    return {
+        "model": data["model"],
+        "campaigns": [
+            {
+                "campaign": row["campaign"].pk if row["campaign"] else None,
+                "name": row["campaign"].name if row["campaign"] else str(NO_CAMPAIGN),
+                **amounts(row),
+            }
+            for row in data["campaigns"]
+        ],
+        "totals": amounts(data["totals"]),
     }
 
 
@@ -728,15 +937,17 @@ def clock_json(clock):
     }
 
 
-def funnel_json(filters, user=None):
+def funnel_json(filters, user=None, model=a.DEFAULT_MODEL):
     """/api/v1/funnel/: the funnel of SPEC §6 and, after it, speed to lead, court time,
-    attempts and honesty (the leads held longest only with a ``user``, in their scope)."""
+    attempts and honesty (the leads held longest only with a ``user``, in their scope) and
+    the attribution under ``model``."""
     data = funnel(filters)
     out = {key: data[key] for key in d.FUNNEL_KEYS}
     out["won_value"] = str(data["won_value"])
     median = data["median_hours_to_first_contact"]
     out["median_hours_to_first_contact"] = None if median is None else round(median, 2)
     out.update(clock_json(speed_and_court(filters, user, data)))
+    out["attribution"] = attribution_json(attribution(filters, model))
     return out
 
 
