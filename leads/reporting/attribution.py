@@ -62,34 +62,33 @@ DEFAULT_MODEL = "first"
 MODEL_NAMES = tuple(MODELS)
 
 
-def counted_touches(touches, *, closed_at, created_at, campaign_id):
-    """The touches a lead's credit is split over: ``touches`` are (occurred_at,
-    campaign_id) in time order (then id). A closed lead (``closed_at`` given for won and
-    lost leads) counts only those up to its close; one with none counted credits its first
-    touch, and a lead without any touch its own first-touch campaign at its creation."""
-    if closed_at is not None:
-        counted = [t for t in touches if t[0] <= closed_at]
-        if counted:
-            return counted
-    if touches:
-        return touches[:1] if closed_at is not None else touches
-    return [(created_at, campaign_id)]
+# A lead's touch as the statistics read it: (microseconds on any clock common to the
+# lead's touches, campaign id, counted, at or before mql_at, at or before handed_off_at).
+AT, CAMPAIGN, COUNTED, BY_MQL, BY_HANDOFF = range(5)
 
 
-def _latest_at_or_before(times, moment):
-    """Index of the latest time <= ``moment`` (the first touch when none is that early)."""
+def counted_touches(touches, campaign_id):
+    """The touches a lead's credit is split over, from its ``touches`` in time order (then
+    id): those counted (a closed lead's up to its close, anyone else's all); a lead with
+    none counted credits its first touch, and one without any touch its own first-touch
+    ``campaign_id``."""
+    counted = [t for t in touches if t[COUNTED]]
+    return counted or touches[:1] or [(0, campaign_id, True, False, False)]
+
+
+def _latest_key(path, flag):
+    """Index of the latest touch with ``flag`` (at or before the moment), else the first."""
     found = 0
-    for i, at in enumerate(times):
-        if at <= moment:
+    for i, touch in enumerate(path):
+        if touch[flag]:
             found = i
-        else:
-            break
     return found
 
 
-def weights(model, times, *, mql_at=None, handed_off_at=None):
-    """Integer weights of the counted touches at ``times`` (in order) under ``model``."""
-    n = len(times)
+def weights(model, path, *, mql=False, handoff=False):
+    """Integer weights of the counted touches ``path`` (in time order) under ``model``;
+    ``mql``/``handoff``: the lead reached that moment (W-shaped)."""
+    n = len(path)
     if n == 1:
         return [1]
     if model == "first":
@@ -106,10 +105,10 @@ def weights(model, times, *, mql_at=None, handed_off_at=None):
         return [ends] + [1] * (n - 2) + [ends]
     if model == "w_shaped":
         keys = [0]
-        if mql_at is not None:
-            keys.append(_latest_at_or_before(times, mql_at))
-        if handed_off_at is not None:
-            keys.append(_latest_at_or_before(times, handed_off_at))
+        if mql:
+            keys.append(_latest_key(path, BY_MQL))
+        if handoff:
+            keys.append(_latest_key(path, BY_HANDOFF))
         others = n - len(set(keys))
         # 30 per key moment against 10 over the others: 3k per moment, 1 per other touch
         # (k others); without others, the moments present share alike.
@@ -124,9 +123,9 @@ def weights(model, times, *, mql_at=None, handed_off_at=None):
         # 2^(-(reference - t)/half-life), normalised: the reference moment (the win, or the
         # latest counted touch) is a common factor that cancels, so the weights are taken
         # relative to the latest counted touch, which keeps them far from underflow.
-        latest = times[-1]
-        half = HALF_LIFE.total_seconds()
-        return [round(DECAY_ONE * 2 ** (-(latest - at).total_seconds() / half)) for at in times]
+        latest = path[-1][AT]
+        half = HALF_LIFE / dt.timedelta(microseconds=1)
+        return [round(DECAY_ONE * 2 ** (-(latest - t[AT]) / half)) for t in path]
     raise ValueError(model)
 
 
@@ -134,21 +133,18 @@ def apportion(total, weights):
     """Split the integer ``total`` by integer ``weights``: each part its floor, the units
     left over to the largest remainders (ties to the earlier part). Sums to ``total``."""
     whole = sum(weights)
-    parts, remainders = [], []
-    for w in weights:
-        q, r = divmod(total * w, whole)
-        parts.append(q)
-        remainders.append(r)
+    parts = [total * w // whole for w in weights]
     short = total - sum(parts)
     if short:
+        remainders = [total * w % whole for w in weights]
         for i in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:short]:
             parts[i] += 1
     return parts
 
 
-def split(model, times, *, mql_at, handed_off_at, cents):
-    """(credit parts, cents parts) of one lead's counted touches under ``model``."""
-    w = weights(model, times, mql_at=mql_at, handed_off_at=handed_off_at)
+def split(model, path, *, mql=False, handoff=False, cents=0):
+    """(credit parts, cents parts or None) of one lead's counted touches under ``model``."""
+    w = weights(model, path, mql=mql, handoff=handoff)
     credit = apportion(CREDIT_SCALE, w)
     money = apportion(cents, w) if cents else None
     return credit, money

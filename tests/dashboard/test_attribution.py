@@ -29,26 +29,42 @@ H = dt.timedelta(hours=1)
 OCTOBER = definitions.Filters(start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31))
 
 
-def times(*days):
-    return [T0 + day * D for day in days]
+def path(*days, mql=None, handoff=None):
+    """Counted touches on these days after T0 (in microseconds, as the statistics read
+    them), each marked at or before the MQL / handoff day given."""
+    micro = D // dt.timedelta(microseconds=1)
+    return [
+        (
+            round(day * micro),
+            None,
+            True,
+            mql is not None and day <= mql,
+            handoff is not None and day <= handoff,
+        )
+        for day in days
+    ]
+
+
+def split(model, touches, cents=0, mql=False, handoff=False):
+    return a.split(model, touches, mql=mql, handoff=handoff, cents=cents)
 
 
 # --- the models' weights, by hand ----------------------------------------------------
 
 
 def test_linear_over_three_touches_is_a_third_each_with_the_remainder_to_the_first():
-    credit, cents = a.split("linear", times(0, 1, 2), mql_at=None, handed_off_at=None, cents=100)
+    credit, cents = split("linear", path(0, 1, 2), cents=100)
     assert credit == [333_334, 333_333, 333_333]
     assert cents == [34, 33, 33]
 
 
 def test_first_and_last_touch_take_everything():
-    path = times(0, 1, 2, 3)
-    assert a.split("first", path, mql_at=None, handed_off_at=None, cents=999) == (
+    touches = path(0, 1, 2, 3)
+    assert split("first", touches, cents=999) == (
         [1_000_000, 0, 0, 0],
         [999, 0, 0, 0],
     )
-    assert a.split("last", path, mql_at=None, handed_off_at=None, cents=999) == (
+    assert split("last", touches, cents=999) == (
         [0, 0, 0, 1_000_000],
         [0, 0, 0, 999],
     )
@@ -66,39 +82,34 @@ def test_first_and_last_touch_take_everything():
     ],
 )
 def test_u_shaped_is_40_20_40(n, credit):
-    assert a.split("u_shaped", times(*range(n)), mql_at=None, handed_off_at=None, cents=0)[0] == (
-        credit
-    )
+    assert split("u_shaped", path(*range(n)))[0] == credit
 
 
 def test_w_shaped_gives_30_each_to_creation_mql_and_handoff_touches_and_10_to_the_rest():
     # Touches on days 0..4; MQL on day 1 (after the day-1 touch), handoff on day 3.5.
-    path = times(0, 1, 2, 3, 4)
-    credit, cents = a.split(
-        "w_shaped", path, mql_at=T0 + 1 * D + H, handed_off_at=T0 + 3 * D + 12 * H, cents=1000
-    )
+    touches = path(0, 1, 2, 3, 4, mql=1.1, handoff=3.5)
+    credit, cents = split("w_shaped", touches, cents=1000, mql=True, handoff=True)
     assert credit == [300_000, 300_000, 50_000, 300_000, 50_000]
     assert cents == [300, 300, 50, 300, 50]
 
 
 def test_w_shaped_adds_up_shared_key_touches_and_rescales_missing_moments():
-    path = times(0, 1, 2)
     # MQL and handoff both after the last touch: 30 + 30 on it, 30 on the first, the 10
     # of the others to the middle one: 0.3 / 0.1 / 0.6.
-    credit, _ = a.split("w_shaped", path, mql_at=T0 + 5 * D, handed_off_at=T0 + 6 * D, cents=0)
-    assert credit == [300_000, 100_000, 600_000]
+    late = path(0, 1, 2, mql=5, handoff=6)
+    assert split("w_shaped", late, mql=True, handoff=True)[0] == [300_000, 100_000, 600_000]
     # No MQL, no handoff: 30 on the first, 10 over the two others, scaled to 1: 3/4, 1/8, 1/8.
-    credit, _ = a.split("w_shaped", path, mql_at=None, handed_off_at=None, cents=0)
-    assert credit == [750_000, 125_000, 125_000]
+    assert split("w_shaped", path(0, 1, 2))[0] == [750_000, 125_000, 125_000]
     # Every touch a key touch (no others): the moments present share alike, 1/3 each.
-    credit, _ = a.split("w_shaped", path, mql_at=T0 + 1 * D, handed_off_at=T0 + 2 * D, cents=0)
-    assert credit == [333_334, 333_333, 333_333]
+    keys = path(0, 1, 2, mql=1, handoff=2)
+    assert split("w_shaped", keys, mql=True, handoff=True)[0] == [333_334, 333_333, 333_333]
+    # Only a handoff, on the middle touch: 30 / 30 and the 10 to the last, over 70.
+    handed = path(0, 1, 2, handoff=1.5)
+    assert split("w_shaped", handed, handoff=True)[0] == [428_572, 428_571, 142_857]
 
 
 def test_time_decay_halves_the_weight_every_seven_days():
-    credit, cents = a.split(
-        "time_decay", times(0, 7, 14), mql_at=None, handed_off_at=None, cents=700
-    )
+    credit, cents = split("time_decay", path(0, 7, 14), cents=700)
     # 1/4 : 1/2 : 1 of 7/4.
     assert credit == [142_857, 285_714, 571_429]
     assert cents == [100, 200, 400]
@@ -108,28 +119,23 @@ def test_every_split_adds_up_exactly_over_random_paths():
     rng = random.Random(19)
     for _ in range(2000):
         n = rng.randint(1, 7)
-        path = sorted(T0 + dt.timedelta(minutes=rng.randint(0, 90 * 24 * 60)) for _ in range(n))
-        mql = path[0] + dt.timedelta(hours=rng.randint(0, 2000)) if rng.random() < 0.7 else None
-        handed = (
-            mql + dt.timedelta(hours=rng.randint(0, 500)) if mql and rng.random() < 0.7 else None
-        )
+        mql = rng.uniform(0, 60) if rng.random() < 0.7 else None
+        handoff = mql + rng.uniform(0, 20) if mql is not None and rng.random() < 0.7 else None
+        touches = path(*sorted(rng.uniform(0, 90) for _ in range(n)), mql=mql, handoff=handoff)
         cents = rng.choice([0, 1, 7, 99_999, rng.randint(1, 10**11)])
         for model in a.MODEL_NAMES:
-            credit, money = a.split(model, path, mql_at=mql, handed_off_at=handed, cents=cents)
+            credit, money = split(
+                model, touches, cents, mql=mql is not None, handoff=handoff is not None
+            )
             assert sum(credit) == a.CREDIT_SCALE and min(credit) >= 0
             assert (money is None and cents == 0) or (sum(money) == cents and min(money) >= 0)
 
 
-def test_counted_touches_stop_at_the_close_and_fall_back_to_the_first():
-    touches = [(T0, 1), (T0 + D, 2), (T0 + 3 * D, 3)]
-    close = T0 + 2 * D
-    assert (
-        a.counted_touches(touches, closed_at=close, created_at=T0, campaign_id=9) == (touches[:2])
-    )
-    assert a.counted_touches(touches, closed_at=None, created_at=T0, campaign_id=9) == touches
-    late = [(T0 + 3 * D, 3)]
-    assert a.counted_touches(late, closed_at=close, created_at=T0, campaign_id=9) == late
-    assert a.counted_touches([], closed_at=None, created_at=T0, campaign_id=9) == [(T0, 9)]
+def test_counted_touches_fall_back_to_the_first_touch_then_to_the_leads_campaign():
+    counted, late = (0, 1, True, False, False), (5, 2, False, False, False)
+    assert a.counted_touches([counted, late], 9) == [counted]
+    assert a.counted_touches([late, late], 9) == [late]
+    assert a.counted_touches([], 9) == [(0, 9, True, False, False)]
 
 
 # --- hand-made leads through the statistics --------------------------------------------
@@ -551,3 +557,49 @@ def test_the_schema_documents_the_endpoint_and_the_funnels_attribution(db):
     assert {"start", "end", "campaign", "channel", "owner", "model"} <= names
     funnel = schema["paths"]["/api/v1/funnel/"]["get"]
     assert "model" in {p["name"] for p in funnel["parameters"]}
+
+
+# --- demo data ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo(db):
+    from leads.demo.seeder import Seeder
+
+    Seeder(leads=600, seed=19, password="x").run()
+    stats.rebuild()
+
+
+def test_demo_leads_have_touches_from_several_campaigns_until_they_close(demo):
+    from django.db.models import Count, F
+
+    touched = Lead.objects.annotate(
+        n=Count("touches"), campaigns=Count("touches__campaign", distinct=True)
+    )
+    several = touched.filter(campaigns__gte=2).count()
+    assert 0.2 * 600 < several < 0.4 * 600
+    assert touched.filter(n__gte=4).exists()
+    assert not Touch.objects.filter(lead__closed_at__lt=F("occurred_at")).exists()
+    assert not Touch.objects.filter(lead__created_at__gt=F("occurred_at")).exists()
+    # Some extra touches came before the lead's MQL or handoff.
+    assert Touch.objects.filter(
+        lead__mql_at__gt=F("occurred_at"), lead__created_at__lt=F("occurred_at")
+    ).exists()
+
+
+@pytest.mark.parametrize("model", ["linear", "w_shaped", "time_decay"])
+def test_the_statistics_equal_the_reference_on_demo_data(demo, model):
+    today = timezone.localdate()
+    year = definitions.Filters(start=today - dt.timedelta(days=364), end=today)
+    data = stats.attribution(year, model)
+    got = {
+        (row["campaign"].pk if row["campaign"] else None): (
+            row["leads"],
+            row["pipeline"],
+            row["won_revenue"],
+        )
+        for row in data["campaigns"]
+    }
+    assert got == reference.attribution(year, model)
+    assert data["totals"]["won_revenue"] == stats.funnel(year, with_median=False)["won_value"]
+    assert len(got) > 5
