@@ -926,6 +926,7 @@ class Seeder:
 def reset_demo_data():
     """Remove leads, campaigns and everything hanging off them (not users)."""
     from ..models import (
+        AttributionStats,
         CohortStats,
         DeadlineRecompute,
         ImportFile,
@@ -945,6 +946,7 @@ def reset_demo_data():
             ImportJob,
             CohortStats,
             RepStats,
+            AttributionStats,
             StatsState,
             Objection,
             Activity,
