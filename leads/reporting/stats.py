@@ -676,7 +676,7 @@ def _cents(cents):
 def attribution(filters, model=a.DEFAULT_MODEL):
     """Attributed leads, pipeline (deal value of the leads that reached opportunity) and won
     revenue per credited campaign under ``model`` for a cohort (two queries): rows
-    ``{"campaign": Campaign or None, "leads", "pipeline", "won_revenue"}`` (Decimals: six
+    ``{"campaign": Campaign or None, "name", "leads", "pipeline", "won_revenue"}`` (Decimals: six
     places, money two), most won revenue first, and their totals, which equal the cohort's
     generated, pipeline and won_value exactly."""
     if model not in a.MODELS:
@@ -699,6 +699,7 @@ def attribution(filters, model=a.DEFAULT_MODEL):
     rows = [
         {
             "campaign": names.get(row["credited"]),
+            "name": (names[row["credited"]].name if row["credited"] is not None else NO_CAMPAIGN),
             "leads": _credit(row["credit"]),
             "pipeline": _cents(row["pipeline"]),
             "won_revenue": _cents(row["won"]),
@@ -710,7 +711,7 @@ def attribution(filters, model=a.DEFAULT_MODEL):
             -r["won_revenue"],
             -r["leads"],
             r["campaign"] is None,
-            r["campaign"].name if r["campaign"] else "",
+            str(r["name"]),
         )
     )
     label, explanation = a.MODELS[model]
@@ -739,7 +740,7 @@ def attribution_json(data):
         "campaigns": [
             {
                 "campaign": row["campaign"].pk if row["campaign"] else None,
-                "name": row["campaign"].name if row["campaign"] else str(NO_CAMPAIGN),
+                "name": str(row["name"]),
                 **amounts(row),
             }
             for row in data["campaigns"]

@@ -122,7 +122,7 @@ def _attribution_rows(data):
         [
             data["model"],
             row["campaign"].pk if row["campaign"] else "",
-            row["campaign"].name if row["campaign"] else str(stats.NO_CAMPAIGN),
+            str(row["name"]),
             _credit(row["leads"]),
             row["pipeline"],
             row["won_revenue"],
