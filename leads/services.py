@@ -36,6 +36,7 @@ from .models import (
     InquiryType,
     Lead,
     Origin,
+    SavedView,
     Side,
     Stage,
     StageChange,
@@ -320,26 +321,26 @@ def lead_update_contact(*, lead, by, data):
 
 
 @transaction.atomic
-def lead_qualify(*, lead, by, score=None, note="", at=None):
-    """new or nurture -> mql."""
+def lead_qualify(*, lead, by, score=None, note="", at=None, sla=None):
+    """new or nurture -> mql (``sla``: the policies already read, for a batch)."""
     permissions.require_marketing(by)
     lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("qualify", lead)
     lifecycle.move(lead, Stage.MQL, by=by, at=at, note=note)
     if score is not None:
         lead.score = score
-    lifecycle.save(lead)
+    lifecycle.save(lead, sla)
     return lead
 
 
 @transaction.atomic
-def lead_nurture(*, lead, by, note="", at=None):
+def lead_nurture(*, lead, by, note="", at=None, sla=None):
     """new or mql -> nurture (rejected -> nurture is lead_recycle)."""
     permissions.require_marketing(by)
     lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("nurture", lead)
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
-    lifecycle.save(lead)
+    lifecycle.save(lead, sla)
     return lead
 
 
@@ -355,7 +356,7 @@ def lead_recycle(*, lead, by, note="", at=None):
 
 
 @transaction.atomic
-def lead_disqualify(*, lead, by, reason, note="", at=None):
+def lead_disqualify(*, lead, by, reason, note="", at=None, sla=None):
     """new, mql, nurture or rejected -> disqualified, with a reason."""
     permissions.require_marketing(by)
     if reason not in DisqualifyReason.values:
@@ -364,7 +365,7 @@ def lead_disqualify(*, lead, by, reason, note="", at=None):
     lifecycle.require_stage("disqualify", lead)
     lifecycle.move(lead, Stage.DISQUALIFIED, by=by, at=at, note=note)
     lead.disqualify_reason = reason
-    lifecycle.save(lead)
+    lifecycle.save(lead, sla)
     return lead
 
 
@@ -372,6 +373,26 @@ def validate_rep(user):
     if user is None or not user.is_active or not roles.is_rep(user):
         raise InvalidInput(_("Choose an active salesperson."), field="to_user")
     return user
+
+
+# How a lead is handed off (lead_hand_off's keywords): by the assignment rules, to a chosen
+# rep, to the next rep in turn, or to the unassigned sales queue.
+HAND_OFF_AUTO = "auto"
+HAND_OFF_REP = "rep"
+HAND_OFF_ROUND_ROBIN = "round_robin"
+HAND_OFF_QUEUE = "queue"
+HAND_OFF_MODES = (HAND_OFF_AUTO, HAND_OFF_REP, HAND_OFF_ROUND_ROBIN, HAND_OFF_QUEUE)
+
+
+def hand_off_kwargs(*, mode, to_user=None, note=""):
+    """lead_hand_off's keywords for a hand-off ``mode`` (the form's, the API's and a bulk
+    job's), ``to_user`` only for HAND_OFF_REP."""
+    return {
+        "to_user": to_user if mode == HAND_OFF_REP else None,
+        "round_robin": mode == HAND_OFF_ROUND_ROBIN,
+        "automatic": mode == HAND_OFF_AUTO,
+        "note": note or "",
+    }
 
 
 def next_round_robin_rep(at, *, exclude=None):
@@ -646,3 +667,47 @@ def court_time_rebuild(*, batch=COURT_REBUILD_BATCH):
         if after is None:
             return fixed
         fixed += changed
+
+
+# --- saved views of the lead list ------------------------------------------------------
+
+
+SAVED_VIEW_QUERY_MAX = 2000
+
+
+@transaction.atomic
+def saved_view_save(*, by, name, shared, query=None, view=None):
+    """Create a saved view of the lead list (``view`` None) or rename / re-share ``by``'s
+    own ``view``. ``query`` is the list's query string, already validated by its filter
+    form (leads.filters.SavedViewForm); None keeps the view's. Only the owner changes a
+    view; a name is unique per owner, case-insensitively."""
+    if not roles.can_see_leads(by):
+        raise ActionForbidden(_("Only people who see the lead list can save views of it."))
+    if view is not None and view.owner_id != by.pk:
+        raise ActionForbidden(_("Only the person who saved this view can change it."))
+    name = " ".join((name or "").split())
+    if not name:
+        raise InvalidInput(_("Give the view a name."), field="name")
+    if len(name) > SavedView._meta.get_field("name").max_length:
+        raise InvalidInput(_("The name is too long (80 characters at most)."), field="name")
+    if query is not None and len(query) > SAVED_VIEW_QUERY_MAX:
+        raise InvalidInput(_("These filters are too long to save."), field="query")
+    if view is None:
+        view = SavedView(owner=by, query=query or "")
+    elif query is not None:
+        view.query = query
+    view.name, view.shared = name, bool(shared)
+    try:
+        with transaction.atomic():
+            view.save()
+    except IntegrityError:
+        raise InvalidInput(_("You already have a view with this name."), field="name") from None
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, by, view):
+    """Delete ``by``'s own saved view; anyone else's is refused."""
+    if view.owner_id != by.pk:
+        raise ActionForbidden(_("Only the person who saved this view can delete it."))
+    view.delete()

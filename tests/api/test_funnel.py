@@ -28,6 +28,8 @@ KEYS = {
     "honesty",
     # Issue 19: the attribution under ?model= (default first touch).
     "attribution",
+    # Issue 19.
+    "revenue_at_risk",
 }
 
 
