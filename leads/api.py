@@ -46,6 +46,7 @@ from .models import (
     TouchSource,
 )
 from .reporting import views as reporting
+from .reporting.attribution import MODELS as ATTRIBUTION_MODELS
 from .reporting.forms import PeriodForm
 
 DEFAULT_PAGE_SIZE = 50
@@ -888,6 +889,39 @@ class HonestySerializer(serializers.Serializer):
     by_rep = RepHonestySerializer(many=True)
 
 
+class AttributionAmountsSerializer(serializers.Serializer):
+    leads = serializers.CharField(
+        help_text=gettext_lazy("Attributed leads, a decimal string with six places.")
+    )
+    pipeline = serializers.CharField(
+        help_text=gettext_lazy(
+            "Attributed deal value of the leads that reached opportunity, a decimal string "
+            "with two places."
+        )
+    )
+    won_revenue = serializers.CharField(
+        help_text=gettext_lazy(
+            "Attributed deal value of the won leads, a decimal string with two places."
+        )
+    )
+
+
+class AttributedCampaignSerializer(AttributionAmountsSerializer):
+    campaign = serializers.IntegerField(
+        allow_null=True, help_text=gettext_lazy("null: touches without a campaign.")
+    )
+    name = serializers.CharField()
+
+
+class AttributionSerializer(serializers.Serializer):
+    """The shape of leads.reporting.stats.attribution_json; documentation only."""
+
+    model = serializers.ChoiceField(choices=list(ATTRIBUTION_MODELS))
+    campaigns = AttributedCampaignSerializer(many=True)
+    # The cohort's leads, pipeline and won value: every model's parts add up to them.
+    totals = AttributionAmountsSerializer()
+
+
 class FunnelSerializer(serializers.Serializer):
     """The shape of leads.reporting.stats.funnel_json (SPEC §6); documentation only."""
 
@@ -909,6 +943,7 @@ class FunnelSerializer(serializers.Serializer):
     court_time = CourtTimeSerializer()
     attempts = AttemptsSerializer()
     honesty = HonestySerializer()
+    attribution = AttributionSerializer()
     revenue_at_risk = RevenueAtRiskSerializer()
 
 
@@ -926,6 +961,22 @@ class FunnelView(APIView):
         # The dashboard's own view computes and checks; DRF has already authenticated the
         # caller (token or session) and set it on the Django request.
         return reporting.funnel_api(request._request)
+
+
+class AttributionView(APIView):
+    """Attributed leads, pipeline (deal value of the leads that reached opportunity) and won
+    revenue per credited campaign, for the funnel's filters (the cohort by creation day,
+    first-touch campaign, channel, owner) and ``model``: first, last, linear, u_shaped,
+    w_shaped or time_decay (default first). Each lead's parts add up to one lead and its deal
+    value to the cent, so the totals are the cohort's; an unknown model is a 400."""
+
+    @extend_schema(
+        summary="Multi-touch attribution per campaign",
+        parameters=_form_parameters(PeriodForm),
+        responses={200: AttributionSerializer},
+    )
+    def get(self, request):
+        return reporting.attribution_api(request._request)
 
 
 # --- saved views of the lead list ---------------------------------------------------------

@@ -268,8 +268,9 @@ def take_touch(lead, touch, data):
 def _touch_existing(lead, *, data, touch_args):
     touch = _add_touch(lead, **touch_args)
     changed = take_touch(lead, touch, data)
-    if changed:
-        lead.save(update_fields=[*sorted(changed), "updated_at"])
+    # Saved even when no field changed: updated_at tells the dashboard statistics that the
+    # lead's touches (its attribution) changed.
+    lead.save(update_fields=[*sorted(changed), "updated_at"])
     return IntakeResult(lead=lead, created=False, touch=touch)
 
 
@@ -527,12 +528,13 @@ def require_can_import(by):
 
 def _save_touched(touched):
     """Write the fields a batch changed on existing leads: one UPDATE per last-touch
-    campaign for the common case, a per-lead save only where contact fields were filled."""
+    campaign for the common case, a per-lead save only where contact fields were filled.
+    Every touched lead gets a new updated_at (its attribution changed with its touches)."""
     by_campaign = defaultdict(list)
     for lead, changed in touched:
-        if changed == {"last_touch_campaign"}:
+        if changed <= {"last_touch_campaign"}:
             by_campaign[lead.last_touch_campaign_id].append(lead.pk)
-        elif changed:
+        else:
             lead.save(update_fields=[*changed, "updated_at"])
     now = timezone.now()
     for campaign_id, ids in by_campaign.items():

@@ -4,9 +4,11 @@ tables with its own conditional aggregates, independent of the statistics pipeli
 tests hold every page's numbers to it; benchmarks/dashboard.py times it as "orm-raw"."""
 
 import datetime as dt
+import math
 import statistics
 from dataclasses import replace
 from decimal import Decimal
+from fractions import Fraction
 
 from django.db.models import (
     Count,
@@ -516,3 +518,108 @@ def clock(filters, now, attempts=None, user=None):
         ids = set(Lead.objects.for_user(user).values_list("pk", flat=True))
         visible = lambda lead: lead["id"] in ids  # noqa: E731
     return clock_from_rows(leads, activities, attempts, visible)
+
+
+# --- attribution (SPEC §5), straight from the touches ---------------------------------
+
+
+def _largest_remainder(total, quotas):
+    """Whole units of ``total`` for exact (Fraction) or float quotas that sum to it: the
+    floors, then one more to the largest fractional parts, earlier touches first on ties."""
+    floors = [math.floor(q) for q in quotas]
+    order = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - floors[i]), i))
+    for i in order[: total - sum(floors)]:
+        floors[i] += 1
+    return floors
+
+
+def _attribution_weights(model, lead, touches):
+    """Each counted touch's share (summing to 1) under ``model``, written out from SPEC §5
+    and issue 19: Fractions for the rational models, floats for time decay."""
+    n = len(touches)
+    if n == 1:
+        return [Fraction(1)]
+    if model == "first":
+        return [Fraction(1)] + [Fraction(0)] * (n - 1)
+    if model == "last":
+        return [Fraction(0)] * (n - 1) + [Fraction(1)]
+    if model == "linear":
+        return [Fraction(1, n)] * n
+    if model == "u_shaped":
+        if n == 2:
+            return [Fraction(1, 2)] * 2
+        middle = Fraction(1, 5) / (n - 2)
+        return [Fraction(2, 5)] + [middle] * (n - 2) + [Fraction(2, 5)]
+    if model == "w_shaped":
+
+        def touch_at(moment):
+            earlier = [i for i, t in enumerate(touches) if t.occurred_at <= moment]
+            return earlier[-1] if earlier else 0
+
+        moments = [0]
+        if lead.mql_at is not None:
+            moments.append(touch_at(lead.mql_at))
+        if lead.handed_off_at is not None:
+            moments.append(touch_at(lead.handed_off_at))
+        others = [i for i in range(n) if i not in moments]
+        raw = [Fraction(0)] * n
+        for i in moments:
+            raw[i] += Fraction(3, 10)
+        for i in others:
+            raw[i] += Fraction(1, 10) / len(others)
+        whole = sum(raw)
+        return [w / whole for w in raw]
+    if model == "time_decay":
+        if lead.stage == Stage.WON:
+            reference = lead.closed_at
+        else:
+            reference = max(t.occurred_at for t in touches)
+        raw = [2 ** (-(reference - t.occurred_at) / dt.timedelta(days=7)) for t in touches]
+        whole = sum(raw)
+        return [w / whole for w in raw]
+    raise ValueError(model)
+
+
+def attribution_parts(model, lead):
+    """[(campaign_id, credit in millionths, deal cents)] of one lead under ``model``."""
+    touches = sorted(lead.touches.all(), key=lambda t: (t.occurred_at, t.id))
+    if lead.stage in (Stage.WON, Stage.LOST):
+        counted = [t for t in touches if t.occurred_at <= lead.closed_at] or touches[:1]
+    else:
+        counted = touches
+    if not counted:
+        return [
+            (
+                lead.campaign_id,
+                1_000_000,
+                int((lead.deal_value or 0) * 100),
+            )
+        ]
+    shares = _attribution_weights(model, lead, counted)
+    credit = _largest_remainder(1_000_000, [1_000_000 * s for s in shares])
+    cents = int((lead.deal_value or 0) * 100)
+    money = _largest_remainder(cents, [cents * s for s in shares])
+    return [(t.campaign_id, c, m) for t, c, m in zip(counted, credit, money, strict=True)]
+
+
+def attribution(filters, model):
+    """{campaign id or None: (leads, pipeline, won revenue)} as Decimals (six places, two,
+    two) for the cohort of ``filters``, every campaign with any credit."""
+    out = {}
+    for lead in filters.cohort().prefetch_related("touches"):
+        for campaign_id, credit, cents in attribution_parts(model, lead):
+            leads, pipeline, won = out.get(campaign_id, (0, 0, 0))
+            out[campaign_id] = (
+                leads + credit,
+                pipeline + (cents if lead.opportunity_at is not None else 0),
+                won + (cents if lead.stage == Stage.WON else 0),
+            )
+    return {
+        campaign_id: (
+            Decimal(leads) / 1_000_000,
+            Decimal(pipeline) / 100,
+            Decimal(won) / 100,
+        )
+        for campaign_id, (leads, pipeline, won) in out.items()
+        if leads or pipeline or won
+    }

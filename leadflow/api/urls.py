@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet
-from leads.api import BulkJobViewSet, FunnelView, LeadViewSet, SavedViewViewSet
+from leads.api import AttributionView, BulkJobViewSet, FunnelView, LeadViewSet, SavedViewViewSet
 from sales.api import DisputeViewSet, UserViewSet
 from sales.routing.api import AssignmentRuleViewSet, TeamViewSet
 
@@ -43,6 +43,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     # The dashboard's numbers (SPEC §6), computed by leads.reporting.views.funnel_api.
     path("funnel/", FunnelView.as_view(), name="funnel"),
+    path("attribution/", AttributionView.as_view(), name="attribution"),
     *router.urls,
     re_path(r"^.*$", api_not_found),
 ]

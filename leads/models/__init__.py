@@ -51,7 +51,7 @@ from .lead import (
     side_of,
     stretch_minutes,
 )
-from .reporting import CohortStats, RepStats, StatsState
+from .reporting import AttributionStats, CohortStats, RepStats, StatsState
 from .saved_view import SavedView, teammate_q
 from .sla import (
     CALENDAR_TIME_FIELDS,
@@ -130,6 +130,7 @@ __all__ = [
     "ImportProblem",
     "DateOrder",
     "ImportRow",
+    "AttributionStats",
     "CohortStats",
     "RepStats",
     "StatsState",

@@ -138,6 +138,58 @@ class RepStats(models.Model):
         return f"{self.day} rep {self.rep_id}"
 
 
+class AttributionStats(models.Model):
+    """Attributed leads, pipeline and won revenue (SPEC §5): one row per creation day,
+    first-touch campaign, current owner and origin (CohortStats' keys, so the dashboard's
+    filters read the same cohort) and the campaign credited, with every model's share in
+    columns (one row for all six models: a rebuild writes a sixth of the rows). Built by
+    leads/reporting/stats.py with the other statistics; the parts per lead come from
+    leads/reporting/attribution.py and add up to one lead and its deal value exactly."""
+
+    day = models.DateField()
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    origin = models.CharField(max_length=10)
+    # The campaign the touches credit (None: touches without a campaign).
+    credited = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    # Per model of leads/reporting/attribution.py MODELS: the credit in millionths of a
+    # lead, the pipeline and the won revenue in cents. Integers, so every sum is exact.
+    first_credit = models.BigIntegerField(default=0)
+    first_pipeline_cents = models.BigIntegerField(default=0)
+    first_won_cents = models.BigIntegerField(default=0)
+    last_credit = models.BigIntegerField(default=0)
+    last_pipeline_cents = models.BigIntegerField(default=0)
+    last_won_cents = models.BigIntegerField(default=0)
+    linear_credit = models.BigIntegerField(default=0)
+    linear_pipeline_cents = models.BigIntegerField(default=0)
+    linear_won_cents = models.BigIntegerField(default=0)
+    u_shaped_credit = models.BigIntegerField(default=0)
+    u_shaped_pipeline_cents = models.BigIntegerField(default=0)
+    u_shaped_won_cents = models.BigIntegerField(default=0)
+    w_shaped_credit = models.BigIntegerField(default=0)
+    w_shaped_pipeline_cents = models.BigIntegerField(default=0)
+    w_shaped_won_cents = models.BigIntegerField(default=0)
+    time_decay_credit = models.BigIntegerField(default=0)
+    time_decay_pipeline_cents = models.BigIntegerField(default=0)
+    time_decay_won_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # The attribution panel and /api/v1/attribution/: "rows of a period" summed per
+            # credited campaign for one model (its three columns on every row).
+            models.Index(fields=["day"], name="attributionstats_day_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} campaign {self.campaign_id} credits {self.credited_id}"
+
+
 class StatsState(models.Model):
     """The dashboard statistics' watermark: every change before ``refreshed_at`` (less a
     safety overlap) is in CohortStats/RepStats. A single row, locked while refreshing."""

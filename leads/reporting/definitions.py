@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
+    BigIntegerField,
+    BooleanField,
     Case,
     Count,
     DurationField,
@@ -494,6 +496,29 @@ class WholeMinutes(Func):
         return super().as_sql(
             compiler, connection, template="((%(expressions)s) / 60000000)", **extra_context
         )
+
+
+class Microseconds(Func):
+    """Whole microseconds from the second datetime to the first, as an integer (an exact
+    EXTRACT on PostgreSQL; SQLite's Django subtraction gives microseconds)."""
+
+    output_field = BigIntegerField()
+    arg_joiner = " - "
+    template = "(EXTRACT(EPOCH FROM (%(expressions)s)) * 1000000)::bigint"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="django_timestamp_diff(%(expressions)s)",
+            arg_joiner=", ",
+            **extra_context,
+        )
+
+
+def flag(q):
+    """A condition as a boolean column (None where SQL compares with NULL)."""
+    return ExpressionWrapper(q, output_field=BooleanField())
 
 
 def court_minutes(side, now):

@@ -13,6 +13,7 @@ from leadflow import roles
 from leadflow.dates import DayField
 from leadflow.names import person
 
+from .attribution import DEFAULT_MODEL, MODELS
 from .definitions import DEFAULT_DAYS, Filters
 
 User = get_user_model()
@@ -34,6 +35,12 @@ class PeriodForm(forms.Form):
     )
     owner = forms.ModelChoiceField(
         label=_("Salesperson"), queryset=User.objects.none(), required=False
+    )
+    # Not a filter of the cohort: how the attribution splits its credit (dashboard, API).
+    model = forms.ChoiceField(
+        label=_("Attribution model"),
+        choices=[(key, label) for key, (label, _explanation) in MODELS.items()],
+        required=False,
     )
 
     def __init__(self, *args, only=None, default_start=None, **kwargs):
@@ -77,6 +84,12 @@ class PeriodForm(forms.Form):
             self.add_error("start", _("Choose a period of at most ten years."))
         data["start"], data["end"] = start, end
         return data
+
+    def attribution_model(self):
+        """The attribution model of a valid form (``first`` when none is chosen)."""
+        if "model" in self.fields and self.is_valid():
+            return self.cleaned_data.get("model") or DEFAULT_MODEL
+        return DEFAULT_MODEL
 
     def filters(self):
         """The cohort of a valid form, else the default period with no other filter."""

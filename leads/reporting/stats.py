@@ -1,4 +1,4 @@
-"""Pre-aggregated dashboard statistics (CohortStats, RepStats).
+"""Pre-aggregated dashboard statistics (CohortStats, RepStats, AttributionStats).
 
 At a million leads the raw aggregates take seconds per dashboard;
 summing a few thousand pre-aggregated rows takes milliseconds. The rows are rebuilt from
@@ -22,7 +22,7 @@ import logging
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     Count,
     DecimalField,
@@ -36,9 +36,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, NullIf, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
-from campaigns.models import Channel
+from campaigns.models import Campaign, Channel
 from leadflow import roles
+from leadflow.bulk import copy_rows
 from leadflow.dates import start_of_day
 from leadflow.jobs import enqueue
 from sales.models import (
@@ -54,6 +56,8 @@ from sales.models import (
 )
 
 from ..models import (
+    CLOSED_STAGES,
+    AttributionStats,
     CohortStats,
     Flag,
     Lead,
@@ -65,6 +69,7 @@ from ..models import (
     StatsState,
 )
 from ..sla.calendar import global_policy
+from . import attribution as a
 from . import definitions as d
 from . import percentiles
 from .medians import median_hours_by_owner, median_hours_to_first_contact
@@ -72,6 +77,9 @@ from .medians import median_hours_by_owner, median_hours_to_first_contact
 User = get_user_model()
 
 logger = logging.getLogger(__name__)
+
+# How the attribution names the credit of touches without a campaign.
+NO_CAMPAIGN = gettext_lazy("No campaign")
 
 # A change is stamped (updated_at, raised_at) before its transaction commits; one that
 # commits up to this long after the stamp is still picked up by the next refresh. The
@@ -349,6 +357,138 @@ def _rep_rows(runs):
     return list(out.values())
 
 
+def _attribution_rows(runs):
+    """AttributionStats rows (tuples of ATTRIBUTION_COLUMNS) for the given day runs: one
+    query streaming the runs' leads with their touches in time order, each lead split by
+    every model (attribution.py) and summed per row key and credited campaign.
+
+    The stream carries no datetimes (Django parses those in Python, the slowest part at
+    a million leads): each touch comes as its microseconds after the lead's creation and
+    the three comparisons the models need, made in SQL."""
+    closed = [s.value for s in CLOSED_STAGES]
+    touch_at = "touches__occurred_at"
+    stream = (
+        Lead.objects.filter(_created_in(runs))
+        .annotate(
+            day=TruncDate("created_at", tzinfo=_tz()),
+            reached_mql=d.flag(Q(mql_at__isnull=False)),
+            reached_handoff=d.flag(Q(handed_off_at__isnull=False)),
+            reached_opportunity=d.flag(Q(opportunity_at__isnull=False)),
+            touch_micros=d.Microseconds(touch_at, "created_at"),
+            touch_late=d.flag(Q(stage__in=closed, **{f"{touch_at}__gt": F("closed_at")})),
+            touch_by_mql=d.flag(Q(**{f"{touch_at}__lte": F("mql_at")})),
+            touch_by_handoff=d.flag(Q(**{f"{touch_at}__lte": F("handed_off_at")})),
+        )
+        .values_list(
+            "id",
+            "day",
+            "campaign",
+            "owner",
+            "origin",
+            "stage",
+            "deal_value",
+            "reached_mql",
+            "reached_handoff",
+            "reached_opportunity",
+            "touches__id",
+            "touches__campaign",
+            "touch_micros",
+            "touch_late",
+            "touch_by_mql",
+            "touch_by_handoff",
+        )
+        .order_by("id", touch_at, "touches__id")
+    )
+    models = a.MODEL_NAMES
+    width = 3 * len(models)
+    won = Stage.WON.value
+    rows = {}  # (day, campaign, owner, origin, credited) -> per model credit, pipeline, won
+
+    def add(lead, touches):
+        _id, day, campaign, owner, origin, stage, value, mql, handoff, opportunity = lead
+        cents = int(value * 100) if value and (opportunity or stage == won) else 0
+        pipeline = cents if opportunity else 0
+        won_cents = cents if stage == won else 0
+        path = a.counted_touches(touches, campaign)
+        key = (day, campaign, owner, origin)
+        first = path[0][a.CAMPAIGN]
+        if all(t[a.CAMPAIGN] == first for t in path):  # one campaign: every model agrees
+            values = rows.get((*key, first)) or rows.setdefault((*key, first), [0] * width)
+            for column in range(0, width, 3):
+                values[column] += a.CREDIT_SCALE
+                values[column + 1] += pipeline
+                values[column + 2] += won_cents
+            return
+        # Each touch's row (touches of one campaign share it), then every model's parts.
+        slots = {}
+        for touch in path:
+            credited = touch[a.CAMPAIGN]
+            if credited not in slots:
+                slots[credited] = rows.get((*key, credited)) or rows.setdefault(
+                    (*key, credited), [0] * width
+                )
+        targets = [slots[touch[a.CAMPAIGN]] for touch in path]
+        for m, model in enumerate(models):
+            credit, money = a.split(model, path, mql=mql, handoff=handoff, cents=cents)
+            column = 3 * m
+            for values, part in zip(targets, credit, strict=True):
+                values[column] += part
+            if money and pipeline:
+                for values, part in zip(targets, money, strict=True):
+                    values[column + 1] += part
+            if money and won_cents:
+                for values, part in zip(targets, money, strict=True):
+                    values[column + 2] += part
+
+    lead, touches = None, []
+    for r in _stream(stream):
+        if lead is None or r[0] != lead[0]:
+            if lead is not None:
+                add(lead, touches)
+            lead, touches = r[:10], []
+        if r[10] is not None:
+            # (micros, campaign, counted, by MQL, by handoff): a touch is counted unless it
+            # came after its closed lead's close (touch_late NULL without a close).
+            touches.append((r[12], r[11], r[13] is not True, r[14] is True, r[15] is True))
+    if lead is not None:
+        add(lead, touches)
+    return [(*key, *values) for key, values in rows.items()]
+
+
+# AttributionStats' columns in the order of _attribution_rows' tuples.
+ATTRIBUTION_COLUMNS = (
+    "day",
+    "campaign_id",
+    "owner_id",
+    "origin",
+    "credited_id",
+    *(
+        f"{model}_{measure}"
+        for model in a.MODEL_NAMES
+        for measure in ("credit", "pipeline_cents", "won_cents")
+    ),
+)
+
+
+def _stream(queryset, chunk=10_000):
+    """The rows of a values_list queryset, on PostgreSQL from a server-side cursor without
+    Django's per-row converters (its dates, ints and decimals come typed already: at 1.5
+    million rows the converters alone took seconds)."""
+    if connection.vendor != "postgresql":
+        yield from queryset.iterator(chunk_size=chunk)
+        return
+    sql, params = queryset.query.sql_with_params()
+    # A server-side cursor lives in a transaction (rebuild_days' own, or this one).
+    with transaction.atomic(), connection.connection.cursor(name="stats_stream") as cursor:
+        cursor.itersize = chunk
+        cursor.execute(sql, params)
+        yield from cursor
+
+
+def _write_attribution(rows):
+    copy_rows(AttributionStats, ATTRIBUTION_COLUMNS, rows)
+
+
 def _policy_terms(policy):
     """The policy's thresholds the statistics are built with (StatsState keeps them)."""
     return policy.first_contact_minutes, policy.unreached_attempts, policy.response_minutes
@@ -372,10 +512,13 @@ def rebuild_days(days, sla_minutes=None, attempts=None, response_minutes=None):
     with transaction.atomic():
         cohort = _cohort_rows(runs, sla_minutes, attempts, response_minutes)
         reps = _rep_rows(runs)
+        credits = _attribution_rows(runs)
         CohortStats.objects.filter(day__in=days).delete()
         RepStats.objects.filter(day__in=days).delete()
+        AttributionStats.objects.filter(day__in=days).delete()
         CohortStats.objects.bulk_create(cohort, batch_size=1000)
         RepStats.objects.bulk_create(reps, batch_size=1000)
+        _write_attribution(credits)
     return len(days)
 
 
@@ -392,6 +535,7 @@ def rebuild(*, chunk_days=31):
     with transaction.atomic():
         CohortStats.objects.all().delete()
         RepStats.objects.all().delete()
+        AttributionStats.objects.all().delete()
     if bounds["first"] is not None:
         day = timezone.localtime(bounds["first"]).date()
         last = timezone.localtime(bounds["last"]).date()
@@ -597,6 +741,91 @@ def revenue_at_risk(filters, values=None):
             channel: d.revenue_at_risk({channel: counts}, values)
             for channel, counts in by_channel.items()
         },
+    }
+
+
+def _credit(millionths):
+    """Millionths of a lead as a Decimal with six places."""
+    return Decimal(millionths).scaleb(-6)
+
+
+def _cents(cents):
+    return Decimal(cents).scaleb(-2)
+
+
+def attribution(filters, model=a.DEFAULT_MODEL):
+    """Attributed leads, pipeline (deal value of the leads that reached opportunity) and won
+    revenue per credited campaign under ``model`` for a cohort (two queries): rows
+    ``{"campaign": Campaign or None, "name", "leads", "pipeline", "won_revenue"}`` (Decimals: six
+    places, money two), most won revenue first, and their totals, which equal the cohort's
+    generated, pipeline and won_value exactly."""
+    if model not in a.MODELS:
+        raise ValueError(model)
+    sums = (
+        _rows(AttributionStats, filters)
+        .values("credited")
+        .annotate(
+            credit=Coalesce(Sum(f"{model}_credit"), Value(0)),
+            pipeline=Coalesce(Sum(f"{model}_pipeline_cents"), Value(0)),
+            won=Coalesce(Sum(f"{model}_won_cents"), Value(0)),
+        )
+        .filter(Q(credit__gt=0) | Q(pipeline__gt=0) | Q(won__gt=0))
+        .order_by()
+    )
+    sums = list(sums)
+    names = Campaign.objects.in_bulk(
+        [row["credited"] for row in sums if row["credited"] is not None]
+    )
+    rows = [
+        {
+            "campaign": names.get(row["credited"]),
+            "name": (names[row["credited"]].name if row["credited"] is not None else NO_CAMPAIGN),
+            "leads": _credit(row["credit"]),
+            "pipeline": _cents(row["pipeline"]),
+            "won_revenue": _cents(row["won"]),
+        }
+        for row in sums
+    ]
+    rows.sort(
+        key=lambda r: (
+            -r["won_revenue"],
+            -r["leads"],
+            r["campaign"] is None,
+            str(r["name"]),
+        )
+    )
+    label, explanation = a.MODELS[model]
+    return {
+        "model": model,
+        "label": label,
+        "explanation": explanation,
+        "campaigns": rows,
+        "totals": {
+            "leads": _credit(sum(row["credit"] for row in sums)),
+            "pipeline": _cents(sum(row["pipeline"] for row in sums)),
+            "won_revenue": _cents(sum(row["won"] for row in sums)),
+        },
+    }
+
+
+def attribution_json(data):
+    """The JSON of ``attribution`` (/api/v1/attribution/ and /api/v1/funnel/'s
+    ``attribution``): campaign ids, decimals as strings (credit six places, money two)."""
+
+    def amounts(row):
+        return {key: str(row[key]) for key in ("leads", "pipeline", "won_revenue")}
+
+    return {
+        "model": data["model"],
+        "campaigns": [
+            {
+                "campaign": row["campaign"].pk if row["campaign"] else None,
+                "name": str(row["name"]),
+                **amounts(row),
+            }
+            for row in data["campaigns"]
+        ],
+        "totals": amounts(data["totals"]),
     }
 
 
@@ -849,15 +1078,17 @@ def clock_json(clock):
     }
 
 
-def funnel_json(filters, user=None):
+def funnel_json(filters, user=None, model=a.DEFAULT_MODEL):
     """/api/v1/funnel/: the funnel of SPEC §6 and, after it, speed to lead, court time,
-    attempts and honesty (the leads held longest only with a ``user``, in their scope)."""
+    attempts and honesty (the leads held longest only with a ``user``, in their scope) and
+    the attribution under ``model``."""
     data = funnel(filters)
     out = {key: data[key] for key in d.FUNNEL_KEYS}
     out["won_value"] = str(data["won_value"])
     median = data["median_hours_to_first_contact"]
     out["median_hours_to_first_contact"] = None if median is None else round(median, 2)
     out.update(clock_json(speed_and_court(filters, user, data)))
+    out["attribution"] = attribution_json(attribution(filters, model))
     out["revenue_at_risk"] = {
         c: str(money) for c, money in revenue_at_risk(filters)["overall"].items()
     }

@@ -19,7 +19,7 @@ from leadflow.permissions import role_required
 from sales.models import ObjectionTag
 
 from ..models import JointSLATerms, LostReason, MarketingTarget, RejectionReason
-from . import definitions, joint_sla, stats
+from . import attribution, definitions, joint_sla, stats
 from . import services as reporting
 from .forms import JointSLATermsForm, MarketingTargetForm, PeriodForm
 from .medians import false_rejections, medians_with_owners
@@ -53,6 +53,7 @@ def _context(request):
         got = by_rep.get(row["rep"].pk, {})
         row["dropped"] = got.get("dropped", no_drops)
         row["revenue_at_risk"] = got.get("revenue_at_risk", no_risk)
+    model = form.attribution_model()
     return {
         "form": form,
         "filters": filters,
@@ -82,6 +83,15 @@ def _context(request):
         "reason_labels": dict(RejectionReason.choices),
         "false_rejections": false_rejections(filters, request.user),
         "weekly": stats.weekly_trend(filters),
+        "attribution": stats.attribution(filters, model),
+        "attribution_models": [(key, label) for key, (label, _e) in attribution.MODELS.items()],
+        # The model selector keeps the other filters of the page.
+        "attribution_keep": [
+            (name, value)
+            for name, values in request.GET.lists()
+            if name in form.fields and name != "model"
+            for value in values
+        ],
         "stats_current": current,
         "stats_as_of": stats.refreshed_at(),
         "lead_list_base": base,
@@ -122,6 +132,35 @@ def _fmt(value):
     if isinstance(value, float):
         return f"{value:.4f}"
     return value
+
+
+def _credit(value):
+    """A credit (a Decimal share of leads) in a CSV: four places, like the rates."""
+    return f"{value:.4f}"
+
+
+def _attribution_rows(data):
+    """The attribution table as CSV rows, then the totals with an empty campaign id."""
+    return [
+        [
+            data["model"],
+            row["campaign"].pk if row["campaign"] else "",
+            str(row["name"]),
+            _credit(row["leads"]),
+            row["pipeline"],
+            row["won_revenue"],
+        ]
+        for row in data["campaigns"]
+    ] + [
+        [
+            data["model"],
+            "",
+            "total",
+            _credit(data["totals"]["leads"]),
+            data["totals"]["pipeline"],
+            data["totals"]["won_revenue"],
+        ]
+    ]
 
 
 def _speed_rows(speed):
@@ -394,6 +433,10 @@ def _tables(context):
             # Everyone's together last, with an empty rep cell like court_time's overall rows.
             + [["", honesty["contacts"], honesty["late"], _fmt(honesty["late_share"])]],
         ),
+        "attribution": (
+            ["model", "campaign_id", "campaign", "leads", "pipeline", "won_revenue"],
+            _attribution_rows(context["attribution"]),
+        ),
         "weekly": (
             ["week", "generated", "mql", "handed_off", "accepted", "contacted_in_sla", "won"],
             [
@@ -427,6 +470,7 @@ TABLES = (
     "held_longest",
     "attempts",
     "honesty",
+    "attribution",
 )
 
 
@@ -443,8 +487,9 @@ def dashboard_csv(request, table):
     return response
 
 
-def funnel_api(request):
-    """GET /api/v1/funnel/: the dashboard's numbers as JSON (SPEC §6)."""
+def _api_form(request):
+    """The period form of an API request after the permission checks of /api/v1/funnel/,
+    or the JSON answer that refuses it (401, 403, or 400 for bad filters or model)."""
     if not request.user.is_authenticated:
         return JsonResponse(
             {"detail": _("Authentication credentials were not provided.")}, status=401
@@ -455,9 +500,35 @@ def funnel_api(request):
         )
     form = PeriodForm(request.GET or None)
     if request.GET and not form.is_valid():
-        return JsonResponse({"detail": _("Invalid filters."), "errors": form.errors}, status=400)
+        detail = _("Invalid filters.")
+        if "model" in form.errors:
+            detail = _("Unknown attribution model: choose one of %(models)s.") % {
+                "models": ", ".join(attribution.MODEL_NAMES)
+            }
+        return JsonResponse({"detail": detail, "errors": form.errors}, status=400)
+    return form
+
+
+def funnel_api(request):
+    """GET /api/v1/funnel/: the dashboard's numbers as JSON (SPEC §6), with the
+    attribution under ``model``."""
+    form = _api_form(request)
+    if isinstance(form, JsonResponse):
+        return form
     stats.refresh(max_days=stats.INLINE_DAYS)
-    return JsonResponse(stats.funnel_json(form.filters(), request.user))
+    return JsonResponse(stats.funnel_json(form.filters(), request.user, form.attribution_model()))
+
+
+def attribution_api(request):
+    """GET /api/v1/attribution/: attributed leads, pipeline and won revenue per campaign
+    under ``model`` for the funnel's filters."""
+    form = _api_form(request)
+    if isinstance(form, JsonResponse):
+        return form
+    stats.refresh(max_days=stats.INLINE_DAYS)
+    return JsonResponse(
+        stats.attribution_json(stats.attribution(form.filters(), form.attribution_model()))
+    )
 
 
 # --- the joint SLA (SPEC §5) ----------------------------------------------------------------

@@ -26,6 +26,8 @@ KEYS = {
     "court_time",
     "attempts",
     "honesty",
+    # Issue 19: the attribution under ?model= (default first touch).
+    "attribution",
     # Issue 19.
     "revenue_at_risk",
 }
