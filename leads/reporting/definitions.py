@@ -11,7 +11,7 @@ tests (tests/reference.py), which hold the statistics to it.
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import (
     Case,
@@ -95,6 +95,14 @@ def contacted_in_sla_q(sla_minutes):
 def rate(numerator, denominator):
     """A fraction 0–1, or None when there is nothing to divide by (SPEC §6)."""
     return (numerator / denominator) if denominator else None
+
+
+def cost_per(spend, denominator):
+    """Money per unit (cost per lead = spend / generated, per won deal = spend / won), to
+    the cent; None when there is nothing to divide by."""
+    if not denominator:
+        return None
+    return (Decimal(spend) / denominator).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def rates(sums):

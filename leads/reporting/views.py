@@ -1,6 +1,8 @@
 """The handoff dashboard (/dashboard/): both sides' contribution to the funnel, where the
 ball dropped, and every table as CSV."""
 
+from decimal import Decimal
+
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -94,10 +96,14 @@ def dashboard(request):
 
 
 def _fmt(value):
+    """A CSV cell: rates and other fractions (floats) to four places, money (Decimals) as
+    a plain decimal with two, empty when undefined."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4f}"
+    if isinstance(value, Decimal):
+        return stats.money(value)
     return value
 
 
@@ -161,7 +167,10 @@ def _tables(context):
             [[s["key"], s["count"], _fmt(s["conversion"])] for s in context["steps"]]
             + [
                 ["lost", funnel["lost"], ""],
-                ["won_value", funnel["won_value"], ""],
+                ["won_value", _fmt(funnel["won_value"]), ""],
+                ["spend", _fmt(context["costs"]["spend"]), ""],
+                ["cost_per_lead", _fmt(context["costs"]["cost_per_lead"]), ""],
+                ["cost_per_won", _fmt(context["costs"]["cost_per_won"]), ""],
                 ["acceptance_rate", _fmt(funnel["acceptance_rate"]), ""],
                 ["contact_in_sla_rate", _fmt(funnel["contact_in_sla_rate"]), ""],
                 [
@@ -207,8 +216,8 @@ def _tables(context):
                     r["rejected"],
                     *[r["rejection_reasons"].get(v, 0) for v in RejectionReason.values],
                     r["won"],
-                    r["won_value"],
-                    r["spend"],
+                    _fmt(r["won_value"]),
+                    _fmt(r["spend"]),
                     _fmt(r["cost_per_lead"]),
                     _fmt(r["cost_per_won"]),
                     r["flags_raised"],
@@ -242,8 +251,8 @@ def _tables(context):
                     c["accepted"],
                     _fmt(c["acceptance_rate"]),
                     c["won"],
-                    c["won_value"],
-                    c["spend"],
+                    _fmt(c["won_value"]),
+                    _fmt(c["spend"]),
                     _fmt(c["cost_per_lead"]),
                     _fmt(c["cost_per_won"]),
                     c["flags_raised"],
@@ -287,7 +296,7 @@ def _tables(context):
                     r["won"],
                     r["lost"],
                     _fmt(r["win_rate"]),
-                    r["won_value"],
+                    _fmt(r["won_value"]),
                     r["flags_open"],
                     r["flags_raised"],
                     r["rejected"],
@@ -321,7 +330,7 @@ def _tables(context):
                     h.to_user.get_username(),
                     h.rejection_reason,
                     h.lead.owner.get_username() if h.lead.owner else "",
-                    h.lead.deal_value,
+                    _fmt(h.lead.deal_value),
                 ]
                 for h in context["false_rejections"]
             ],

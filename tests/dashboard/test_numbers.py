@@ -1,7 +1,7 @@
 """Every dashboard number on a small hand-built world, worked out by hand (SPEC §5).
 
-Period 1-31 October 2026 (Europe/Amsterdam). Campaign A (search ads, spend 1000) and
-B (email, spend 500); reps r1 and r2. Hours below are after each lead's first handoff.
+Period 1-31 October 2026 (Europe/Amsterdam). Campaign A (search ads, spend 1000 in October) and
+B (email, spend 500 in October); reps r1 and r2. Hours below are after each lead's first handoff.
 
   L1  A  new
   L2  A  mql
@@ -27,6 +27,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.models import SpendEntry
 from leads import services as marketing
 from leads.models import Flag
 from leads.reporting import definitions, medians, stats
@@ -47,8 +48,16 @@ def world(db):
     m = factories.marketer(username="mk")
     r1 = factories.rep(username="r1")
     r2 = factories.rep(username="r2")
-    a = factories.CampaignFactory(name="A", channel="search_ads", spend=Decimal("1000"), owner=m)
-    b = factories.CampaignFactory(name="B", channel="email", spend=Decimal("500"), owner=m)
+    a = factories.CampaignFactory(name="A", channel="search_ads", spend=0, owner=m)
+    b = factories.CampaignFactory(name="B", channel="email", spend=0, owner=m)
+    # Spent in October, the period of the tests: all of it counts.
+    for campaign, amount in ((a, "1000"), (b, "500")):
+        SpendEntry.objects.create(
+            campaign=campaign,
+            start=dt.date(2026, 10, 1),
+            end=dt.date(2026, 10, 31),
+            amount=Decimal(amount),
+        )
     leads = {}
 
     def new(name, campaign, when=T0):
@@ -251,13 +260,13 @@ def test_marketing_scorecard_costs_and_reasons(world):
     assert (rows["A"]["generated"], rows["A"]["handed_off"], rows["A"]["accepted"]) == (7, 4, 2)
     assert rows["A"]["acceptance_rate"] == 2 / 4
     assert rows["A"]["rejection_reasons"] == {"not_a_fit": 1, "spam": 1}
-    assert rows["A"]["cost_per_lead"] == Decimal("1000") / 7
+    assert rows["A"]["cost_per_lead"] == Decimal("142.86")  # 1000 / 7, to the cent
     assert rows["A"]["won_value"] == Decimal("3000.00") and rows["A"]["cost_per_won"] == 500
     assert rows["B"]["cost_per_lead"] == Decimal("125") and rows["B"]["cost_per_won"] is None
     channels = {row["channel"]: row for row in card["channels"]}
     assert channels["email"]["generated"] == 4 and channels["search_ads"]["spend"] == 1000
     costs = stats.costs(october(), reference.funnel(october()), card)
-    assert costs["cost_per_lead"] == Decimal("1500") / 12 and costs["cost_per_won"] == 750
+    assert costs["cost_per_lead"] == Decimal("125.00") and costs["cost_per_won"] == 750
     assert (
         stats.costs(
             october(campaign=a),
