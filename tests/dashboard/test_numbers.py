@@ -18,7 +18,10 @@ B (email, spend 500 in October); reps r1 and r2. Hours below are after each lead
   out: L10 (30 Sep 23:50 local), L14 (1 Nov 00:10 local)
 """
 
+import csv
 import datetime as dt
+import io
+import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -339,6 +342,35 @@ def test_dashboard_page_api_and_csv_agree(world, client):
     # The drill-down link lists exactly the leads the count stands for.
     listed = client.get("/leads/?created_from=2026-10-01&created_to=2026-10-31&dropped=sales")
     assert {lead.last_name for lead in listed.context["leads"]} == {"L5", "L6"}
+
+
+def test_csvs_write_rates_to_four_places_and_money_to_two(world, client):
+    client.force_login(world["m"])
+    query = "?start=2026-10-01&end=2026-10-31"
+
+    def table(name):
+        text = client.get(reverse("dashboard_csv", args=[name]) + query).content.decode()
+        return list(csv.reader(io.StringIO(text)))
+
+    rows = table("funnel")
+    funnel = {row[0]: row[1] for row in rows}
+    assert funnel["acceptance_rate"] == "0.7500"
+    # Every rate (conversions, acceptance, contact in SLA, win rate) with four places.
+    rates = [r[2] for r in rows[1:8]] + [funnel[k] for k in ("contact_in_sla_rate", "win_rate")]
+    assert all(re.fullmatch(r"[01]\.\d{4}", rate) for rate in rates if rate), rates
+    assert funnel["won_value"] == "3000.00" and funnel["spend"] == "1500.00"
+    assert funnel["cost_per_lead"] == "125.00" and funnel["cost_per_won"] == "750.00"
+    header, *rows = table("campaigns")
+    a = dict(zip(header, next(r for r in rows if r[0] == "A"), strict=True))
+    assert (a["acceptance_rate"], a["spend"], a["cost_per_lead"]) == (
+        "0.5000",
+        "1000.00",
+        "142.86",
+    )
+    assert (a["cost_per_won"], a["sourced_revenue"]) == ("500.00", "3000.00")
+    header, *rows = table("channels")
+    search = dict(zip(header, next(r for r in rows if r[0] == "search_ads"), strict=True))
+    assert (search["spend"], search["cost_per_lead"]) == ("1000.00", "142.86")
 
 
 def test_reps_and_marketers_read_the_dashboard_anonymous_cannot(client, world):
