@@ -143,10 +143,10 @@ class SpendEntryForm(forms.Form):
     """Money spent on the campaign over a range of days (both inclusive)."""
 
     start = forms.DateField(
-        label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("First day"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     end = forms.DateField(
-        label=_("To (inclusive)"),
+        label=_("Last day (inclusive)"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     amount = forms.DecimalField(
@@ -159,6 +159,8 @@ class SpendEntryForm(forms.Form):
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
 
     def __init__(self, *args, **kwargs):
+        # Its own ids: the campaign page's period form has fields named start and end too.
+        kwargs.setdefault("auto_id", "spend_%s")
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.widget.attrs.setdefault("class", "form-control form-control-sm")
