@@ -407,6 +407,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": BEAT_TICK_SECONDS,
         "options": {"expires": BEAT_TICK_SECONDS},
     },
+    # The joint SLA's scorecard of the month before, to both teams on the first of the month
+    # (leads/reporting/services.py scorecard_mail: a month goes out once).
+    "joint-sla-scorecard": {
+        "task": "leads.tasks.joint_sla_monthly",
+        "schedule": crontab(day_of_month=1, hour=FLAG_DIGEST_HOUR, minute=15),
+        "options": {"expires": 3600},
+    },
     "dashboard-stats-rebuild": {
         "task": "leads.tasks.refresh_dashboard_stats",
         "schedule": crontab(hour=3, minute=30),

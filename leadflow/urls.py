@@ -63,6 +63,10 @@ urlpatterns = [
         name="api_token_revoke",
     ),
     path("dashboard/", reporting.dashboard, name="dashboard"),
+    path("dashboard/joint-sla/", reporting.joint_sla_page, name="joint_sla"),
+    path("dashboard/joint-sla/target/", reporting.joint_sla_target, name="joint_sla_target"),
+    path("dashboard/joint-sla/terms/", reporting.joint_sla_terms, name="joint_sla_terms"),
+    path("dashboard/joint-sla/scorecard.csv", reporting.joint_sla_csv, name="joint_sla_csv"),
     path("dashboard/<slug:table>.csv", reporting.dashboard_csv, name="dashboard_csv"),
     # /api/v1/funnel/ is routed in leadflow/api/urls.py, with the API's token authentication.
     path("api/v1/", include("leadflow.api.urls")),

@@ -9,7 +9,7 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -18,13 +18,16 @@ from rest_framework.views import APIView
 
 from campaigns.models import Campaign
 from leadflow import roles
-from leadflow.api.base import api_url, choice, user_by_id, validated
+from leadflow.api.base import CanMarket, api_url, choice, user_by_id, validated
 from sales.api import DisputeSerializer, SalesLeadActions
 
 from . import services
-from .filters import KeysetPage, LeadFilterForm
+from .bulk import services as bulk
+from .filters import KeysetPage, LeadFilterForm, filter_form, matching_leads
 from .models import (
     CONSENT_SOURCES,
+    BulkAction,
+    BulkJob,
     DisqualifyReason,
     Flag,
     InquiryType,
@@ -284,6 +287,146 @@ class DisputeRaiseSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=2000)
 
 
+class BulkRequestSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=BulkAction.choices)
+    filter = serializers.DictField(
+        required=False,
+        help_text=gettext_lazy(
+            "The lead list's filters (q, stage, campaign, channel, owner, origin, flag, "
+            "dropped, created_from, created_to), each a value or a list of values; {} is "
+            "every lead in your scope. Give this or ids."
+        ),
+    )
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        allow_empty=False,
+        max_length=bulk.MAX_IDS,
+        help_text=gettext_lazy("Lead ids (those outside your scope are left out)."),
+    )
+    reason = serializers.ChoiceField(
+        choices=DisqualifyReason.choices,
+        required=False,
+        help_text=gettext_lazy("Required to disqualify."),
+    )
+    to = serializers.CharField(
+        required=False,
+        max_length=20,
+        help_text=gettext_lazy(
+            "Hand off to: a salesperson's user id, `rules` (the assignment rules), "
+            "`round_robin` or `queue` (the unassigned sales queue). Required to hand off."
+        ),
+    )
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    TARGETS = {
+        "rules": services.HAND_OFF_AUTO,
+        "round_robin": services.HAND_OFF_ROUND_ROBIN,
+        "queue": services.HAND_OFF_QUEUE,
+    }
+
+    def validate(self, data):
+        if ("filter" in data) == ("ids" in data):
+            raise ValidationError(_("Give either a filter or a list of ids."))
+        if data["action"] == BulkAction.DISQUALIFY and not data.get("reason"):
+            raise ValidationError({"reason": [_("Choose a reason for disqualifying.")]})
+        if data["action"] == BulkAction.HAND_OFF:
+            to = (data.get("to") or "").strip()
+            if to in self.TARGETS:
+                data["mode"] = self.TARGETS[to]
+            elif to.isascii() and to.isdigit() and 0 < int(to) < 2**63:
+                data["mode"], data["to_user"] = services.HAND_OFF_REP, int(to)
+            else:
+                raise ValidationError(
+                    {"to": [_("Give a salesperson's user id, rules, round_robin or queue.")]}
+                )
+        return data
+
+
+class BulkAcceptedSerializer(serializers.Serializer):
+    job = serializers.URLField(help_text=gettext_lazy("The job: GET it for its progress."))
+    id = serializers.IntegerField()
+    count = serializers.IntegerField(help_text=gettext_lazy("Leads in the fixed set."))
+
+
+class SkippedReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    count = serializers.IntegerField()
+    leads = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text=gettext_lazy("The first lead ids skipped for this reason, in id order."),
+    )
+
+
+class BulkJobSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    progress = serializers.IntegerField(read_only=True, help_text=gettext_lazy("Percent done."))
+    moved = serializers.IntegerField(source="moved_count", read_only=True)
+    skipped_count = serializers.IntegerField(read_only=True)
+    skipped = serializers.SerializerMethodField(
+        help_text=gettext_lazy(
+            "The skipped leads grouped by the refusal's message, the commonest first."
+        )
+    )
+    stalled = serializers.BooleanField(source="is_stalled", read_only=True)
+
+    class Meta:
+        model = BulkJob
+        fields = [
+            "id",
+            "url",
+            "action",
+            "status",
+            "total",
+            "processed",
+            "progress",
+            "moved",
+            "skipped_count",
+            "skipped",
+            "stalled",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, job) -> str:
+        return api_url(self.context.get("request"), "api:bulk-job-detail", job.pk)
+
+    @extend_schema_field(SkippedReasonSerializer(many=True))
+    def get_skipped(self, job):
+        if not job.skipped_count:
+            return []
+        return [
+            {"reason": reason, "count": n, "leads": ids}
+            for reason, n, ids in bulk.skipped_by_reason(job)
+        ]
+
+
+class BulkJobViewSet(viewsets.GenericViewSet):
+    """Bulk actions' jobs: yours (managers: everyone's)."""
+
+    serializer_class = BulkJobSerializer
+    queryset = BulkJob.objects.none()  # the schema's; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return bulk.user_bulk_jobs(self.request.user)
+
+    @extend_schema(
+        summary="A bulk action's progress and report",
+        description=(
+            "Status (queued, running, done, failed), progress, how many leads moved, and "
+            "those skipped, grouped by the reason the service gave."
+        ),
+        responses={200: BulkJobSerializer},
+    )
+    def retrieve(self, request, pk=None):
+        return Response(self.get_serializer(self.get_object()).data)
+
+
 # --- the list's filters as query parameters ---------------------------------------------
 
 
@@ -377,10 +520,14 @@ class LeadViewSet(SalesLeadActions, viewsets.GenericViewSet):
                 }
             )
         per_page = _page_size(request)
-        filtered = form.filter(self.get_queryset())
+        filtered, search = form.filter_and_search(self.get_queryset())
         try:
             page = KeysetPage(
-                filtered, form.ordering(), request.query_params.get("cursor"), per_page
+                filtered,
+                form.ordering(),
+                request.query_params.get("cursor"),
+                per_page,
+                search=search,
             )
         except (ValueError, TypeError, OverflowError, DjangoValidationError, DataError):
             # A hand-made cursor whose values do not fit the sort's columns.
@@ -535,12 +682,59 @@ class LeadViewSet(SalesLeadActions, viewsets.GenericViewSet):
         services.lead_hand_off(
             lead=lead,
             by=request.user,
-            to_user=user_by_id(data.get("to_user")) if mode == "rep" else None,
-            round_robin=mode == "round_robin",
-            automatic=mode == "auto",
-            note=data["note"],
+            **services.hand_off_kwargs(
+                mode=mode,
+                to_user=user_by_id(data.get("to_user")) if mode == services.HAND_OFF_REP else None,
+                note=data["note"],
+            ),
         )
         return self.lead_response(lead)
+
+    @extend_schema(
+        summary="Act on many leads at once (a background job)",
+        description=(
+            "Qualify, nurture, disqualify (`reason`) or hand off (`to`: a salesperson's user "
+            "id, `rules`, `round_robin` or `queue`) every lead that matches `filter` (the "
+            "lead list's filters, as in GET /leads/) or the leads of `ids`, within your "
+            "scope. The set is fixed now: leads that match later are not included. The "
+            "job then takes each lead in turn through the same service as the single "
+            "action, with its own checks; a lead whose stage no longer allows it is "
+            "skipped and the job's report says why. Answers 202 with the job's URL."
+        ),
+        request=BulkRequestSerializer,
+        responses={202: BulkAcceptedSerializer},
+    )
+    @action(detail=False, methods=["post"], permission_classes=[CanMarket])
+    def bulk(self, request):
+        data = validated(BulkRequestSerializer, request)
+        user = request.user
+        mode, to_user = data.get("mode", ""), data.get("to_user")
+        params = bulk.bulk_params(
+            action=data["action"],
+            reason=data.get("reason", ""),
+            mode=mode,
+            to_user=user_by_id(to_user, field="to") if to_user else None,
+            note=data["note"],
+        )
+        if "filter" in data:
+            try:
+                form = filter_form(data["filter"], user)
+            except ValueError as exc:
+                raise ValidationError({"filter": [str(exc)]}) from None
+            if not form.is_valid():
+                raise ValidationError({"filter": form.error_lines()})
+            chosen = {"leads": matching_leads(form, user), "selection": form.data.urlencode()}
+        else:
+            # Only leads in the caller's scope: others are left out, as if not found.
+            ids = Lead.objects.for_user(user).filter(pk__in=data["ids"]).values_list("pk")
+            chosen = {"lead_ids": [pk for (pk,) in ids]}
+        job = bulk.bulk_job_create(by=user, action=data["action"], params=params, **chosen)
+        url = api_url(request, "api:bulk-job-detail", job.pk)
+        return Response(
+            {"job": url, "id": job.pk, "count": job.total},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": url},
+        )
 
     @extend_schema(
         summary="Dispute the latest rejection",
@@ -567,6 +761,17 @@ class BallDroppedSerializer(serializers.Serializer):
     sales = serializers.IntegerField()
     market = serializers.IntegerField()
     in_progress = serializers.IntegerField()
+
+
+class RevenueAtRiskSerializer(serializers.Serializer):
+    """Each ball-dropped bucket's expected revenue lost: per channel, its leads x the win
+    rate (won / handed off) x the average won deal value of the handed-off leads of that
+    channel created in the 365 days before ``start``; money as decimal strings."""
+
+    marketing = serializers.CharField()
+    sales = serializers.CharField()
+    market = serializers.CharField()
+    in_progress = serializers.CharField()
 
 
 # Speed to lead, court time, attempts and honesty (SPEC §5): the shape of
@@ -709,6 +914,7 @@ class FunnelSerializer(serializers.Serializer):
     court_time = CourtTimeSerializer()
     attempts = AttemptsSerializer()
     honesty = HonestySerializer()
+    revenue_at_risk = RevenueAtRiskSerializer()
 
 
 class FunnelView(APIView):

@@ -14,6 +14,7 @@ from leadflow.http import forbidden
 
 from .csv_format import COLUMNS
 from .filters import LeadFilterForm
+from .forms import BulkForm
 from .models import COURT_FIELDS, Flag, Lead, court_minutes
 
 # Database values read per row, in COLUMNS order (open_flags comes from a second query).
@@ -101,6 +102,18 @@ def export_rows(qs, chunk=CHUNK):
         last_id = ids[-1]
 
 
+def selected_ids(values):
+    """The lead ids of ``id`` parameters, or None when one is not an id or there are more
+    than the list's bulk form lets a user tick (BulkForm.MAX)."""
+    try:
+        ids = {int(value) for value in values}
+    except ValueError:
+        return None
+    if len(ids) > BulkForm.MAX or any(not 0 < i < 2**63 for i in ids):
+        return None
+    return ids
+
+
 @login_required
 def export_csv(request):
     user = request.user
@@ -108,18 +121,22 @@ def export_csv(request):
         return forbidden(request, _("You cannot export leads."))
     form = LeadFilterForm(request.GET, user=user)
     if not form.is_valid():
-        lines = [
-            f"{form.fields[name].label}: {' '.join(errors)}"
-            if name in form.fields
-            else " ".join(errors)
-            for name, errors in form.errors.items()
-        ]
         return HttpResponse(
-            _("The filters are not valid:") + "\n" + "\n".join(lines),
+            _("The filters are not valid:") + "\n" + "\n".join(form.error_lines()),
             status=400,
             content_type="text/plain; charset=utf-8",
         )
     qs = form.filter(Lead.objects.for_user(user))
+    if "id" in request.GET:
+        # The leads ticked on the list (its bulk "Export CSV"), within the filters and scope.
+        ids = selected_ids(request.GET.getlist("id"))
+        if ids is None:
+            return HttpResponse(
+                _("The selection is not valid."),
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+        qs = qs.filter(pk__in=ids)
     writer = SafeWriter(_Echo())
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in export_rows(qs)), content_type="text/csv; charset=utf-8"

@@ -12,7 +12,11 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models.expressions import RawSQL
+from django.db.models.lookups import Contains
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
@@ -20,7 +24,7 @@ from leadflow import roles
 from leadflow.dates import DayField, start_of_day
 from leadflow.names import person
 
-from .models import Flag, FlagKind, Origin, Stage
+from .models import Flag, FlagKind, Lead, Origin, PhoneDigits, Stage, phone_digits
 from .reporting.definitions import DROPPED_CATEGORIES, dropped_q, with_sales_delay
 from .sla.calendar import global_policy
 
@@ -47,22 +51,42 @@ SORT_LABELS = {
 }
 SEARCH_FIELDS = ("last_name", "first_name", "email", "company")
 SEARCH_MAX_WORDS = 5
+# A query of this many digits or more (spaced as a phone number is) also searches the
+# digits of the leads' phone numbers.
+PHONE_MIN_DIGITS = 6
+PHONE_PUNCTUATION = frozenset("+-()./ ")
+
+
+def phone_key(text):
+    """The digits a phone search looks for, or None when ``text`` is not a phone number:
+    "+31 6 3166 7339" -> "31631667339". Leading zeros (an international 00 or a trunk 0)
+    are dropped, so "06-31667339" and "0031 6 31667339" find "+31 6 31667339"."""
+    if not set(text) <= PHONE_PUNCTUATION | set("0123456789"):
+        return None
+    digits = phone_digits(text)
+    if len(digits) < PHONE_MIN_DIGITS:
+        return None
+    return digits.lstrip("0") or None
 
 
 def search_q(text):
     """Every word must appear in one of SEARCH_FIELDS: "Fleur Smit" finds Fleur Smit (first
-    and last name), "smit acme" Smit at Acme. The whole text also matches as one phrase, for
-    a company or last name with a space ("van der Berg"). Each field has an UPPER(col)
-    trigram index on PostgreSQL (leads 0004), so each word is a bitmap OR of index scans."""
+    and last name), "smit acme" Smit at Acme, and "van der Berg" a last name with spaces
+    (a field holding the whole text holds each of its words). Each field has an
+    UPPER(col) trigram index on PostgreSQL (leads 0004), so each word is a bitmap OR of
+    index scans. A phone number also matches the digits of the lead's phone (phone_key),
+    on lead_phone_digits_trgm_idx (leads 0028)."""
 
     def anywhere(term):
         return Q(*[Q(**{f"{name}__icontains": term}) for name in SEARCH_FIELDS], _connector=Q.OR)
 
     text = " ".join(text.split())
     words = text.split(" ")[:SEARCH_MAX_WORDS]
-    if len(words) == 1:
-        return anywhere(text)
-    return anywhere(text) | Q(*[anywhere(word) for word in words], _connector=Q.AND)
+    q = Q(*[anywhere(word) for word in words], _connector=Q.AND)
+    key = phone_key(text)
+    if key:
+        q |= Q(Contains(PhoneDigits("phone"), key))
+    return q
 
 
 MAX_ID = 2**63
@@ -135,11 +159,16 @@ class LeadFilterForm(forms.Form):
 
     def filter(self, qs):
         """Apply the valid filters to ``qs`` (already scoped to the user)."""
+        qs, search = self.filter_and_search(qs)
+        return qs if search is None else qs.filter(search)
+
+    def filter_and_search(self, qs):
+        """(``qs`` with every valid filter but the search, the search's Q or None): the
+        list pages a search from its matches (KeysetPage's ``search``)."""
         if not self.is_valid():
-            return qs.none()
+            return qs.none(), None
         data = self.cleaned_data
-        if data["q"]:
-            qs = qs.filter(search_q(data["q"]))
+        search = search_q(data["q"]) if data["q"].strip() else None
         if data["stage"]:
             qs = qs.filter(stage__in=data["stage"])
         if data["campaign"]:
@@ -171,7 +200,7 @@ class LeadFilterForm(forms.Form):
             qs = qs.filter(created_at__gte=start_of_day(data["created_from"]))
         if data["created_to"]:
             qs = qs.filter(created_at__lt=start_of_day(data["created_to"] + dt.timedelta(days=1)))
-        return qs.order_by(*self.ordering())
+        return qs.order_by(*self.ordering()), search
 
     def sort_key(self):
         return (self.cleaned_data.get("sort") if self.is_bound and self.is_valid() else "") or (
@@ -191,12 +220,92 @@ class LeadFilterForm(forms.Form):
             )
         return ordering
 
+    def error_lines(self):
+        """Each field's errors as one line after the field's label (the export's 400, the
+        bulk actions' refusal)."""
+        return [
+            f"{self.fields[name].label}: {' '.join(errors)}"
+            if name in self.fields
+            else " ".join(errors)
+            for name, errors in self.errors.items()
+        ]
+
+    def folded_count(self):
+        """The filters set besides the search: the list opens its folded filters (on a
+        phone) when there are any."""
+        if not self.is_valid():
+            return 0
+        return sum(
+            1 for name, value in self.cleaned_data.items() if name not in ("q", "sort") and value
+        )
+
     def active_count(self):
         if not self.is_valid():
             return 0
         return sum(
             1 for name, value in self.cleaned_data.items() if name not in ("sort",) and value
         )
+
+
+# --- "all matching": the list's filters as a bulk action's selection ------------------
+# The set is read when the user confirms, within the user's scope.
+
+# What a selection may name: the list's filters (and its sort, which changes nothing).
+FILTER_NAMES = frozenset(LeadFilterForm.base_fields)
+
+
+def filter_form(params, user):
+    """The bound LeadFilterForm of ``params`` (a query string or a dict of values or
+    lists). Raises ValueError naming the first unknown parameter: a misspelt filter must
+    not widen the selection to every lead."""
+    if isinstance(params, str):
+        query = QueryDict(params)
+    else:
+        query = QueryDict(mutable=True)
+        for name, value in params.items():
+            values = value if isinstance(value, list) else [value]
+            query.setlist(name, ["" if v is None else str(v) for v in values])
+    unknown = sorted(set(query) - FILTER_NAMES - {"cursor"})
+    if unknown:
+        raise ValueError(_("Unknown filter: %(name)s.") % {"name": unknown[0]})
+    query = query.copy()
+    query.pop("cursor", None)
+    return LeadFilterForm(query, user=user)
+
+
+def matching_leads(form, user):
+    """The leads ``form`` selects in ``user``'s scope (a queryset, read when used)."""
+    return form.filter(Lead.objects.for_user(user)).order_by()
+
+
+def matching_ids(form, user, limit=None):
+    """The ids of the first ``limit`` (else all) leads ``form`` selects in ``user``'s
+    scope now, in id order."""
+    qs = matching_leads(form, user).order_by("pk").values_list("pk", flat=True).distinct()
+    return list(qs[:limit] if limit is not None else qs)
+
+
+def describe(form):
+    """The active filters as "Campaign: Winter · Stage: New, MQL" for the confirmation."""
+    if not form.is_valid():
+        return ""
+    parts = []
+    for name, value in form.cleaned_data.items():
+        if name == "sort" or not value:
+            continue
+        field = form.fields[name]
+        if name == "owner":
+            shown = {"me": _("Me"), "none": _("Unassigned")}.get(value) or dict(
+                form.owner_choices()
+            ).get(value, value)
+        elif hasattr(field, "choices") and not hasattr(field, "queryset"):
+            labels = dict(field.choices)
+            values = value if isinstance(value, list) else [value]
+            shown = ", ".join(str(labels.get(v, v)) for v in values)
+        else:
+            shown = str(value)
+        parts.append(f"{field.label}: {shown}")
+    return " · ".join(parts)
 
 
 # --- keyset pagination -------------------------------------------------------------
@@ -286,28 +395,43 @@ def reverse_ordering(ordering):
 
 
 class KeysetPage:
-    """One page of a keyset-paginated queryset plus the cursors around it."""
+    """One page of a keyset-paginated queryset plus the cursors around it.
 
-    def __init__(self, qs, ordering, cursor, per_page):
+    ``search``: the search's Q, kept apart from ``qs`` (LeadFilterForm.filter_and_search)
+    so that on PostgreSQL the page can start from its matches (search_rows). With
+    ``count_cap``, ``total`` is the number of leads matching (at most ``count_cap``, and
+    ``total_capped`` says there are more), counted without the cursor."""
+
+    def __init__(self, qs, ordering, cursor, per_page, *, search=None, count_cap=None):
         self.per_page = per_page
         self.ordering = list(ordering)
         decoded = decode_cursor(cursor, self.ordering) if cursor else None
         self.invalid_cursor = bool(cursor) and decoded is None
         direction = decoded[1] if decoded else "next"
-        if decoded:
-            qs = qs.filter(keyset_q(self.ordering, decoded[0], direction))
+        keyset = keyset_q(self.ordering, decoded[0], direction) if decoded else None
+        order = reverse_ordering(self.ordering) if direction == "prev" else self.ordering
+        if search is not None and connection.vendor == "postgresql":
+            rows, total = search_rows(qs, search, keyset, order, per_page + 1, count_cap)
+        else:
+            matching = qs if search is None else qs.filter(search)
+            page_qs = matching if keyset is None else matching.filter(keyset)
+            rows = list(page_qs.order_by(*order)[: per_page + 1])
+            total = None
+            if count_cap is not None:
+                total = matching.order_by()[: count_cap + 1].count()
         if direction == "prev":
-            rows = list(qs.order_by(*reverse_ordering(self.ordering))[: per_page + 1])
             more_before = len(rows) > per_page
             rows = rows[:per_page][::-1]
             self.has_previous, self.has_next = more_before, True
         else:
-            rows = list(qs.order_by(*self.ordering)[: per_page + 1])
             self.has_next = len(rows) > per_page
             rows = rows[:per_page]
             self.has_previous = decoded is not None
         self.object_list = rows
         self.is_first = not self.has_previous
+        if count_cap is not None:
+            self.total = min(total, count_cap)
+            self.total_capped = total > count_cap
 
     def next_cursor(self):
         if self.has_next and self.object_list:
@@ -318,3 +442,92 @@ class KeysetPage:
         if self.has_previous and self.object_list:
             return encode_cursor(self.object_list[0], self.ordering, "prev")
         return None
+
+
+# --- a search's page, from its matches (PostgreSQL) ----------------------------------------
+# Given ORDER BY created_at DESC LIMIT 51 and a search, PostgreSQL walks lead_created_idx
+# and tests every row until 51 match: quick when matches are common among the newest
+# leads, 0.5 s at a million leads when the newest 100,000 do not match. So the walk is
+# bounded to SEARCH_WALK rows of the sort; when these hold less than a page of matches,
+# the page comes from the matches themselves (the trigram bitmaps, in a MATERIALIZED
+# CTE, planned to completion), sorted, with the capped count from the same statement.
+SEARCH_WALK = 3_000
+# Past this many matches the search is too common to sort them all: the walk, unbounded.
+SEARCH_MATCHES_CAP = 50_000
+
+
+def search_rows(qs, search, keyset, order, limit, count_cap):
+    """(the first ``limit`` rows of ``qs`` matching ``search`` after ``keyset`` in
+    ``order``, the number matching capped at ``count_cap`` + 1, or None without a cap).
+    Two statements when the walk finds the page (the rows, the count) and when the
+    matches are the ones it found; three when they are others."""
+    if qs.query.is_empty():  # .none(): no SQL to wrap
+        return [], 0
+    page_qs = qs if keyset is None else qs.filter(keyset)
+    rows = list(qs.filter(pk__in=_walk(page_qs, search, order, limit)).order_by(*order))
+    if len(rows) == limit:
+        total = None if count_cap is None else _capped_count(qs.filter(search), count_cap + 1)
+        return rows, total
+    ids, total = _match_ids(qs, search, keyset, order, limit)
+    if ids is None:  # more than SEARCH_MATCHES_CAP: common enough to walk to, unbounded
+        rows = list(page_qs.filter(search).order_by(*order)[:limit])
+        if count_cap is not None and count_cap > SEARCH_MATCHES_CAP:
+            total = _capped_count(qs.filter(search), count_cap + 1)
+    elif set(ids) != {row.pk for row in rows}:
+        rows = list(qs.filter(pk__in=ids).order_by(*order))
+    return rows, None if count_cap is None else min(total, count_cap + 1)
+
+
+def _run(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _order_sql(order):
+    return ", ".join(
+        f"m_{i} {'DESC' if field.startswith('-') else 'ASC'}" for i, field in enumerate(order)
+    )
+
+
+def _walk(page_qs, search, order, limit):
+    """The ids of the first ``limit`` matches among the first SEARCH_WALK rows in
+    ``order``: all the matches there are when fewer come back, if the walk saw every
+    row; else the page is to be taken from the matches."""
+    walk = page_qs.order_by(*order).values(
+        m_id=F("pk"), m_hit=ExpressionWrapper(search, output_field=BooleanField())
+    )[:SEARCH_WALK]
+    sql, params = walk.query.sql_with_params()
+    return RawSQL(f"SELECT m_id FROM ({sql}) w WHERE m_hit LIMIT {limit}", params)
+
+
+def _match_ids(qs, search, keyset, order, limit):
+    """(the ids of the first ``limit`` matches after ``keyset`` in ``order``, the number
+    of matches), or (None, the cap + 1) when there are over SEARCH_MATCHES_CAP."""
+    columns = {f"m_{i}": F(field.lstrip("-")) for i, field in enumerate(order)}
+    if keyset is not None:
+        columns["m_after"] = ExpressionWrapper(keyset, output_field=BooleanField())
+    matches = qs.filter(search).order_by().values(m_id=F("pk"), **columns)
+    sql, params = matches.query.sql_with_params()
+    after = "WHERE m_after" if keyset is not None else ""
+    count, ids = _run(
+        f"WITH m AS MATERIALIZED ({sql}), "
+        f"c AS MATERIALIZED (SELECT * FROM m LIMIT {SEARCH_MATCHES_CAP + 1}) "
+        f"SELECT (SELECT count(*) FROM c), "
+        f"ARRAY(SELECT m_id FROM c {after} ORDER BY {_order_sql(order)} LIMIT {limit})",
+        params,
+    )
+    if count > SEARCH_MATCHES_CAP:
+        return None, count
+    return ids, count
+
+
+def _capped_count(matching, cap):
+    """COUNT(*) of at most ``cap`` rows, read from the search's bitmaps: a LIMIT on the
+    query itself makes PostgreSQL scan the table in the hope of stopping early."""
+    sql, params = matching.order_by().values(m_id=F("pk")).query.sql_with_params()
+    (count,) = _run(
+        f"WITH m AS MATERIALIZED ({sql}) SELECT count(*) FROM (SELECT 1 FROM m LIMIT {cap}) c",
+        params,
+    )
+    return count

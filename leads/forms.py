@@ -8,7 +8,8 @@ from campaigns.models import Campaign
 from leadflow import roles
 from leadflow.names import person
 
-from .models import DisqualifyReason, InquiryType, Lead
+from . import services
+from .models import BulkAction, DisqualifyReason, InquiryType, Lead
 from .services import CONTACT_FIELDS
 
 User = get_user_model()
@@ -110,10 +111,10 @@ class LeadContactForm(ContactChecks, forms.ModelForm):
 
 
 class HandOffForm(forms.Form):
-    MODE_AUTO = "auto"
-    MODE_REP = "rep"
-    MODE_ROUND_ROBIN = "round_robin"
-    MODE_QUEUE = "queue"
+    MODE_AUTO = services.HAND_OFF_AUTO
+    MODE_REP = services.HAND_OFF_REP
+    MODE_ROUND_ROBIN = services.HAND_OFF_ROUND_ROBIN
+    MODE_QUEUE = services.HAND_OFF_QUEUE
     mode = forms.ChoiceField(
         label=_("Hand off to"),
         choices=[
@@ -147,12 +148,9 @@ class HandOffForm(forms.Form):
 
     def service_kwargs(self):
         data = self.cleaned_data
-        return {
-            "to_user": data["to_user"] if data["mode"] == self.MODE_REP else None,
-            "round_robin": data["mode"] == self.MODE_ROUND_ROBIN,
-            "automatic": data["mode"] == self.MODE_AUTO,
-            "note": data.get("note") or "",
-        }
+        return services.hand_off_kwargs(
+            mode=data["mode"], to_user=data["to_user"], note=data.get("note")
+        )
 
 
 class DisqualifyForm(forms.Form):
@@ -180,12 +178,8 @@ class DisputeForm(forms.Form):
 
 
 class BulkForm(forms.Form):
-    ACTIONS = [
-        ("qualify", _("Qualify (MQL)")),
-        ("nurture", _("Move to nurture")),
-        ("hand_off", _("Hand off")),
-        ("disqualify", _("Disqualify")),
-    ]
+    EXPORT = "export"
+    ACTIONS = [*BulkAction.choices, (EXPORT, _("Export CSV"))]
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
     ids = forms.CharField(widget=forms.MultipleHiddenInput, required=False)
     reason = forms.ChoiceField(
@@ -193,6 +187,11 @@ class BulkForm(forms.Form):
         choices=[("", "---------"), *DisqualifyReason.choices],
         required=False,
     )
+    # "Select all N matching": the action is for every lead the list's filters (``filter``,
+    # the list's query string) match when the user confirms, not the ticked rows.
+    all_matching = forms.BooleanField(required=False)
+    filter = forms.CharField(required=False, max_length=4000)
+    confirmed = forms.BooleanField(required=False)
 
     MAX = 500
 
@@ -205,6 +204,11 @@ class BulkForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("action") == "disqualify" and not data.get("reason"):
+            self.add_error("reason", _("Choose a reason for disqualifying."))
+        if data.get("all_matching"):
+            data["lead_ids"] = []
+            return data
         try:
             ids = sorted({int(i) for i in self.lead_ids})
         except (TypeError, ValueError):
@@ -219,6 +223,4 @@ class BulkForm(forms.Form):
                 _("Select at most %(max)s leads at a time.") % {"max": self.MAX}
             )
         data["lead_ids"] = ids
-        if data.get("action") == "disqualify" and not data.get("reason"):
-            self.add_error("reason", _("Choose a reason for disqualifying."))
         return data

@@ -1,8 +1,9 @@
 """The managers' jobs page: background work that is stuck or failed, in one place.
 
 The outbox backlog (leadflow/outbox.py), imports and deadline recomputes that stalled or
-failed (leadflow/jobs.py), the last sweep; each with the way to act on it: a stalled or
-failed import's page has its Retry, a failed task is retried here.
+failed (leadflow/jobs.py), bulk actions running or failed, the last sweep; each with the
+way to act on it: a stalled or failed import's (or bulk action's) page has its Retry, a
+failed task is retried here.
 """
 
 from datetime import timedelta
@@ -19,7 +20,16 @@ from leadflow.http import run_action
 from leadflow.models import OutboxMessage
 from leadflow.permissions import role_required
 
-from .models import ACTIVE_IMPORT, DeadlineRecompute, ImportJob, ImportStatus, SweepRun
+from .models import (
+    ACTIVE_BULK,
+    ACTIVE_IMPORT,
+    BulkJob,
+    BulkStatus,
+    DeadlineRecompute,
+    ImportJob,
+    ImportStatus,
+    SweepRun,
+)
 
 manager_required = role_required(
     roles.is_manager, gettext_lazy("Only managers can see the background jobs.")
@@ -52,6 +62,18 @@ def jobs_page(request):
         .select_related("campaign", "requested_by")
         .order_by("requested_at")[:LIST_LIMIT]
     )
+    # Bulk actions are listed while they run (a marketer's 1,000 leads take a while), and
+    # once failed; the stalled ones say so.
+    bulk_jobs = (
+        BulkJob.objects.filter(status__in=ACTIVE_BULK)
+        .select_related("created_by")
+        .order_by("heartbeat_at")[:LIST_LIMIT]
+    )
+    failed_bulk = (
+        BulkJob.objects.filter(status=BulkStatus.FAILED, created_at__gte=now - RECENT_FAILURES)
+        .select_related("created_by")
+        .order_by("-created_at")[:LIST_LIMIT]
+    )
     failed_tasks = OutboxMessage.objects.filter(failed_at__isnull=False).order_by("-failed_at")[
         :LIST_LIMIT
     ]
@@ -64,6 +86,8 @@ def jobs_page(request):
             "stalled_imports": list(imports),
             "failed_imports": list(failed_imports),
             "stalled_recomputes": list(recomputes),
+            "bulk_jobs": list(bulk_jobs),
+            "failed_bulk": list(failed_bulk),
             "failed_tasks": list(failed_tasks),
             "last_sweep": SweepRun.objects.order_by("-at").first(),
             "now": now,

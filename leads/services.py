@@ -319,26 +319,26 @@ def lead_update_contact(*, lead, by, data):
 
 
 @transaction.atomic
-def lead_qualify(*, lead, by, score=None, note="", at=None):
-    """new or nurture -> mql."""
+def lead_qualify(*, lead, by, score=None, note="", at=None, sla=None):
+    """new or nurture -> mql (``sla``: the policies already read, for a batch)."""
     permissions.require_marketing(by)
     lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("qualify", lead)
     lifecycle.move(lead, Stage.MQL, by=by, at=at, note=note)
     if score is not None:
         lead.score = score
-    lifecycle.save(lead)
+    lifecycle.save(lead, sla)
     return lead
 
 
 @transaction.atomic
-def lead_nurture(*, lead, by, note="", at=None):
+def lead_nurture(*, lead, by, note="", at=None, sla=None):
     """new or mql -> nurture (rejected -> nurture is lead_recycle)."""
     permissions.require_marketing(by)
     lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_stage("nurture", lead)
     lifecycle.move(lead, Stage.NURTURE, by=by, at=at, note=note)
-    lifecycle.save(lead)
+    lifecycle.save(lead, sla)
     return lead
 
 
@@ -354,7 +354,7 @@ def lead_recycle(*, lead, by, note="", at=None):
 
 
 @transaction.atomic
-def lead_disqualify(*, lead, by, reason, note="", at=None):
+def lead_disqualify(*, lead, by, reason, note="", at=None, sla=None):
     """new, mql, nurture or rejected -> disqualified, with a reason."""
     permissions.require_marketing(by)
     if reason not in DisqualifyReason.values:
@@ -363,7 +363,7 @@ def lead_disqualify(*, lead, by, reason, note="", at=None):
     lifecycle.require_stage("disqualify", lead)
     lifecycle.move(lead, Stage.DISQUALIFIED, by=by, at=at, note=note)
     lead.disqualify_reason = reason
-    lifecycle.save(lead)
+    lifecycle.save(lead, sla)
     return lead
 
 
@@ -371,6 +371,26 @@ def validate_rep(user):
     if user is None or not user.is_active or not roles.is_rep(user):
         raise InvalidInput(_("Choose an active salesperson."), field="to_user")
     return user
+
+
+# How a lead is handed off (lead_hand_off's keywords): by the assignment rules, to a chosen
+# rep, to the next rep in turn, or to the unassigned sales queue.
+HAND_OFF_AUTO = "auto"
+HAND_OFF_REP = "rep"
+HAND_OFF_ROUND_ROBIN = "round_robin"
+HAND_OFF_QUEUE = "queue"
+HAND_OFF_MODES = (HAND_OFF_AUTO, HAND_OFF_REP, HAND_OFF_ROUND_ROBIN, HAND_OFF_QUEUE)
+
+
+def hand_off_kwargs(*, mode, to_user=None, note=""):
+    """lead_hand_off's keywords for a hand-off ``mode`` (the form's, the API's and a bulk
+    job's), ``to_user`` only for HAND_OFF_REP."""
+    return {
+        "to_user": to_user if mode == HAND_OFF_REP else None,
+        "round_robin": mode == HAND_OFF_ROUND_ROBIN,
+        "automatic": mode == HAND_OFF_AUTO,
+        "note": note or "",
+    }
 
 
 def next_round_robin_rep(at, *, exclude=None):

@@ -15,6 +15,7 @@ from django.utils import translation
 from leadflow.jobs import enqueue
 from leadflow.outbox import DB_OUTAGE
 
+from .bulk import services as bulk
 from .imports import services as imports
 from .sla import calendar as sla
 from .sweep import digest, outbox
@@ -123,12 +124,25 @@ def run_import(self, job_id, language=None):
         raise _retry(self, exc, base=5) from exc
 
 
+@shared_task(bind=True, max_retries=10, lease_seconds=IMPORT_LEASE_SECONDS)
+def run_bulk_job(self, job_id, language=None):
+    """Work off a bulk action's leads one by one (leads.bulk.services.bulk_job_run); a
+    redelivered task resumes with the leads still pending."""
+    try:
+        with _in_language(language):
+            bulk.bulk_job_run(job_id)
+    except DB_OUTAGE as exc:
+        raise _retry(self, exc, base=5) from exc
+
+
 @shared_task
 def watch_jobs():
-    """Resume the imports and deadline recomputes that stalled (leadflow/jobs.py)."""
+    """Resume the imports, deadline recomputes and bulk actions that stalled
+    (leadflow/jobs.py)."""
     return {
         "imports": len(imports.import_watchdog()),
         "recomputes": len(sla.recompute_watchdog()),
+        "bulk": len(bulk.bulk_watchdog()),
     }
 
 
@@ -141,3 +155,23 @@ def refresh_dashboard_stats(full=False):
         stats.rebuild()
     else:
         stats.refresh()
+
+
+@shared_task
+def joint_sla_monthly():
+    """On the first of the month: queue last month's joint SLA scorecard for both teams
+    (leads.reporting.services.scorecard_mail; once per month however often it runs)."""
+    from .reporting import services as reporting
+
+    return reporting.scorecard_mail()
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=30, retry_backoff=True)
+def send_joint_sla_scorecard(self, user_id, month):
+    """E-mail one person a month's joint SLA scorecard (retried if the mail server fails)."""
+    from .reporting import services as reporting
+
+    try:
+        reporting.scorecard_send(user_id, month)
+    except OSError as exc:
+        raise self.retry(exc=exc) from exc

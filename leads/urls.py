@@ -1,13 +1,18 @@
 from django.urls import path
 
 from . import exports, jobs_views, views
+from .bulk import views as bulk_views
 from .imports import views as import_views
 
 app_name = "leads"
 urlpatterns = [
     path("", views.LeadListView.as_view(), name="list"),
     path("new/", views.LeadCreateView.as_view(), name="create"),
-    path("bulk/", views.lead_bulk, name="bulk"),
+    path("bulk/", bulk_views.lead_bulk, name="bulk"),
+    path("bulk/<int:pk>/", bulk_views.bulk_detail, name="bulk_detail"),
+    path("bulk/<int:pk>/progress/", bulk_views.bulk_progress, name="bulk_progress"),
+    path("bulk/<int:pk>/retry/", bulk_views.bulk_retry, name="bulk_retry"),
+    path("bulk/<int:pk>/report.csv", bulk_views.bulk_report_csv, name="bulk_report"),
     path("export.csv", exports.export_csv, name="export"),
     path("jobs/", jobs_views.jobs_page, name="jobs"),
     path("jobs/tasks/<uuid:message_id>/retry/", jobs_views.task_retry, name="task_retry"),

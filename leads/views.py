@@ -8,13 +8,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import DetailView, FormView
 
 from leadflow import roles
 from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
-from leadflow.http import forbidden, report_refused, run_action, safe_next
+from leadflow.http import forbidden, run_action, safe_next
 from leadflow.names import person
 
 from . import lifecycle, services
@@ -57,13 +57,21 @@ class LeadListView(LoginRequiredMixin, FormView):
     def get(self, request, *args, **kwargs):
         user = request.user
         form = LeadFilterForm(request.GET, user=user)
-        filtered = form.filter(scoped_leads(user).select_related("campaign", "owner"))
-        page = KeysetPage(filtered, form.ordering(), request.GET.get("cursor"), PER_PAGE)
+        filtered, search = form.filter_and_search(
+            scoped_leads(user).select_related("campaign", "owner")
+        )
+        page = KeysetPage(
+            filtered,
+            form.ordering(),
+            request.GET.get("cursor"),
+            PER_PAGE,
+            search=search,
+            count_cap=COUNT_CAP,
+        )
         if page.invalid_cursor:
             messages.warning(request, _("That page link was not valid; showing the first page."))
         leads = page.object_list
         Flag.objects.attach_open(leads)
-        total = filtered.order_by()[: COUNT_CAP + 1].count()
         params = request.GET.copy()
         params.pop("cursor", None)
         reps = list(rep_choices_queryset())
@@ -71,8 +79,9 @@ class LeadListView(LoginRequiredMixin, FormView):
             "form": form,
             "leads": leads,
             "page": page,
-            "total": min(total, COUNT_CAP),
-            "total_capped": total > COUNT_CAP,
+            "folded_active": form.folded_count(),
+            "total": page.total,
+            "total_capped": page.total_capped,
             "query": params.urlencode(),
             "reps": reps,
             "bulk_form": BulkForm(),
@@ -317,48 +326,3 @@ def lead_hand_off(request, pk):
         messages.success(request, _("Handed off to %(target)s.") % {"target": target})
 
     return run_action(request, hand_off, success=None, back=back)
-
-
-@login_required
-@require_POST
-def lead_bulk(request):
-    """Apply one marketing action to many selected leads; each lead in its own transaction,
-    so one refusal does not undo the others; the message lists what was refused and why."""
-    back = safe_next(request, reverse("leads:list"))
-    if not roles.can_market(request.user):
-        return forbidden(request, _("Only marketers and managers can do this."))
-    form = BulkForm(request.POST)
-    hand_off_form = HandOffForm(request.POST)
-    if not form.is_valid() or (
-        form.cleaned_data.get("action") == "hand_off" and not hand_off_form.is_valid()
-    ):
-        for bound in (form, hand_off_form):
-            for errors in bound.errors.values():
-                for error in errors:
-                    messages.error(request, error)
-        return redirect(back)
-    data = form.cleaned_data
-    # Only leads this user can see: ids outside the scope are silently not found.
-    ids = list(
-        scoped_leads(request.user).filter(pk__in=data["lead_ids"]).values_list("pk", flat=True)
-    )
-    action = data["action"]
-    by = request.user
-    if action == "qualify":
-        done, refused = services.bulk(services.lead_qualify, ids, by=by)
-    elif action == "nurture":
-        done, refused = services.bulk(services.lead_nurture, ids, by=by)
-    elif action == "disqualify":
-        done, refused = services.bulk(services.lead_disqualify, ids, by=by, reason=data["reason"])
-    else:
-        done, refused = services.bulk(
-            services.lead_hand_off, ids, by=by, **hand_off_form.service_kwargs()
-        )
-    missing = len(data["lead_ids"]) - len(ids)
-    if done:
-        messages.success(
-            request,
-            ngettext("%(n)s lead updated.", "%(n)s leads updated.", len(done)) % {"n": len(done)},
-        )
-    report_refused(request, refused, missing)
-    return redirect(back)

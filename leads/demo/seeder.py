@@ -18,10 +18,13 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.db.models import Count
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from campaigns.models import Campaign, Channel, SpendEntry, new_intake_key
 from leadflow import roles
+from leadflow.dates import start_of_day
 from leadflow.models import Notification, Profile
 from sales.models import (
     Activity,
@@ -38,9 +41,14 @@ from ..models import (
     FLAG_SIDE,
     Flag,
     FlagKind,
+    JointSLAMailing,
+    JointSLATerms,
     Lead,
+    LostReason,
+    MarketingTarget,
     Origin,
     Side,
+    Stage,
     StageChange,
     Touch,
     add_stretch,
@@ -396,7 +404,12 @@ class Seeder:
                 self.sink.flush()
         self._fix_sequences(models)
         self._profiles()
+        self._joint_sla()
         return self.sink.counts
+
+    def _joint_sla(self):
+        with transaction.atomic():
+            _joint_sla_targets(self.now, self.manager, self.sla.global_policy.unreached_attempts)
 
     # --- helpers -----------------------------------------------------------
     def _fix_sequences(self, models):
@@ -964,6 +977,95 @@ class Seeder:
         self._stage_change(row["id"], frm, "lost", rep, at)
 
 
+def _month_add(month, n):
+    index = month.year * 12 + month.month - 1 + n
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _joint_sla_targets(now, manager, attempts):
+    """Joint SLA targets over the last 12 months, set near what the seeded leads did, so the
+    scorecard shows both sides meeting some months and missing others: the three campaigns
+    with the most accepted leads and the two busiest channels get 90 % of their median
+    month (the busiest campaign 110 % from six months ago: a later target replacing an
+    earlier one); the maximum rejection rate and the pass mark sit near the year's
+    rejection rate and its share of unresponsive leads lost after ``attempts`` attempts
+    (the sales measure the seeded reps do worst on), a little looser in the first half."""
+    this_month = timezone.localdate(now).replace(day=1)
+    first = _month_add(this_month, -12)
+    half = _month_add(first, 6)
+    year = Lead.objects.filter(created_at__gte=start_of_day(first))
+    rows = (
+        year.filter(handed_off_at__isnull=False, accepted_at__isnull=False)
+        .annotate(month=TruncMonth("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("campaign", "campaign__channel", "month")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_campaign, by_channel = {}, {}
+    for row in rows:
+        by_campaign.setdefault(row["campaign"], []).append(row["n"])
+        channel = by_channel.setdefault(row["campaign__channel"], {})
+        channel[row["month"]] = channel.get(row["month"], 0) + row["n"]
+
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2] if values else 0
+
+    ranked = sorted(
+        (c for c in by_campaign if c is not None), key=lambda c: (-sum(by_campaign[c]), c)
+    )
+    busiest = ranked[:3]
+    targets = []
+    for i, campaign in enumerate(busiest):
+        goal = median(by_campaign[campaign])
+        targets.append(
+            MarketingTarget(month=first, campaign_id=campaign, accepted_leads=int(goal * 0.9))
+        )
+        if i == 0:
+            targets.append(
+                MarketingTarget(
+                    month=half, campaign_id=campaign, accepted_leads=math.ceil(goal * 1.1)
+                )
+            )
+    channels = sorted(
+        (c for c in by_channel if c), key=lambda c: (-sum(by_channel[c].values()), c)
+    )
+    for channel in channels[:2]:
+        goal = median(by_channel[channel].values())
+        targets.append(
+            MarketingTarget(month=first, channel=channel, accepted_leads=int(goal * 0.9))
+        )
+    for target in targets:
+        target.set_by = manager
+    MarketingTarget.objects.bulk_create(targets)
+
+    def percent(n, of):
+        return (Decimal(100) * n / max(of, 1)).quantize(Decimal("0.01"))
+
+    handed = year.filter(handed_off_at__isnull=False)
+    rejected = percent(handed.filter(rejected_at__isnull=False).count(), handed.count())
+    unresponsive = year.filter(stage=Stage.LOST, lost_reason=LostReason.UNRESPONSIVE)
+    kept = percent(
+        unresponsive.filter(attempts_before_connect__gte=attempts).count(), unresponsive.count()
+    )
+    JointSLATerms.objects.bulk_create(
+        [
+            JointSLATerms(
+                month=first,
+                max_rejection_percent=min(rejected + 2, Decimal(100)),
+                pass_percent=max(kept - 4, Decimal(0)),
+                set_by=manager,
+            ),
+            JointSLATerms(
+                month=half,
+                max_rejection_percent=rejected,
+                pass_percent=kept,
+                set_by=manager,
+            ),
+        ]
+    )
+
+
 def reset_demo_data():
     """Remove leads, campaigns and everything hanging off them (not users)."""
     from ..models import (
@@ -981,6 +1083,9 @@ def reset_demo_data():
     tables = [
         m._meta.db_table
         for m in (
+            JointSLAMailing,
+            JointSLATerms,
+            MarketingTarget,
             ImportRow,
             ImportFile,
             ImportJob,

@@ -1,5 +1,6 @@
 """The leads app's models, one module per concern; app label and tables unchanged."""
 
+from .bulk import ACTIVE_BULK, BulkAction, BulkJob, BulkJobLead, BulkOutcome, BulkStatus
 from .flag import FLAG_DEADLINE, FLAG_SIDE, Flag, FlagKind, FlagQuerySet, SweepRun
 from .imports import (
     ACTIVE_IMPORT,
@@ -12,6 +13,12 @@ from .imports import (
     ImportProblem,
     ImportRow,
     ImportStatus,
+)
+from .joint_sla import (
+    DEFAULT_PASS_PERCENT,
+    JointSLAMailing,
+    JointSLATerms,
+    MarketingTarget,
 )
 from .lead import (
     CLOSED_STAGES,
@@ -29,6 +36,7 @@ from .lead import (
     LeadQuerySet,
     LostReason,
     Origin,
+    PhoneDigits,
     RejectionReason,
     Side,
     Stage,
@@ -39,6 +47,7 @@ from .lead import (
     add_stretch,
     court_minutes,
     court_of,
+    phone_digits,
     side_of,
     stretch_minutes,
 )
@@ -55,6 +64,18 @@ from .sla import (
 )
 
 __all__ = [
+    "DEFAULT_PASS_PERCENT",
+    "JointSLAMailing",
+    "JointSLATerms",
+    "MarketingTarget",
+    "ACTIVE_BULK",
+    "BulkAction",
+    "BulkJob",
+    "BulkJobLead",
+    "BulkOutcome",
+    "BulkStatus",
+    "PhoneDigits",
+    "phone_digits",
     "ACTIVE_IMPORT",
     "CONSENT_EDIT",
     "CONSENT_SOURCES",

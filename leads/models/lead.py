@@ -206,6 +206,29 @@ CONSENT_EDIT = "edit"
 CONSENT_SOURCES = [*TouchSource.choices, (CONSENT_EDIT, _("Edited on the lead"))]
 
 
+def phone_digits(text):
+    """The digits of a phone number, its search key: "+31 6 3166-7339" -> "31631667339"."""
+    return "".join(c for c in text or "" if c in "0123456789")
+
+
+class PhoneDigits(models.Func):
+    """The digits of a phone number in SQL, as ``phone_digits`` gives them in Python: what
+    lead_phone_digits_trgm_idx indexes on PostgreSQL (leads 0028), so the digits are never
+    stored and cannot fall out of step with the phone. SQLite calls ``phone_digits``
+    itself (registered on each connection by LeadsConfig.ready)."""
+
+    function = "phone_digits"
+    output_field = models.CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="regexp_replace(%(expressions)s, '[^0-9]', '', 'g')",
+            **extra_context,
+        )
+
+
 class Lead(models.Model):
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100)

@@ -74,6 +74,16 @@ class CohortStats(models.Model):
     speed_connect_over_24_h = models.PositiveIntegerField(default=0)
     speed_connect_never = models.PositiveIntegerField(default=0)
     unreached = models.PositiveIntegerField(default=0)
+    # Revenue at risk (definitions.revenue_at_risk): the handed-off leads won and their value,
+    # the comparable leads' win rate and deal value.
+    won_handed = models.PositiveIntegerField(default=0)
+    won_value_handed = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    # The joint SLA's sales side (definitions.responded_in_sla_q, lost_unresponsive_short_q):
+    # the handoffs to sales and those answered within their own response time, and the
+    # leads lost as unresponsive after fewer than the policy's N attempts.
+    handoffs = models.PositiveIntegerField(default=0)
+    responded_in_sla = models.PositiveIntegerField(default=0)
+    lost_unresponsive_short = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -151,6 +161,8 @@ class StatsState(models.Model):
     sla_minutes = models.PositiveIntegerField(null=True, blank=True)
     # The policy's "unreachable after N attempts" the ball-dropped counts were built with.
     unreached_attempts = models.PositiveIntegerField(null=True, blank=True)
+    # The policy's response threshold the joint SLA's responded_in_sla was built with.
+    response_minutes = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self):
         return f"Dashboard statistics as of {self.refreshed_at}"

@@ -75,9 +75,15 @@ def counts(*names):
     return {name: count(name) for name in names or COUNTS}
 
 
-def won_value():
-    """Sum of the deal values of the won leads (sourced revenue by first-touch campaign)."""
-    return Coalesce(Sum("deal_value", filter=COUNTS["won"]), Value(Decimal("0.00")))
+def won_value(q=None):
+    """Sum of the deal values of the won leads (sourced revenue by first-touch campaign);
+    ``q`` narrows the leads (WON_HANDED: revenue at risk's comparable leads)."""
+    won = COUNTS["won"] if q is None else COUNTS["won"] & q
+    return Coalesce(Sum("deal_value", filter=won), Value(Decimal("0.00")))
+
+
+# Won among the handed-off leads: revenue at risk's comparable wins (revenue_at_risk).
+WON_HANDED = Q(handed_off_at__isnull=False)
 
 
 def contacted_in_sla_q(sla_minutes):
@@ -90,6 +96,28 @@ def contacted_in_sla_q(sla_minutes):
         first_contact_at__isnull=False,
         first_contact_at__lte=F("handed_off_at") + threshold,
     )
+
+
+def responded_in_sla_q(response_minutes, prefix=""):
+    """A handoff (on Handoff; ``prefix`` for tables that point at handoffs) accepted or
+    rejected within its own response threshold (Handoff.response_minutes; one made before
+    handoffs kept their thresholds is judged by ``response_minutes``, the policy's)."""
+    threshold = Minutes(Coalesce(F(f"{prefix}response_minutes"), Value(response_minutes)))
+    return Q(
+        **{
+            f"{prefix}responded_at__isnull": False,
+            f"{prefix}responded_at__lte": F(f"{prefix}handed_at") + threshold,
+        }
+    )
+
+
+# The joint SLA: a lead lost as unresponsive counts against sales when it had fewer than
+# the policy's N attempts (SLAPolicy.unreached_attempts).
+LOST_UNRESPONSIVE = Q(stage=Stage.LOST, lost_reason="unresponsive")
+
+
+def lost_unresponsive_short_q(attempts):
+    return LOST_UNRESPONSIVE & Q(attempts_before_connect__lt=attempts)
 
 
 def rate(numerator, denominator):
@@ -173,6 +201,58 @@ def dropped_q(category, attempts, *, own=False):
 
 # The categories whose count depends on whose delay rule (2) reads (``own``).
 OWN_DROPPED = ("sales", "market", "in_progress")
+
+
+def dropped_column(category, *, own=False):
+    """The CohortStats column counting ``category``; ``own``: per rep (stats.ball_dropped)."""
+    return f"own_dropped_{category}" if own and category in OWN_DROPPED else f"dropped_{category}"
+
+
+# --- revenue at risk (SPEC §5) ----------------------------------------------------------
+#
+# Each bucket's expected revenue lost: per channel of first touch, the bucket's leads x the
+# win rate of comparable leads (handed-off leads of the same channel created in the 365
+# days before the period starts: won / handed off) x their average won deal value (won
+# value / won), summed over the channels and rounded to the cent. A channel without a
+# comparable win risks nothing. Comparable leads are handed-off ones because every bucket
+# holds only handed-off leads; a sales-generated win would otherwise lift the rate.
+
+RISK_WINDOW_DAYS = 365
+CENT = Decimal("0.01")
+
+
+def risk_window(start):
+    """The first and last creation day of the comparable leads of a period from ``start``."""
+    return start - dt.timedelta(days=RISK_WINDOW_DAYS), start - dt.timedelta(days=1)
+
+
+def expected_value_per_lead(comparable):
+    """Win rate x average won deal value of comparable leads (a row with ``handed_off``,
+    ``won_handed`` and ``won_value_handed``), unrounded; 0 without a comparable win."""
+    won = comparable.get("won_handed") or 0
+    handed = comparable.get("handed_off") or 0
+    if not won or not handed:
+        return Decimal(0)
+    win_rate = Decimal(won) / Decimal(handed)
+    average = Decimal(comparable["won_value_handed"]) / Decimal(won)
+    return win_rate * average
+
+
+def revenue_at_risk(leads_by_channel, value_by_channel):
+    """{category: money}: ``leads_by_channel`` {channel: {category: leads}} priced by
+    ``value_by_channel`` {channel: expected_value_per_lead}, rounded to the cent once per
+    bucket, so a bucket equals the sum of its exact per-channel parts."""
+    out = {}
+    for category in DROPPED_CATEGORIES:
+        total = sum(
+            (
+                Decimal(counts.get(category, 0)) * value_by_channel.get(channel, Decimal(0))
+                for channel, counts in leads_by_channel.items()
+            ),
+            Decimal(0),
+        )
+        out[category] = total.quantize(CENT, rounding=ROUND_HALF_UP)
+    return out
 
 
 def with_sales_delay(qs):

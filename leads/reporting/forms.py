@@ -91,3 +91,86 @@ class PeriodForm(forms.Form):
             )
         start, end = self.default_period()
         return Filters(start=start, end=end)
+
+
+class MonthField(forms.CharField):
+    """A month as the browser's month input sends it ("2026-10"): the first of the month."""
+
+    widget = forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"})
+    default_error_messages = {"invalid": _("Enter a month as YYYY-MM, e.g. 2026-10.")}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        try:
+            year, month = (int(part) for part in value.strip().split("-")[:2])
+            return dt.date(year, month, 1)
+        except ValueError as exc:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from exc
+
+
+class _JointSLAForm(forms.Form):
+    month = MonthField(
+        label=_("From month"),
+        help_text=_("In force from this month until a later one replaces it."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("month", timezone.localdate().strftime("%Y-%m"))
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", f"{css} {css}-sm")
+
+
+class MarketingTargetForm(_JointSLAForm):
+    """Marketing's accepted leads per month for one campaign or one channel."""
+
+    prefix = "target"
+    campaign = forms.ModelChoiceField(
+        label=_("Campaign"), queryset=Campaign.objects.none(), required=False
+    )
+    channel = forms.ChoiceField(
+        label=_("or channel"), choices=[("", "—"), *Channel.choices], required=False
+    )
+    accepted_leads = forms.IntegerField(
+        label=_("Accepted leads per month"), min_value=0, max_value=10_000_000
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].queryset = Campaign.objects.order_by("name")
+        self.fields["campaign"].empty_label = "—"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("campaign") is None and not data.get("channel"):
+            raise forms.ValidationError(_("Choose a campaign or a channel."))
+        if data.get("campaign") is not None and data.get("channel"):
+            raise forms.ValidationError(
+                _("Choose a campaign or a channel, not both: a target is for one of them.")
+            )
+        return data
+
+
+class JointSLATermsForm(_JointSLAForm):
+    """Marketing's maximum rejection rate and the sales pass mark, in percent."""
+
+    prefix = "terms"
+    max_rejection_percent = forms.DecimalField(
+        label=_("Maximum rejection rate (%)"),
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+    )
+    pass_percent = forms.DecimalField(
+        label=_("Share of sales’ leads that must meet each time (%)"),
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+        initial=90,
+    )

@@ -33,7 +33,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncDate, TruncWeek
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from campaigns import spend as campaign_spend
@@ -46,6 +46,7 @@ from sales.models import (
     Dispute,
     DisputeRuling,
     Handoff,
+    HandoffKind,
     HandoffOutcome,
     Objection,
     ObjectionTag,
@@ -113,7 +114,14 @@ COHORT_SUMS = (
     "mflags_open",
     *d.SPEED_COLUMNS,
     "unreached",
+    "won_handed",
+    "won_value_handed",
+    "handoffs",
+    "responded_in_sla",
+    "lost_unresponsive_short",
 )
+# The money columns (summed to 0.00 when there are no rows).
+MONEY_SUMS = ("won_value", "won_value_handed")
 REP_SUMS = (
     "received",
     "accepted",
@@ -159,8 +167,8 @@ def _created_in(runs, prefix=""):
     return q
 
 
-def _cohort_rows(runs, sla_minutes, attempts):
-    """CohortStats objects for the given day runs, from the raw tables (five queries)."""
+def _cohort_rows(runs, sla_minutes, attempts, response_minutes):
+    """CohortStats objects for the given day runs, from the raw tables (six queries)."""
     leads = Lead.objects.filter(_created_in(runs))
     day = TruncDate("created_at", tzinfo=_tz())
     lead_day = TruncDate("lead__created_at", tzinfo=_tz())
@@ -190,6 +198,9 @@ def _cohort_rows(runs, sla_minutes, attempts):
                 for column, (reach, band) in d.SPEED_COLUMNS.items()
             },
             unreached=Count("id", filter=d.unreached_q(attempts)),
+            won_handed=Count("id", filter=d.COUNTS["won"] & d.WON_HANDED),
+            won_value_handed=d.won_value(d.WON_HANDED),
+            lost_unresponsive_short=Count("id", filter=d.lost_unresponsive_short_q(attempts)),
         )
         .order_by()
     ):
@@ -233,6 +244,17 @@ def _cohort_rows(runs, sla_minutes, attempts):
         .order_by()
     ):
         add(row, mflags_raised=row["raised"], mflags_open=row["open"])
+    for row in (
+        Handoff.objects.filter(_created_in(runs, "lead__"), kind=HandoffKind.HANDOFF)
+        .annotate(day=lead_day)
+        .values(*group)
+        .annotate(
+            n=Count("id"),
+            in_sla=Count("id", filter=d.responded_in_sla_q(response_minutes)),
+        )
+        .order_by()
+    ):
+        add(row, handoffs=row["n"], responded_in_sla=row["in_sla"])
     return list(out.values())
 
 
@@ -327,20 +349,28 @@ def _rep_rows(runs):
     return list(out.values())
 
 
-def rebuild_days(days, sla_minutes=None, attempts=None):
+def _policy_terms(policy):
+    """The policy's thresholds the statistics are built with (StatsState keeps them)."""
+    return policy.first_contact_minutes, policy.unreached_attempts, policy.response_minutes
+
+
+def rebuild_days(days, sla_minutes=None, attempts=None, response_minutes=None):
     """Replace the statistics of ``days`` (dates) with fresh ones from the raw tables
-    (``sla_minutes``: the policy's first-contact threshold for leads without their own;
-    ``attempts``: the policy's unreached_attempts)."""
+    (``sla_minutes``, ``response_minutes``: the policy's first-contact and response
+    thresholds for leads and handoffs without their own; ``attempts``: the policy's
+    unreached_attempts)."""
     days = sorted(set(days))
     if not days:
         return 0
-    if sla_minutes is None or attempts is None:
+    if sla_minutes is None or attempts is None or response_minutes is None:
         policy = global_policy()
         sla_minutes = sla_minutes if sla_minutes is not None else policy.first_contact_minutes
         attempts = attempts if attempts is not None else policy.unreached_attempts
+        if response_minutes is None:
+            response_minutes = policy.response_minutes
     runs = _ranges(days)
     with transaction.atomic():
-        cohort = _cohort_rows(runs, sla_minutes, attempts)
+        cohort = _cohort_rows(runs, sla_minutes, attempts, response_minutes)
         reps = _rep_rows(runs)
         CohortStats.objects.filter(day__in=days).delete()
         RepStats.objects.filter(day__in=days).delete()
@@ -356,8 +386,7 @@ def _state():
 
 def rebuild(*, chunk_days=31):
     """Recompute every day that has leads, a month at a time (bounded memory)."""
-    policy = global_policy()
-    sla_minutes, attempts = policy.first_contact_minutes, policy.unreached_attempts
+    sla_minutes, attempts, response_minutes = _policy_terms(global_policy())
     started = timezone.now()
     bounds = Lead.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     with transaction.atomic():
@@ -372,6 +401,7 @@ def rebuild(*, chunk_days=31):
                 [day + dt.timedelta(days=i) for i in range((end - day).days + 1)],
                 sla_minutes,
                 attempts,
+                response_minutes,
             )
             day = end + dt.timedelta(days=1)
     with transaction.atomic():
@@ -380,6 +410,7 @@ def rebuild(*, chunk_days=31):
         state.rebuilt_at = timezone.now()
         state.sla_minutes = sla_minutes
         state.unreached_attempts = attempts
+        state.response_minutes = response_minutes
         state.save()
     return state
 
@@ -425,12 +456,12 @@ def refresh(*, max_days=None):
     ``max_days``, a larger backlog is handed to the worker and False is returned."""
     with transaction.atomic():
         state = _state()
-        policy = global_policy()
-        sla_minutes, attempts = policy.first_contact_minutes, policy.unreached_attempts
+        sla_minutes, attempts, response_minutes = _policy_terms(global_policy())
         if (
             state.rebuilt_at is None
             or state.sla_minutes != sla_minutes
             or state.unreached_attempts != attempts
+            or state.response_minutes != response_minutes
         ):
             if max_days is not None and Lead.objects.count() > 20_000:
                 enqueue("leads.tasks.refresh_dashboard_stats", full=True)
@@ -447,7 +478,7 @@ def refresh(*, max_days=None):
             if max_days is not None and len(days) > max_days:
                 enqueue("leads.tasks.refresh_dashboard_stats")
                 return False
-            rebuild_days(days, sla_minutes, attempts)
+            rebuild_days(days, sla_minutes, attempts, response_minutes)
             state.refreshed_at = now
             state.save(update_fields=["refreshed_at"])
     if needs_rebuild:
@@ -477,9 +508,7 @@ def _rows(model, filters):
 def _sums(names, prefix=""):
     """``{name: SUM(prefix + name)}``, 0 (or 0.00 for money) when there are no rows."""
     return {
-        name: Coalesce(
-            Sum(f"{prefix}{name}"), Value(Decimal("0.00") if name == "won_value" else 0)
-        )
+        name: Coalesce(Sum(f"{prefix}{name}"), Value(Decimal("0.00") if name in MONEY_SUMS else 0))
         for name in names
     }
 
@@ -514,10 +543,102 @@ def ball_dropped(sums, filters=None):
     """Where the ball dropped from summed statistics; per rep (the salesperson filter)
     rule (2) reads only that rep's own delays (definitions.dropped_q ``own``)."""
     own = filters is not None and filters.owner is not None
+    return _buckets(sums, own)
+
+
+# --- revenue at risk (definitions.revenue_at_risk) --------------------------------------
+
+RISK_SUMS = tuple(
+    dict.fromkeys(
+        d.dropped_column(c, own=own) for c in d.DROPPED_CATEGORIES for own in (False, True)
+    )
+)
+
+
+def comparable_values(start):
+    """{channel: expected revenue per lead} of the comparable leads of a period that starts
+    on ``start`` (one query; every campaign and owner: comparable is by channel only)."""
+    first, last = d.risk_window(start)
+    rows = (
+        CohortStats.objects.filter(day__gte=first, day__lte=last)
+        .values("campaign__channel")
+        .annotate(**_sums(("handed_off", "won_handed", "won_value_handed")))
+        .order_by()
+    )
+    return {row["campaign__channel"]: d.expected_value_per_lead(row) for row in rows}
+
+
+def _buckets(row, own):
+    return {c: row[d.dropped_column(c, own=own)] for c in d.DROPPED_CATEGORIES}
+
+
+def revenue_at_risk(filters, values=None):
+    """Each ball-dropped bucket's revenue at risk, overall, per campaign and per channel
+    (two queries; ``values``: comparable_values to share). Under the salesperson filter
+    rule (2) reads that rep's own delays, as ball_dropped does."""
+    values = comparable_values(filters.start) if values is None else values
+    own = filters.owner is not None
+    by_campaign, by_channel = {}, {}
+    for row in (
+        _rows(CohortStats, filters)
+        .values("campaign", "campaign__channel")
+        .annotate(**_sums(RISK_SUMS))
+        .order_by()
+    ):
+        counts, channel = _buckets(row, own), row["campaign__channel"]
+        by_campaign[row["campaign"]] = d.revenue_at_risk({channel: counts}, values)
+        total = by_channel.setdefault(channel, dict.fromkeys(d.DROPPED_CATEGORIES, 0))
+        for category, n in counts.items():
+            total[category] += n
     return {
-        c: sums[f"own_dropped_{c}" if own and c in d.OWN_DROPPED else f"dropped_{c}"]
-        for c in d.DROPPED_CATEGORIES
+        "overall": d.revenue_at_risk(by_channel, values),
+        "by_campaign": by_campaign,
+        "by_channel": {
+            channel: d.revenue_at_risk({channel: counts}, values)
+            for channel, counts in by_channel.items()
+        },
     }
+
+
+def ball_dropped_by_rep(filters, values=None):
+    """Per rep (current owner): where the ball dropped and its revenue at risk, each rep's
+    as the salesperson filter counts it (rule (2) their own delays; one query, plus the
+    comparable values unless given)."""
+    values = comparable_values(filters.start) if values is None else values
+    by_rep = {}
+    for row in (
+        _rows(CohortStats, filters)
+        .filter(owner__isnull=False)
+        .values("owner", "campaign__channel")
+        .annotate(**_sums(RISK_SUMS))
+        .order_by()
+    ):
+        by_rep.setdefault(row["owner"], {})[row["campaign__channel"]] = _buckets(row, True)
+    return {
+        owner: {
+            "dropped": {
+                c: sum(counts[c] for counts in channels.values()) for c in d.DROPPED_CATEGORIES
+            },
+            "revenue_at_risk": d.revenue_at_risk(channels, values),
+        }
+        for owner, channels in by_rep.items()
+    }
+
+
+def monthly(first, last, names, by=()):
+    """Every CohortStats row of the days ``first``..``last`` summed per month of creation
+    (the first of the month, a date) and ``by`` (one GROUP BY): the joint SLA's reader."""
+    rows = (
+        CohortStats.objects.filter(day__gte=first, day__lte=last)
+        .annotate(month=TruncMonth("day"))
+        .values("month", *by)
+        .annotate(**_sums(names))
+        .order_by("month")
+    )
+    for row in rows:
+        if isinstance(row["month"], dt.datetime):
+            row["month"] = row["month"].date()
+        yield row
 
 
 def grouped(filters, by):
@@ -752,6 +873,9 @@ def funnel_json(filters, user=None):
     median = data["median_hours_to_first_contact"]
     out["median_hours_to_first_contact"] = None if median is None else round(median, 2)
     out.update(clock_json(speed_and_court(filters, user, data)))
+    out["revenue_at_risk"] = {
+        c: str(money) for c, money in revenue_at_risk(filters)["overall"].items()
+    }
     return out
 
 

@@ -3,21 +3,25 @@ ball dropped, and every table as CSV."""
 
 from decimal import Decimal
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from leadflow import roles
 from leadflow.csv_safe import SafeWriter
 from leadflow.permissions import role_required
 from sales.models import ObjectionTag
 
-from ..models import LostReason, RejectionReason
-from . import definitions, stats
-from .forms import PeriodForm
+from ..models import JointSLATerms, LostReason, MarketingTarget, RejectionReason
+from . import definitions, joint_sla, stats
+from . import services as reporting
+from .forms import JointSLATermsForm, MarketingTargetForm, PeriodForm
 from .medians import false_rejections, medians_with_owners
 
 NOT_A_READER = gettext_lazy("The dashboard is for marketing, sales and managers.")
@@ -34,6 +38,21 @@ def _context(request):
     marketing = stats.marketing_scorecard(filters)
     rejection, lost = stats.reasons(filters, data)
     base = reverse("leads:list") + "?" + filters.lead_list_query()
+    # Revenue at risk: the comparable leads' value per channel, read once for every table.
+    values = stats.comparable_values(filters.start)
+    risk = stats.revenue_at_risk(filters, values)
+    no_risk = dict.fromkeys(definitions.DROPPED_CATEGORIES, Decimal("0.00"))
+    no_drops = dict.fromkeys(definitions.DROPPED_CATEGORIES, 0)
+    for row in marketing["campaigns"]:
+        row["revenue_at_risk"] = risk["by_campaign"].get(row["campaign"].pk, no_risk)
+    for row in marketing["channels"]:
+        row["revenue_at_risk"] = risk["by_channel"].get(row["channel"], no_risk)
+    reps = stats.sales_scorecard(filters, medians=medians)
+    by_rep = stats.ball_dropped_by_rep(filters, values)
+    for row in reps:
+        got = by_rep.get(row["rep"].pk, {})
+        row["dropped"] = got.get("dropped", no_drops)
+        row["revenue_at_risk"] = got.get("revenue_at_risk", no_risk)
     return {
         "form": form,
         "filters": filters,
@@ -44,6 +63,7 @@ def _context(request):
                 "key": key,
                 "label": label,
                 "count": data["ball_dropped"][key],
+                "revenue_at_risk": risk["overall"][key],
                 "url": f"{base}&dropped={key}",
             }
             for key, label in definitions.DROPPED_CATEGORIES.items()
@@ -51,7 +71,8 @@ def _context(request):
         "clock": stats.speed_and_court(filters, request.user, data),
         "marketing": marketing,
         "costs": stats.costs(filters, data, marketing),
-        "reps": stats.sales_scorecard(filters, medians=medians),
+        "reps": reps,
+        "dropped_labels": definitions.DROPPED_CATEGORIES,
         "rejection_reasons": [
             (label, rejection.get(value, 0)) for value, label in RejectionReason.choices
         ],
@@ -156,6 +177,14 @@ def _held_rows(court):
     ]
 
 
+# Revenue at risk per ball-dropped bucket, the last columns of the scorecards' CSVs.
+RISK_HEADER = tuple(f"revenue_at_risk_{c}" for c in definitions.DROPPED_CATEGORIES)
+
+
+def _risk(row):
+    return [row["revenue_at_risk"][c] for c in definitions.DROPPED_CATEGORIES]
+
+
 def _tables(context):
     """name -> (header, rows) for every table on the page."""
     funnel = context["funnel"]
@@ -182,8 +211,8 @@ def _tables(context):
             ],
         ),
         "ball_dropped": (
-            ["side", "leads"],
-            [[d["key"], d["count"]] for d in context["dropped"]],
+            ["side", "leads", "revenue_at_risk"],
+            [[d["key"], d["count"], d["revenue_at_risk"]] for d in context["dropped"]],
         ),
         "campaigns": (
             [
@@ -203,6 +232,7 @@ def _tables(context):
                 "cost_per_won",
                 "marketing_flags_raised",
                 "marketing_flags_open",
+                *RISK_HEADER,
             ],
             [
                 [
@@ -222,6 +252,7 @@ def _tables(context):
                     _fmt(r["cost_per_won"]),
                     r["flags_raised"],
                     r["flags_open"],
+                    *_risk(r),
                 ]
                 for r in context["marketing"]["campaigns"]
             ],
@@ -241,6 +272,7 @@ def _tables(context):
                 "cost_per_won",
                 "marketing_flags_raised",
                 "marketing_flags_open",
+                *RISK_HEADER,
             ],
             [
                 [
@@ -257,6 +289,7 @@ def _tables(context):
                     _fmt(c["cost_per_won"]),
                     c["flags_raised"],
                     c["flags_open"],
+                    *_risk(c),
                 ]
                 for c in context["marketing"]["channels"]
             ],
@@ -282,6 +315,8 @@ def _tables(context):
                 "overturned_rejections",
                 "rejection_accuracy",
                 "top_objections",
+                *(f"dropped_{c}" for c in definitions.DROPPED_CATEGORIES),
+                *RISK_HEADER,
             ],
             [
                 [
@@ -304,6 +339,8 @@ def _tables(context):
                     r["overturned"],
                     _fmt(r["rejection_accuracy"]),
                     ";".join(f"{tag}:{n}" for tag, n in r["objections"]),
+                    *(r["dropped"][c] for c in definitions.DROPPED_CATEGORIES),
+                    *_risk(r),
                 ]
                 for r in context["reps"]
             ],
@@ -428,3 +465,81 @@ def funnel_api(request):
         return JsonResponse({"detail": _("Invalid filters."), "errors": form.errors}, status=400)
     stats.refresh(max_days=stats.INLINE_DAYS)
     return JsonResponse(stats.funnel_json(form.filters(), request.user))
+
+
+# --- the joint SLA (SPEC §5) ----------------------------------------------------------------
+
+NOT_A_MANAGER = gettext_lazy("Only managers set the joint SLA’s targets.")
+
+
+def _joint_sla_page(request, target_form=None, terms_form=None, status=200):
+    current = stats.refresh(max_days=stats.INLINE_DAYS)
+    card = joint_sla.scorecard()
+    context = {
+        "card": card,
+        "months": list(reversed(card["months"])),  # the latest first
+        "may_set": roles.is_manager(request.user),
+        "target_form": target_form or MarketingTargetForm(),
+        "terms_form": terms_form or JointSLATermsForm(),
+        "targets": MarketingTarget.objects.select_related("campaign", "set_by").order_by(
+            "-month", "campaign__name", "channel"
+        ),
+        "terms": JointSLATerms.objects.select_related("set_by").order_by("-month"),
+        "stats_current": current,
+        "stats_as_of": stats.refreshed_at(),
+    }
+    return render(request, "leads/joint_sla.html", context, status=status)
+
+
+@role_required(roles.can_read_reports, NOT_A_READER)
+def joint_sla_page(request):
+    """The monthly scorecard of both sides; a manager also sets the targets here."""
+    return _joint_sla_page(request)
+
+
+@login_required
+@require_POST
+@role_required(roles.is_manager, NOT_A_MANAGER)
+def joint_sla_target(request):
+    form = MarketingTargetForm(request.POST)
+    if not form.is_valid():
+        return _joint_sla_page(request, target_form=form, status=400)
+    data = form.cleaned_data
+    reporting.target_set(
+        by=request.user,
+        month=data["month"],
+        accepted_leads=data["accepted_leads"],
+        campaign=data["campaign"],
+        channel=data["channel"] if data["campaign"] is None else "",
+    )
+    messages.success(request, _("Target saved."))
+    return redirect("joint_sla")
+
+
+@login_required
+@require_POST
+@role_required(roles.is_manager, NOT_A_MANAGER)
+def joint_sla_terms(request):
+    form = JointSLATermsForm(request.POST)
+    if not form.is_valid():
+        return _joint_sla_page(request, terms_form=form, status=400)
+    data = form.cleaned_data
+    reporting.terms_set(
+        by=request.user,
+        month=data["month"],
+        max_rejection_percent=data["max_rejection_percent"],
+        pass_percent=data["pass_percent"],
+    )
+    messages.success(request, _("Rejection rate and pass mark saved."))
+    return redirect("joint_sla")
+
+
+@role_required(roles.can_read_reports, NOT_A_READER)
+def joint_sla_csv(request):
+    stats.refresh(max_days=stats.INLINE_DAYS)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="joint-sla.csv"'
+    writer = SafeWriter(response)
+    writer.writerow(joint_sla.CSV_HEADER)
+    writer.writerows(joint_sla.csv_rows(joint_sla.scorecard()))
+    return response

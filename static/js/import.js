@@ -1,17 +1,19 @@
-// Import progress: poll the job's progress while it runs, reload when it changes state.
+// Import (and bulk action) progress: poll the job's progress while it runs, reload when it
+// changes state.
 // The words under the bar come ready-made from the server (progress_label), in the page's
 // language and number format; a null progress means the number of rows is not known yet,
 // shown as an indeterminate bar without a percentage.
 "use strict";
 
 (() => {
-  const box = document.getElementById("import-progress");
+  const box = document.getElementById("import-progress") || document.getElementById("job-progress");
   const url = box && box.dataset.progressUrl;
   if (!url) return;
   const bar = box.querySelector("[data-progress-bar]");
   const text = box.querySelector("[data-progress-text]");
   const wrapper = box.querySelector("[role=progressbar]");
-  const initial = document.getElementById("import-status").textContent.trim();
+  const status = document.getElementById(box.dataset.statusId || "import-status");
+  const initial = status.textContent.trim();
   const wasStalled = box.dataset.stalled === "1";
   const show = (progress) => {
     const known = progress !== null && progress !== undefined && progress !== "";

@@ -29,6 +29,8 @@ KEYS = {
     "court_time",
     "attempts",
     "honesty",
+    # Issue 19.
+    "revenue_at_risk",
 }
 
 

@@ -92,3 +92,37 @@ def test_team_page_fits_a_phone_and_its_buttons_show_their_text(
            ).map(b => b.textContent.trim())"""
     )
     assert clipped == []
+
+
+def test_lead_list_filters_fold_behind_one_button_on_a_phone(
+    phone, live_server, login, console, make_lead
+):
+    make_lead(Stage.NEW, last_name="Jansen")
+    login("marketer")
+    phone.goto(f"{live_server.url}/leads/")
+    toggle = phone.get_by_role("button", name="Filters")
+    expect(toggle).to_be_visible()
+    expect(phone.locator("#id_campaign")).to_be_hidden()
+    expect(phone.locator("#id_q")).to_be_visible()  # the search stays at hand
+    toggle.click()
+    expect(phone.locator("#id_campaign")).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    assert phone.evaluate(NO_OVERFLOW)
+
+    # A filter that is set shows the filters open, with the number set on the button.
+    phone.goto(f"{live_server.url}/leads/?origin=marketing&q=jansen")
+    expect(phone.locator("#id_origin")).to_be_visible()
+    expect(phone.get_by_role("button", name="Filters 1")).to_be_visible()
+
+
+def test_lead_list_filters_stay_in_their_row_on_a_desktop(
+    page, live_server, login, console, marketer
+):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    login("marketer")
+    page.goto(f"{live_server.url}/leads/")
+    expect(page.get_by_role("button", name="Filters")).to_be_hidden()
+    search = page.locator("#id_q").bounding_box()
+    stage = page.locator("#stage-label").bounding_box()
+    # The first filter sits beside the search, in the same row, as before.
+    assert stage["x"] > search["x"] + search["width"] and abs(stage["y"] - search["y"]) < 40

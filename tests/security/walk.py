@@ -186,6 +186,13 @@ ROUTES = {
                                  notes="each user's own switches"),
     "dashboard": Row("LKKKK", notes=SCOPE_WALKED),
     "dashboard_csv": Row("LKKKK", kwargs=lambda w: {"table": "funnel"}, notes=SCOPE_WALKED),
+    # The joint SLA: everyone with the dashboard reads it; managers set its targets.
+    "joint_sla": Row("LKKKK", notes="figures only, no lead listed"),
+    "joint_sla_csv": Row("LKKKK", notes="figures only, no lead listed"),
+    "joint_sla_target": Row("LXXXX", "LFFFK", data=lambda w: {
+        "target-month": "2026-11", "target-channel": "events", "target-accepted_leads": 5}),
+    "joint_sla_terms": Row("LXXXX", "LFFFK", data=lambda w: {
+        "terms-month": "2026-11", "terms-max_rejection_percent": 20, "terms-pass_percent": 90}),
     "notifications": Row("LKKKK"),
     "notifications_read": Row("LXXXX", "LKKKK"),
     "notification_open": Row("LNKNN", kwargs=lambda w: {"pk": w.notification.pk}),
@@ -215,6 +222,11 @@ ROUTES = {
     "leads:bulk": Row("LXXXX", "LKFFK",
                       data=lambda w: {"action": "qualify", "ids": [w.leads[Stage.NEW].pk]}),
     "leads:export": Row("LKKKK"),
+    # a bulk action's job: its creator's (the marketer's) and the managers'
+    "leads:bulk_detail": Row("LKNNK", kwargs=lambda w: {"pk": w.bulk_job.pk}),
+    "leads:bulk_progress": Row("LKNNK", kwargs=lambda w: {"pk": w.bulk_job.pk}),
+    "leads:bulk_report": Row("LKNNK", kwargs=lambda w: {"pk": w.bulk_job.pk}),
+    "leads:bulk_retry": Row("LXXXX", "LKNNK", kwargs=lambda w: {"pk": w.failed_bulk.pk}),
     "leads:import": Row("LKKKK", "LKKKK", data=_import_upload),
     "leads:import_detail": Row("LNKNK", kwargs=lambda w: {"pk": w.import_job.pk}),
     "leads:import_mapping": Row("LNKNK", "LNKNK", kwargs=lambda w: {"pk": w.import_job.pk},
@@ -337,6 +349,10 @@ ROUTES = {
     "api:lead-reassign": Row("UXXXX", "UFFNK", kwargs=lead(Stage.ACCEPTED), json=True,
                              data=lambda w: {"to_user": w.users["other_rep"].pk},
                              page_form=False),
+    "api:lead-bulk": Row("UXFFX", "UKFFK", json=True, page_form=False,
+                         data=lambda w: {"action": "qualify", "ids": [w.leads[Stage.NEW].pk]}),
+    "api:bulk-job-detail": Row("UKNNK", kwargs=lambda w: {"pk": w.bulk_job.pk},
+                               page_form=False),
     "api:lead-qualify": Row("UXXXX", "UKNNK", kwargs=lead(Stage.NEW), page_form=False),
     "api:lead-nurture": Row("UXXXX", "UKNNK", kwargs=lead(Stage.NEW), page_form=False),
     "api:lead-disqualify": Row("UXXXX", "UKNNK", kwargs=lead(Stage.NEW), json=True,

@@ -51,6 +51,8 @@ class World:
     team: object
     spare_team: object
     rule: object
+    bulk_job: object  # the marketer's, queued
+    failed_bulk: object  # the marketer's, failed
 
     def client(self, role, **kwargs):
         client = Client(**kwargs)
@@ -133,7 +135,25 @@ def build_world():
         gone=factories.rep(username="gone", is_active=False),
         webhook=_webhook(manager),
         **_routing(users),
+        **_bulk_jobs(m, leads),
     )
+
+
+def _bulk_jobs(marketer, leads):
+    """A queued bulk action of the marketer's (the outbox never publishes its run: the
+    walk's transaction never commits) and a failed one, for its Retry."""
+    from leads.bulk import services as bulk
+    from leads.models import BulkJob, BulkStatus
+
+    queued = bulk.bulk_job_create(
+        by=marketer, action="nurture", params={}, lead_ids=[leads[Stage.NEW].pk]
+    )
+    failed = bulk.bulk_job_create(
+        by=marketer, action="nurture", params={}, lead_ids=[leads[Stage.NEW].pk]
+    )
+    BulkJob.objects.filter(pk=failed.pk).update(status=BulkStatus.FAILED, error="Worker lost")
+    failed.refresh_from_db()
+    return {"bulk_job": queued, "failed_bulk": failed}
 
 
 def _webhook(manager):

@@ -1,0 +1,250 @@
+"""The lead list's bulk actions: on the ticked rows, or on every lead that matches the
+list's filters (confirmed on a page that says how many), and the page of a bulk job with
+its progress and its report."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from leadflow import roles
+from leadflow.csv_safe import SafeWriter
+from leadflow.errors import LeadflowError
+from leadflow.http import forbidden, report_refused, run_action, safe_next
+from leadflow.names import person
+
+from .. import services as lead_services
+from ..filters import describe, filter_form, matching_ids, matching_leads
+from ..forms import BulkForm, HandOffForm
+from ..models import BulkAction, DisqualifyReason, Lead
+from . import services
+
+
+def _errors(request, *forms):
+    for bound in forms:
+        for errors in bound.errors.values():
+            for error in errors:
+                messages.error(request, error)
+
+
+@login_required
+@require_POST
+def lead_bulk(request):
+    """Apply one marketing action to the ticked leads, or to all the leads matching the
+    list's filters (``all_matching``: first a confirmation page with their number, then,
+    once confirmed, the ids matching at that moment). Up to INLINE_MAX leads run in the
+    request, each lead in its own transaction, so one refusal does not undo the others
+    and the messages list what was refused and why; more become a background job."""
+    back = safe_next(request, reverse("leads:list"))
+    user = request.user
+    if not roles.can_market(user):
+        return forbidden(request, _("Only marketers and managers can do this."))
+    form = BulkForm(request.POST)
+    hand_off_form = HandOffForm(request.POST)
+    is_hand_off = request.POST.get("action") == BulkAction.HAND_OFF
+    if not form.is_valid() or (is_hand_off and not hand_off_form.is_valid()):
+        _errors(request, form, *([hand_off_form] if is_hand_off else []))
+        return redirect(back)
+    data = form.cleaned_data
+    if data["action"] == BulkForm.EXPORT:
+        return _export(data)
+    try:
+        params = services.bulk_params(
+            action=data["action"],
+            reason=data["reason"],
+            **(
+                {
+                    "mode": hand_off_form.cleaned_data["mode"],
+                    "to_user": hand_off_form.cleaned_data["to_user"],
+                    "note": hand_off_form.cleaned_data["note"],
+                }
+                if is_hand_off
+                else {}
+            ),
+        )
+    except LeadflowError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    if data["all_matching"]:
+        return _all_matching(request, data, params, back)
+    # Only leads this user can see: ids outside the scope are silently not found.
+    ids = list(
+        Lead.objects.for_user(user).filter(pk__in=data["lead_ids"]).values_list("pk", flat=True)
+    )
+    _apply_now(request, data["action"], params, ids, missing=len(data["lead_ids"]) - len(ids))
+    return redirect(back)
+
+
+def _export(data):
+    """The export of the ticked rows (by id) or of every lead matching the filters."""
+    if data["all_matching"]:
+        query = data["filter"]
+    else:
+        query = urlencode([("id", pk) for pk in data["lead_ids"]])
+    return redirect(reverse("leads:export") + (f"?{query}" if query else ""))
+
+
+def _apply_now(request, action, params, ids, missing=0):
+    done, refused = services.bulk_apply(
+        by=request.user, action=action, params=params, lead_ids=ids
+    )
+    if done:
+        messages.success(
+            request,
+            ngettext("%(n)s lead updated.", "%(n)s leads updated.", len(done)) % {"n": len(done)},
+        )
+    report_refused(request, refused, missing)
+
+
+def _target(params):
+    """Whom a bulk hand-off goes to, in words (the confirmation and the job's page)."""
+    mode = params.get("mode")
+    if mode == lead_services.HAND_OFF_REP:
+        rep = get_user_model().objects.filter(pk=params.get("to_user")).first()
+        return person(rep) if rep else "—"
+    if mode == lead_services.HAND_OFF_AUTO:
+        return _("whoever the assignment rules pick")
+    if mode == lead_services.HAND_OFF_ROUND_ROBIN:
+        return _("the next salesperson in turn (round-robin)")
+    return _("the unassigned sales queue")
+
+
+def _all_matching(request, data, params, back):
+    user = request.user
+    try:
+        filters = filter_form(data["filter"], user)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    if not filters.is_valid():
+        messages.error(request, " ".join(filters.error_lines()))
+        return redirect(back)
+    action = data["action"]
+    if not data["confirmed"]:
+        count = matching_leads(filters, user).count()
+        if not count:
+            messages.error(request, _("No leads match these filters."))
+            return redirect(back)
+        carried = [
+            (name, value)
+            for name, values in request.POST.lists()
+            if name not in ("csrfmiddlewaretoken", "confirmed", "ids")
+            for value in values
+        ]
+        return render(
+            request,
+            "leads/bulk_confirm.html",
+            {
+                "count": count,
+                "action_label": BulkAction(action).label,
+                "action": action,
+                "target": _target(params) if action == BulkAction.HAND_OFF else "",
+                "reason_label": dict(DisqualifyReason.choices).get(data["reason"]),
+                "filters": describe(filters),
+                "carried": carried,
+                "back": back,
+                "inline_max": services.INLINE_MAX,
+            },
+        )
+    # The set is fixed here, as the filters match now: a small one is run at once, a
+    # larger one copied into a job (in the database, however many).
+    ids = matching_ids(filters, user, limit=services.INLINE_MAX + 1)
+    if not ids:
+        messages.error(request, _("No leads match these filters."))
+        return redirect(back)
+    if len(ids) <= services.INLINE_MAX:
+        _apply_now(request, action, params, ids)
+        return redirect(back)
+    job = services.bulk_job_create(
+        by=user,
+        action=action,
+        params=params,
+        leads=matching_leads(filters, user),
+        selection=data["filter"],
+    )
+    messages.success(
+        request,
+        _("%(action)s: %(n)s leads, fixed as they matched now, one by one in the background.")
+        % {"action": BulkAction(action).label, "n": number_format(job.total, force_grouping=True)},
+    )
+    return redirect(job.get_absolute_url())
+
+
+@login_required
+def bulk_detail(request, pk):
+    job = get_object_or_404(services.user_bulk_jobs(request.user), pk=pk)
+    groups = services.skipped_by_reason(job) if job.skipped_count else []
+    return render(
+        request,
+        "leads/bulk_detail.html",
+        {
+            "job": job,
+            "groups": groups,
+            "target": _target(job.params) if job.action == BulkAction.HAND_OFF else "",
+            "reason_label": dict(DisqualifyReason.choices).get(job.params.get("reason")),
+            "listed_per_reason": services.REPORT_LEADS_PER_REASON,
+            "progress_label": job.progress_label() if job.busy else "",
+            "list_url": reverse("leads:list") + (f"?{job.selection}" if job.selection else ""),
+        },
+    )
+
+
+@login_required
+def bulk_progress(request, pk):
+    """The job's progress for static/js/import.js (the import page's script)."""
+    job = get_object_or_404(services.user_bulk_jobs(request.user), pk=pk)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_label": job.get_status_display(),
+            "progress": job.progress,
+            "progress_label": job.progress_label(),
+            "total": job.total,
+            "processed": job.processed,
+            "moved": job.moved_count,
+            "skipped": job.skipped_count,
+            "stalled": job.is_stalled,
+        }
+    )
+
+
+@login_required
+@require_POST
+def bulk_retry(request, pk):
+    job = get_object_or_404(services.user_bulk_jobs(request.user), pk=pk)
+    return run_action(
+        request,
+        lambda: services.bulk_job_retry(job=job, by=request.user),
+        success=_("Bulk action resumed."),
+        back=job.get_absolute_url(),
+    )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+def bulk_report_csv(request, pk):
+    """Every lead of the job with its outcome and, when skipped, the reason."""
+    job = get_object_or_404(services.user_bulk_jobs(request.user), pk=pk)
+    writer = SafeWriter(_Echo())
+    rows = job.leads.order_by("lead_id").values_list("lead_id", "outcome", "reason")
+
+    def lines():
+        yield writer.writerow(["lead_id", "outcome", "reason"])
+        for lead_id, outcome, reason in rows.iterator(chunk_size=2000):
+            yield writer.writerow([lead_id, outcome, reason])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="bulk-{job.pk}-report.csv"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,54 @@
+"""A marketer selects every lead a filter matches, confirms, and reads the job's report."""
+
+from playwright.sync_api import expect
+
+from leads import services as marketing
+from leads import views
+from leads.bulk import services as bulk
+from leads.models import Lead, Stage
+from tests import factories
+
+
+def test_select_all_matching_confirm_and_report(
+    page, live_server, login, console, axe, db, monkeypatch
+):
+    monkeypatch.setattr(views, "PER_PAGE", 10)
+    monkeypatch.setattr(bulk, "INLINE_MAX", 5)
+    maud = factories.marketer(username="maud")
+    winter = factories.CampaignFactory(name="Winter")
+    leads = [
+        marketing.lead_intake(
+            by=maud,
+            data={"last_name": f"Winter{i}", "email": f"w{i}@example.com"},
+            campaign=winter,
+        ).lead
+        for i in range(24)
+    ]
+    summer = factories.CampaignFactory(name="Summer")
+    marketing.lead_intake(
+        by=maud, data={"last_name": "Summer", "email": "s@example.com"}, campaign=summer
+    )
+    login("maud")
+
+    page.goto(f"{live_server.url}/leads/?campaign={winter.pk}&stage=new")
+    offer = page.locator("#select-matching")
+    expect(offer).to_be_hidden()
+    page.get_by_label("Select all leads on this page").check()
+    expect(offer).to_be_visible()
+    expect(offer).to_contain_text("All 10 leads on this page are selected.")
+    page.get_by_label("Select all 24 matching").check()
+    page.get_by_label("With selected:").select_option(label="Qualify (MQL)")
+    page.get_by_role("button", name="Apply").click()
+
+    expect(page.locator("#bulk-confirm-count")).to_contain_text(
+        "Qualify (MQL): all 24 leads that match these filters now."
+    )
+    expect(page.locator("#bulk-confirm")).to_contain_text("Stage: New · Campaign: Winter")
+    axe("bulk confirmation")
+    page.get_by_role("button", name="Confirm").click()
+
+    expect(page.locator("#job-summary")).to_contain_text("24 leads moved, 0 skipped.")
+    axe("bulk job report")
+    assert set(Lead.objects.filter(stage=Stage.MQL).values_list("pk", flat=True)) == {
+        lead.pk for lead in leads
+    }

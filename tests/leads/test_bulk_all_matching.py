@@ -1,0 +1,325 @@
+"""Acting on everything that matches (issue 20 item 1): "Select all N matching" on the lead
+list, a confirmation that fixes the set, a small set run in the request, a large one as a
+durable job through the same services, and its report of what moved and what was
+skipped and why."""
+
+import datetime as dt
+from urllib.parse import urlencode
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from leads import services as marketing
+from leads import views
+from leads.bulk import services as bulk
+from leads.models import (
+    BulkJob,
+    BulkJobLead,
+    BulkOutcome,
+    BulkStatus,
+    Lead,
+    Stage,
+    StageChange,
+)
+from tests import factories
+
+LIST = reverse("leads:list")
+BULK = reverse("leads:bulk")
+
+
+@pytest.fixture
+def winter(db, marketer):
+    return factories.CampaignFactory(name="Winter", owner=marketer)
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    """A page of 20 leads and jobs above 10 leads, so 60 leads are three pages and a job."""
+    monkeypatch.setattr(views, "PER_PAGE", 20)
+    monkeypatch.setattr(bulk, "INLINE_MAX", 10)
+
+
+def new_leads(make_lead, campaign, n):
+    make_lead.campaign = campaign
+    return [make_lead(Stage.NEW) for _ in range(n)]
+
+
+def filters(campaign, stage=Stage.NEW):
+    return urlencode({"campaign": campaign.pk, "stage": stage})
+
+
+def confirm_all(client, query, action="qualify", **extra):
+    """The list's form with "Select all matching" ticked, then the confirmation's form."""
+    post = {"action": action, "all_matching": "1", "filter": query, "next": f"{LIST}?{query}"}
+    post.update(extra)
+    page = client.post(BULK, post)
+    assert page.status_code == 200, page.content.decode()[:500]
+    assert not BulkJob.objects.exists()  # nothing happens before the confirmation
+    carried = dict(page.context["carried"])
+    return page, client.post(BULK, {**carried, "confirmed": "1"})
+
+
+def test_list_offers_select_all_matching_beyond_the_page(
+    marketer_client, make_lead, winter, small_pages
+):
+    new_leads(make_lead, winter, 25)
+    query = filters(winter)
+    body = marketer_client.get(f"{LIST}?{query}").content.decode()
+    assert "Select all 25 matching" in body
+    assert f'name="filter" value="{query.replace("&", "&amp;")}"' in body
+    # One page only: the header checkbox already selects them all.
+    assert "matching" not in marketer_client.get(f"{LIST}?q=nobody-at-all").content.decode()
+
+
+def test_above_the_count_cap_the_offer_says_so(marketer_client, make_lead, winter, monkeypatch):
+    monkeypatch.setattr(views, "PER_PAGE", 2)
+    monkeypatch.setattr(views, "COUNT_CAP", 3)
+    new_leads(make_lead, winter, 5)
+    assert "Select all 3+ matching" in marketer_client.get(LIST).content.decode()
+
+
+def test_marketer_qualifies_every_matching_lead_as_a_job_with_a_report(
+    marketer_client, make_lead, winter, campaign, marketer, small_pages
+):
+    matching = new_leads(make_lead, winter, 60)
+    elsewhere = new_leads(make_lead, campaign, 3)  # another campaign: not in the filter
+    query = filters(winter)
+
+    page, confirmed = confirm_all(marketer_client, query)
+    assert page.context["count"] == 60
+    assert "all 60 leads that match these filters now" in page.content.decode()
+    job = BulkJob.objects.get()
+    assert confirmed["Location"] == job.get_absolute_url()
+    assert job.total == 60 and job.status == BulkStatus.QUEUED
+
+    # Between the confirmation and the run: one lead moves on, and a new one arrives.
+    changed = marketing.lead_disqualify(lead=matching[7], by=marketer, reason="spam")
+    make_lead.campaign = winter
+    late = make_lead(Stage.NEW)
+
+    bulk.bulk_job_run(job.pk, batch_size=7)
+
+    job.refresh_from_db()
+    assert job.status == BulkStatus.DONE and job.finished_at is not None
+    assert (job.processed, job.moved_count, job.skipped_count) == (60, 59, 1)
+    assert set(Lead.objects.filter(stage=Stage.MQL).values_list("pk", flat=True)) == {
+        lead.pk for lead in matching if lead.pk != changed.pk
+    }
+    late.refresh_from_db()
+    assert late.stage == Stage.NEW  # not swept in
+    assert all(Lead.objects.get(pk=lead.pk).stage == Stage.NEW for lead in elsewhere)
+    reason = "Cannot qualify this lead: it is at the “Disqualified” stage."
+    assert BulkJobLead.objects.get(job=job, lead_id=changed.pk).reason == reason
+
+    body = marketer_client.get(job.get_absolute_url()).content.decode()
+    assert "59 leads moved, 1 skipped." in body
+    assert reason in body
+    assert f'href="{changed.get_absolute_url()}">#{changed.pk}<' in body
+    report = b"".join(marketer_client.get(reverse("leads:bulk_report", args=[job.pk]))).decode()
+    assert f"{changed.pk},skipped,{reason}" in report and report.count(",moved,") == 59
+
+
+def test_a_small_set_runs_in_the_request_with_messages(
+    marketer_client, make_lead, winter, marketer, small_pages
+):
+    leads = new_leads(make_lead, winter, 8)
+    marketing.lead_nurture(lead=leads[0], by=marketer)
+    query = urlencode({"campaign": winter.pk})
+    _page, done = confirm_all(marketer_client, query, action="disqualify", reason="spam")
+    assert BulkJob.objects.count() == 0
+    assert done["Location"] == f"{LIST}?{query}"
+    body = marketer_client.get(done["Location"]).content.decode()
+    assert "8 leads updated." in body
+    assert Lead.objects.filter(stage=Stage.DISQUALIFIED).count() == 8
+
+
+def test_hand_off_to_the_queue_of_every_matching_lead(
+    marketer_client, make_lead, winter, small_pages
+):
+    make_lead.campaign = winter
+    leads = [make_lead(Stage.MQL) for _ in range(12)]
+    page, _done = confirm_all(
+        marketer_client, filters(winter, Stage.MQL), action="hand_off", mode="queue"
+    )
+    job = BulkJob.objects.get()
+    assert job.params["mode"] == "queue"
+    assert "Hand off to the unassigned sales queue." in page.content.decode()
+    bulk.bulk_job_run(job.pk)
+    assert "Hand off to the unassigned sales queue." in (
+        marketer_client.get(job.get_absolute_url()).content.decode()
+    )
+    assert {Lead.objects.get(pk=lead.pk).stage for lead in leads} == {Stage.HANDED_OFF}
+    assert not Lead.objects.filter(pk__in=[lead.pk for lead in leads], owner__isnull=False)
+
+
+def test_confirmation_refuses_a_bad_filter_an_empty_set_and_a_missing_reason(
+    marketer_client, make_lead, winter
+):
+    new_leads(make_lead, winter, 2)
+    post = {"action": "qualify", "all_matching": "1", "next": LIST}
+    body = marketer_client.post(BULK, {**post, "filter": "stage=bogus"}, follow=True)
+    assert "Select a valid choice" in body.content.decode()
+    body = marketer_client.post(BULK, {**post, "filter": "stgae=new"}, follow=True)
+    assert "Unknown filter: stgae." in body.content.decode()
+    body = marketer_client.post(BULK, {**post, "filter": "q=nobody-at-all"}, follow=True)
+    assert "No leads match these filters." in body.content.decode()
+    body = marketer_client.post(
+        BULK, {**post, "action": "disqualify", "filter": "", "confirmed": "1"}, follow=True
+    )
+    assert "Choose a reason for disqualifying." in body.content.decode()
+    assert not Lead.objects.exclude(stage=Stage.NEW).exists() and not BulkJob.objects.exists()
+
+
+def test_a_rep_cannot_run_marketing_bulk_actions(rep_client, make_lead, winter):
+    lead = new_leads(make_lead, winter, 1)[0]
+    response = rep_client.post(
+        BULK, {"action": "qualify", "all_matching": "1", "filter": "", "confirmed": "1"}
+    )
+    assert response.status_code == 403
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.NEW and not BulkJob.objects.exists()
+
+
+def test_a_job_resumes_after_its_worker_died_without_acting_twice(
+    marketer_client, make_lead, winter, small_pages, monkeypatch
+):
+    leads = new_leads(make_lead, winter, 15)
+    confirm_all(marketer_client, filters(winter))
+    job = BulkJob.objects.get()
+
+    class WorkerKilled(BaseException):
+        """kill -9: the run stops between two statements and no handler runs."""
+
+    real = marketing.lead_qualify
+    calls = {"n": 0}
+
+    def dies_on_the_sixth(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise WorkerKilled
+        return real(**kwargs)
+
+    monkeypatch.setattr(marketing, "lead_qualify", dies_on_the_sixth)
+    with pytest.raises(WorkerKilled):
+        bulk.bulk_job_run(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.processed) == (BulkStatus.RUNNING, 5)
+    # A second delivery while the run still looks alive does nothing.
+    assert bulk.bulk_job_run(job.pk) is None
+
+    BulkJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+    assert marketer_client.get(job.get_absolute_url()).context["job"].is_stalled
+    from leads.tasks import watch_jobs
+
+    assert watch_jobs()["bulk"] == 1  # the beat's watchdog finds it and queues it again
+    job.refresh_from_db()
+    assert job.status == BulkStatus.QUEUED
+    bulk.bulk_job_run(job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.moved_count, job.skipped_count) == (
+        BulkStatus.DONE,
+        15,
+        15,
+        0,
+    )
+    for lead in leads:
+        assert StageChange.objects.filter(lead=lead, to_stage=Stage.MQL).count() == 1
+
+
+def test_a_run_that_lost_its_job_writes_nothing_more(make_lead, winter, marketer, monkeypatch):
+    import uuid
+
+    leads = new_leads(make_lead, winter, 3)
+    job = bulk.bulk_job_create(
+        by=marketer, action="qualify", params={}, lead_ids=[lead.pk for lead in leads]
+    )
+    real = marketing.lead_qualify
+
+    def taken_over(**kwargs):
+        # The watchdog gave the job to a new run while this one was busy with a lead.
+        BulkJob.objects.filter(pk=job.pk).update(run_token=uuid.uuid4())
+        return real(**kwargs)
+
+    monkeypatch.setattr(marketing, "lead_qualify", taken_over)
+    assert bulk.bulk_job_run(job.pk) is None
+    assert not Lead.objects.filter(stage=Stage.MQL).exists()
+    assert not BulkJobLead.objects.exclude(outcome=BulkOutcome.PENDING).exists()
+
+
+def test_the_job_page_is_the_owners_and_the_managers(
+    marketer_client, manager_client, make_lead, winter, marketer
+):
+    leads = new_leads(make_lead, winter, 2)
+    job = bulk.bulk_job_create(
+        by=marketer, action="nurture", params={}, lead_ids=[lead.pk for lead in leads]
+    )
+    other = factories.marketer(username="other-marketer")
+    from django.test import Client
+
+    other_client = Client()
+    other_client.force_login(other)
+    assert marketer_client.get(job.get_absolute_url()).status_code == 200
+    assert manager_client.get(job.get_absolute_url()).status_code == 200
+    assert other_client.get(job.get_absolute_url()).status_code == 404
+    progress = marketer_client.get(reverse("leads:bulk_progress", args=[job.pk])).json()
+    assert progress["total"] == 2 and progress["status"] == "queued"
+    jobs_page = manager_client.get(reverse("leads:jobs")).content.decode()
+    assert job.get_absolute_url() in jobs_page
+
+
+def test_export_of_all_matching_and_of_the_ticked_rows(marketer_client, make_lead, winter):
+    leads = new_leads(make_lead, winter, 3)
+    query = filters(winter)
+    response = marketer_client.post(
+        BULK, {"action": "export", "all_matching": "1", "filter": query}
+    )
+    assert response["Location"] == f"{reverse('leads:export')}?{query}"
+    response = marketer_client.post(BULK, {"action": "export", "ids": [leads[0].pk, leads[2].pk]})
+    assert response["Location"].startswith(reverse("leads:export") + "?id=")
+    rows = b"".join(marketer_client.get(response["Location"])).decode().splitlines()[1:]
+    assert sorted(int(row.split(",")[0]) for row in rows) == [leads[0].pk, leads[2].pk]
+    assert marketer_client.get(reverse("leads:export") + "?id=x").status_code == 400
+
+
+def test_the_list_page_costs_no_more_queries_with_the_offer(
+    marketer_client, make_lead, winter, small_pages, django_assert_max_num_queries
+):
+    new_leads(make_lead, winter, 45)
+    with django_assert_max_num_queries(10):
+        body = marketer_client.get(f"{LIST}?{filters(winter)}").content.decode()
+    assert "Select all 45 matching" in body
+
+
+def test_the_confirmed_job_is_queued_through_the_outbox_and_run_by_the_task(
+    marketer_client, make_lead, winter, small_pages, immediate_on_commit
+):
+    leads = new_leads(make_lead, winter, 11)
+    _page, done = confirm_all(marketer_client, filters(winter), action="nurture")
+    job = BulkJob.objects.get()
+    assert done["Location"] == job.get_absolute_url()
+    job.refresh_from_db()
+    assert (job.status, job.moved_count) == (BulkStatus.DONE, 11)
+    assert {Lead.objects.get(pk=lead.pk).stage for lead in leads} == {Stage.NURTURE}
+    body = marketer_client.get(job.get_absolute_url()).content.decode()
+    assert "11 leads moved, 0 skipped." in body
+
+
+def test_a_marketer_demoted_during_the_job_is_refused_lead_by_lead(make_lead, winter, marketer):
+    from django.contrib.auth.models import Group
+
+    from leadflow import roles
+
+    leads = new_leads(make_lead, winter, 3)
+    job = bulk.bulk_job_create(
+        by=marketer, action="qualify", params={}, lead_ids=[lead.pk for lead in leads]
+    )
+    marketer.groups.remove(Group.objects.get(name=roles.MARKETING))
+    bulk.bulk_job_run(job.pk)
+    job.refresh_from_db()
+    assert (job.moved_count, job.skipped_count) == (0, 3)
+    assert bulk.skipped_by_reason(job) == [
+        ("Only marketers and managers can do this.", 3, [lead.pk for lead in leads])
+    ]
