@@ -4,12 +4,10 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0026_joint_sla'),
-        ('leads', '0027_bulk_jobs'),
-        ('leads', '0028_search_indexes'),
+        ("leads", "0026_joint_sla"),
+        ("leads", "0027_bulk_jobs"),
+        ("leads", "0028_search_indexes"),
     ]
 
-    operations = [
-    ]
+    operations = []

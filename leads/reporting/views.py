@@ -182,7 +182,7 @@ RISK_HEADER = tuple(f"revenue_at_risk_{c}" for c in definitions.DROPPED_CATEGORI
 
 
 def _risk(row):
-    return [row["revenue_at_risk"][c] for c in definitions.DROPPED_CATEGORIES]
+    return [_fmt(row["revenue_at_risk"][c]) for c in definitions.DROPPED_CATEGORIES]
 
 
 def _tables(context):
@@ -212,7 +212,7 @@ def _tables(context):
         ),
         "ball_dropped": (
             ["side", "leads", "revenue_at_risk"],
-            [[d["key"], d["count"], d["revenue_at_risk"]] for d in context["dropped"]],
+            [[d["key"], d["count"], _fmt(d["revenue_at_risk"])] for d in context["dropped"]],
         ),
         "campaigns": (
             [
