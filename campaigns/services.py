@@ -152,19 +152,17 @@ def spend_import(*, by, rows):
     permissions.require_marketing(by)
     if not rows:
         return 0
+    for row in rows:
+        _check_entry(row.day, row.day, row.amount)
     campaigns = {row.campaign.pk for row in rows}
-    days = {row.day for row in rows}
+    wanted = {(row.campaign.pk, row.day) for row in rows}
     # Lock the campaigns, then take out the one-day entries the file replaces.
     list(Campaign.objects.select_for_update().filter(pk__in=campaigns).values_list("pk"))
-    replaced = SpendEntry.objects.filter(campaign__in=campaigns, start=F("end"), start__in=days)
-    wanted = {(row.campaign.pk, row.day) for row in rows}
-    replaced.filter(
-        pk__in=[
-            pk
-            for pk, campaign, day in replaced.values_list("pk", "campaign", "start")
-            if (campaign, day) in wanted
-        ]
-    ).delete()
+    one_day = SpendEntry.objects.filter(
+        campaign__in=campaigns, start=F("end"), start__in={day for _c, day in wanted}
+    ).values_list("pk", "campaign", "start")
+    stale = [pk for pk, campaign, day in one_day if (campaign, day) in wanted]
+    SpendEntry.objects.filter(pk__in=stale).delete()
     note = _("CSV upload")
     SpendEntry.objects.bulk_create(
         [
