@@ -153,7 +153,7 @@ def test_marketing_sales_sweep_and_manager_journey(
     assert count("handed_off") == 3
     assert count("accepted") == 1
     assert count("won") == 1
-    expect(page.locator("#kpi-won-value [data-value]")).to_have_text("7,500.00")
+    expect(page.locator("#kpi-won-value [data-value]")).to_have_text("€7,500.00")
     dropped = {
         key: int(page.locator(f"#ball-dropped [data-category={key}] [data-count]").inner_text())
         for key in ("marketing", "sales", "market", "in_progress")
