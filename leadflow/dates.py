@@ -20,6 +20,13 @@ def validate_day(value):
         raise ValidationError(_("Enter a date between 1900 and 9998."), code="out_of_range")
 
 
+def today_bounds():
+    """(now, the start of tomorrow in the site's time zone): "due today" ends at midnight."""
+    now = timezone.now()
+    tomorrow = timezone.localdate(now) + dt.timedelta(days=1)
+    return now, timezone.make_aware(dt.datetime.combine(tomorrow, dt.time.min))
+
+
 def start_of_day(day):
     """Midnight at the start of ``day`` in the site's time zone (periods are local days)."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))

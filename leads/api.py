@@ -23,7 +23,15 @@ from sales.api import DisputeSerializer, SalesLeadActions
 
 from . import services
 from .bulk import services as bulk
-from .filters import KeysetPage, LeadFilterForm, filter_form, matching_leads
+from .filters import (
+    KeysetPage,
+    LeadFilterForm,
+    SavedViewForm,
+    default_views,
+    filter_form,
+    matching_leads,
+    view_errors,
+)
 from .models import (
     CONSENT_SOURCES,
     BulkAction,
@@ -34,6 +42,7 @@ from .models import (
     Lead,
     LostReason,
     RejectionReason,
+    SavedView,
     TouchSource,
 )
 from .reporting import views as reporting
@@ -931,3 +940,79 @@ class FunnelView(APIView):
         # The dashboard's own view computes and checks; DRF has already authenticated the
         # caller (token or session) and set it on the Django request.
         return reporting.funnel_api(request._request)
+
+
+# --- saved views of the lead list ---------------------------------------------------------
+
+
+class SavedViewSerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text=gettext_lazy("Null for a default view.")
+    )
+    name = serializers.CharField(max_length=80)
+    query = serializers.CharField(
+        max_length=services.SAVED_VIEW_QUERY_MAX,
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text=gettext_lazy(
+            "The lead list's query string: its filters and sort, as GET /api/v1/leads/ "
+            "takes them (e.g. `stage=new&campaign=3&sort=name`)."
+        ),
+    )
+    shared = serializers.BooleanField(
+        default=False, help_text=gettext_lazy("Seen by the owner's team (README).")
+    )
+    default = serializers.BooleanField(read_only=True)
+    owner_username = serializers.CharField(read_only=True, allow_null=True)
+    errors = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text=gettext_lazy("Why the view's filters no longer validate; empty when they do."),
+    )
+
+
+def _saved_view_data(view, user):
+    default = getattr(view, "is_default", False)
+    return {
+        "id": None if default else view.pk,
+        "name": str(view.name),
+        "query": view.query,
+        "shared": view.shared,
+        "default": default,
+        "owner_username": None if default else view.owner.username,
+        "errors": [] if default else view_errors(view.query, user),
+    }
+
+
+class SavedViewViewSet(viewsets.ViewSet):
+    """The user's saved views of the lead list, their team's shared ones and the defaults;
+    a POST saves one through the same service and filter-form check as the list page."""
+
+    @extend_schema(summary="List saved views", responses={200: SavedViewSerializer(many=True)})
+    def list(self, request):
+        user = request.user
+        stored = SavedView.objects.visible_to(user).select_related("owner")
+        views = [*default_views(user), *stored]
+        return Response([_saved_view_data(view, user) for view in views])
+
+    @extend_schema(
+        summary="Save a view of the lead list",
+        request=SavedViewSerializer,
+        responses={201: SavedViewSerializer},
+    )
+    def create(self, request):
+        data = validated(SavedViewSerializer, request)
+        form = SavedViewForm(
+            {"name": data["name"], "query": data["query"], "shared": data["shared"]},
+            user=request.user,
+        )
+        if not form.is_valid():
+            raise ValidationError(form.errors)
+        view = services.saved_view_save(
+            by=request.user,
+            name=form.cleaned_data["name"],
+            shared=form.cleaned_data["shared"],
+            query=form.cleaned_data["query"],
+        )
+        return Response(_saved_view_data(view, request.user), status=status.HTTP_201_CREATED)

@@ -12,19 +12,22 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, connections
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.lookups import Contains
 from django.http import QueryDict
+from django.utils.http import urlencode
+from django.utils.timezone import localdate
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
 from leadflow import roles
-from leadflow.dates import DayField, start_of_day
+from leadflow.dates import EARLIEST_DAY, LATEST_DAY, DayField, start_of_day, today_bounds
 from leadflow.names import person
 
-from .models import Flag, FlagKind, Lead, Origin, PhoneDigits, Stage, phone_digits
+from .models import SALES_STAGES, Flag, FlagKind, Lead, Origin, PhoneDigits, Stage, phone_digits
 from .reporting.definitions import DROPPED_CATEGORIES, dropped_q, with_sales_delay
 from .sla.calendar import global_policy
 
@@ -91,6 +94,68 @@ def search_q(text):
 
 MAX_ID = 2**63
 
+# Counting every match of a filter over a million leads is the slow part of a list;
+# beyond this many a list or an inbox section says "10,000+".
+COUNT_CAP = 10_000
+
+
+class CappedCount(int):
+    """A count that stopped at COUNT_CAP: ``capped`` when there are more."""
+
+    capped = False
+
+    def __new__(cls, value, cap):
+        count = super().__new__(cls, min(value, cap))
+        count.capped = value > cap
+        return count
+
+
+def capped_counts(querysets, cap=None):
+    """{name: CappedCount} of each queryset, all counted in one query: each count reads at
+    most ``cap`` + 1 rows (``SELECT COUNT(*) FROM (... LIMIT cap + 1)``; COUNT_CAP unless
+    given), so a section of 200,000 leads costs what one of ``cap`` does."""
+    cap = COUNT_CAP if cap is None else cap
+    parts, params, counts = [], [], {}
+    using = None
+    for name, qs in querysets.items():
+        try:
+            sql, sql_params = qs.order_by().values("pk")[: cap + 1].query.sql_with_params()
+        except EmptyResultSet:
+            counts[name] = CappedCount(0, cap)
+            continue
+        using = qs.db
+        parts.append((name, f"(SELECT COUNT(*) FROM ({sql}) capped)"))
+        params.extend(sql_params)
+    if parts:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(part for _name, part in parts), params)
+            row = cursor.fetchone()
+        counts.update(
+            (name, CappedCount(value, cap))
+            for (name, _part), value in zip(parts, row, strict=True)
+        )
+    return {name: counts[name] for name in querysets}
+
+
+# The rep inbox's sections as a list filter (LeadQuerySet.awaiting_response etc.): the
+# inbox's "show all" links; "due" and "in progress" are split at the end of today.
+SECTIONS = {
+    "awaiting": _("Awaiting response"),
+    "follow_up_due": _("Follow-up due today or overdue"),
+    "in_progress": _("In progress, nothing due today"),
+    "queue": _("Unassigned sales queue"),
+}
+
+
+def section_filter(qs, name, end_of_today):
+    if name == "awaiting":
+        return qs.awaiting_response()
+    if name == "follow_up_due":
+        return qs.follow_ups_due(end_of_today)
+    if name == "in_progress":
+        return qs.in_progress(end_of_today)
+    return qs.unassigned_queue()
+
 
 class LeadFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
@@ -117,6 +182,17 @@ class LeadFilterForm(forms.Form):
         label=_("Ball dropped by"),
         choices=[("", _("Anyone")), *DROPPED_CATEGORIES.items()],
         required=False,
+    )
+    section = forms.ChoiceField(
+        label=_("Inbox section"),
+        choices=[("", _("Any section")), *SECTIONS.items()],
+        required=False,
+    )
+    # A moment, or a date for its midnight: "2026-03-12" is due before the 12th.
+    follow_up_before = forms.DateTimeField(
+        label=_("Follow-up due before"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     created_from = DayField(label=_("Created from"))
     created_to = DayField(label=_("Created to"))
@@ -149,6 +225,13 @@ class LeadFilterForm(forms.Form):
         ):
             return value
         raise forms.ValidationError(_("Choose a salesperson."))
+
+    def clean_follow_up_before(self):
+        value = self.cleaned_data["follow_up_before"]
+        # Year 1 or 9999 cannot be expressed in UTC: a form error, not a 500 in the query.
+        if value is not None and not EARLIEST_DAY <= value.date() <= LATEST_DAY:
+            raise forms.ValidationError(_("Enter a date between 1900 and 9998."))
+        return value
 
     def clean(self):
         data = super().clean()
@@ -196,6 +279,10 @@ class LeadFilterForm(forms.Form):
             own = owner not in ("", "none")
             attempts = global_policy().unreached_attempts
             qs = with_sales_delay(qs).filter(dropped_q(data["dropped"], attempts, own=own))
+        if data["section"]:
+            qs = section_filter(qs, data["section"], today_bounds()[1])
+        if data["follow_up_before"]:
+            qs = qs.filter(next_follow_up_at__lt=data["follow_up_before"])
         if data["created_from"]:
             qs = qs.filter(created_at__gte=start_of_day(data["created_from"]))
         if data["created_to"]:
@@ -306,6 +393,87 @@ def describe(form):
             shown = str(value)
         parts.append(f"{field.label}: {shown}")
     return " · ".join(parts)
+
+
+# --- saved views ----------------------------------------------------------------------
+# A view is the list's query string: its filter fields and sort, nothing else (no cursor).
+
+
+def view_query(params):
+    """The part of a list query (a QueryDict) a view keeps, as a canonical query string."""
+    kept = QueryDict(mutable=True)
+    for name in LeadFilterForm.base_fields:
+        values = [v for v in params.getlist(name) if v != ""]
+        if values:
+            kept.setlist(name, values)
+    return kept.urlencode()
+
+
+def view_errors(query, user):
+    """The filter form's errors for a stored view's query ([] when it still validates)."""
+    form = LeadFilterForm(QueryDict(query), user=user)
+    if form.is_valid():
+        return []
+    return [
+        f"{form.fields[name].label}: {error}" if name in form.fields else str(error)
+        for name, errors in form.errors.items()
+        for error in errors
+    ]
+
+
+class DefaultView:
+    """A view every user (of a role) has, defined here once and never stored."""
+
+    def __init__(self, key, name, params, applies):
+        self.key, self.name, self._params, self.applies = key, name, params, applies
+        self.shared, self.is_default = False, True
+
+    @property
+    def query(self):
+        return urlencode(self._params(), doseq=True)
+
+
+DEFAULT_VIEWS = (
+    DefaultView(
+        "mine",
+        _("My open leads"),
+        lambda: {"owner": "me", "stage": [s.value for s in SALES_STAGES]},
+        roles.can_work_sales,
+    ),
+    DefaultView("queue", _("Unassigned queue"), lambda: {"section": "queue"}, roles.can_see_leads),
+    DefaultView("flagged", _("Flagged"), lambda: {"flag": "any"}, roles.can_see_leads),
+    DefaultView(
+        "new_today",
+        _("New today"),
+        lambda: {"created_from": localdate().isoformat(), "created_to": localdate().isoformat()},
+        roles.can_market,
+    ),
+)
+
+
+def default_views(user):
+    return [view for view in DEFAULT_VIEWS if view.applies(user)]
+
+
+class SavedViewForm(forms.Form):
+    """Save the list's current filters under a name; the query must pass the filter form."""
+
+    name = forms.CharField(label=_("Name"), max_length=80)
+    shared = forms.BooleanField(label=_("Share with my team"), required=False)
+    query = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_query(self):
+        query = view_query(QueryDict(self.cleaned_data["query"]))
+        errors = view_errors(query, self.user)
+        if errors:
+            raise forms.ValidationError(
+                _("These filters are not valid: %(errors)s"), params={"errors": "; ".join(errors)}
+            )
+        return query
 
 
 # --- keyset pagination -------------------------------------------------------------

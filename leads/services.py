@@ -36,6 +36,7 @@ from .models import (
     InquiryType,
     Lead,
     Origin,
+    SavedView,
     Side,
     Stage,
     StageChange,
@@ -664,3 +665,47 @@ def court_time_rebuild(*, batch=COURT_REBUILD_BATCH):
         if after is None:
             return fixed
         fixed += changed
+
+
+# --- saved views of the lead list ------------------------------------------------------
+
+
+SAVED_VIEW_QUERY_MAX = 2000
+
+
+@transaction.atomic
+def saved_view_save(*, by, name, shared, query=None, view=None):
+    """Create a saved view of the lead list (``view`` None) or rename / re-share ``by``'s
+    own ``view``. ``query`` is the list's query string, already validated by its filter
+    form (leads.filters.SavedViewForm); None keeps the view's. Only the owner changes a
+    view; a name is unique per owner, case-insensitively."""
+    if not roles.can_see_leads(by):
+        raise ActionForbidden(_("Only people who see the lead list can save views of it."))
+    if view is not None and view.owner_id != by.pk:
+        raise ActionForbidden(_("Only the person who saved this view can change it."))
+    name = " ".join((name or "").split())
+    if not name:
+        raise InvalidInput(_("Give the view a name."), field="name")
+    if len(name) > SavedView._meta.get_field("name").max_length:
+        raise InvalidInput(_("The name is too long (80 characters at most)."), field="name")
+    if query is not None and len(query) > SAVED_VIEW_QUERY_MAX:
+        raise InvalidInput(_("These filters are too long to save."), field="query")
+    if view is None:
+        view = SavedView(owner=by, query=query or "")
+    elif query is not None:
+        view.query = query
+    view.name, view.shared = name, bool(shared)
+    try:
+        with transaction.atomic():
+            view.save()
+    except IntegrityError:
+        raise InvalidInput(_("You already have a view with this name."), field="name") from None
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, by, view):
+    """Delete ``by``'s own saved view; anyone else's is refused."""
+    if view.owner_id != by.pk:
+        raise ActionForbidden(_("Only the person who saved this view can delete it."))
+    view.delete()

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
@@ -17,8 +17,15 @@ from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
 from leadflow.http import forbidden, run_action, safe_next
 from leadflow.names import person
 
-from . import lifecycle, services
-from .filters import KeysetPage, LeadFilterForm
+from . import filters, lifecycle, services
+from .filters import (
+    KeysetPage,
+    LeadFilterForm,
+    SavedViewForm,
+    default_views,
+    view_errors,
+    view_query,
+)
 from .forms import (
     BulkForm,
     DisputeForm,
@@ -30,15 +37,12 @@ from .forms import (
     QualifyForm,
     rep_choices_queryset,
 )
-from .models import Flag, Lead, Stage
+from .models import Flag, Lead, SavedView, Stage
 from .timeline import build_timeline
 
 User = get_user_model()
 
 PER_PAGE = 50
-# Counting every match of a filter over a million leads is the slow part of a list;
-# beyond this many the list says "10,000+" (the pages themselves use keyset cursors).
-COUNT_CAP = 10_000
 
 
 def scoped_leads(user):
@@ -66,7 +70,7 @@ class LeadListView(LoginRequiredMixin, FormView):
             request.GET.get("cursor"),
             PER_PAGE,
             search=search,
-            count_cap=COUNT_CAP,
+            count_cap=filters.COUNT_CAP,
         )
         if page.invalid_cursor:
             messages.warning(request, _("That page link was not valid; showing the first page."))
@@ -88,8 +92,145 @@ class LeadListView(LoginRequiredMixin, FormView):
             "can_bulk": roles.can_market(user),
             "stages": Stage.choices,
             "export_url": reverse("leads:export") + (f"?{params.urlencode()}" if params else ""),
+            **saved_view_context(request, form),
         }
         return render(request, self.template_name, context)
+
+
+def list_url(query, view_key=None):
+    """The lead list showing ``query``, marked as saved view ``view_key``."""
+    params = "&".join(p for p in (query, f"view={view_key}" if view_key else "") if p)
+    return reverse("leads:list") + (f"?{params}" if params else "")
+
+
+def saved_view_context(request, form):
+    """The list's view pills (the defaults, then the user's and their team's saved views)
+    and the form saving the current filters. One query."""
+    user = request.user
+    active = request.GET.get("view", "")
+    pills = [
+        {
+            "name": view.name,
+            "url": list_url(view.query, f"default-{view.key}"),
+            "active": active == f"default-{view.key}",
+            "is_default": True,
+        }
+        for view in default_views(user)
+    ]
+    for view in SavedView.objects.visible_to(user).select_related("owner"):
+        key = str(view.pk)
+        pills.append(
+            {
+                "name": view.name,
+                "url": list_url(view.query, key),
+                "active": active == key,
+                "shared": view.shared,
+                "owner": None if view.owner_id == user.pk else view.owner,
+            }
+        )
+        if active == key and form.errors:
+            messages.warning(
+                request,
+                _(
+                    "The saved view “%(name)s” has a filter that is no longer valid, so no "
+                    "leads are shown. Change the filters and save it again, or delete it."
+                )
+                % {"name": view.name},
+            )
+    return {
+        "view_pills": pills,
+        "save_view_form": SavedViewForm(initial={"query": view_query(request.GET)}),
+    }
+
+
+def _own_view_or_refusal(request, pk):
+    """(view, None) for the user's own view; a 404 for one they cannot see, a 403 page
+    for a teammate's shared one (seen, but only its owner changes it)."""
+    view = get_object_or_404(SavedView.objects.visible_to(request.user), pk=pk)
+    if view.owner_id != request.user.pk:
+        return None, forbidden(request, _("Only the person who saved this view can change it."))
+    return view, None
+
+
+@login_required
+def saved_view_list(request):
+    """The user's saved views (rename, share, delete), their team's shared ones, and the
+    defaults; a view whose filters no longer validate says why."""
+    user = request.user
+    if not roles.can_see_leads(user):
+        raise PermissionDenied
+    views = list(SavedView.objects.visible_to(user).select_related("owner"))
+    for view in views:
+        view.errors = view_errors(view.query, user)
+        view.url = list_url(view.query, str(view.pk))
+        view.mine = view.owner_id == user.pk
+    defaults = [
+        {"name": view.name, "url": list_url(view.query, f"default-{view.key}")}
+        for view in default_views(user)
+    ]
+    return render(
+        request,
+        "leads/savedview_list.html",
+        {"views": views, "defaults": defaults},
+    )
+
+
+@login_required
+@require_POST
+def saved_view_create(request):
+    """Save the list's current filters (the form's hidden ``query``) under a name."""
+    if not roles.can_see_leads(request.user):
+        raise PermissionDenied
+    form = SavedViewForm(request.POST, user=request.user)
+    back = list_url(view_query(QueryDict(request.POST.get("query", ""))))
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+    data = form.cleaned_data
+    try:
+        view = services.saved_view_save(
+            by=request.user, name=data["name"], shared=data["shared"], query=data["query"]
+        )
+    except LeadflowError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    messages.success(request, _("View saved: %(name)s.") % {"name": view.name})
+    return redirect(list_url(view.query, str(view.pk)))
+
+
+@login_required
+@require_POST
+def saved_view_edit(request, pk):
+    """Rename a saved view, or share it with the team or stop sharing it."""
+    view, refusal = _own_view_or_refusal(request, pk)
+    if refusal:
+        return refusal
+    try:
+        services.saved_view_save(
+            by=request.user,
+            view=view,
+            name=request.POST.get("name", ""),
+            shared=request.POST.get("shared") == "on",
+        )
+    except LeadflowError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("View saved: %(name)s.") % {"name": view.name})
+    return redirect("leads:saved_views")
+
+
+@login_required
+@require_POST
+def saved_view_delete(request, pk):
+    view, refusal = _own_view_or_refusal(request, pk)
+    if refusal:
+        return refusal
+    name = view.name
+    services.saved_view_delete(by=request.user, view=view)
+    messages.success(request, _("View deleted: %(name)s.") % {"name": name})
+    return redirect("leads:saved_views")
 
 
 class LeadDetailView(LoginRequiredMixin, DetailView):

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet
-from leads.api import BulkJobViewSet, FunnelView, LeadViewSet
+from leads.api import BulkJobViewSet, FunnelView, LeadViewSet, SavedViewViewSet
 from sales.api import DisputeViewSet, UserViewSet
 from sales.routing.api import AssignmentRuleViewSet, TeamViewSet
 
@@ -30,6 +30,7 @@ router = Router()
 router.register("leads", LeadViewSet, basename="lead")
 router.register("bulk-jobs", BulkJobViewSet, basename="bulk-job")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("saved-views", SavedViewViewSet, basename="saved-view")
 router.register("disputes", DisputeViewSet, basename="dispute")
 router.register("users", UserViewSet, basename="user")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")

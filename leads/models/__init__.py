@@ -52,6 +52,7 @@ from .lead import (
     stretch_minutes,
 )
 from .reporting import CohortStats, RepStats, StatsState
+from .saved_view import SavedView, teammate_q
 from .sla import (
     CALENDAR_TIME_FIELDS,
     OPTIONAL_THRESHOLD_FIELDS,
@@ -76,6 +77,8 @@ __all__ = [
     "BulkStatus",
     "PhoneDigits",
     "phone_digits",
+    "SavedView",
+    "teammate_q",
     "ACTIVE_IMPORT",
     "CONSENT_EDIT",
     "CONSENT_SOURCES",

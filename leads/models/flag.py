@@ -147,6 +147,14 @@ class Flag(models.Model):
             self.lead_created_at = self.lead.created_at
         super().save(*args, **kwargs)
 
+    # Badges show these for every open flag of a page (the inbox: 100+); an enum lookup
+    # instead of Django's generic display, which rebuilds the choices per call.
+    def get_kind_display(self):
+        return FlagKind(self.kind).label if self.kind in FlagKind.values else self.kind
+
+    def get_side_display(self):
+        return Side(self.side).label if self.side in Side.values else self.side
+
     @property
     def is_open(self):
         return self.resolved_at is None

@@ -1,11 +1,12 @@
 """The lead, its touches and its append-only stage log (SPEC §2, §3)."""
 
+import datetime as dt
 import functools
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
@@ -161,6 +162,15 @@ class DisqualifyReason(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+# A lead with no follow-up scheduled sorts after every scheduled one: one index range
+# serves "in progress" (lead_inbox_in_progress_idx) with both kinds in one order.
+NEVER = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def follow_up_or_never():
+    return Coalesce("next_follow_up_at", Value(NEVER), output_field=models.DateTimeField())
+
+
 class LeadQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(stage__in=ENDED_STAGES)
@@ -181,6 +191,24 @@ class LeadQuerySet(models.QuerySet):
 
     def unassigned_queue(self):
         return self.filter(stage=Stage.HANDED_OFF, owner__isnull=True)
+
+    # The rep inbox's sections (sales/views/inbox.py). The lead list's ``section`` filter
+    # uses the same methods, so a section's "show all" link lists exactly its leads.
+    def awaiting_response(self):
+        """Handed to a rep, who has not accepted or rejected it yet."""
+        return self.filter(stage=Stage.HANDED_OFF, owner__isnull=False)
+
+    def follow_ups_due(self, before):
+        """With sales and a follow-up due before ``before`` (the end of today: overdue and
+        due today)."""
+        return self.filter(stage__in=SALES_STAGES, next_follow_up_at__lt=before)
+
+    def in_progress(self, end_of_today):
+        """Past the first response with nothing due today (a later follow-up or none):
+        disjoint from follow_ups_due. Alias ``follow_up_or_never`` orders it."""
+        return self.alias(follow_up_or_never=follow_up_or_never()).filter(
+            stage__in=WORKING_STAGES, follow_up_or_never__gte=end_of_today
+        )
 
     def for_user(self, user):
         """The leads this user may see (SPEC §1): all for marketers and managers; for a rep,
@@ -432,6 +460,31 @@ class Lead(models.Model):
                 fields=["last_handed_off_at"],
                 condition=Q(stage="handed_off", owner__isnull=True),
                 name="lead_unassigned_queue_idx",
+            ),
+            # The rep inbox's sections (sales/views/inbox.py), each "owner = me" in the
+            # section's order so that its top 25 and its capped count are an index range
+            # however many leads the rep holds. Awaiting response: earliest deadline first.
+            models.Index(
+                fields=["owner", "response_due_at", "last_handed_off_at", "id"],
+                condition=Q(stage="handed_off"),
+                name="lead_inbox_awaiting_idx",
+            ),
+            # Follow-ups due (overdue, then the rest of today) and in progress with a
+            # later follow-up: "next_follow_up_at < / >= t ORDER BY next_follow_up_at".
+            models.Index(
+                fields=["owner", "next_follow_up_at", "id"],
+                condition=Q(stage__in=SALES_STAGES, next_follow_up_at__isnull=False),
+                name="lead_inbox_follow_up_idx",
+            ),
+            # In progress: "follow_up_or_never >= end of today ORDER BY follow_up_or_never,
+            # last_handed_off_at DESC", next follow-up first and none scheduled last.
+            models.Index(
+                F("owner"),
+                follow_up_or_never(),
+                F("last_handed_off_at").desc(),
+                F("id"),
+                condition=Q(stage__in=WORKING_STAGES),
+                name="lead_inbox_in_progress_idx",
             ),
             # The incremental sweep: "leads changed since the last sweep" (leads/sweep/flags.py).
             models.Index(fields=["updated_at"], name="lead_updated_idx"),

@@ -2,6 +2,7 @@
 and in words: never information by colour alone)."""
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils import timezone
 from django.utils.timesince import timesince, timeuntil
 
@@ -32,3 +33,10 @@ def follow_up(moment, now=None):
         "today": local.date() == today,
         "span": timesince(moment, now, depth=1),
     }
+
+
+@register.filter
+def capped(count):
+    """A CappedCount as read: "1,234", or "10,000+" when counting stopped at the cap."""
+    text = intcomma(int(count))
+    return f"{text}+" if getattr(count, "capped", False) else text

@@ -1,10 +1,7 @@
-"""What the sales pages share: the day's bounds, the reps for a select, choice lists and
+"""What the sales pages share: the reps for a select, choice lists and
 the open flags of a page."""
 
-import datetime as dt
-
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from leadflow import roles
 from leads.models import (
@@ -21,13 +18,6 @@ QUEUE_LIMIT = 25
 # --- helpers -------------------------------------------------------------------------
 
 
-def today_bounds():
-    """(now, the start of tomorrow in the site's time zone): "due today" ends at midnight."""
-    now = timezone.now()
-    tomorrow = timezone.localdate(now) + dt.timedelta(days=1)
-    return now, timezone.make_aware(dt.datetime.combine(tomorrow, dt.time.min))
-
-
 def rep_choices():
     """Active reps for the "hand to" selects: one query, rendered by hand in templates."""
     return list(
@@ -42,8 +32,10 @@ def attach_flags(*lead_lists):
 
 
 def choices():
-    """Choice lists for the hand-rendered quick forms (no per-row form objects)."""
-    return {
+    """Choice lists for the hand-rendered quick forms (no per-row form objects). The
+    labels are translated once per page, not once per row: an inbox of 100 rows renders
+    each list in every row's form."""
+    lists = {
         "rejection_reasons": RejectionReason.choices,
         "lost_reasons": LostReason.choices,
         "activity_kinds": ActivityKind.choices,
@@ -51,3 +43,4 @@ def choices():
         "objection_tags": ObjectionTag.choices,
         "rulings": DisputeRuling.choices,
     }
+    return {name: [(value, str(label)) for value, label in items] for name, items in lists.items()}

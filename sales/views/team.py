@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from leadflow import roles
 from leadflow import services as leadflow_services
+from leadflow.dates import today_bounds
 from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import forbidden, report_refused, safe_next
 from leadflow.names import person
@@ -48,7 +49,7 @@ from ..forms import (
     RulingForm,
 )
 from ..models import Dispute, DisputeRuling
-from .helpers import QUEUE_LIMIT, attach_flags, choices, rep_choices, today_bounds
+from .helpers import QUEUE_LIMIT, attach_flags, choices, rep_choices
 
 User = get_user_model()
 logger = logging.getLogger(__name__)

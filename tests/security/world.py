@@ -53,6 +53,7 @@ class World:
     rule: object
     bulk_job: object  # the marketer's, queued
     failed_bulk: object  # the marketer's, failed
+    saved_view: object  # rep's private view of the lead list
 
     def client(self, role, **kwargs):
         client = Client(**kwargs)
@@ -134,6 +135,9 @@ def build_world():
         ),
         gone=factories.rep(username="gone", is_active=False),
         webhook=_webhook(manager),
+        saved_view=marketing.saved_view_save(
+            by=rep, name="Walked view", shared=False, query="flag=any"
+        ),
         **_routing(users),
         **_bulk_jobs(m, leads),
     )
