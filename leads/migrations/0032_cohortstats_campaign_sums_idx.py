@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("campaigns", "0005_spend_from_total"),
-        ("leads", "0030_merge_joint_sla_bulk_search"),
+        ("leads", "0031_merge_saved_views"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
