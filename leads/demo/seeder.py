@@ -1124,4 +1124,5 @@ def reset_demo_data():
                 cursor.execute(f"DELETE FROM {table}")
             cursor.execute(f"DELETE FROM {Lead._meta.db_table}")
             cursor.execute("DELETE FROM leads_slapolicy WHERE campaign_id IS NOT NULL")
+            cursor.execute(f"DELETE FROM {SpendEntry._meta.db_table}")
             cursor.execute("DELETE FROM campaigns_campaign")
