@@ -19,11 +19,33 @@ from leadflow.api.base import MAX_MONEY, CanMarket, CursorPagination
 from leadflow.errors import TransitionNotAllowed
 from leadflow.http import origin_of
 
-from . import services
-from .models import Campaign, Channel, taken_by_another
+from . import services, spend
+from .models import Campaign, Channel, SpendEntry, taken_by_another
+
+
+class TotalSpendField(serializers.DecimalField):
+    """``spend``: reads as the total of the campaign's spend entries; a write *sets the
+    total*, replacing the entries by one over the campaign's dates (campaigns.services)."""
+
+    def get_attribute(self, instance):
+        total = getattr(instance, "spend_total", None)
+        return total if total is not None else spend.lifetime_spend_of(instance)
 
 
 class CampaignSerializer(serializers.ModelSerializer):
+    spend = TotalSpendField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal(0),
+        max_value=MAX_MONEY,
+        required=False,
+        help_text=gettext_lazy(
+            "Total spend: the sum of the campaign's spend entries. Writing it sets the "
+            "total: the entries are replaced by one entry of this amount over the campaign's "
+            "dates (start to end, or to today without an end). Record spend over time with "
+            "POST /api/v1/campaigns/{id}/spend/."
+        ),
+    )
     owner_username = serializers.CharField(
         source="owner.username", read_only=True, allow_null=True
     )
@@ -58,7 +80,6 @@ class CampaignSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "owner_username", "created_at", "updated_at"]
         extra_kwargs = {
             "budget": {"min_value": Decimal(0), "max_value": MAX_MONEY},
-            "spend": {"min_value": Decimal(0), "max_value": MAX_MONEY},
             "owner": {"required": False},
         }
 
@@ -96,6 +117,29 @@ class CampaignSerializer(serializers.ModelSerializer):
         return origin
 
 
+class SpendEntrySerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, allow_null=True, default=None
+    )
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal(0), max_value=MAX_MONEY
+    )
+
+    class Meta:
+        model = SpendEntry
+        fields = ["id", "start", "end", "amount", "note", "created_by", "created_at"]
+        read_only_fields = ["id", "created_by", "created_at"]
+        extra_kwargs = {
+            "start": {"help_text": gettext_lazy("First day (site time zone).")},
+            "end": {"help_text": gettext_lazy("Last day, inclusive.")},
+        }
+
+    def validate(self, data):
+        if data["end"] < data["start"]:
+            raise ValidationError({"end": [_("The end date cannot be before the start date.")]})
+        return data
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List campaigns",
@@ -104,7 +148,18 @@ class CampaignSerializer(serializers.ModelSerializer):
     retrieve=extend_schema(summary="Get a campaign"),
     create=extend_schema(summary="Create a campaign (the owner defaults to you)"),
     update=extend_schema(summary="Replace a campaign's fields"),
-    partial_update=extend_schema(summary="Edit a campaign (e.g. record spend)"),
+    partial_update=extend_schema(
+        summary="Edit a campaign",
+        description='`{"spend": X}` sets the total spend: the campaign\'s spend entries '
+        "are replaced by one entry of X over the campaign's dates.",
+    ),
+    spend_entries=extend_schema(
+        summary="List or record a campaign's spend entries",
+        description="GET lists the entries, newest first. POST records money spent from "
+        "`start` to `end` (both inclusive); a period's spend is each entry prorated by day.",
+        request=SpendEntrySerializer,
+        responses={200: SpendEntrySerializer(many=True), 201: SpendEntrySerializer},
+    ),
     rotate_key=extend_schema(
         summary="Rotate the intake key",
         description="A new secret intake key; forms using the old one get a 404 at once.",
@@ -127,7 +182,11 @@ class CampaignViewSet(
     pagination_class = CursorPagination
 
     def get_queryset(self):
-        qs = Campaign.objects.select_related("owner").order_by("-id")
+        qs = (
+            Campaign.objects.select_related("owner")
+            .annotate(spend_total=spend.lifetime_spend())
+            .order_by("-id")
+        )
         if self.action == "list":
             channel = self.request.query_params.get("channel")
             if channel:
@@ -157,6 +216,19 @@ class CampaignViewSet(
     def rotate_key(self, request, pk=None):
         campaign = services.campaign_rotate_key(campaign=self.get_object(), by=request.user)
         return Response(self.get_serializer(campaign).data)
+
+    @action(detail=True, methods=["get", "post"], url_path="spend", pagination_class=None)
+    def spend_entries(self, request, pk=None):
+        campaign = self.get_object()
+        if request.method == "GET":
+            entries = campaign.spend_entries.select_related("created_by")
+            return Response(SpendEntrySerializer(entries, many=True).data)
+        serializer = SpendEntrySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        entry = services.spend_entry_add(
+            campaign=campaign, by=request.user, **serializer.validated_data
+        )
+        return Response(SpendEntrySerializer(entry).data, status=201)
 
     def _save(self, call):
         try:

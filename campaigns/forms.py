@@ -30,7 +30,6 @@ class CampaignForm(forms.ModelForm):
             "start_date",
             "end_date",
             "budget",
-            "spend",
             "owner",
             "utm_campaign",
             "allowed_origin",
@@ -55,14 +54,12 @@ class CampaignForm(forms.ModelForm):
         self.fields["owner"].help_text = _(
             "Marketing flags of this campaign's leads go to the owner (managers if empty)."
         )
-        for name in ("budget", "spend"):
-            self.fields[name].widget.attrs.update({"min": "0", "step": "0.01"})
+        self.fields["budget"].widget.attrs.update({"min": "0", "step": "0.01"})
         self.helper = FormHelper()
         self.helper.layout = Layout(
             Row(Column("name", css_class="col-md-8"), Column("channel", css_class="col-md-4")),
             Row(Column("start_date"), Column("end_date")),
-            Row(Column("budget"), Column("spend")),
-            Row(Column("owner"), Column("utm_campaign")),
+            Row(Column("budget"), Column("owner"), Column("utm_campaign")),
             "allowed_origin",
             "route_on_intake",
             "description",
@@ -74,9 +71,8 @@ class CampaignForm(forms.ModelForm):
         start, end = data.get("start_date"), data.get("end_date")
         if start and end and end < start:
             self.add_error("end_date", _("The end date cannot be before the start date."))
-        for name in ("budget", "spend"):
-            if data.get(name) is not None and data[name] < 0:
-                self.add_error(name, _("Amounts cannot be negative."))
+        if data.get("budget") is not None and data["budget"] < 0:
+            self.add_error("budget", _("Amounts cannot be negative."))
         name = (data.get("name") or "").strip()
         if name and taken_by_another("name", name, self.instance):
             # Also what a resubmitted form (back button, then Save again) runs into.
@@ -141,3 +137,59 @@ class AutoResponseForm(forms.Form):
             code: (data[f"subject_{code}"], data[f"body_{code}"])
             for code, _name in settings.LANGUAGES
         }
+
+
+class SpendEntryForm(forms.Form):
+    """Money spent on the campaign over a range of days (both inclusive)."""
+
+    start = forms.DateField(
+        label=_("First day"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    end = forms.DateField(
+        label=_("Last day (inclusive)"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"min": "0", "step": "0.01", "inputmode": "decimal"}),
+    )
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        # Its own ids: the campaign page's period form has fields named start and end too.
+        kwargs.setdefault("auto_id", "spend_%s")
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("class", "form-control form-control-sm")
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            self.add_error("end", _("The end date cannot be before the start date."))
+        return data
+
+
+class SpendUploadForm(forms.Form):
+    """A spend CSV: date, campaign (name or UTM code), amount; one row per day."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        required=False,
+        help_text=_(
+            "Columns date, campaign and amount, one row per campaign per day (an ad "
+            "platform's daily cost report). The campaign by its name or UTM code."
+        ),
+    )
+    # The file's text again when the user confirms importing its good rows only.
+    content = forms.CharField(required=False, widget=forms.HiddenInput)
+    skip_invalid = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not data.get("content"):
+            raise forms.ValidationError(_("Choose a CSV file."))
+        return data

@@ -28,7 +28,6 @@ class Campaign(models.Model):
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)
     budget = models.DecimalField(_("budget"), max_digits=12, decimal_places=2, default=0)
-    spend = models.DecimalField(_("actual spend"), max_digits=12, decimal_places=2, default=0)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
@@ -86,9 +85,9 @@ class Campaign(models.Model):
                 violation_error_message=_("The end date cannot be before the start date."),
             ),
             models.CheckConstraint(
-                condition=models.Q(budget__gte=0) & models.Q(spend__gte=0),
-                name="campaign_money_not_negative",
-                violation_error_message=_("Budget and spend cannot be negative."),
+                condition=models.Q(budget__gte=0),
+                name="campaign_budget_not_negative",
+                violation_error_message=_("The budget cannot be negative."),
             ),
         ]
         indexes = [
@@ -101,6 +100,60 @@ class Campaign(models.Model):
 
     def get_absolute_url(self):
         return reverse("campaigns:detail", args=[self.pk])
+
+
+class SpendEntry(models.Model):
+    """Money spent on a campaign over a range of local days, both ends inclusive (SPEC §2):
+    "1–31 Oct: 4,200". A period's spend is the entries prorated by day (campaigns/spend.py);
+    an ad platform's daily report is one entry per day."""
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="spend_entries",
+        verbose_name=_("campaign"),
+    )
+    start = models.DateField(_("from"))
+    end = models.DateField(_("to"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start", "-id"]
+        verbose_name = _("spend entry")
+        verbose_name_plural = _("spend entries")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gte=models.F("start")),
+                name="spend_entry_end_after_start",
+                violation_error_message=_("The end date cannot be before the start date."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0),
+                name="spend_entry_amount_not_negative",
+                violation_error_message=_("Amounts cannot be negative."),
+            ),
+        ]
+        indexes = [
+            # campaigns/spend.py spend_by_campaign: the entries of (some) campaigns that
+            # overlap a period, summed per campaign (the dashboard, campaign page and list).
+            models.Index(fields=["campaign", "start", "end"], name="spend_campaign_dates_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign}: {self.start}–{self.end} {self.amount}"
+
+    @property
+    def days(self):
+        return (self.end - self.start).days + 1
 
 
 class AutoResponse(models.Model):

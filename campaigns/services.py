@@ -1,7 +1,11 @@
 """Campaign changes (SPEC §1: marketers and managers)."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -15,7 +19,8 @@ from leads.models import Stage, TouchSource
 from leads.services import lead_intake
 
 from .auto_response import check_placeholders, form_language
-from .models import AutoResponse, Campaign, new_intake_key
+from .models import AutoResponse, Campaign, SpendEntry, new_intake_key
+from .spend import CENT
 
 EDITABLE = (
     "name",
@@ -23,7 +28,6 @@ EDITABLE = (
     "start_date",
     "end_date",
     "budget",
-    "spend",
     "owner",
     "utm_campaign",
     "description",
@@ -35,9 +39,8 @@ EDITABLE = (
 def _validate(campaign):
     if campaign.end_date and campaign.end_date < campaign.start_date:
         raise InvalidInput(_("The end date cannot be before the start date."), field="end_date")
-    for field in ("budget", "spend"):
-        if getattr(campaign, field) is not None and getattr(campaign, field) < 0:
-            raise InvalidInput(_("Amounts cannot be negative."), field=field)
+    if campaign.budget is not None and campaign.budget < 0:
+        raise InvalidInput(_("Amounts cannot be negative."), field="budget")
     code = (campaign.utm_campaign or "").strip()
     campaign.utm_campaign = code
     if code:
@@ -55,6 +58,8 @@ def campaign_create(*, by, data):
         campaign.owner = by
     _validate(campaign)
     campaign.save()
+    if data.get("spend") is not None:
+        _set_total_spend(campaign, data["spend"], by)
     return campaign
 
 
@@ -67,7 +72,113 @@ def campaign_update(*, campaign, by, data):
             setattr(campaign, key, value)
     _validate(campaign)
     campaign.save()
+    if data.get("spend") is not None:
+        _set_total_spend(campaign, data["spend"], by)
     return campaign
+
+
+# --- spend (SPEC §2: entries with a date range and an amount; campaigns/spend.py) -------
+
+MAX_AMOUNT = Decimal("9999999999.99")  # Decimal(12, 2)
+
+
+def _check_entry(start, end, amount):
+    if start is None or end is None:
+        raise InvalidInput(_("Give the first and the last day."), field="start")
+    if end < start:
+        raise InvalidInput(_("The end date cannot be before the start date."), field="end")
+    if amount is None:
+        raise InvalidInput(_("Give an amount."), field="amount")
+    if amount < 0:
+        raise InvalidInput(_("Amounts cannot be negative."), field="amount")
+    if amount > MAX_AMOUNT:
+        raise InvalidInput(_("The amount is too large."), field="amount")
+    if amount != amount.quantize(CENT):
+        raise InvalidInput(_("Give the amount in whole cents."), field="amount")
+
+
+def campaign_dates(campaign):
+    """The days "set the total" spreads a campaign's spend over: its start to its end, or
+    to today while it has none (never before its start)."""
+    return campaign.start_date, max(campaign.start_date, campaign.end_date or timezone.localdate())
+
+
+def _set_total_spend(campaign, amount, by):
+    amount = Decimal(amount)
+    start, end = campaign_dates(campaign)
+    _check_entry(start, end, amount)
+    campaign.spend_entries.all().delete()
+    if amount:
+        SpendEntry.objects.create(
+            campaign=campaign,
+            start=start,
+            end=end,
+            amount=amount,
+            created_by=by,
+            note=_("Total spend set on the campaign"),
+        )
+
+
+@transaction.atomic
+def spend_entry_add(*, campaign, by, start, end, amount, note=""):
+    """Record money spent on a campaign from ``start`` to ``end`` (local days, both
+    inclusive); a period's spend takes the part of it that falls inside (prorated by day)."""
+    permissions.require_marketing(by)
+    amount = Decimal(amount)
+    _check_entry(start, end, amount)
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    return SpendEntry.objects.create(
+        campaign=campaign,
+        start=start,
+        end=end,
+        amount=amount,
+        note=(note or "").strip()[:200],
+        created_by=by,
+    )
+
+
+@transaction.atomic
+def spend_entry_delete(*, entry, by):
+    permissions.require_marketing(by)
+    SpendEntry.objects.filter(pk=entry.pk).delete()
+
+
+@transaction.atomic
+def spend_import(*, by, rows):
+    """Write the good rows of a spend CSV (campaigns/spend_csv.py ``SpendRow``s): one entry
+    per campaign per day. A row for a day that campaign already has a one-day entry for
+    replaces it, so uploading a corrected daily report again does not count it twice.
+    Returns the number of entries written."""
+    permissions.require_marketing(by)
+    if not rows:
+        return 0
+    for row in rows:
+        _check_entry(row.day, row.day, row.amount)
+    campaigns = {row.campaign.pk for row in rows}
+    wanted = {(row.campaign.pk, row.day) for row in rows}
+    # Lock the campaigns, then take out the one-day entries the file replaces.
+    list(Campaign.objects.select_for_update().filter(pk__in=campaigns).values_list("pk"))
+    one_day = SpendEntry.objects.filter(
+        campaign__in=campaigns, start=F("end"), start__in={day for _c, day in wanted}
+    ).values_list("pk", "campaign", "start")
+    stale = [pk for pk, campaign, day in one_day if (campaign, day) in wanted]
+    SpendEntry.objects.filter(pk__in=stale).delete()
+    note = _("CSV upload")
+    SpendEntry.objects.bulk_create(
+        [
+            SpendEntry(
+                campaign=row.campaign,
+                start=row.day,
+                end=row.day,
+                amount=row.amount,
+                note=note,
+                created_by=by,
+            )
+            for row in rows
+        ],
+        batch_size=1000,
+    )
+    return len(rows)
 
 
 @transaction.atomic

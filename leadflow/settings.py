@@ -93,6 +93,12 @@ try:
 except (ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r} is not a known IANA time zone.") from None
 USE_TZ = True
+# The site's currency (ISO 4217): every amount (spend, budgets, deal values) is in it.
+CURRENCY = env.str("CURRENCY", default="EUR").strip().upper()
+if not (len(CURRENCY) == 3 and CURRENCY.isascii() and CURRENCY.isalpha()):
+    raise ImproperlyConfigured(
+        f"CURRENCY={CURRENCY!r} is not an ISO 4217 currency code (three letters, e.g. EUR)."
+    )
 USE_I18N = True
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("nl", "Nederlands")]

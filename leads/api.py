@@ -939,6 +939,20 @@ class FunnelSerializer(serializers.Serializer):
     median_hours_to_first_contact = serializers.FloatField(allow_null=True)
     win_rate = serializers.FloatField(allow_null=True)
     ball_dropped = BallDroppedSerializer()
+    spend = serializers.CharField(
+        help_text=gettext_lazy(
+            "Spend of the filter's campaigns during the period: each spend entry prorated "
+            "by day, rounded to the cent per campaign, summed. Decimal string, two places."
+        )
+    )
+    cost_per_lead = serializers.CharField(
+        allow_null=True,
+        help_text=gettext_lazy("spend / generated, to the cent; null when nothing was generated."),
+    )
+    cost_per_won = serializers.CharField(
+        allow_null=True,
+        help_text=gettext_lazy("spend / won, to the cent; null when nothing was won."),
+    )
     speed_to_lead = SpeedToLeadSerializer()
     court_time = CourtTimeSerializer()
     attempts = AttemptsSerializer()

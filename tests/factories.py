@@ -1,10 +1,11 @@
 import datetime as dt
+from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from campaigns.models import Campaign, Channel
+from campaigns.models import Campaign, Channel, SpendEntry
 from leadflow import roles
 from leads.models import Lead
 
@@ -45,13 +46,27 @@ def manager(**kwargs):
 class CampaignFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Campaign
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Campaign {n}")
     channel = Channel.SEARCH_ADS
     start_date = dt.date(2026, 1, 1)
     budget = 10000
-    spend = 5000
     utm_campaign = factory.Sequence(lambda n: f"camp-{n}")
+
+    @factory.post_generation
+    def spend(campaign, create, extracted, **kwargs):
+        """``spend=X``: one spend entry of X over the campaign's dates (to its end, or to
+        the end of 2026 without one), like the migration of the old all-time spend;
+        default 5000, ``spend=0`` for none."""
+        amount = Decimal(5000 if extracted is None else extracted)
+        if create and amount:
+            SpendEntry.objects.create(
+                campaign=campaign,
+                start=campaign.start_date,
+                end=campaign.end_date or max(campaign.start_date, dt.date(2026, 12, 31)),
+                amount=amount,
+            )
 
 
 class LeadFactory(factory.django.DjangoModelFactory):

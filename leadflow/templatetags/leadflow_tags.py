@@ -1,7 +1,7 @@
 from django import template
 from django.utils.formats import number_format
 
-from leadflow import names
+from leadflow import currency, names
 from leadflow.dates import duration_part
 
 register = template.Library()
@@ -19,10 +19,12 @@ def percent(value, digits=1):
 
 @register.filter
 def money(value):
-    """An amount with two decimals in the user's locale; "—" when unset."""
+    """An amount in the site currency, in the user's language: "€1,042,454.53" in English,
+    "€ 1.042.454,53" in Dutch, "PLN 12.00" for a currency without a known symbol; "—" when
+    unset. (The CSVs and the API keep plain decimals with two places.)"""
     if value is None or value == "":
         return "—"
-    return number_format(value, decimal_pos=2, force_grouping=True)
+    return currency.format_money(value)
 
 
 @register.filter

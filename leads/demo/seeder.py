@@ -22,7 +22,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel, new_intake_key
+from campaigns.models import Campaign, Channel, SpendEntry, new_intake_key
 from leadflow import roles
 from leadflow.dates import start_of_day
 from leadflow.models import Notification, Profile
@@ -283,14 +283,73 @@ def ensure_users(password):
     return users
 
 
-def _campaigns(rng, now, marketer):
-    campaigns = []
+# Per channel: how a campaign's spend falls over the months of its life. "steady": about
+# the same each month; "front": the first month carries `first` of it (an event's
+# venue and stand, a whitepaper's production); "none": no money spent.
+SPEND_PATTERN = {
+    Channel.SEARCH_ADS: ("steady", 0),
+    Channel.SOCIAL_ADS: ("steady", 0),
+    Channel.EMAIL: ("steady", 0),
+    Channel.EVENTS: ("front", 0.7),
+    Channel.CONTENT: ("front", 0.4),
+    Channel.REFERRAL: ("steady", 0),
+    Channel.PARTNER: ("steady", 0),
+    Channel.OTHER: ("none", 0),
+}
+
+
+def _months(first, last):
+    """(start, end) of each calendar month overlapping [first, last], clipped to it."""
+    out, day = [], first
+    while day <= last:
+        following = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        out.append((day, min(last, following - dt.timedelta(days=1))))
+        day = following
+    return out
+
+
+def _spend_entries(campaigns, shares, seed, now):
+    """One spend entry per campaign per month of its life up to today, adding up to its
+    share of the budget, in the channel's pattern (SPEND_PATTERN), with some noise."""
+    entries = []
+    today = timezone.localtime(now).date()
+    for campaign, share in zip(campaigns, shares, strict=True):
+        pattern, first = SPEND_PATTERN[campaign.channel]
+        last = min(campaign.end_date or today, today)
+        if pattern == "none" or last < campaign.start_date:
+            continue
+        rng = random.Random(f"{seed}:spend:{campaign.utm_campaign}")
+        months = _months(campaign.start_date, last)
+        weights = [((b - a).days + 1) * rng.uniform(0.75, 1.25) for a, b in months]
+        if pattern == "front" and len(months) > 1:
+            rest = sum(weights[1:])
+            weights = [first * rest / (1 - first), *weights[1:]]
+        total = campaign.budget * Decimal(share)
+        scale = total / Decimal(sum(weights))
+        entries += [
+            SpendEntry(
+                campaign=campaign,
+                start=a,
+                end=b,
+                amount=(Decimal(w) * scale).quantize(Decimal("1.00")),
+                note="Monthly invoice",
+            )
+            for (a, b), w in zip(months, weights, strict=True)
+        ]
+    SpendEntry.objects.bulk_create(entries, batch_size=1000)
+
+
+def _campaigns(rng, now, marketer, seed=0):
+    campaigns, shares = [], []
     for channel, names in CAMPAIGN_NAMES.items():
         for i, name in enumerate(names):
             start = (now - dt.timedelta(days=rng.randint(200, 400))).date()
             ongoing = i == 0 or rng.random() < 0.5
             end = None if ongoing else start + dt.timedelta(days=rng.randint(60, 240))
             budget = Decimal(rng.randrange(2000, 60000, 500))
+            # The share of its budget the campaign spends (drawn here, where the single
+            # spend value was, so the rest of the data stays the same for a seed).
+            shares.append(rng.uniform(0.4, 1.1))
             campaigns.append(
                 Campaign(
                     name=name,
@@ -298,7 +357,6 @@ def _campaigns(rng, now, marketer):
                     start_date=start,
                     end_date=end,
                     budget=budget,
-                    spend=(budget * Decimal(rng.uniform(0.4, 1.1))).quantize(Decimal("1.00")),
                     # A few campaigns have no owner: their marketing flags go to managers.
                     owner=None if (channel == Channel.OTHER) else marketer,
                     utm_campaign=f"{channel}-{i + 1}".replace("_", "-"),
@@ -308,6 +366,9 @@ def _campaigns(rng, now, marketer):
                 )
             )
     Campaign.objects.bulk_create(campaigns)
+    codes = [c.utm_campaign for c in campaigns]
+    by_code = {c.utm_campaign: c for c in Campaign.objects.filter(utm_campaign__in=codes)}
+    _spend_entries([by_code[c.utm_campaign] for c in campaigns], shares, seed, now)
     return list(Campaign.objects.order_by("pk"))
 
 
@@ -337,7 +398,7 @@ class Seeder:
         self.manager = users["manager"]
         self.reps = [users["rep1"], users["rep2"], users["rep3"]]
         with transaction.atomic():
-            self.campaigns = _campaigns(self.rng, self.now, self.marketer)
+            self.campaigns = _campaigns(self.rng, self.now, self.marketer, self.seed)
         models = (Lead, Touch, StageChange, Handoff, Activity, Objection, Dispute, Flag)
         self.ids = _Ids(models)
         self.sink = _Sink(models)
@@ -1085,4 +1146,5 @@ def reset_demo_data():
                 cursor.execute(f"DELETE FROM {table}")
             cursor.execute(f"DELETE FROM {Lead._meta.db_table}")
             cursor.execute("DELETE FROM leads_slapolicy WHERE campaign_id IS NOT NULL")
+            cursor.execute(f"DELETE FROM {SpendEntry._meta.db_table}")
             cursor.execute("DELETE FROM campaigns_campaign")

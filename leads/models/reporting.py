@@ -89,6 +89,20 @@ class CohortStats(models.Model):
         indexes = [
             # The dashboard's "rows of a period" (then filtered by campaign/owner).
             models.Index(fields=["day"], name="cohortstats_day_idx"),
+            # The campaign list (stats.campaign_totals, stats.campaign_total): a campaign's
+            # lifetime sums from the index alone (index-only scan), never the wide rows.
+            models.Index(
+                fields=["campaign"],
+                include=[
+                    "generated",
+                    "handed_off",
+                    "accepted",
+                    "accepted_handed",
+                    "won",
+                    "won_value",
+                ],
+                name="cohortstats_campaign_sums_idx",
+            ),
         ]
 
     def __str__(self):

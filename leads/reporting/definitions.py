@@ -127,6 +127,14 @@ def rate(numerator, denominator):
     return (numerator / denominator) if denominator else None
 
 
+def cost_per(spend, denominator):
+    """Money per unit (cost per lead = spend / generated, per won deal = spend / won), to
+    the cent; None when there is nothing to divide by."""
+    if not denominator:
+        return None
+    return (Decimal(spend) / denominator).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 def rates(sums):
     """The three rates of SPEC §5 from a row of counts."""
     return {

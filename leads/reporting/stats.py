@@ -25,19 +25,20 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import (
     Count,
-    DecimalField,
-    ExpressionWrapper,
     F,
     Max,
     Min,
+    OuterRef,
     Q,
+    Subquery,
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, NullIf, TruncDate, TruncMonth, TruncWeek
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
+from campaigns import spend as campaign_spend
 from campaigns.models import Campaign, Channel
 from leadflow import roles
 from leadflow.bulk import copy_rows
@@ -896,17 +897,31 @@ def first_day(campaign):
 CAMPAIGN_LIST_SUMS = ("generated", "handed_off", "accepted", "accepted_handed", "won", "won_value")
 
 
-def with_campaign_totals(campaigns):
-    """Annotate a Campaign queryset with its leads' lifetime counts from the statistics
-    (one LEFT JOIN … GROUP BY over the campaigns' rows) and cost per lead, to sort and
-    page on."""
-    qs = campaigns.annotate(**_sums(CAMPAIGN_LIST_SUMS, prefix="cohort_stats__"))
-    return qs.annotate(
-        cost_per_lead=ExpressionWrapper(
-            F("spend") / NullIf(F("generated"), 0),
-            output_field=DecimalField(max_digits=14, decimal_places=2),
-        )
+def campaign_totals(campaign_ids):
+    """{campaign id: its leads' lifetime CAMPAIGN_LIST_SUMS} for the given campaigns (a
+    page of the campaign list): one GROUP BY over their statistics rows, read from
+    cohortstats_campaign_totals_idx alone."""
+    return {
+        row.pop("campaign"): row
+        for row in CohortStats.objects.filter(campaign__in=list(campaign_ids))
+        .values("campaign")
+        .annotate(**_sums(CAMPAIGN_LIST_SUMS))
+        .order_by()
+    }
+
+
+def campaign_total(name):
+    """One lifetime sum of a campaign's statistics as a correlated subquery, to sort the
+    campaign list on (one index-only range scan per campaign)."""
+    rows = (
+        CohortStats.objects.filter(campaign=OuterRef("pk"))
+        .order_by()
+        .values("campaign")
+        .annotate(total=Sum(name))
+        .values("total")
     )
+    zero = Value(Decimal("0.00") if name == "won_value" else 0)
+    return Coalesce(Subquery(rows), zero)
 
 
 def speed_and_court(filters, user=None, data=None, now=None):
@@ -1084,7 +1099,8 @@ def funnel_json(filters, user=None, model=a.DEFAULT_MODEL):
     the attribution under ``model``."""
     data = funnel(filters)
     out = {key: data[key] for key in d.FUNNEL_KEYS}
-    out["won_value"] = str(data["won_value"])
+    out["won_value"] = money(data["won_value"])
+    out.update({key: money(value) for key, value in costs(filters, data).items()})
     median = data["median_hours_to_first_contact"]
     out["median_hours_to_first_contact"] = None if median is None else round(median, 2)
     out.update(clock_json(speed_and_court(filters, user, data)))
@@ -1213,6 +1229,7 @@ def assemble_marketing(filters, rows, reasons, flags):
     pre-aggregated paths): rows[campaign_id] has MARKETING_COUNTS and won_value,
     reasons[campaign_id] = {reason: n}, flags[campaign_id] = {"raised", "open"}."""
     campaigns = list(filters.campaigns().order_by("name"))
+    spends = campaign_spend.spend_by_campaign(filters.start, filters.end, filters.campaigns())
     table = []
     for campaign in campaigns:
         row = rows.get(campaign.pk)
@@ -1241,9 +1258,9 @@ def assemble_marketing(filters, rows, reasons, flags):
                 "accepted_handed": row["accepted_handed"],
                 "acceptance_rate": d.rate(row["accepted_handed"], row["handed_off"]),
                 "rejection_reasons": reasons.get(campaign.pk, {}),
-                "spend": campaign.spend,
-                "cost_per_lead": d.rate(campaign.spend, row["generated"]),
-                "cost_per_won": d.rate(campaign.spend, row["won"]),
+                "spend": spends.get(campaign.pk, campaign_spend.ZERO),
+                "cost_per_lead": d.cost_per(spends.get(campaign.pk, 0), row["generated"]),
+                "cost_per_won": d.cost_per(spends.get(campaign.pk, 0), row["won"]),
                 "flags_raised": flag.get("raised", 0),
                 "flags_open": flag.get("open", 0),
             }
@@ -1287,24 +1304,36 @@ def assemble_marketing(filters, rows, reasons, flags):
             agg["rejection_reasons"][reason] = agg["rejection_reasons"].get(reason, 0) + n
     for agg in channels.values():
         agg["acceptance_rate"] = d.rate(agg["accepted_handed"], agg["handed_off"])
-        agg["cost_per_lead"] = d.rate(agg["spend"], agg["generated"])
-        agg["cost_per_won"] = d.rate(agg["spend"], agg["won"])
-    totals = {"spend": sum((c.spend for c in campaigns), Decimal("0"))}
+        agg["cost_per_lead"] = d.cost_per(agg["spend"], agg["generated"])
+        agg["cost_per_won"] = d.cost_per(agg["spend"], agg["won"])
     return {
         "campaigns": table,
         "channels": sorted(channels.values(), key=lambda c: -c["generated"]),
-        "spend": totals["spend"],
+        # Every campaign of the filter, shown in the table or not (a salesperson filter
+        # leaves out campaigns without their leads): the sum of the rounded spends.
+        "spend": campaign_spend.total(spends.values()),
     }
 
 
-def costs(filters, funnel_data, marketing):
-    """Cost per lead = spend of the campaigns in the filter / generated; per won deal = / won."""
-    spend = marketing["spend"]
+def costs(filters, funnel_data, marketing=None):
+    """Cost per lead = spend of the campaigns in the filter during the period (entries
+    prorated by day, campaigns/spend.py) / generated; per won deal = that spend / won.
+    ``marketing``: the scorecard, to share its spend query."""
+    if marketing is None:
+        spends = campaign_spend.spend_by_campaign(filters.start, filters.end, filters.campaigns())
+        spend = campaign_spend.total(spends.values())
+    else:
+        spend = marketing["spend"]
     return {
         "spend": spend,
-        "cost_per_lead": d.rate(spend, funnel_data["generated"]),
-        "cost_per_won": d.rate(spend, funnel_data["won"]),
+        "cost_per_lead": d.cost_per(spend, funnel_data["generated"]),
+        "cost_per_won": d.cost_per(spend, funnel_data["won"]),
     }
+
+
+def money(value):
+    """Money in the API and the CSVs: a plain decimal string with two places, or None."""
+    return None if value is None else f"{Decimal(value).quantize(Decimal('0.01'))}"
 
 
 def assemble_sales(

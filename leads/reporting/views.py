@@ -127,10 +127,14 @@ def dashboard(request):
 
 
 def _fmt(value):
+    """A CSV cell: rates and other fractions (floats) to four places, money (Decimals) as
+    a plain decimal with two, empty when undefined."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4f}"
+    if isinstance(value, Decimal):
+        return stats.money(value)
     return value
 
 
@@ -217,7 +221,7 @@ RISK_HEADER = tuple(f"revenue_at_risk_{c}" for c in definitions.DROPPED_CATEGORI
 
 
 def _risk(row):
-    return [row["revenue_at_risk"][c] for c in definitions.DROPPED_CATEGORIES]
+    return [_fmt(row["revenue_at_risk"][c]) for c in definitions.DROPPED_CATEGORIES]
 
 
 def _tables(context):
@@ -231,7 +235,10 @@ def _tables(context):
             [[s["key"], s["count"], _fmt(s["conversion"])] for s in context["steps"]]
             + [
                 ["lost", funnel["lost"], ""],
-                ["won_value", funnel["won_value"], ""],
+                ["won_value", _fmt(funnel["won_value"]), ""],
+                ["spend", _fmt(context["costs"]["spend"]), ""],
+                ["cost_per_lead", _fmt(context["costs"]["cost_per_lead"]), ""],
+                ["cost_per_won", _fmt(context["costs"]["cost_per_won"]), ""],
                 ["acceptance_rate", _fmt(funnel["acceptance_rate"]), ""],
                 ["contact_in_sla_rate", _fmt(funnel["contact_in_sla_rate"]), ""],
                 [
@@ -244,7 +251,7 @@ def _tables(context):
         ),
         "ball_dropped": (
             ["side", "leads", "revenue_at_risk"],
-            [[d["key"], d["count"], d["revenue_at_risk"]] for d in context["dropped"]],
+            [[d["key"], d["count"], _fmt(d["revenue_at_risk"])] for d in context["dropped"]],
         ),
         "campaigns": (
             [
@@ -278,8 +285,8 @@ def _tables(context):
                     r["rejected"],
                     *[r["rejection_reasons"].get(v, 0) for v in RejectionReason.values],
                     r["won"],
-                    r["won_value"],
-                    r["spend"],
+                    _fmt(r["won_value"]),
+                    _fmt(r["spend"]),
                     _fmt(r["cost_per_lead"]),
                     _fmt(r["cost_per_won"]),
                     r["flags_raised"],
@@ -315,8 +322,8 @@ def _tables(context):
                     c["accepted"],
                     _fmt(c["acceptance_rate"]),
                     c["won"],
-                    c["won_value"],
-                    c["spend"],
+                    _fmt(c["won_value"]),
+                    _fmt(c["spend"]),
                     _fmt(c["cost_per_lead"]),
                     _fmt(c["cost_per_won"]),
                     c["flags_raised"],
@@ -363,7 +370,7 @@ def _tables(context):
                     r["won"],
                     r["lost"],
                     _fmt(r["win_rate"]),
-                    r["won_value"],
+                    _fmt(r["won_value"]),
                     r["flags_open"],
                     r["flags_raised"],
                     r["rejected"],
@@ -399,7 +406,7 @@ def _tables(context):
                     h.to_user.get_username(),
                     h.rejection_reason,
                     h.lead.owner.get_username() if h.lead.owner else "",
-                    h.lead.deal_value,
+                    _fmt(h.lead.deal_value),
                 ]
                 for h in context["false_rejections"]
             ],

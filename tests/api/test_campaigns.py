@@ -1,7 +1,10 @@
 """/api/v1/campaigns/: marketers and managers list, read, create and edit campaigns and see
 the intake key; salespeople get a 403 (SPEC §1)."""
 
+from decimal import Decimal
+
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
@@ -71,8 +74,13 @@ def test_record_spend_by_role(client_as, campaign, role, status):
         f"/api/v1/campaigns/{campaign.pk}/", {"spend": "7250.10"}, format="json"
     )
     assert response.status_code == status
-    campaign.refresh_from_db()
-    assert str(campaign.spend) == ("7250.10" if status == 200 else "5000.00")
+    entries = list(campaign.spend_entries.values_list("start", "end", "amount"))
+    if status == 200:
+        # "Set the total": one entry of it over the campaign's dates replaces the others.
+        assert entries == [(campaign.start_date, timezone.localdate(), Decimal("7250.10"))]
+        assert response.json()["spend"] == "7250.10"
+    else:
+        assert [amount for _s, _e, amount in entries] == [Decimal("5000.00")]
 
 
 def test_put_replaces_the_fields(client_as, campaign):

@@ -22,6 +22,9 @@ KEYS = {
     "win_rate",
     "ball_dropped",
     # Issue 16: added after the others, none renamed.
+    "spend",
+    "cost_per_lead",
+    "cost_per_won",
     "speed_to_lead",
     "court_time",
     "attempts",

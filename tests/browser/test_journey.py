@@ -38,9 +38,13 @@ def test_marketing_sales_sweep_and_manager_journey(
     page.get_by_label("Name").fill("Journey Fair")
     page.get_by_label("Channel").select_option(label="Events")
     page.get_by_label("Start date").fill("2026-09-01")
-    page.get_by_label("Actual spend").fill("900")
     page.get_by_role("button", name="Save campaign").click()
     expect(page.get_by_role("heading", name="Journey Fair")).to_be_visible()
+    page.get_by_label("First day").fill("2026-09-01")
+    page.get_by_label("Last day (inclusive)").fill("2026-09-30")
+    page.get_by_label("Amount").fill("900")
+    page.get_by_role("button", name="Record spend").click()
+    expect(page.locator("#spend-entries")).to_contain_text("€900.00")
     axe("campaign page")
 
     page.goto(f"{live_server.url}/leads/import/")
@@ -149,7 +153,7 @@ def test_marketing_sales_sweep_and_manager_journey(
     assert count("handed_off") == 3
     assert count("accepted") == 1
     assert count("won") == 1
-    expect(page.locator("#kpi-won-value [data-value]")).to_have_text("7,500.00")
+    expect(page.locator("#kpi-won-value [data-value]")).to_have_text("€7,500.00")
     dropped = {
         key: int(page.locator(f"#ball-dropped [data-category={key}] [data-count]").inner_text())
         for key in ("marketing", "sales", "market", "in_progress")

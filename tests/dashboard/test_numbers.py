@@ -1,7 +1,7 @@
 """Every dashboard number on a small hand-built world, worked out by hand (SPEC §5).
 
-Period 1-31 October 2026 (Europe/Amsterdam). Campaign A (search ads, spend 1000) and
-B (email, spend 500); reps r1 and r2. Hours below are after each lead's first handoff.
+Period 1-31 October 2026 (Europe/Amsterdam). Campaign A (search ads, spend 1000 in October) and
+B (email, spend 500 in October); reps r1 and r2. Hours below are after each lead's first handoff.
 
   L1  A  new
   L2  A  mql
@@ -18,7 +18,10 @@ B (email, spend 500); reps r1 and r2. Hours below are after each lead's first ha
   out: L10 (30 Sep 23:50 local), L14 (1 Nov 00:10 local)
 """
 
+import csv
 import datetime as dt
+import io
+import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -27,6 +30,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.models import SpendEntry
 from leads import services as marketing
 from leads.models import Flag
 from leads.reporting import definitions, medians, stats
@@ -47,8 +51,16 @@ def world(db):
     m = factories.marketer(username="mk")
     r1 = factories.rep(username="r1")
     r2 = factories.rep(username="r2")
-    a = factories.CampaignFactory(name="A", channel="search_ads", spend=Decimal("1000"), owner=m)
-    b = factories.CampaignFactory(name="B", channel="email", spend=Decimal("500"), owner=m)
+    a = factories.CampaignFactory(name="A", channel="search_ads", spend=0, owner=m)
+    b = factories.CampaignFactory(name="B", channel="email", spend=0, owner=m)
+    # Spent in October, the period of the tests: all of it counts.
+    for campaign, amount in ((a, "1000"), (b, "500")):
+        SpendEntry.objects.create(
+            campaign=campaign,
+            start=dt.date(2026, 10, 1),
+            end=dt.date(2026, 10, 31),
+            amount=Decimal(amount),
+        )
     leads = {}
 
     def new(name, campaign, when=T0):
@@ -251,13 +263,13 @@ def test_marketing_scorecard_costs_and_reasons(world):
     assert (rows["A"]["generated"], rows["A"]["handed_off"], rows["A"]["accepted"]) == (7, 4, 2)
     assert rows["A"]["acceptance_rate"] == 2 / 4
     assert rows["A"]["rejection_reasons"] == {"not_a_fit": 1, "spam": 1}
-    assert rows["A"]["cost_per_lead"] == Decimal("1000") / 7
+    assert rows["A"]["cost_per_lead"] == Decimal("142.86")  # 1000 / 7, to the cent
     assert rows["A"]["won_value"] == Decimal("3000.00") and rows["A"]["cost_per_won"] == 500
     assert rows["B"]["cost_per_lead"] == Decimal("125") and rows["B"]["cost_per_won"] is None
     channels = {row["channel"]: row for row in card["channels"]}
     assert channels["email"]["generated"] == 4 and channels["search_ads"]["spend"] == 1000
     costs = stats.costs(october(), reference.funnel(october()), card)
-    assert costs["cost_per_lead"] == Decimal("1500") / 12 and costs["cost_per_won"] == 750
+    assert costs["cost_per_lead"] == Decimal("125.00") and costs["cost_per_won"] == 750
     assert (
         stats.costs(
             october(campaign=a),
@@ -332,6 +344,35 @@ def test_dashboard_page_api_and_csv_agree(world, client):
     assert {lead.last_name for lead in listed.context["leads"]} == {"L5", "L6"}
 
 
+def test_csvs_write_rates_to_four_places_and_money_to_two(world, client):
+    client.force_login(world["m"])
+    query = "?start=2026-10-01&end=2026-10-31"
+
+    def table(name):
+        text = client.get(reverse("dashboard_csv", args=[name]) + query).content.decode()
+        return list(csv.reader(io.StringIO(text)))
+
+    rows = table("funnel")
+    funnel = {row[0]: row[1] for row in rows}
+    assert funnel["acceptance_rate"] == "0.7500"
+    # Every rate (conversions, acceptance, contact in SLA, win rate) with four places.
+    rates = [r[2] for r in rows[1:8]] + [funnel[k] for k in ("contact_in_sla_rate", "win_rate")]
+    assert all(re.fullmatch(r"[01]\.\d{4}", rate) for rate in rates if rate), rates
+    assert funnel["won_value"] == "3000.00" and funnel["spend"] == "1500.00"
+    assert funnel["cost_per_lead"] == "125.00" and funnel["cost_per_won"] == "750.00"
+    header, *rows = table("campaigns")
+    a = dict(zip(header, next(r for r in rows if r[0] == "A"), strict=True))
+    assert (a["acceptance_rate"], a["spend"], a["cost_per_lead"]) == (
+        "0.5000",
+        "1000.00",
+        "142.86",
+    )
+    assert (a["cost_per_won"], a["sourced_revenue"]) == ("500.00", "3000.00")
+    header, *rows = table("channels")
+    search = dict(zip(header, next(r for r in rows if r[0] == "search_ads"), strict=True))
+    assert (search["spend"], search["cost_per_lead"]) == ("1000.00", "142.86")
+
+
 def test_reps_and_marketers_read_the_dashboard_anonymous_cannot(client, world):
     url = reverse("dashboard")
     assert client.get(url).status_code == 302
@@ -358,9 +399,10 @@ def test_dashboard_query_count_is_fixed(world, client, django_assert_max_num_que
     client.force_login(world["m"])
     url = reverse("dashboard") + "?start=2026-10-01&end=2026-10-31"
     client.get(url)  # builds the statistics
-    # 45: on SQLite the percentiles (speed to lead, court time) read each population of
-    # the cohort once; PostgreSQL takes them in one query.
-    with django_assert_max_num_queries(45) as small:
+    # 46: on SQLite the percentiles (speed to lead, court time) read each population of
+    # the cohort once; PostgreSQL takes them in one query. One is the period's spend of
+    # every campaign (campaigns/spend.py), shared by the scorecard and the costs.
+    with django_assert_max_num_queries(46) as small:
         client.get(url)
     steady = len(small.captured_queries)
     # Ten times the leads (and an extra rep) must not add a single query...

@@ -1,4 +1,5 @@
 import datetime as dt
+import itertools
 import statistics
 from io import StringIO
 
@@ -8,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import F
 from django.utils import timezone
 
+from campaigns.models import Campaign, Channel
 from leads.demo.seeder import Seeder, reset_demo_data
 from leads.models import (
     CLOSED_STAGES,
@@ -172,6 +174,26 @@ def test_open_flags_match_passed_deadlines(seeded):
     for flag in Flag.objects.open().select_related("lead"):
         due = getattr(flag.lead, FLAG_DEADLINE[flag.kind])
         assert due is not None and due <= now, flag
+
+
+def test_every_paid_campaign_has_monthly_spend_entries_over_its_life(seeded):
+    today = timezone.localdate()
+    for campaign in Campaign.objects.prefetch_related("spend_entries"):
+        entries = sorted(campaign.spend_entries.all(), key=lambda e: e.start)
+        if campaign.channel == Channel.OTHER:
+            assert entries == []  # the untracked phone line costs nothing
+            continue
+        last = min(campaign.end_date or today, today)
+        # Month after month without gaps, from the campaign's start to its end (or today).
+        assert entries[0].start == campaign.start_date and entries[-1].end == last
+        for before, after in itertools.pairwise(entries):
+            assert after.start == before.end + dt.timedelta(days=1)
+            assert after.start.day == 1 and before.start.month != after.start.month
+        assert all(e.amount > 0 for e in entries)
+        assert 0.3 * float(campaign.budget) < float(sum(e.amount for e in entries))
+    events = Campaign.objects.filter(channel=Channel.EVENTS).first()
+    monthly = list(events.spend_entries.order_by("start").values_list("amount", flat=True))
+    assert len(monthly) < 2 or monthly[0] > 2 * max(monthly[1:])  # the event itself
 
 
 def test_same_seed_gives_same_data(db):

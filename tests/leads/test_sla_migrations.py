@@ -13,6 +13,9 @@ BEFORE = ("leads", "0013_consent_per_touch")
 MINUTES = ("leads", "0014_sla_thresholds_in_minutes")
 TRIAGE = ("leads", "0015_lead_triage_deadline")
 SALES_BEFORE = ("sales", "0003_handoff_rejected_at_response_note")
+# Campaigns before issue 19's spend entries: the historical Campaign of BEFORE still has
+# its spend column, so the table must have it too.
+CAMPAIGNS_BEFORE = ("campaigns", "0003_merge_auto_response_and_routing")
 
 OLD_VALUES = {
     "mql_waiting_hours": 6,
@@ -47,7 +50,7 @@ def migrate_to_latest():
 
 @pytest.fixture
 def at_0013(transactional_db):
-    apps = migrate(BEFORE, SALES_BEFORE)
+    apps = migrate(BEFORE, SALES_BEFORE, CAMPAIGNS_BEFORE)
     yield apps
     migrate_to_latest()
 
@@ -74,7 +77,7 @@ def test_hours_and_days_become_the_same_minutes_and_back(at_0013):
     assert (glob.triage_web_form_minutes, glob.triage_event_minutes) == (60, 3 * 1440)
     assert apps.get_model("leads", "StatsState").objects.get().sla_minutes == 48 * 60
 
-    apps = migrate(BEFORE, SALES_BEFORE)
+    apps = migrate(BEFORE, SALES_BEFORE, CAMPAIGNS_BEFORE)
     glob = apps.get_model("leads", "SLAPolicy").objects.get(is_global=True)
     assert {name: getattr(glob, name) for name in OLD_VALUES} == OLD_VALUES
 

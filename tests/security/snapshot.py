@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, SpendEntry
 from leadflow.models import ApiToken, Notification, Profile
 from leads.models import Holiday, ImportJob, Lead, SLAPolicy, StageChange, Touch
 from sales.models import Activity, AssignmentRule, Dispute, Handoff, Team, TeamMembership
@@ -13,7 +13,8 @@ WATCHED = {
     Handoff: ("lead_id", "to_user_id", "outcome", "responded_at"),
     Activity: ("lead_id", "kind"),
     Dispute: ("ruled_at", "ruling"),
-    Campaign: ("name", "spend", "intake_key", "owner_id"),
+    Campaign: ("name", "intake_key", "owner_id"),
+    SpendEntry: ("campaign_id", "start", "end", "amount"),
     SLAPolicy: ("campaign_id", "response_minutes", "mql_waiting_minutes", "work_days"),
     Holiday: ("date",),
     ImportJob: ("status", "mapping"),

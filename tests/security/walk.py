@@ -70,10 +70,16 @@ def _campaign_form(w):
         "channel": c.channel,
         "start_date": c.start_date.isoformat(),
         "budget": "100",
-        "spend": "50",
         "owner": w.users["marketer"].pk,
         "utm_campaign": "walked",
     }
+
+
+def _spend_csv(w):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    text = f"date,campaign,amount\n2026-10-01,{w.campaign.name},12.50\n"
+    return {"file": SimpleUploadedFile("costs.csv", text.encode(), content_type="text/csv")}
 
 
 def _thresholds(**extra):
@@ -204,6 +210,12 @@ ROUTES = {
     "campaigns:auto_response": Row("LXXXX", "LKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
                                    data=lambda w: {"subject_en": "Hi {first_name}",
                                                    "body_en": "Thanks."}),
+    "campaigns:spend_add": Row("LXXXX", "LKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
+                               data=lambda w: {"start": "2026-10-01", "end": "2026-10-31",
+                                               "amount": "4200.00"}),
+    "campaigns:spend_delete": Row("LXXXX", "LKFFK", kwargs=lambda w: {
+        "pk": w.campaign.pk, "entry": w.campaign.spend_entries.first().pk}),
+    "campaigns:spend_upload": Row("LKFFK", "LKFFK", data=_spend_csv),
     # leads: everyone with a role logs and lists leads; marketing's moves
     "leads:list": Row("LKKKK"),
     "leads:create": Row("LKKKK", "LKKKK", data=_new_lead),
@@ -362,6 +374,9 @@ ROUTES = {
     "api:campaign-detail": Row("UKFFK", "UKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
                                method="patch", json=True, data=lambda w: {"spend": "1234.50"},
                                page_form=False),
+    "api:campaign-spend-entries": Row("UKFFK", "UKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
+                                      json=True, page_form=False, data=lambda w: {
+        "start": "2026-10-01", "end": "2026-10-31", "amount": "4200.00"}),
     "api:campaign-rotate-key": Row("UXFFX", "UKFFK", kwargs=lambda w: {"pk": w.campaign.pk},
                                    page_form=False),
     "api:webhook-list": Row("UFFFK", "UFFFK", json=True, page_form=False, data=lambda w: {
