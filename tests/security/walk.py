@@ -337,6 +337,7 @@ ROUTES = {
     "admin:index": Row("AAAAA"),
     # JSON API: 401 without credentials; the same scope and roles as the pages
     "api:funnel": Row("UKKKK", page_form=False),
+    "api:attribution": Row("UKKKK", page_form=False),
     "api:lead-list": Row("UKKKK", "UKKKK", json=True, page_form=False, data=lambda w: {
         "last_name": "Api", "email": "api@example.com", "campaign": w.campaign.pk}),
     "api:lead-detail": Row("UKKNK", kwargs=lead(Stage.ACCEPTED), page_form=False),
