@@ -2,10 +2,9 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Exists
 from django.utils import timezone, translation
 
-from .. import roles
+from .. import precompiled, roles
 from ..i18n import user_language
 from ..jobs import enqueue
 from ..models import Notification, NotificationSetting
@@ -84,7 +83,9 @@ def with_manager_check(queryset):
     manager existed when they were read, so :func:`campaign_people` of such a campaign
     without an active owner skips the managers' query when there is nobody to tell (the
     public intake reads its campaign anyway: one round trip less per post)."""
-    return queryset.annotate(**{ANY_MANAGER: Exists(roles.active_managers())})
+    return queryset.annotate(
+        **{ANY_MANAGER: precompiled.exists(ANY_MANAGER, roles.active_managers)}
+    )
 
 
 def campaign_people(campaign):

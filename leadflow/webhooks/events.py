@@ -8,10 +8,9 @@ that needs them reads the lead through the API with its own token and rights.
 import uuid
 
 from django.conf import settings
-from django.db.models import Exists
 from django.utils import timezone
 
-from .. import jobs
+from .. import jobs, precompiled
 from ..models import TEST_EVENT, DeliveryChannel, WebhookDelivery, WebhookEndpoint
 
 SCHEMA_VERSION = 1
@@ -84,7 +83,7 @@ def with_endpoint_check(queryset):
     the endpoints' query when there was none: one round trip less per post while no
     integration is set up, and an endpoint made active is asked for by the very next
     read (no cache to invalidate)."""
-    return queryset.annotate(**{ANY_ENDPOINT: Exists(active_endpoints())})
+    return queryset.annotate(**{ANY_ENDPOINT: precompiled.exists(ANY_ENDPOINT, active_endpoints)})
 
 
 def subscribers(event_type):
