@@ -166,34 +166,32 @@ def lead_intake_in_transaction(
         try:
             # A concurrent intake of the same email loses on the unique index and
             # becomes a touch below.
-            with transaction.atomic():
-                lead = _create_lead(
-                    data=data,
-                    by=by,
-                    campaign=campaign,
-                    inquiry_type=inquiry_type,
-                    origin=origin,
-                    utm=utm,
-                    at=at,
-                    source=source,
-                    sla=sla,
-                )
-                touch = _add_touch(lead, **touch_args)
-                events.emit(
-                    WebhookEvent.LEAD_CREATED, lead=lead, actor=by, at=at, checked_on=campaign
-                )
-                if (
-                    by is None
-                    and campaign.route_on_intake
-                    and inquiry_type in HAND_RAISER_TYPES
-                    and origin == Origin.MARKETING
-                ):
-                    _route_on_intake(lead, at)
-                return IntakeResult(lead=lead, created=True, touch=touch)
+            lead = _create_lead(
+                data=data,
+                by=by,
+                campaign=campaign,
+                inquiry_type=inquiry_type,
+                origin=origin,
+                utm=utm,
+                at=at,
+                source=source,
+                sla=sla,
+            )
         except IntegrityError:
             existing = find_open_lead_by_email(data["email"], lock=True)
             if existing is None:
                 raise
+        else:
+            touch = _add_touch(lead, **touch_args)
+            events.emit(WebhookEvent.LEAD_CREATED, lead=lead, actor=by, at=at, checked_on=campaign)
+            if (
+                by is None
+                and campaign.route_on_intake
+                and inquiry_type in HAND_RAISER_TYPES
+                and origin == Origin.MARKETING
+            ):
+                _route_on_intake(lead, at)
+            return IntakeResult(lead=lead, created=True, touch=touch)
     return _touch_existing(existing, data=data, touch_args=touch_args)
 
 
@@ -245,6 +243,14 @@ def intake_origin(by, origin=None):
 
 
 def _create_lead(*, data, by, campaign, inquiry_type, origin, utm, at, source, sla):
+    """The new lead with its first stage change. When a concurrent intake of the same
+    email committed its lead first, the partial unique index lead_open_email_unique_ci
+    refuses this one: the IntegrityError is raised with the transaction rolled back to
+    just before the INSERT, and the caller makes the inquiry a touch on that lead. Only
+    the INSERT is under the savepoint, and on success it is never released (COMMIT ends
+    it): the public intake saves a RELEASE round trip. Nothing after the savepoint and
+    before the error registers a commit hook (Django tracks those by atomic blocks, not by
+    savepoints like this one), so the rollback leaves none behind."""
     lead = build_lead(
         data=data,
         by=by,
@@ -255,7 +261,15 @@ def _create_lead(*, data, by, campaign, inquiry_type, origin, utm, at, source, s
         at=at,
         source=source,
     )
-    lifecycle.save(lead, sla)
+    savepoint = transaction.savepoint()
+    try:
+        lifecycle.save(lead, sla)
+    except IntegrityError:
+        # save() marked the transaction as failed; it is good again at the savepoint
+        # (Django refuses every statement, the ROLLBACK TO included, until told so).
+        transaction.set_rollback(False)
+        transaction.savepoint_rollback(savepoint)
+        raise
     StageChange.objects.create(lead=lead, from_stage="", to_stage=lead.stage, by=by, at=at)
     return lead
 
