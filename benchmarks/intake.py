@@ -5,7 +5,7 @@ lead, a touch and a stage change, the expensive path).
     apt-get install -y wrk
     createdb -h 127.0.0.1 -U postgres leadflow_bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/leadflow_bench \\
-        .venv/bin/python benchmarks/intake.py --duration 10 --connections 8
+        .venv/bin/python benchmarks/intake.py --duration 10 --connections 8 [--sync]
 
 The load is bounded (at most 120 s, 64 connections) and only goes to 127.0.0.1. The rate
 limits are switched off for the run (one client address, one key); everything else is the
@@ -141,6 +141,11 @@ def main():
     parser.add_argument(
         "--threads", type=int, default=4, help="threads per worker (4, as gunicorn.conf.py)"
     )
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="sync workers (--worker-class sync --threads 1), as issue 20's aim is measured",
+    )
     parser.add_argument("--fresh", action="store_true", help="empty the database first")
     parser.add_argument("--allow-sqlite", action="store_true", help="for a quick try only")
     args = parser.parse_args()
@@ -174,6 +179,9 @@ def main():
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/intake/{key}/"
+    # A sync worker needs --threads 1 too (gunicorn.conf.py: with more it runs gthread).
+    threads = 1 if args.sync else args.threads
+    worker_class = ["--worker-class", "sync"] if args.sync else []
     server = subprocess.Popen(
         [
             str(VENV_BIN / "gunicorn"),
@@ -184,7 +192,8 @@ def main():
             "--workers",
             str(args.workers),
             "--threads",
-            str(args.threads),
+            str(threads),
+            *worker_class,
             "--log-level",
             "warning",
         ],
@@ -231,7 +240,8 @@ def main():
     summary = {
         "cores": os.cpu_count(),
         "gunicorn_workers": args.workers,
-        "threads_per_worker": args.threads,
+        "worker_class": "sync" if args.sync else "gthread",
+        "threads_per_worker": threads,
         "connections": args.connections,
         "duration_s": args.duration,
         "database": database_url.split("://", 1)[0],

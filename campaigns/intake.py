@@ -30,6 +30,8 @@ from django.views.decorators.http import require_http_methods
 from leadflow import ratelimit
 from leadflow.errors import InvalidInput, LeadflowError
 from leadflow.http import origin_of
+from leadflow.notifications.notify import with_manager_check
+from leadflow.webhooks.events import with_endpoint_check
 from leads.consent import consent_answer
 from leads.models import InquiryType
 from leads.names import split_full_name
@@ -357,6 +359,16 @@ def intake_sla():
 # --- the view --------------------------------------------------------------------------
 
 
+def intake_campaigns():
+    """The campaigns as the intake reads them, in one statement per post: with whether
+    any webhook endpoint is active and any manager exists, so a post skips those two
+    queries when there is none. Read afresh each post, never cached: a rotated key stops
+    working, and a new endpoint or manager is told of the very next lead. Unordered (the
+    key is unique: no sort) and without the owner joined (its columns cost more to
+    compile on every post than its query when there is one)."""
+    return with_manager_check(with_endpoint_check(Campaign.objects.order_by()))
+
+
 @csrf_exempt  # another site's plain <form> cannot carry our CSRF token; the key is the credential
 @require_http_methods(["POST", "OPTIONS"])
 def intake(request, key):
@@ -369,7 +381,7 @@ def intake(request, key):
             raise _too_large()
         _check_rate(f"ip:{ratelimit.client_ip(request)}", settings.INTAKE_RATE_PER_IP)
         try:
-            campaign = Campaign.objects.get(intake_key=key)
+            campaign = intake_campaigns().get(intake_key=key)
         except Campaign.DoesNotExist:
             raise IntakeRefused(404, _("This form is not accepting submissions.")) from None
         if request.method == "OPTIONS":

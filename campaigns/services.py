@@ -16,7 +16,7 @@ from leadflow.jobs import enqueue
 from leadflow.models import NotificationKind
 from leadflow.notifications.notify import campaign_people, notify
 from leads.models import Stage, TouchSource
-from leads.services import lead_intake
+from leads.services import lead_intake_in_transaction
 
 from .auto_response import check_placeholders, form_language
 from .models import AutoResponse, Campaign, SpendEntry, new_intake_key
@@ -241,12 +241,13 @@ def notify_new_hand_raiser(lead):
 @transaction.atomic
 def intake_submit(*, campaign, data, inquiry_type, utm, message, language="", sla=None):
     """One post of a campaign's public web form (campaigns/intake.py, after its honeypot
-    and validation): the inquiry is logged by ``leads.services.lead_intake``, and a new lead
+    and validation), in one transaction: the inquiry is logged by
+    ``leads.services.lead_intake_in_transaction`` (no savepoint of its own), and a new lead
     (not a second inquiry that became a touch) notifies the campaign owner, unless it left
     marketing at once, and gets the campaign's auto-response in the form's ``language``
     (else the site's), once, through the outbox. Routing straight to sales belongs between
     the two, before :func:`stays_with_marketing_after_intake` is asked."""
-    result = lead_intake(
+    result = lead_intake_in_transaction(
         by=None,
         data=data,
         campaign=campaign,

@@ -95,14 +95,14 @@ def test_a_lead_routed_straight_to_sales_on_intake_notifies_no_one(
 ):
     """Straight routing (another part of issue 18) runs before the notice; a lead that is no
     longer ``new`` once it ran is sales' to hear about, not marketing's."""
-    real = campaign_services.lead_intake
+    real = campaign_services.lead_intake_in_transaction
 
     def routed(**kwargs):
         result = real(**kwargs)
         result.lead.stage = Stage.HANDED_OFF
         return result
 
-    monkeypatch.setattr(campaign_services, "lead_intake", routed)
+    monkeypatch.setattr(campaign_services, "lead_intake_in_transaction", routed)
     post(anon, campaign, FORM, django_capture_on_commit_callbacks)
     assert not marketer.notifications.exists()
     assert mails_to(marketer.email) == []
