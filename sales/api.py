@@ -169,6 +169,14 @@ class OpportunitySerializer(serializers.Serializer):
         allow_null=True,
         help_text=gettext_lazy("Estimated deal value (optional)."),
     )
+    expected_close_on = serializers.DateField(
+        required=False, allow_null=True, help_text=gettext_lazy("Expected close date (optional).")
+    )
+    probability = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy("Probability in percent, 0–100 (default: the stage's)."),
+    )
     note = _note()
 
 
@@ -286,12 +294,17 @@ class SalesLeadActions:
         data = validated(OpportunitySerializer, request)
         return self.lead_response(
             services.lead_to_opportunity(
-                lead=lead, by=request.user, value=data.get("value"), note=data["note"]
+                lead=lead,
+                by=request.user,
+                value=data.get("value"),
+                expected_close_on=data.get("expected_close_on"),
+                probability=data.get("probability"),
+                note=data["note"],
             )
         )
 
     @extend_schema(
-        summary="Mark an opportunity won (deal value > 0)",
+        summary="Mark a lead won (deal value > 0), from opportunity or contacted in one step",
         request=WonSerializer,
     )
     @action(detail=True, methods=["post"])

@@ -305,3 +305,24 @@ def test_the_forecast_is_a_few_queries_whatever_the_reps(
     with django_assert_max_num_queries(12):
         manager_client.get(reverse("sales:forecast"), {"months_from": "2026-03"})
     assert Lead.objects.count() > 5
+
+
+def test_the_api_moves_to_opportunity_with_close_date_and_probability(make_lead, rep):
+    lead = make_lead(Stage.CONTACTED)
+    response = _api(rep).post(
+        f"/api/v1/leads/{lead.pk}/opportunity/",
+        {"value": "100", "expected_close_on": "2026-04-15", "probability": 80},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert (response.json()["probability"], response.json()["expected_close_on"]) == (
+        80,
+        "2026-04-15",
+    )
+    bad = _api(rep).post(
+        f"/api/v1/leads/{make_lead(Stage.CONTACTED).pk}/opportunity/",
+        {"probability": 120},
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert bad.json()["detail"]
