@@ -67,9 +67,15 @@ document.addEventListener("click", (event) => {
   const offer = () => {
     if (document.visibilityState === "visible" && pending()) prompt.hidden = false;
   };
+  // The form's times are the site's (data-tz), whatever the browser's own zone is.
   const local = (ms) => {
-    const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
-    return d.toISOString().slice(0, 16);
+    const parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: form.dataset.tz || undefined,
+      year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    }).formatToParts(new Date(ms)).forEach((p) => { parts[p.type] = p.value; });
+    return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
   };
   document.addEventListener("visibilitychange", offer);
   window.addEventListener("pageshow", offer);

@@ -1,6 +1,9 @@
 """The pipeline board in a browser: a forbidden move (accepted -> opportunity) is refused
 with the service's reason and the card stays; an allowed one (drag and drop) moves it."""
 
+import datetime as dt
+
+from django.db.models import F
 from playwright.sync_api import expect
 
 from leads.models import Lead, Stage
@@ -54,3 +57,34 @@ def test_the_board_refuses_a_forbidden_move_and_the_card_stays(
     assert len(refused) == 2, console
     for message in refused:
         console.remove(message)
+
+
+def test_back_from_a_phone_call_the_page_offers_to_log_it_prefilled(
+    page, live_server, login, console, make_lead
+):
+    lead = make_lead(Stage.CONTACTED, first_name="Ada", phone="+31 20 123 4567")
+    # Created and handed off a while ago: the prefilled time is to the minute, and a call
+    # cannot be before the lead reached sales.
+    earlier = {f: F(f) - dt.timedelta(minutes=10) for f in ("created_at", "last_handed_off_at")}
+    Lead.objects.filter(pk=lead.pk).update(**earlier)
+    login("rep1")
+    page.goto(f"{live_server.url}/leads/{lead.pk}/")
+    prompt = page.locator("#call-prompt")
+    expect(prompt).to_be_hidden()
+    # The dialler is not part of the test: the tap is recorded, the navigation dropped.
+    page.evaluate(
+        "document.addEventListener('click', e => {"
+        " if (e.target.closest('a[href^=\"tel:\"]')) e.preventDefault(); })"
+    )
+    page.locator('a[href^="tel:"]').first.click()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(prompt).to_be_visible()
+    prompt.get_by_role("button", name="Log that call").click()
+    expect(prompt).to_be_hidden()
+    form = page.locator("#sales-actions form.log-contact")
+    expect(form.locator('input[name="kind"][value="call"]')).to_be_checked()
+    expect(form.locator('input[name="occurred_at"]')).not_to_have_value("")
+    form.get_by_label("Notes").fill("Called back about the quote")
+    form.get_by_role("button", name="Log contact").click()
+    expect(page.get_by_role("alert")).to_contain_text("Contact logged")
+    assert lead.activities.get(notes="Called back about the quote").kind == "call"
