@@ -326,3 +326,19 @@ def test_the_api_moves_to_opportunity_with_close_date_and_probability(make_lead,
     )
     assert bad.status_code == 400
     assert bad.json()["detail"]
+
+
+def test_the_forecast_counts_slipped_close_dates_until_moved_forward(clock, make_lead, rep):
+    from sales.pipeline import forecast, month_range
+
+    lead = make_lead(Stage.CONTACTED)
+    services.lead_to_opportunity(
+        lead=lead, by=rep, value="100", expected_close_on=dt.date(2026, 3, 5)
+    )
+    march = month_range(dt.date(2026, 3, 1), dt.date(2026, 4, 1))
+    cells = _cells(forecast(None, march)["reps"], "username", "rep1")
+    assert (cells["2026-03"]["count"], cells["2026-03"]["slipped"]) == (1, 1)
+    services.opportunity_update(lead=lead, by=rep, expected_close_on=APRIL)
+    cells = _cells(forecast(None, march)["reps"], "username", "rep1")
+    assert cells["2026-03"]["count"] == 0
+    assert (cells["2026-04"]["count"], cells["2026-04"]["slipped"]) == (1, 0)
