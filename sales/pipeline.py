@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, DecimalField, ExpressionWrapper, Q, Sum, Value
+from django.db.models import Count, DateField, DecimalField, ExpressionWrapper, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -156,7 +156,8 @@ def _open_sums(qs, first, after_last, key):
             expected_close_on__gte=first,
             expected_close_on__lt=after_last,
         )
-        .annotate(month=TruncMonth("expected_close_on"))
+        # A date's month as a date: no time zone to shift it across a month's edge.
+        .annotate(month=TruncMonth("expected_close_on", output_field=DateField()))
         .values(key, "month")
         .annotate(
             count=Count("id"),
