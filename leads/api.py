@@ -138,6 +138,8 @@ class LeadSerializer(serializers.ModelSerializer):
             "opportunity_at",
             "closed_at",
             "deal_value",
+            "expected_close_on",
+            "probability",
             "lost_reason",
             "disqualify_reason",
             "disputed_at",

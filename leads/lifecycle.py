@@ -52,6 +52,13 @@ def lock_now(lead, at=None):
     return lead, at or timezone.now()
 
 
+def cannot_go(from_stage, to_stage):
+    return TransitionNotAllowed(
+        _("A lead cannot go from %(from)s to %(to)s.")
+        % {"from": stage_label(from_stage), "to": stage_label(to_stage)}
+    )
+
+
 def refuse(lead, action):
     return TransitionNotAllowed(
         _("Cannot %(action)s: it is at the “%(stage)s” stage.")
@@ -84,6 +91,9 @@ class Transition:
     blocked_by_dispute: bool = False
     needs_dispute: bool = False
     offered: bool = True  # False: a step inside another action, never a button
+    # The stage a move from any other of from_stages passes through first (a one-step win
+    # from contacted is contacted -> opportunity -> won): no direct edge in the graph.
+    via: str | None = None
 
 
 OPEN_SALES = frozenset(SALES_STAGES)
@@ -140,8 +150,18 @@ TRANSITIONS = {
         gettext_lazy("reject this lead"),
         Stage.REJECTED,
     ),
+    # Also on a won or lost lead (SPEC §3): a note or a contact that changes no stage.
     "log": Transition(
-        OPEN_SALES, OWNER, gettext_lazy("log a follow-up on this lead"), queue=OFF_QUEUE
+        OPEN_SALES | {Stage.WON, Stage.LOST},
+        OWNER,
+        gettext_lazy("log a follow-up on this lead"),
+        queue=OFF_QUEUE,
+    ),
+    "note": Transition(
+        OPEN_SALES | {Stage.WON, Stage.LOST},
+        OWNER,
+        gettext_lazy("add a note to this lead"),
+        queue=OFF_QUEUE,
     ),
     # Logging a call, email or meeting on an accepted lead (a handed-off one is accepted
     # first, in the same transaction).
@@ -160,12 +180,20 @@ TRANSITIONS = {
         Stage.OPPORTUNITY,
         queue=OFF_QUEUE,
     ),
-    "win": Transition(
+    "edit_opportunity": Transition(
         frozenset({Stage.OPPORTUNITY}),
+        OWNER,
+        gettext_lazy("edit this opportunity"),
+        queue=OFF_QUEUE,
+    ),
+    # From contacted in one step: through opportunity, in one transaction (SPEC §3).
+    "win": Transition(
+        frozenset({Stage.CONTACTED, Stage.OPPORTUNITY}),
         OWNER,
         gettext_lazy("mark this lead as won"),
         Stage.WON,
         queue=OFF_QUEUE,
+        via=Stage.OPPORTUNITY,
     ),
     "lose": Transition(
         frozenset({Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY}),
@@ -189,7 +217,11 @@ TRANSITIONS = {
 
 # The stage graph move() enforces: every (from, to) some action makes.
 ALLOWED = {
-    stage: {t.to_stage for t in TRANSITIONS.values() if t.to_stage and stage in t.from_stages}
+    stage: {
+        t.to_stage
+        for t in TRANSITIONS.values()
+        if t.to_stage and stage in t.from_stages and t.via in (None, stage)
+    }
     for stage in Stage.values
 }
 
@@ -249,10 +281,7 @@ def move(lead, to_stage, *, by, at, note="", reopen=False, save=True):
         if from_stage not in (Stage.WON, Stage.LOST) or to_stage != lead.closed_from:
             raise refuse(lead, _("reopen this lead"))
     elif not can_move(from_stage, to_stage):
-        raise TransitionNotAllowed(
-            _("A lead cannot go from %(from)s to %(to)s.")
-            % {"from": stage_label(from_stage), "to": stage_label(to_stage)}
-        )
+        raise cannot_go(from_stage, to_stage)
     lead.enter_stage(at)  # the court-time ledger (SPEC §3), in this same transaction
     lead.stage = to_stage
     lead.owner_side = side_of(to_stage)

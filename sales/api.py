@@ -14,12 +14,14 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from leadflow import roles
 from leadflow.api.base import MAX_MONEY, CursorPagination, choice, user_by_id, validated
 from leads.models import Lead, LostReason, RejectionReason
 
 from . import services
+from .forms import ForecastForm
 from .models import (
     Activity,
     ActivityKind,
@@ -29,6 +31,7 @@ from .models import (
     ObjectionTag,
     TeamMembership,
 )
+from .pipeline import forecast, pipeline_owners
 
 # --- representation ----------------------------------------------------------------------
 
@@ -166,6 +169,14 @@ class OpportunitySerializer(serializers.Serializer):
         allow_null=True,
         help_text=gettext_lazy("Estimated deal value (optional)."),
     )
+    expected_close_on = serializers.DateField(
+        required=False, allow_null=True, help_text=gettext_lazy("Expected close date (optional).")
+    )
+    probability = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy("Probability in percent, 0–100 (default: the stage's)."),
+    )
     note = _note()
 
 
@@ -283,12 +294,17 @@ class SalesLeadActions:
         data = validated(OpportunitySerializer, request)
         return self.lead_response(
             services.lead_to_opportunity(
-                lead=lead, by=request.user, value=data.get("value"), note=data["note"]
+                lead=lead,
+                by=request.user,
+                value=data.get("value"),
+                expected_close_on=data.get("expected_close_on"),
+                probability=data.get("probability"),
+                note=data["note"],
             )
         )
 
     @extend_schema(
-        summary="Mark an opportunity won (deal value > 0)",
+        summary="Mark a lead won (deal value > 0), from opportunity or contacted in one step",
         request=WonSerializer,
     )
     @action(detail=True, methods=["post"])
@@ -495,3 +511,73 @@ class UserViewSet(viewsets.GenericViewSet):
             user.available = profile.is_available if profile is not None else True
             user.teams = teams.get(user.pk, [])
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+# --- the forecast (SPEC §3) ----------------------------------------------------------------
+
+
+def _money_field(help_text):
+    return serializers.DecimalField(
+        max_digits=16, decimal_places=2, coerce_to_string=True, help_text=help_text
+    )
+
+
+class ForecastCellSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text=gettext_lazy("YYYY-MM"))
+    count = serializers.IntegerField(
+        help_text=gettext_lazy("Open opportunities expected to close in the month.")
+    )
+    value = _money_field(gettext_lazy("Their value, a decimal string."))
+    weighted = _money_field(gettext_lazy("Their value weighted by probability."))
+    slipped = serializers.IntegerField(
+        help_text=gettext_lazy("Of those, how many have a close date in the past.")
+    )
+    won = serializers.IntegerField(help_text=gettext_lazy("Deals won in the month."))
+    won_value = _money_field(gettext_lazy("Their value, a decimal string."))
+
+
+class ForecastRepSerializer(serializers.Serializer):
+    owner = serializers.IntegerField()
+    username = serializers.CharField()
+    months = ForecastCellSerializer(many=True)
+
+
+class ForecastTeamSerializer(serializers.Serializer):
+    team = serializers.IntegerField()
+    name = serializers.CharField()
+    months = ForecastCellSerializer(many=True)
+
+
+class ForecastSerializer(serializers.Serializer):
+    months = serializers.ListField(child=serializers.CharField())
+    reps = ForecastRepSerializer(many=True)
+    totals = ForecastCellSerializer(many=True)
+    teams = ForecastTeamSerializer(
+        many=True, required=False, help_text=gettext_lazy("Managers only: per sales team.")
+    )
+
+
+class ForecastView(APIView):
+    """The forecast per rep and per month of expected close (README "Pipeline"): a rep gets
+    their own; a manager everyone's, a team's (``team``) or a rep's (``owner``), with the
+    per-team sums. ``months_from`` and ``months_to`` as YYYY-MM, inclusive (default: this
+    month and the five after it, at most 24)."""
+
+    @extend_schema(
+        summary="The pipeline forecast",
+        parameters=[
+            OpenApiParameter("months_from", str, description="YYYY-MM"),
+            OpenApiParameter("months_to", str, description="YYYY-MM"),
+            OpenApiParameter("team", int, description=gettext_lazy("A sales team's id.")),
+            OpenApiParameter("owner", int, description=gettext_lazy("A rep's user id.")),
+        ],
+        responses={200: ForecastSerializer},
+    )
+    def get(self, request):
+        form = ForecastForm(request.query_params)
+        if not form.is_valid():
+            raise ValidationError(form.errors)
+        data = form.cleaned_data
+        owners = pipeline_owners(request.user, owner=data["owner"], team=data["team"])
+        result = forecast(owners, data["months"], per_team=roles.is_manager(request.user))
+        return Response(ForecastSerializer(result).data)

@@ -2,16 +2,22 @@
 above zero, an activity cannot be in the future, ...) live in sales.services, whose
 InvalidInput errors the views attach to the field they name."""
 
+import datetime as dt
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leadflow.dates import DayField
+from leadflow.errors import InvalidInput
 from leadflow.models import Invitation
 from leads.forms import RepChoiceField, rep_choices_queryset
 from leads.models import LostReason, RejectionReason
 
-from .models import ActivityKind, ActivityOutcome, DisputeRuling, ObjectionTag
+from .models import CONTACT_KINDS, ActivityKind, ActivityOutcome, DisputeRuling, ObjectionTag, Team
+from .pipeline import month_range, parse_month
 from .services import REASSIGN_CHOICES, REASSIGN_QUEUE, REASSIGN_REP
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -55,11 +61,40 @@ class RejectForm(SalesForm):
     note = _note_field()
 
 
+# The log forms' quick dates for the next follow-up, in the site's time zone.
+QUICK_FOLLOW_UPS = [
+    ("tomorrow_9", _("Tomorrow 9:00")),
+    ("in_2_days", _("In 2 days")),
+    ("next_monday_9", _("Next Monday 9:00")),
+]
+
+
+def quick_follow_up(choice, now=None):
+    """The moment of a quick date (QUICK_FOLLOW_UPS) from ``now``, on the site's calendar:
+    tomorrow at 9:00, this time in two days, or 9:00 on the Monday after today."""
+    local = timezone.localtime(now or timezone.now())
+    if choice == "in_2_days":
+        return (local + dt.timedelta(days=2)).replace(second=0, microsecond=0)
+    if choice == "tomorrow_9":
+        day = local.date() + dt.timedelta(days=1)
+    elif choice == "next_monday_9":
+        day = local.date() + dt.timedelta(days=7 - local.weekday())
+    else:
+        raise ValueError(choice)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(9)), local.tzinfo)
+
+
+CONTACT_CHOICES = [(k.value, k.label) for k in CONTACT_KINDS]
+
+
 class ActivityForm(SalesForm):
-    submit_label = _("Log follow-up")
+    """Log contact: a call, email or meeting. A note is not contact (NoteForm); only a
+    correction may restate an activity as a note (which withdraws it as contact)."""
+
+    submit_label = _("Log contact")
     kind = forms.ChoiceField(
         label=_("Kind"),
-        choices=ActivityKind.choices,
+        choices=CONTACT_CHOICES,
         initial=ActivityKind.CALL,
         widget=forms.RadioSelect,
     )
@@ -84,12 +119,19 @@ class ActivityForm(SalesForm):
     next_follow_up_at = forms.DateTimeField(
         label=_("Next follow-up"), required=False, widget=_datetime_input()
     )
+    follow_up_quick = forms.ChoiceField(
+        label=_("or quickly"),
+        choices=[("", "—"), *QUICK_FOLLOW_UPS],
+        required=False,
+        help_text=_("A quick date replaces the next follow-up above."),
+    )
     # A correction: the activity this one replaces (activities are never edited).
     corrects = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.initial.get("corrects") or (self.is_bound and self.data.get("corrects")):
+            self.fields["kind"].choices = ActivityKind.choices
             self.submit_label = _("Log correction")
             self.helper.inputs.clear()
             self.helper.add_input(Submit("save", self.submit_label))
@@ -97,6 +139,12 @@ class ActivityForm(SalesForm):
             self.fields["next_follow_up_at"].help_text = _(
                 "The scheduled follow-up stays unless you change or clear it."
             )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("follow_up_quick"):
+            data["next_follow_up_at"] = quick_follow_up(data["follow_up_quick"])
+        return data
 
     def service_kwargs(self):
         data = self.cleaned_data
@@ -111,12 +159,54 @@ class ActivityForm(SalesForm):
         }
 
 
+class NoteForm(SalesForm):
+    """Add a note: it is not contact, so it moves no stage and does no follow-up."""
+
+    submit_label = _("Add note")
+    notes = forms.CharField(
+        label=_("Note"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("A note is not contact: it does not count as a call, email or meeting."),
+        error_messages={"required": _("Write the note.")},
+    )
+
+
+def _close_date_field():
+    return DayField(label=_("Expected close date"))
+
+
+PROBABILITY_ERROR = _("Enter a probability from 0 to 100.")
+
+
+def _probability_field():
+    return forms.IntegerField(
+        label=_("Probability (%)"),
+        required=False,
+        min_value=0,
+        max_value=100,
+        help_text=_("Leave empty for the stage's default."),
+        error_messages=dict.fromkeys(("min_value", "max_value", "invalid"), PROBABILITY_ERROR),
+    )
+
+
 class OpportunityForm(SalesForm):
     submit_label = _("Make opportunity")
     value = forms.DecimalField(
         label=_("Estimated value"), required=False, max_digits=12, decimal_places=2
     )
+    expected_close_on = _close_date_field()
+    probability = _probability_field()
     note = _note_field()
+
+
+class OpportunityEditForm(SalesForm):
+    submit_label = _("Save opportunity")
+    value = forms.DecimalField(
+        label=_("Estimated value"), required=False, max_digits=12, decimal_places=2
+    )
+    expected_close_on = _close_date_field()
+    probability = _probability_field()
 
 
 class WinForm(SalesForm):
@@ -250,4 +340,45 @@ class DeactivateForm(SalesForm):
             return {**data, "reassign": REASSIGN_QUEUE, "to_user": None, "note": ""}
         if data.get("reassign") == REASSIGN_REP and not data.get("to_user"):
             self.add_error("to_user", _("Choose the rep who takes their leads."))
+        return data
+
+
+# --- the pipeline: the board's and the forecast's filters ------------------------------
+
+
+class PipelineFilterForm(forms.Form):
+    """Whose pipeline: managers choose a rep or a team (a rep sees their own)."""
+
+    owner = RepChoiceField(label=_("Rep"), queryset=None, required=False, empty_label="—")
+    team = forms.ModelChoiceField(
+        label=_("Team"), queryset=Team.objects.order_by("name"), required=False, empty_label="—"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = rep_choices_queryset()
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs["class"] = f"{css} form-{css.split('-')[1]}-sm"
+
+
+MONTH_INPUT = forms.TextInput(attrs={"type": "month", "pattern": r"\d{4}-\d{2}"})
+
+
+class ForecastForm(PipelineFilterForm):
+    months_from = forms.CharField(label=_("From month"), required=False, widget=MONTH_INPUT)
+    months_to = forms.CharField(label=_("To month"), required=False, widget=MONTH_INPUT)
+
+    def clean(self):
+        data = super().clean()
+        try:
+            start = (
+                parse_month(data["months_from"], "months_from")
+                if data.get("months_from")
+                else None
+            )
+            end = parse_month(data["months_to"], "months_to") if data.get("months_to") else None
+            data["months"] = month_range(start, end)
+        except InvalidInput as exc:
+            self.add_error(exc.field, exc.message)
         return data

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from leadflow import permissions, roles
+from leadflow.dates import EARLIEST_DAY, LATEST_DAY
 from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leadflow.i18n import lazy_text
 from leadflow.models import NotificationKind, Profile, WebhookEvent
@@ -28,6 +29,8 @@ from leadflow.notifications.notify import campaign_people, notify
 from leadflow.webhooks import events
 from leads import lifecycle
 from leads.models import (
+    CLOSED_STAGES,
+    PIPELINE_PROBABILITY,
     SALES_STAGES,
     Flag,
     Lead,
@@ -338,6 +341,10 @@ def activity_log(
     elif not explicit:
         next_follow_up_at = scheduled if scheduled and scheduled > occurred_at else None
     lifecycle.require_stage("log", lead)
+    if lead.stage in CLOSED_STAGES:
+        # Won and lost leads keep no next follow-up (SPEC §3); a note or a contact logged
+        # on them changes no stage.
+        next_follow_up_at = None
     if lead.owner_id is None:
         raise TransitionNotAllowed(_("Claim this lead from the queue first."))
     lifecycle.require_lead_owner(lead, by)
@@ -382,31 +389,80 @@ def activity_log(
     return activity
 
 
+def _parse_probability(value):
+    if value in (None, ""):
+        return None
+    try:
+        probability = int(str(value).strip())  # "12.5" and "abc" are refused, not rounded
+    except ValueError:
+        probability = None
+    if probability is None or not 0 <= probability <= 100:
+        raise InvalidInput(_("Enter a probability from 0 to 100."), field="probability")
+    return probability
+
+
+def _set_pipeline(lead, *, value, expected_close_on, probability):
+    """An opportunity's pipeline fields (SPEC §3): the value when given, the expected close
+    date, the probability (the stage's default when none is given)."""
+    if value is not None:
+        lead.deal_value = value
+    if expected_close_on is not None and not (
+        isinstance(expected_close_on, dt.date) and EARLIEST_DAY <= expected_close_on <= LATEST_DAY
+    ):
+        raise InvalidInput(_("Enter a date between 1900 and 9998."), field="expected_close_on")
+    lead.expected_close_on = expected_close_on
+    lead.probability = (
+        probability if probability is not None else PIPELINE_PROBABILITY[Stage.OPPORTUNITY]
+    )
+
+
 @transaction.atomic
-def lead_to_opportunity(*, lead, by, value=None, note="", at=None):
-    """contacted -> opportunity, with an optional estimated deal value."""
+def lead_to_opportunity(
+    *, lead, by, value=None, expected_close_on=None, probability=None, note="", at=None
+):
+    """contacted -> opportunity, with an optional estimated deal value, expected close date
+    and probability in percent (0–100; PIPELINE_PROBABILITY's default when left out)."""
     value = _parse_money(value, "value")
+    probability = _parse_probability(probability)
     lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_lead_owner(lead, by)
     lifecycle.require_stage("opportunity", lead)
     lifecycle.move(lead, Stage.OPPORTUNITY, by=by, at=at, note=note)
-    if value is not None:
-        lead.deal_value = value
+    _set_pipeline(lead, value=value, expected_close_on=expected_close_on, probability=probability)
+    lifecycle.save(lead)
+    return lead
+
+
+@transaction.atomic
+def opportunity_update(*, lead, by, value=None, expected_close_on=None, probability=None):
+    """Edit an open opportunity's value, expected close date and probability. Moving the
+    close date forward resolves its close_date_passed flag at the next sweep."""
+    value = _parse_money(value, "value")
+    probability = _parse_probability(probability)
+    lead = lifecycle.lock(lead)
+    lifecycle.require_lead_owner(lead, by)
+    lifecycle.require_stage("edit_opportunity", lead)
+    _set_pipeline(lead, value=value, expected_close_on=expected_close_on, probability=probability)
     lifecycle.save(lead)
     return lead
 
 
 @transaction.atomic
 def lead_win(*, lead, by, value, note="", at=None):
-    """opportunity -> won, with the deal value (> 0)."""
+    """opportunity -> won, with the deal value (> 0). From contacted in one step: the
+    opportunity and the win, two stage changes in this one transaction (SPEC §3)."""
     value = _parse_money(value, "value")
     if value is None or value <= 0:
         raise InvalidInput(_("A won deal needs a value above zero."), field="value")
     lead, at = lifecycle.lock_now(lead, at)
     lifecycle.require_lead_owner(lead, by)
     lifecycle.require_stage("win", lead)
+    if lead.stage == Stage.CONTACTED:
+        lifecycle.move(lead, Stage.OPPORTUNITY, by=by, at=at)
+        _set_pipeline(lead, value=value, expected_close_on=None, probability=None)
     lifecycle.move(lead, Stage.WON, by=by, at=at, note=note)
     lead.deal_value = value
+    lead.next_follow_up_at = None
     lifecycle.save(lead)
     events.emit(WebhookEvent.LEAD_WON, lead=lead, actor=by, at=at)
     return lead
@@ -422,6 +478,7 @@ def lead_lose(*, lead, by, reason, note="", at=None):
     lifecycle.require_stage("lose", lead)
     lifecycle.move(lead, Stage.LOST, by=by, at=at, note=note)
     lead.lost_reason = reason
+    lead.next_follow_up_at = None  # closed leads keep no next follow-up (SPEC §3)
     lifecycle.save(lead)
     events.emit(WebhookEvent.LEAD_LOST, lead=lead, actor=by, at=at)
     return lead

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .routing import views as routing
-from .views import actions, inbox, team, users
+from .views import actions, inbox, pipeline, team, users
 
 app_name = "sales"
 urlpatterns = [
@@ -29,6 +29,9 @@ urlpatterns = [
     path("rules/<int:pk>/", routing.rule_edit, name="routing_rule_edit"),
     path("rules/<int:pk>/move/", routing.rule_move, name="routing_rule_move"),
     path("rules/<int:pk>/delete/", routing.rule_delete, name="routing_rule_delete"),
+    path("board/", pipeline.board_view, name="board"),
+    path("board/<int:pk>/move/", pipeline.board_move, name="board_move"),
+    path("forecast/", pipeline.forecast_view, name="forecast"),
     path("disputes/", team.disputes, name="disputes"),
     path("disputes/<int:pk>/", team.dispute_detail, name="dispute_detail"),
     path("disputes/<int:pk>/rule/", team.dispute_rule, name="dispute_rule"),

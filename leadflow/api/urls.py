@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet
 from leads.api import AttributionView, BulkJobViewSet, FunnelView, LeadViewSet, SavedViewViewSet
-from sales.api import DisputeViewSet, UserViewSet
+from sales.api import DisputeViewSet, ForecastView, UserViewSet
 from sales.routing.api import AssignmentRuleViewSet, TeamViewSet
 
 from .base import api_not_found
@@ -44,6 +44,8 @@ urlpatterns = [
     # The dashboard's numbers (SPEC §6), computed by leads.reporting.views.funnel_api.
     path("funnel/", FunnelView.as_view(), name="funnel"),
     path("attribution/", AttributionView.as_view(), name="attribution"),
+    # The pipeline forecast (SPEC §3), computed by sales.pipeline.forecast.
+    path("forecast/", ForecastView.as_view(), name="forecast"),
     *router.urls,
     re_path(r"^.*$", api_not_found),
 ]

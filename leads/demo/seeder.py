@@ -39,6 +39,7 @@ from ..models import (
     COURT_FIELDS,
     FLAG_DEADLINE,
     FLAG_SIDE,
+    PIPELINE_PROBABILITY,
     Flag,
     FlagKind,
     JointSLAMailing,
@@ -977,6 +978,12 @@ class Seeder:
         row["deal_value"] = Decimal(rng.randrange(1000, 90000, 250))
         self._stage_change(lead_id, "contacted", "opportunity", rep, t)
         t = t + dt.timedelta(days=rng.uniform(3, 45))
+        # The pipeline: the rep expected it to close when it does (or will), or, for one in
+        # five, two weeks after it became an opportunity (which an open one may have let
+        # slip: close_date_passed). No extra draw, so a seed's leads stay what they were.
+        expected = t if lead_id % 5 else row["opportunity_at"] + dt.timedelta(days=14)
+        row["expected_close_on"] = timezone.localtime(expected).date()
+        row["probability"] = PIPELINE_PROBABILITY[Stage.OPPORTUNITY]
         if t > now:
             return
         if rng.random() < style.win_rate:

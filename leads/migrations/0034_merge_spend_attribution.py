@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0032_cohortstats_campaign_sums_idx'),
-        ('leads', '0032_merge_attribution'),
+        ("leads", "0032_cohortstats_campaign_sums_idx"),
+        ("leads", "0032_merge_attribution"),
     ]
 
-    operations = [
-    ]
+    operations = []

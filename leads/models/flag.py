@@ -20,6 +20,8 @@ class FlagKind(models.TextChoices):
     # The escalation ladder after response_overdue (SPEC §4).
     RESPONSE_ESCALATED = "response_escalated", _("Response overdue: escalated")
     RESPONSE_REASSIGNED = "response_reassigned", _("Response overdue: reassigned by the rules")
+    # An open opportunity whose expected close date has passed (the pipeline, SPEC §3).
+    CLOSE_DATE_PASSED = "close_date_passed", _("Close date passed")
 
 
 FLAG_SIDE = {
@@ -33,6 +35,7 @@ FLAG_SIDE = {
     FlagKind.UNCONVERTED: Side.SALES,
     FlagKind.RESPONSE_ESCALATED: Side.SALES,
     FlagKind.RESPONSE_REASSIGNED: Side.SALES,
+    FlagKind.CLOSE_DATE_PASSED: Side.SALES,
 }
 
 # The lead deadline column each flag kind compares with now.
@@ -47,6 +50,7 @@ FLAG_DEADLINE = {
     FlagKind.UNCONVERTED: "convert_due_at",
     FlagKind.RESPONSE_ESCALATED: "escalation_due_at",
     FlagKind.RESPONSE_REASSIGNED: "reassign_due_at",
+    FlagKind.CLOSE_DATE_PASSED: "close_due_at",
 }
 
 

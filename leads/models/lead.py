@@ -34,6 +34,9 @@ MARKETING_STAGES = (Stage.NEW, Stage.MQL, Stage.NURTURE, Stage.DISQUALIFIED, Sta
 SALES_STAGES = (Stage.HANDED_OFF, Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY)
 # With sales and past the first response: the stages the stalled flag watches.
 WORKING_STAGES = (Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY)
+# The pipeline's probability of winning, in percent, when the rep gives none (SPEC §3): the
+# board's columns and the default an opportunity takes.
+PIPELINE_PROBABILITY = {Stage.ACCEPTED: 10, Stage.CONTACTED: 25, Stage.OPPORTUNITY: 50}
 CLOSED_STAGES = (Stage.WON, Stage.LOST)
 # Not open: a new inquiry from the same email starts a new lead.
 ENDED_STAGES = (Stage.WON, Stage.LOST, Stage.DISQUALIFIED)
@@ -343,6 +346,11 @@ class Lead(models.Model):
     opportunity_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     deal_value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # The pipeline (SPEC §3): an opportunity's expected close date (a date in the site's time
+    # zone) and its probability in percent (PIPELINE_PROBABILITY's default for the stage
+    # when the rep gives none), kept by sales.services.
+    expected_close_on = models.DateField(null=True, blank=True)
+    probability = models.PositiveSmallIntegerField(null=True, blank=True)
     lost_reason = models.CharField(max_length=20, choices=LostReason.choices, blank=True)
     rejection_reason = models.CharField(max_length=20, choices=RejectionReason.choices, blank=True)
     disqualify_reason = models.CharField(
@@ -393,6 +401,8 @@ class Lead(models.Model):
     # auto_reassign_minutes), armed once per handoff.
     escalation_due_at = models.DateTimeField(null=True, blank=True)
     reassign_due_at = models.DateTimeField(null=True, blank=True)
+    # close_date_passed: the end of an open opportunity's expected close date.
+    close_due_at = models.DateTimeField(null=True, blank=True)
 
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -411,6 +421,10 @@ class Lead(models.Model):
             models.CheckConstraint(
                 condition=Q(deal_value__isnull=True) | Q(deal_value__gte=0),
                 name="lead_deal_value_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(probability__isnull=True) | Q(probability__lte=100),
+                name="lead_probability_percent",
             ),
         ]
         indexes = [
@@ -504,7 +518,32 @@ class Lead(models.Model):
                     "convert_due_at",
                     "escalation_due_at",
                     "reassign_due_at",
+                    "close_due_at",
                 )
+            ),
+            # The pipeline board's columns (sales/pipeline.py): "owner = rep AND stage = s
+            # ORDER BY id DESC LIMIT 50", an index range however many leads the rep holds.
+            models.Index(
+                F("owner"),
+                F("stage"),
+                F("id").desc(),
+                condition=Q(stage__in=WORKING_STAGES),
+                name="lead_board_idx",
+            ),
+            # The forecast (sales/pipeline.py): "stage = opportunity AND expected_close_on
+            # in the months GROUP BY owner, month", and the board's slipped close dates.
+            models.Index(
+                fields=["owner", "expected_close_on"],
+                include=["deal_value", "probability"],
+                condition=Q(stage="opportunity"),
+                name="lead_forecast_idx",
+            ),
+            # The forecast's "won to date": "stage = won AND closed_at in the months".
+            models.Index(
+                fields=["closed_at", "owner"],
+                include=["deal_value"],
+                condition=Q(stage="won"),
+                name="lead_won_closed_idx",
             ),
         ]
 
@@ -515,6 +554,16 @@ class Lead(models.Model):
 
     def get_absolute_url(self):
         return reverse("leads:detail", args=[self.pk])
+
+    @property
+    def close_date_slipped(self):
+        """An open opportunity whose expected close date is in the past (on the site's
+        calendar): what close_date_passed flags and the board marks."""
+        return bool(
+            self.stage == Stage.OPPORTUNITY
+            and self.expected_close_on
+            and self.expected_close_on < timezone.localdate()
+        )
 
     @property
     def clock_start(self):

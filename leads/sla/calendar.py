@@ -27,6 +27,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from leadflow import jobs
+from leadflow.dates import start_of_day
 
 from ..models import (
     SALES_STAGES,
@@ -248,7 +249,18 @@ def refresh_deadlines(lead, sla=None):
         if with_sales and lead.handed_off_at
         else None
     )
+    lead.close_due_at = (
+        close_date_passes(lead.expected_close_on)
+        if stage == Stage.OPPORTUNITY and lead.expected_close_on
+        else None
+    )
     return lead
+
+
+def close_date_passes(day):
+    """When an expected close date has passed: the start of the next day in the site's time
+    zone (the date is the rep's, read on the site's calendar). Calendar time, no policy."""
+    return start_of_day(day + dt.timedelta(days=1))
 
 
 # The lead's SLA contract, which refresh_deadlines takes at each handoff.
@@ -270,6 +282,7 @@ DEADLINE_FIELDS = (
     "convert_due_at",
     "escalation_due_at",
     "reassign_due_at",
+    "close_due_at",
 )
 
 
@@ -298,6 +311,7 @@ INPUT_FIELDS = (
     "accepted_at",
     "handed_off_at",
     "sales_clock_at",
+    "expected_close_on",
     *TERMS_FIELDS,
 )
 

@@ -2,7 +2,7 @@
 
 Three jobs, each run by a thin Celery task in :mod:`leads.tasks`, a module each:
 
-1. :func:`sweep_flags` (here) raises and resolves the eleven flag kinds. Deadlines are
+1. :func:`sweep_flags` (here) raises and resolves the flag kinds (FLAG_DEADLINE). Deadlines are
    computed when a lead changes (:func:`leads.sla.calendar.refresh_deadlines`) and stored
    on the lead, so the sweep only compares them with now: per kind one ``UPDATE``
    resolves and one ``INSERT … SELECT`` raises, plus one ``UPDATE`` that re-points open
@@ -162,8 +162,8 @@ def sweep_flags(now=None, *, full=None):
     - open marketing flags are re-pointed at their campaign's current owner; a sales flag
       keeps the responsible user it was raised for;
     - idempotent: a second run with the same ``now`` changes nothing;
-    - a fixed number of statements whatever the number of leads (23 for an incremental
-      sweep over the eleven kinds; 24 for a full one, which also prunes old SweepRuns),
+    - a fixed number of statements whatever the number of leads (25 for an incremental
+      sweep over the eleven kinds; 26 for a full one, which also prunes old SweepRuns),
       each its own short transaction unless the caller holds one; two sweeps racing
       cannot open a duplicate flag (the partial unique constraint
       flag_one_open_per_lead_kind and ``ON CONFLICT DO NOTHING``).

@@ -19,21 +19,21 @@ from leadflow.errors import ActionForbidden, InvalidInput, LeadflowError
 from leadflow.http import forbidden, safe_next
 from leadflow.names import person
 from leads import lifecycle
-from leads.models import (
-    Lead,
-)
+from leads.models import PIPELINE_PROBABILITY, Lead, Stage
 
 from .. import services
 from ..forms import (
     ActivityForm,
     LoseForm,
+    NoteForm,
+    OpportunityEditForm,
     OpportunityForm,
     ReassignForm,
     RejectForm,
     ReopenForm,
     WinForm,
 )
-from ..models import Activity, Dispute
+from ..models import Activity, ActivityKind, Dispute
 from .helpers import choices, rep_choices
 
 
@@ -54,6 +54,7 @@ def lead_action_context(request, lead):
         "sales_actions": actions,
         "sales_choices": choices(),
         "upcoming_follow_up": upcoming_follow_up(lead),
+        "opportunity_probability": PIPELINE_PROBABILITY[Stage.OPPORTUNITY],
     }
     open_dispute = None
     if roles.is_manager(user) and lead.disputed_at:
@@ -135,9 +136,28 @@ def _log(request, lead, data):
     )
 
 
+def _note(request, lead, data):
+    services.activity_log(lead=lead, by=request.user, kind=ActivityKind.NOTE, notes=data["notes"])
+
+
 def _opportunity(request, lead, data):
     services.lead_to_opportunity(
-        lead=lead, by=request.user, value=data["value"], note=data["note"]
+        lead=lead,
+        by=request.user,
+        value=data["value"],
+        expected_close_on=data["expected_close_on"],
+        probability=data["probability"],
+        note=data["note"],
+    )
+
+
+def _edit_opportunity(request, lead, data):
+    services.opportunity_update(
+        lead=lead,
+        by=request.user,
+        value=data["value"],
+        expected_close_on=data["expected_close_on"],
+        probability=data["probability"],
     )
 
 
@@ -168,21 +188,45 @@ ACTIONS = {
     ),
     "log": Action(
         _log,
-        gettext_lazy("Follow-up logged on %(lead)s."),
+        gettext_lazy("Contact logged on %(lead)s."),
         ActivityForm,
-        gettext_lazy("Log a follow-up"),
+        gettext_lazy("Log contact"),
         initial=lambda lead, request: {
             "next_follow_up_at": upcoming_follow_up(lead),
             **correction_initial(lead, request),
         },
+    ),
+    "note": Action(
+        _note,
+        gettext_lazy("Note added to %(lead)s (a note is not contact)."),
+        NoteForm,
+        gettext_lazy("Add a note"),
     ),
     "opportunity": Action(
         _opportunity,
         gettext_lazy("%(lead)s is now an opportunity."),
         OpportunityForm,
         gettext_lazy("Move to opportunity"),
+        initial=lambda lead, request: {"value": lead.deal_value},
     ),
-    "win": Action(_win, gettext_lazy("Won: %(lead)s."), WinForm, gettext_lazy("Mark as won")),
+    "edit_opportunity": Action(
+        _edit_opportunity,
+        gettext_lazy("Opportunity %(lead)s saved."),
+        OpportunityEditForm,
+        gettext_lazy("Edit the opportunity"),
+        initial=lambda lead, request: {
+            "value": lead.deal_value,
+            "expected_close_on": lead.expected_close_on,
+            "probability": lead.probability,
+        },
+    ),
+    "win": Action(
+        _win,
+        gettext_lazy("Won: %(lead)s."),
+        WinForm,
+        gettext_lazy("Mark as won"),
+        initial=lambda lead, request: {"value": lead.deal_value},
+    ),
     "lose": Action(_lose, gettext_lazy("Lost: %(lead)s."), LoseForm, gettext_lazy("Mark as lost")),
     "reopen": Action(
         _reopen,

@@ -10,7 +10,8 @@ from leads.models import (
     RejectionReason,
 )
 
-from ..models import ActivityKind, ActivityOutcome, DisputeRuling, ObjectionTag
+from ..forms import CONTACT_CHOICES, QUICK_FOLLOW_UPS
+from ..models import ActivityOutcome, DisputeRuling, ObjectionTag
 
 QUEUE_LIMIT = 25
 
@@ -38,7 +39,9 @@ def choices():
     lists = {
         "rejection_reasons": RejectionReason.choices,
         "lost_reasons": LostReason.choices,
-        "activity_kinds": ActivityKind.choices,
+        # "Log contact": a note is not contact, and has its own form.
+        "contact_kinds": CONTACT_CHOICES,
+        "quick_follow_ups": QUICK_FOLLOW_UPS,
         "activity_outcomes": ActivityOutcome.choices,
         "objection_tags": ObjectionTag.choices,
         "rulings": DisputeRuling.choices,

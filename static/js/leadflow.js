@@ -43,3 +43,56 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { button.textContent = button.dataset.originalText; }, 1500);
   });
 });
+
+// After tapping a phone link on a lead's page, coming back to the page offers to log that
+// call, prefilled with its kind and time (the log form works the same without this).
+(() => {
+  const KEY = "leadflow.call";
+  const prompt = document.getElementById("call-prompt");
+  const form = document.querySelector("#sales-actions form.log-contact");
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest('a[href^="tel:"]');
+    if (!link || !form) return;
+    sessionStorage.setItem(KEY, JSON.stringify({ lead: form.dataset.lead, at: Date.now() }));
+  });
+  if (!prompt || !form) return;
+  const pending = () => {
+    try {
+      const call = JSON.parse(sessionStorage.getItem(KEY) || "null");
+      return call && call.lead === form.dataset.lead ? call : null;
+    } catch (error) {
+      return null;
+    }
+  };
+  const offer = () => {
+    if (document.visibilityState === "visible" && pending()) prompt.hidden = false;
+  };
+  // The form's times are the site's (data-tz), whatever the browser's own zone is.
+  const local = (ms) => {
+    const parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: form.dataset.tz || undefined,
+      year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    }).formatToParts(new Date(ms)).forEach((p) => { parts[p.type] = p.value; });
+    return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+  };
+  document.addEventListener("visibilitychange", offer);
+  window.addEventListener("pageshow", offer);
+  document.getElementById("call-prompt-log").addEventListener("click", () => {
+    const call = pending();
+    sessionStorage.removeItem(KEY);
+    prompt.hidden = true;
+    if (!call) return;
+    const kind = form.querySelector('input[name="kind"][value="call"]');
+    if (kind) kind.checked = true;
+    const when = form.querySelector('input[name="occurred_at"]');
+    if (when) when.value = local(call.at);
+    const notes = form.querySelector('textarea[name="notes"]');
+    if (notes) notes.focus();
+  });
+  document.getElementById("call-prompt-dismiss").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY);
+    prompt.hidden = true;
+  });
+})();

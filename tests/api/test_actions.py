@@ -126,7 +126,7 @@ def test_rejecting_answers_even_though_the_lead_leaves_the_reps_scope(client_as,
         ("marketer", Stage.MQL, "dispute", {"comment": "why"}),
         ("rep", Stage.ACCEPTED, "accept", {}),
         ("rep", Stage.HANDED_OFF, "claim", {}),
-        ("rep", Stage.CONTACTED, "won", {"value": "10"}),
+        ("rep", Stage.ACCEPTED, "won", {"value": "10"}),  # from contacted it is one step
         ("rep", Stage.OPPORTUNITY, "opportunity", {}),
         ("rep", Stage.CONTACTED, "reject", {"reason": "spam"}),
         ("manager", Stage.ACCEPTED, "reopen", {}),

@@ -90,7 +90,7 @@ def test_marketing_sales_sweep_and_manager_journey(
     card.get_by_label("Price").check()
     tomorrow = timezone.localtime() + dt.timedelta(days=1)
     card.get_by_label("Next follow-up").fill(tomorrow.strftime("%Y-%m-%dT10:00"))
-    card.get_by_role("button", name="Log follow-up").click()
+    card.get_by_role("button", name="Log contact").click()
     expect(page.locator(".timeline")).to_contain_text("Call: connected")
     card.get_by_label("Estimated value (optional)").fill("8000")
     card.get_by_role("button", name="Make opportunity").click()

@@ -29,8 +29,8 @@ def test_rep_accepts_calls_and_wins_a_lead_then_marketing_sees_it_won(
     card.get_by_label("Price").check()
     tomorrow = timezone.localtime() + dt.timedelta(days=1)
     card.get_by_label("Next follow-up").fill(tomorrow.strftime("%Y-%m-%dT10:00"))
-    card.get_by_role("button", name="Log follow-up").click()
-    expect(page.get_by_role("alert")).to_contain_text("Follow-up logged on Grace Hopper")
+    card.get_by_role("button", name="Log contact").click()
+    expect(page.get_by_role("alert")).to_contain_text("Contact logged on Grace Hopper")
     expect(page.locator(".timeline")).to_contain_text("Call: connected")
     expect(page.locator(".timeline")).to_contain_text("Interested in the annual plan")
 

@@ -91,9 +91,11 @@ ACTIONS = {
     "hand_off": (_hand_off, {Stage.MQL, Stage.REJECTED}, MARKETING_ROLES, Stage.HANDED_OFF),
     "accept": (_accept, {Stage.HANDED_OFF}, SALES_ROLES, Stage.ACCEPTED),
     "reject": (_reject, {Stage.HANDED_OFF, Stage.ACCEPTED}, SALES_ROLES, Stage.REJECTED),
-    "log_call": (_log_call, set(SALES), SALES_ROLES, None),
+    # Logging on a won or lost lead changes no stage (SPEC §3).
+    "log_call": (_log_call, {*SALES, Stage.WON, Stage.LOST}, SALES_ROLES, None),
     "opportunity": (_opportunity, {Stage.CONTACTED}, SALES_ROLES, Stage.OPPORTUNITY),
-    "win": (_win, {Stage.OPPORTUNITY}, SALES_ROLES, Stage.WON),
+    # From contacted in one step, through opportunity.
+    "win": (_win, {Stage.CONTACTED, Stage.OPPORTUNITY}, SALES_ROLES, Stage.WON),
     "lose": (_lose, {Stage.ACCEPTED, Stage.CONTACTED, Stage.OPPORTUNITY}, SALES_ROLES, Stage.LOST),
     "reopen": (_reopen, {Stage.WON, Stage.LOST}, {"manager"}, None),
     "reassign": (_reassign, set(SALES), {"manager"}, None),

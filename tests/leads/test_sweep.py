@@ -4,6 +4,7 @@ user; the sweep is idempotent, keeps history and issues a fixed number of statem
 
 Every test runs twice (the ``sweep`` fixture): as a full and as an incremental sweep."""
 
+import datetime as dt
 from io import StringIO
 
 import pytest
@@ -336,6 +337,45 @@ def test_unconverted_raised_60_days_after_the_first_handoff_and_resolved_when_it
     assert flag.resolved_at == T0 + 61 * D
 
 
+# --- close_date_passed ---------------------------------------------------------------------
+# T0 is Monday 2 March, 10:00 in Amsterdam: a close date of Wednesday 4 March has passed
+# at the start of Thursday 5 March, Amsterdam time (23:00 UTC on the 4th).
+CLOSES_ON = dt.date(2026, 3, 4)
+PASSES_AT = dt.datetime(2026, 3, 4, 23, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("event", ["moved_forward", "won", "lost"])
+def test_close_date_passed_raised_after_the_expected_close_date_and_resolved(
+    sweep, clock, make_lead, rep, event
+):
+    lead = make_lead(Stage.OPPORTUNITY)
+    sales.opportunity_update(lead=lead, by=rep, expected_close_on=CLOSES_ON)
+    flag = assert_raised_exactly_at(sweep, clock, lead, FlagKind.CLOSE_DATE_PASSED, PASSES_AT)
+    assert flag.side == Side.SALES
+    assert flag.responsible == rep
+
+    clock.at(PASSES_AT + D)
+    if event == "moved_forward":
+        sales.opportunity_update(
+            lead=lead, by=rep, expected_close_on=CLOSES_ON + dt.timedelta(days=7)
+        )
+    elif event == "won":
+        sales.lead_win(lead=lead, by=rep, value="1200")
+    else:
+        sales.lead_lose(lead=lead, by=rep, reason="timing")
+    result = sweep()
+    flag.refresh_from_db()
+    assert flag.resolved_at == PASSES_AT + D
+    assert result.resolved[FlagKind.CLOSE_DATE_PASSED] == 1
+
+
+def test_an_opportunity_without_a_close_date_is_never_flagged_for_it(sweep, clock, make_lead):
+    lead = make_lead(Stage.OPPORTUNITY)
+    clock.at(T0 + 400 * D)
+    sweep()
+    assert open_flag(lead, FlagKind.CLOSE_DATE_PASSED) is None
+
+
 def test_unconverted_counts_from_the_first_handoff_not_the_latest(
     sweep, clock, make_lead, marketer, rep
 ):
@@ -512,5 +552,5 @@ def test_the_sweep_issues_the_same_statements_for_10_and_100_leads(clock, make_l
     assert Lead.objects.count() == 100
     assert counts[0] == counts[1]
     # Per flag kind one resolve and one raise, plus the watermarks, the re-point, the
-    # SweepRun and (full) its pruning: 11 kinds make 23 and 24.
-    assert counts[0] == (24 if full else 23)
+    # SweepRun and (full) its pruning: 11 kinds (close_date_passed the latest) make 25 and 26.
+    assert counts[0] == (26 if full else 25)

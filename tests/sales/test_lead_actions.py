@@ -268,7 +268,7 @@ def test_logging_a_call_on_a_handed_off_lead_accepts_and_contacts_it(rep_client,
 
 def test_a_note_does_not_accept_or_contact(rep_client, make_lead):
     lead = make_lead(Stage.HANDED_OFF)
-    rep_client.post(url("log", lead), {"kind": "note", "notes": "Tried LinkedIn"})
+    rep_client.post(url("note", lead), {"notes": "Tried LinkedIn"})
     lead.refresh_from_db()
     assert lead.stage == Stage.HANDED_OFF and lead.first_contact_at is None
     assert Activity.objects.filter(lead=lead, kind="note").count() == 1
@@ -328,12 +328,16 @@ def test_the_log_forms_show_the_scheduled_follow_up_so_a_note_keeps_it(rep_clien
     assert shown in rep_client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
     page = rep_client.get(url("log", lead))
     assert page.context["form"].initial["next_follow_up_at"] == ahead
-    # The browser posts the pre-filled value back with the note.
-    rep_client.post(url("log", lead), {"kind": "note", "next_follow_up_at": local_input(ahead)})
+    # A note (its own form, without a follow-up field) keeps it.
+    rep_client.post(url("note", lead), {"notes": "Asked for the price list"})
+    lead.refresh_from_db()
+    assert lead.next_follow_up_at == ahead
+    # The browser posts the pre-filled value back with a call: it stays.
+    rep_client.post(url("log", lead), {"kind": "call", "next_follow_up_at": local_input(ahead)})
     lead.refresh_from_db()
     assert lead.next_follow_up_at == ahead
     # Clearing the field clears it.
-    rep_client.post(url("log", lead), {"kind": "note", "next_follow_up_at": ""})
+    rep_client.post(url("log", lead), {"kind": "call", "next_follow_up_at": ""})
     lead.refresh_from_db()
     assert lead.next_follow_up_at is None
 

@@ -25,12 +25,14 @@ def offered(client, lead):
 @pytest.mark.parametrize(
     "stage, actions",
     [
-        (Stage.HANDED_OFF, {"accept", "reject", "log"}),
-        (Stage.ACCEPTED, {"reject", "log", "lose"}),
-        (Stage.CONTACTED, {"log", "opportunity", "lose"}),
-        (Stage.OPPORTUNITY, {"log", "win", "lose"}),
-        (Stage.WON, set()),
-        (Stage.LOST, set()),
+        (Stage.HANDED_OFF, {"accept", "reject", "log", "note"}),
+        (Stage.ACCEPTED, {"reject", "log", "note", "lose"}),
+        # Won in one step from contacted (through opportunity).
+        (Stage.CONTACTED, {"log", "note", "opportunity", "win", "lose"}),
+        (Stage.OPPORTUNITY, {"log", "note", "win", "lose"}),
+        # A note or a contact that changes no stage.
+        (Stage.WON, {"log", "note"}),
+        (Stage.LOST, {"log", "note"}),
     ],
 )
 def test_rep_sees_the_actions_of_the_stage(rep_client, make_lead, stage, actions):
@@ -40,10 +42,10 @@ def test_rep_sees_the_actions_of_the_stage(rep_client, make_lead, stage, actions
 @pytest.mark.parametrize(
     "stage, actions",
     [
-        (Stage.HANDED_OFF, {"accept", "reject", "log", "reassign"}),
-        (Stage.OPPORTUNITY, {"log", "win", "lose", "reassign"}),
-        (Stage.WON, {"reopen"}),
-        (Stage.LOST, {"reopen"}),
+        (Stage.HANDED_OFF, {"accept", "reject", "log", "note", "reassign"}),
+        (Stage.OPPORTUNITY, {"log", "note", "win", "lose", "reassign"}),
+        (Stage.WON, {"log", "note", "reopen"}),
+        (Stage.LOST, {"log", "note", "reopen"}),
         (Stage.MQL, set()),
     ],
 )

@@ -1,0 +1,344 @@
+"""The pipeline (issue 21 item 5): probabilities, the board and its moves, the forecast on
+the page and in the API, who sees whose."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from leadflow.errors import InvalidInput, TransitionNotAllowed
+from leadflow.services import api_token_create
+from leads.models import PIPELINE_PROBABILITY, Lead, Stage, StageChange
+from sales import services
+from sales.models import Team, TeamMembership
+from sales.pipeline import BOARD_LIMIT
+
+# Mid-March 2026 in the site's time zone; the forecast reads March and April.
+NOW = dt.datetime(2026, 3, 10, 11, 0, tzinfo=dt.UTC)
+MARCH, APRIL = dt.date(2026, 3, 20), dt.date(2026, 4, 15)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+# --- probability and close date ---------------------------------------------------------
+
+
+def test_an_opportunity_takes_the_stage_default_probability(make_lead, rep):
+    lead = make_lead(Stage.CONTACTED)
+    services.lead_to_opportunity(lead=lead, by=rep, value="100")
+    lead.refresh_from_db()
+    assert lead.probability == PIPELINE_PROBABILITY[Stage.OPPORTUNITY] == 50
+    assert lead.expected_close_on is None
+
+
+def test_probability_and_close_date_are_set_when_moving_and_editing(make_lead, rep):
+    lead = make_lead(Stage.CONTACTED)
+    services.lead_to_opportunity(
+        lead=lead, by=rep, value="100", probability="70", expected_close_on=APRIL
+    )
+    lead.refresh_from_db()
+    assert (lead.probability, lead.expected_close_on) == (70, APRIL)
+    services.opportunity_update(lead=lead, by=rep, probability=0, expected_close_on=MARCH)
+    lead.refresh_from_db()
+    assert (lead.probability, lead.expected_close_on, lead.deal_value) == (
+        0,
+        MARCH,
+        Decimal("100.00"),
+    )
+
+
+@pytest.mark.parametrize("bad", ["101", "-1", "12.5", "lots"])
+def test_a_probability_outside_0_to_100_is_refused_and_nothing_moves(make_lead, rep, bad):
+    lead = make_lead(Stage.CONTACTED)
+    with pytest.raises(InvalidInput) as excinfo:
+        services.lead_to_opportunity(lead=lead, by=rep, probability=bad)
+    assert excinfo.value.field == "probability"
+    lead.refresh_from_db()
+    assert lead.stage == Stage.CONTACTED
+
+
+def test_the_edit_form_says_what_is_wrong_with_a_probability(make_lead, rep, rep_client):
+    lead = make_lead(Stage.OPPORTUNITY)
+    response = rep_client.post(
+        reverse("sales:edit_opportunity", args=[lead.pk]), {"probability": "150"}
+    )
+    assert response.status_code == 200
+    assert "Enter a probability from 0 to 100." in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.probability == 50
+
+
+# --- the board --------------------------------------------------------------------------
+
+
+def test_the_board_shows_a_reps_open_leads_by_stage(make_lead, rep, other_rep, rep_client):
+    accepted = make_lead(Stage.ACCEPTED)
+    contacted = make_lead(Stage.CONTACTED)
+    opportunity = make_lead(Stage.OPPORTUNITY)
+    theirs = make_lead(Stage.ACCEPTED, owner=other_rep)
+    response = rep_client.get(reverse("sales:board"))
+    columns = {c.stage: [lead.pk for lead in c.leads] for c in response.context["columns"]}
+    assert columns == {
+        Stage.ACCEPTED: [accepted.pk],
+        Stage.CONTACTED: [contacted.pk],
+        Stage.OPPORTUNITY: [opportunity.pk],
+    }
+    assert f'id="card-{theirs.pk}"' not in response.content.decode()
+
+
+def test_a_board_column_is_cut_at_its_limit_and_counts_the_rest(
+    make_lead, rep, rep_client, django_assert_max_num_queries
+):
+    leads = [make_lead(Stage.ACCEPTED) for _ in range(BOARD_LIMIT + 2)]
+    with django_assert_max_num_queries(12):
+        response = rep_client.get(reverse("sales:board"))
+    accepted = response.context["columns"][0]
+    assert len(accepted.leads) == BOARD_LIMIT
+    assert accepted.count == BOARD_LIMIT + 2 and accepted.more == 2
+    assert accepted.leads[0].pk == leads[-1].pk  # newest first
+
+
+def test_a_manager_chooses_whose_board(make_lead, rep, other_rep, manager_client):
+    make_lead(Stage.ACCEPTED)
+    theirs = make_lead(Stage.ACCEPTED, owner=other_rep)
+    assert manager_client.get(reverse("sales:board")).context["columns"] == []
+    response = manager_client.get(reverse("sales:board"), {"owner": other_rep.pk})
+    assert [lead.pk for lead in response.context["columns"][0].leads] == [theirs.pk]
+    team = Team.objects.create(name="North")
+    TeamMembership.objects.create(team=team, user=rep)
+    response = manager_client.get(reverse("sales:board"), {"team": team.pk})
+    assert theirs.pk not in [lead.pk for lead in response.context["columns"][0].leads]
+
+
+def test_a_rep_cannot_see_another_reps_board(other_rep, rep_client):
+    response = rep_client.get(reverse("sales:board"), {"owner": other_rep.pk})
+    assert response.status_code == 403
+
+
+def test_moving_a_card_to_opportunity_calls_the_service(make_lead, rep, rep_client):
+    lead = make_lead(Stage.CONTACTED)
+    response = rep_client.post(
+        reverse("sales:board_move", args=[lead.pk]), {"to": "opportunity"}, follow=True
+    )
+    lead.refresh_from_db()
+    assert lead.stage == Stage.OPPORTUNITY
+    assert lead.probability == 50
+    assert StageChange.objects.filter(lead=lead, to_stage="opportunity").count() == 1
+    assert response.redirect_chain[-1][0] == reverse("sales:board")
+
+
+def test_a_forbidden_move_is_refused_with_the_services_reason(make_lead, rep, rep_client):
+    lead = make_lead(Stage.ACCEPTED)
+    url = reverse("sales:board_move", args=[lead.pk])
+    response = rep_client.post(url, {"to": "opportunity"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 409
+    with pytest.raises(TransitionNotAllowed) as expected:
+        services.lead_to_opportunity(lead=lead, by=rep)
+    assert response.json()["detail"] == str(expected.value.message)
+    page = rep_client.post(url, {"to": "opportunity"}, follow=True).content.decode()
+    assert "Cannot make an opportunity of this lead" in page
+    lead.refresh_from_db()
+    assert lead.stage == Stage.ACCEPTED
+
+
+def test_moving_to_contacted_goes_to_the_log_form(make_lead, rep, rep_client):
+    lead = make_lead(Stage.ACCEPTED)
+    response = rep_client.post(reverse("sales:board_move", args=[lead.pk]), {"to": "contacted"})
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("sales:log", args=[lead.pk]))
+    lead.refresh_from_db()
+    assert lead.stage == Stage.ACCEPTED
+
+
+def test_a_rep_cannot_move_another_reps_card(make_lead, other_rep, rep_client):
+    lead = make_lead(Stage.CONTACTED, owner=other_rep)
+    response = rep_client.post(reverse("sales:board_move", args=[lead.pk]), {"to": "opportunity"})
+    assert response.status_code == 404
+    lead.refresh_from_db()
+    assert lead.stage == Stage.CONTACTED
+
+
+def test_the_board_marks_a_slipped_close_date(make_lead, rep, rep_client):
+    lead = make_lead(Stage.OPPORTUNITY)
+    services.opportunity_update(lead=lead, by=rep, expected_close_on=dt.date(2020, 1, 1))
+    page = rep_client.get(reverse("sales:board")).content.decode()
+    card = page.split(f'id="card-{lead.pk}"')[1].split("</li>")[0]
+    assert "close date passed" in card
+
+
+# --- the forecast -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def book(clock, make_lead, rep, other_rep):
+    """Two reps, two months: rep1 has 1000 @ 50% and 3000 @ 20% closing in March and
+    2000 @ 75% in April, and won 500 in March; rep2 has 4000 @ 50% (default) in April.
+    A lost deal and an open one outside the months count nowhere."""
+
+    def opp(owner, value, close, probability=None):
+        lead = make_lead(Stage.CONTACTED, owner=owner)
+        services.lead_to_opportunity(
+            lead=lead, by=owner, value=value, expected_close_on=close, probability=probability
+        )
+        return lead
+
+    opp(rep, "1000", MARCH, 50)
+    opp(rep, "3000", MARCH, 20)
+    opp(rep, "2000", APRIL, 75)
+    opp(other_rep, "4000", APRIL)
+    opp(other_rep, "9999", dt.date(2026, 6, 1))
+    services.lead_win(lead=opp(rep, "400", MARCH), by=rep, value="500")
+    services.lead_lose(lead=opp(rep, "800", MARCH), by=rep, reason="price")
+
+
+def _cells(rows, key, value):
+    row = next(r for r in rows if r[key] == value)
+    return {c["month"]: c for c in row["months"]}
+
+
+def test_the_forecast_by_hand(book, manager, rep, other_rep):
+    from sales.pipeline import forecast, month_range
+
+    result = forecast(None, month_range(dt.date(2026, 3, 1), dt.date(2026, 4, 1)))
+    assert result["months"] == ["2026-03", "2026-04"]
+    rep1 = _cells(result["reps"], "username", "rep1")
+    assert rep1["2026-03"] == {
+        "month": "2026-03",
+        "count": 2,
+        "value": Decimal("4000.00"),
+        "weighted": Decimal("1100.00"),  # 500 + 600
+        "slipped": 0,
+        "won": 1,
+        "won_value": Decimal("500.00"),
+    }
+    assert (rep1["2026-04"]["count"], rep1["2026-04"]["weighted"]) == (1, Decimal("1500.00"))
+    rep2 = _cells(result["reps"], "username", "rep2")
+    assert (rep2["2026-04"]["value"], rep2["2026-04"]["weighted"]) == (
+        Decimal("4000.00"),
+        Decimal("2000.00"),
+    )
+    assert rep2["2026-03"]["count"] == 0
+    totals = {c["month"]: c for c in result["totals"]}
+    assert totals["2026-04"]["weighted"] == Decimal("3500.00")
+    assert totals["2026-03"]["won_value"] == Decimal("500.00")
+
+
+def test_the_forecast_page_shows_the_weighted_values(book, manager_client):
+    page = manager_client.get(
+        reverse("sales:forecast"), {"months_from": "2026-03", "months_to": "2026-04"}
+    ).content.decode()
+    row = page.split('data-owner="rep1" data-month="2026-03"')[1].split("</tr>")[0]
+    assert '"weighted">1100.00<' in row
+    assert '"won_value">500.00<' in row
+
+
+def test_a_rep_sees_only_their_own_forecast(book, rep, other_rep, rep_client):
+    response = rep_client.get(reverse("sales:forecast"), {"months_from": "2026-03"})
+    assert [r["username"] for r in response.context["forecast"]["reps"]] == ["rep1"]
+    assert "teams" not in response.context["forecast"]
+    assert rep_client.get(reverse("sales:forecast"), {"owner": other_rep.pk}).status_code == 403
+
+
+def test_managers_see_the_forecast_per_team(book, rep, other_rep, manager_client):
+    north = Team.objects.create(name="North")
+    TeamMembership.objects.create(team=north, user=other_rep)
+    response = manager_client.get(
+        reverse("sales:forecast"), {"months_from": "2026-03", "team": north.pk}
+    )
+    data = response.context["forecast"]
+    assert [r["username"] for r in data["reps"]] == ["rep2"]
+    assert _cells(data["teams"], "name", "North")["2026-04"]["weighted"] == Decimal("2000.00")
+
+
+def _api(user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user)[1]}")
+    return client
+
+
+def test_the_forecast_api_serves_the_same_numbers_as_strings(book, manager, rep):
+    response = _api(manager).get(
+        "/api/v1/forecast/", {"months_from": "2026-03", "months_to": "2026-04"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    rep1 = _cells(body["reps"], "username", "rep1")
+    assert rep1["2026-03"]["weighted"] == "1100.00"
+    assert rep1["2026-03"]["value"] == "4000.00"
+    assert rep1["2026-03"]["won_value"] == "500.00"
+    assert {c["month"]: c["weighted"] for c in body["totals"]} == {
+        "2026-03": "1100.00",
+        "2026-04": "3500.00",
+    }
+    only = _api(manager).get("/api/v1/forecast/", {"months_from": "2026-03", "owner": rep.pk})
+    assert [r["username"] for r in only.json()["reps"]] == ["rep1"]
+
+
+def test_the_forecast_api_keeps_a_rep_to_their_own(book, rep, other_rep):
+    client = _api(rep)
+    mine = client.get("/api/v1/forecast/", {"months_from": "2026-03"}).json()
+    assert [r["username"] for r in mine["reps"]] == ["rep1"]
+    refused = client.get("/api/v1/forecast/", {"owner": other_rep.pk})
+    assert refused.status_code == 403
+    assert refused.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "params", [{"months_from": "March"}, {"months_from": "2026-05", "months_to": "2026-03"}]
+)
+def test_bad_forecast_months_are_a_400_with_detail(db, manager, params):
+    response = _api(manager).get("/api/v1/forecast/", params)
+    assert response.status_code == 400
+    assert response.json()["detail"]
+
+
+def test_the_forecast_is_a_few_queries_whatever_the_reps(
+    book, manager_client, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(12):
+        manager_client.get(reverse("sales:forecast"), {"months_from": "2026-03"})
+    assert Lead.objects.count() > 5
+
+
+def test_the_api_moves_to_opportunity_with_close_date_and_probability(make_lead, rep):
+    lead = make_lead(Stage.CONTACTED)
+    response = _api(rep).post(
+        f"/api/v1/leads/{lead.pk}/opportunity/",
+        {"value": "100", "expected_close_on": "2026-04-15", "probability": 80},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert (response.json()["probability"], response.json()["expected_close_on"]) == (
+        80,
+        "2026-04-15",
+    )
+    bad = _api(rep).post(
+        f"/api/v1/leads/{make_lead(Stage.CONTACTED).pk}/opportunity/",
+        {"probability": 120},
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert bad.json()["detail"]
+
+
+def test_the_forecast_counts_slipped_close_dates_until_moved_forward(clock, make_lead, rep):
+    from sales.pipeline import forecast, month_range
+
+    lead = make_lead(Stage.CONTACTED)
+    services.lead_to_opportunity(
+        lead=lead, by=rep, value="100", expected_close_on=dt.date(2026, 3, 5)
+    )
+    march = month_range(dt.date(2026, 3, 1), dt.date(2026, 4, 1))
+    cells = _cells(forecast(None, march)["reps"], "username", "rep1")
+    assert (cells["2026-03"]["count"], cells["2026-03"]["slipped"]) == (1, 1)
+    services.opportunity_update(lead=lead, by=rep, expected_close_on=APRIL)
+    cells = _cells(forecast(None, march)["reps"], "username", "rep1")
+    assert cells["2026-03"]["count"] == 0
+    assert (cells["2026-04"]["count"], cells["2026-04"]["slipped"]) == (1, 0)
