@@ -7,8 +7,23 @@
   if (!root) return;
   const status = document.getElementById("today-status");
 
-  function say(text) {
+  // The answer's message as the page's messages look, fixed at the bottom so that
+  // showing it moves nothing on the page.
+  const toasts = document.getElementById("today-toasts");
+  function say(text, kind) {
     if (status) status.textContent = text;
+    if (!toasts || !text) return;
+    const alert = document.createElement("div");
+    alert.className = `alert alert-${kind} alert-dismissible fade show shadow-sm mb-2`;
+    alert.setAttribute("role", "alert");
+    alert.textContent = text;
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn-close";
+    close.dataset.bsDismiss = "alert";
+    close.setAttribute("aria-label", toasts.dataset.closeLabel || "Close");
+    alert.appendChild(close);
+    toasts.replaceChildren(alert);
   }
 
   function showError(form, text) {
@@ -70,7 +85,7 @@
         showError(form, data.detail || response.statusText);
         return;
       }
-      say(data.detail || "");
+      say(data.detail || "", "success");
       await refresh();
     } catch {
       // The network failed: post the form the ordinary way.
