@@ -252,6 +252,26 @@ def _back_after(request, lead, back):
     return back
 
 
+def _lead_gone(request):
+    """A lead out of the user's scope is a 404 whatever its history; a form posted from a
+    stale page (the lead was reassigned meanwhile) gets what was typed back, to copy, and
+    nothing about the lead."""
+    typed = (
+        [request.POST.get(name, "").strip() for name in ("notes", "note", "reason")]
+        if request.method == "POST"
+        else []
+    )
+    typed = [text for text in typed if text]
+    message = _("This lead is no longer yours: it was reassigned or closed meanwhile.")
+    if wants_json_answer(request):
+        return JsonResponse({"detail": message}, status=404)
+    if not typed:
+        raise Http404
+    return render(
+        request, "sales/lead_gone.html", {"message": message, "typed": typed}, status=404
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def lead_action(request, pk, action):
@@ -268,7 +288,7 @@ def lead_action(request, pk, action):
     # commit meanwhile with a message (lifecycle.someone_else_acted).
     lead = Lead.objects.for_user(user).select_related("owner", "campaign").filter(pk=pk).first()
     if lead is None:
-        raise Http404
+        return _lead_gone(request)
     if spec.manager_only and not roles.is_manager(user):
         return forbidden(request, _("Only managers can do this."))
     back = safe_next(request, lead.get_absolute_url())

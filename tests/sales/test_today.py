@@ -335,3 +335,21 @@ def test_a_refused_log_on_a_stale_page_re_renders_the_typed_notes(rep_client, re
         headers={"accept": "application/json"},
     )
     assert as_json.status_code == 409 and as_json.json()["detail"]
+
+
+def test_a_log_on_a_lead_reassigned_meanwhile_gives_the_typed_notes_back_and_nothing_else(
+    rep_client, rep, other_rep, morning
+):
+    lead = _lead(rep, stage=Stage.ACCEPTED, last_name="Secretname")
+    Lead.objects.filter(pk=lead.pk).update(owner=other_rep)
+    url = reverse("sales:log", args=[lead.pk])
+    response = rep_client.post(url, {"kind": "call", "notes": "Call notes to keep"})
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "Call notes to keep" in body and "no longer yours" in body
+    assert "Secretname" not in body
+    # Nothing typed: the plain 404; asked for JSON: the reason as JSON.
+    assert rep_client.post(url, {"kind": "call"}).status_code == 404
+    as_json = rep_client.post(url, {"kind": "call"}, headers={"accept": "application/json"})
+    assert as_json.status_code == 404 and "no longer yours" in as_json.json()["detail"]
+    assert not lead.activities.exists()
