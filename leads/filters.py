@@ -194,6 +194,22 @@ class LeadFilterForm(forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
+    # The rep's Today (sales/views/inbox.py) links its sections through these bounds.
+    follow_up_after = forms.DateTimeField(
+        label=_("Follow-up due from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    flag_since = forms.DateTimeField(
+        label=_("Flag raised since"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    queue_since = forms.DateTimeField(
+        label=_("Handed off since"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
     created_from = DayField(label=_("Created from"))
     created_to = DayField(label=_("Created to"))
     sort = forms.ChoiceField(
@@ -226,12 +242,24 @@ class LeadFilterForm(forms.Form):
             return value
         raise forms.ValidationError(_("Choose a salesperson."))
 
-    def clean_follow_up_before(self):
-        value = self.cleaned_data["follow_up_before"]
+    def _moment(self, name):
+        value = self.cleaned_data[name]
         # Year 1 or 9999 cannot be expressed in UTC: a form error, not a 500 in the query.
         if value is not None and not EARLIEST_DAY <= value.date() <= LATEST_DAY:
             raise forms.ValidationError(_("Enter a date between 1900 and 9998."))
         return value
+
+    def clean_follow_up_before(self):
+        return self._moment("follow_up_before")
+
+    def clean_follow_up_after(self):
+        return self._moment("follow_up_after")
+
+    def clean_flag_since(self):
+        return self._moment("flag_since")
+
+    def clean_queue_since(self):
+        return self._moment("queue_since")
 
     def clean(self):
         data = super().clean()
@@ -267,13 +295,17 @@ class LeadFilterForm(forms.Form):
             qs = qs.filter(owner_id=int(owner))
         if data["origin"]:
             qs = qs.filter(origin=data["origin"])
-        if data["flag"] == "any":
-            open_flags = Flag.objects.filter(lead=OuterRef("pk"), resolved_at__isnull=True)
+        since = data["flag_since"]
+        if data["flag"] == "any" or (since and not data["flag"]):
+            open_flags = Flag.objects.open().filter(lead=OuterRef("pk"))
+            if since:
+                open_flags = open_flags.raised_since(since)
             qs = qs.filter(Exists(open_flags))
         elif data["flag"]:
             # A join (one open flag per lead and kind); ordering() then walks the flags'
             # (kind, lead_created_at, lead) index when the list is sorted by creation.
-            qs = qs.filter(flags__kind=data["flag"], flags__resolved_at__isnull=True)
+            raised = {"flags__raised_at__gte": since} if since else {}
+            qs = qs.filter(flags__kind=data["flag"], flags__resolved_at__isnull=True, **raised)
         if data["dropped"]:
             # Per rep, as the dashboard's salesperson filter counts it (only their delays).
             own = owner not in ("", "none")
@@ -283,6 +315,10 @@ class LeadFilterForm(forms.Form):
             qs = section_filter(qs, data["section"], today_bounds()[1])
         if data["follow_up_before"]:
             qs = qs.filter(next_follow_up_at__lt=data["follow_up_before"])
+        if data["follow_up_after"]:
+            qs = qs.filter(next_follow_up_at__gte=data["follow_up_after"])
+        if data["queue_since"]:
+            qs = qs.filter(last_handed_off_at__gte=data["queue_since"])
         if data["created_from"]:
             qs = qs.filter(created_at__gte=start_of_day(data["created_from"]))
         if data["created_to"]:

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from leadflow.names import person
-from sales.models import Activity, Dispute, Handoff, HandoffOutcome
+from sales.models import Activity, Dispute, Handoff, HandoffOutcome, Snooze, Task
 from sales.routing import engine as routing
 
 from .models import Flag, StageChange, Touch
@@ -19,7 +19,8 @@ from .models import Flag, StageChange, Touch
 @dataclass
 class Entry:
     at: datetime
-    kind: str  # touch, stage, handoff, activity, dispute, ruling, flag_raised, flag_resolved
+    # touch, stage, handoff, activity, dispute, ruling, flag_raised, flag_resolved, snooze, task
+    kind: str
     title: str
     who: object = None
     detail: str = ""
@@ -227,5 +228,34 @@ def build_timeline(lead):
                     obj=f,
                 )
             )
+    for z in Snooze.objects.filter(lead=lead).select_related("user"):
+        entries.append(
+            Entry(
+                at=z.at,
+                kind="snooze",
+                title=_("Follow-up snoozed until %(until)s")
+                % {"until": date_format(localtime(z.until), "SHORT_DATETIME_FORMAT")},
+                who=z.user,
+                detail=z.reason,
+                order=9,
+                obj=z,
+            )
+        )
+    for t in Task.objects.filter(lead=lead).select_related("user"):
+        entries.append(
+            Entry(
+                at=t.created_at,
+                kind="task",
+                title=_("Task: %(title)s, due %(due)s")
+                % {
+                    "title": t.title,
+                    "due": date_format(localtime(t.due_at), "SHORT_DATETIME_FORMAT"),
+                },
+                who=t.user,
+                tags=[_("done")] if t.completed_at else [],
+                order=10,
+                obj=t,
+            )
+        )
     entries.sort(key=lambda e: (e.at, e.order))
     return entries

@@ -16,9 +16,17 @@ from leadflow.models import Invitation
 from leads.forms import RepChoiceField, rep_choices_queryset
 from leads.models import LostReason, RejectionReason
 
-from .models import CONTACT_KINDS, ActivityKind, ActivityOutcome, DisputeRuling, ObjectionTag, Team
+from .models import (
+    CONTACT_KINDS,
+    ActivityKind,
+    ActivityOutcome,
+    DisputeRuling,
+    ObjectionTag,
+    TaskKind,
+    Team,
+)
 from .pipeline import month_range, parse_month
-from .services import REASSIGN_CHOICES, REASSIGN_QUEUE, REASSIGN_REP
+from .services import REASSIGN_CHOICES, REASSIGN_QUEUE, REASSIGN_REP, snooze_choices
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -382,3 +390,33 @@ class ForecastForm(PipelineFilterForm):
         except InvalidInput as exc:
             self.add_error(exc.field, exc.message)
         return data
+
+
+class SnoozeForm(SalesForm):
+    submit_label = _("Snooze")
+    SNOOZE_CHOICES = [
+        ("1h", _("In an hour")),
+        ("tomorrow", _("Tomorrow 9:00")),
+        ("monday", _("Next Monday 9:00")),
+        ("at", _("At a chosen time")),
+    ]
+    snooze = forms.ChoiceField(label=_("Snooze until"), choices=SNOOZE_CHOICES, initial="tomorrow")
+    until = forms.DateTimeField(label=_("Chosen time"), required=False, widget=_datetime_input())
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+    def clean(self):
+        data = super().clean()
+        choice = data.get("snooze")
+        if choice == "at":
+            if not data.get("until"):
+                self.add_error("until", _("Choose the time to snooze to."))
+        elif choice:
+            data["until"] = snooze_choices()[choice]
+        return data
+
+
+class TaskForm(SalesForm):
+    submit_label = _("Add task")
+    kind = forms.ChoiceField(label=_("Task"), choices=TaskKind.choices, initial=TaskKind.CALL_BACK)
+    title = forms.CharField(label=_("Title"), max_length=200, required=False)
+    due_at = forms.DateTimeField(label=_("Due"), widget=_datetime_input())

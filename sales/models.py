@@ -456,3 +456,76 @@ class Dispute(models.Model):
     def concerns(self):
         """The people the dispute is about: who raised it and the rep who rejected."""
         return {self.raised_by, self.handoff.to_user}
+
+
+# --- the rep's day: tasks, snoozes, the calendar feed --------------------------------
+
+
+class TaskKind(models.TextChoices):
+    CALL_BACK = "call_back", _("Call back")
+    SEND_QUOTE = "send_quote", _("Send a quote")
+    OTHER = "other", _("Other")
+
+
+class Task(models.Model):
+    """Something a rep means to do on a lead at a time. Open until completed; shown in
+    the rep's Today by its due time and in their calendar feed."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="tasks")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sales_tasks"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=TaskKind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    due_at = models.DateTimeField(_("due"))
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            # The rep's Today and calendar feed: "my open tasks due in [a, b) by due time".
+            models.Index(
+                fields=["user", "due_at", "id"],
+                condition=Q(completed_at__isnull=True),
+                name="task_open_user_due_idx",
+            ),
+            models.Index(fields=["lead", "created_at"], name="task_lead_idx"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Snooze(models.Model):
+    """A follow-up put off: from when to when, by whom and why (on the lead's timeline)."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="snoozes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    was_due_at = models.DateTimeField()
+    until = models.DateTimeField()
+    reason = models.CharField(_("reason"), max_length=300)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["lead", "at"], name="snooze_lead_time_idx")]
+
+    def __str__(self):
+        return f"{self.lead_id} until {self.until:%Y-%m-%d %H:%M}"
+
+
+class CalendarFeed(models.Model):
+    """A rep's secret iCalendar address. Only the token's SHA-256 is stored; revoking
+    deletes the row, so the old address answers 404."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"calendar of {self.user_id}"

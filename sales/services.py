@@ -8,6 +8,8 @@ gets a clear :class:`~leads.TransitionNotAllowed`.
 """
 
 import datetime as dt
+import hashlib
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -49,6 +51,7 @@ from .models import (
     Activity,
     ActivityKind,
     ActivityOutcome,
+    CalendarFeed,
     Dispute,
     DisputeRuling,
     Handoff,
@@ -56,6 +59,9 @@ from .models import (
     HandoffOutcome,
     Objection,
     ObjectionTag,
+    Snooze,
+    Task,
+    TaskKind,
     live_q,
     summarise_contact,
 )
@@ -893,3 +899,115 @@ def user_reactivate(*, user, by):
     user.is_active = True
     user.save(update_fields=["is_active"])
     return user
+
+
+# --- the rep's day: snooze, tasks, the calendar feed ---------------------------------
+
+
+def snooze_choices(now=None):
+    """{key: moment} of the quick snoozes, in the site's time zone: in an hour, tomorrow
+    9:00, next Monday 9:00 (a week on when today is Monday)."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    nine = dt.time(9, 0)
+
+    def at_nine(day):
+        return timezone.make_aware(dt.datetime.combine(day, nine))
+
+    days_to_monday = (7 - local.weekday()) % 7 or 7
+    return {
+        "1h": now + dt.timedelta(hours=1),
+        "tomorrow": at_nine(local.date() + dt.timedelta(days=1)),
+        "monday": at_nine(local.date() + dt.timedelta(days=days_to_monday)),
+    }
+
+
+@transaction.atomic
+def follow_up_snooze(*, lead, by, until, reason):
+    """Put off ``lead``'s scheduled follow-up to ``until`` (after now, within the
+    follow-up horizon) for ``reason``; the Snooze row is on the lead's timeline. Its rep
+    or a manager, on an open lead with sales that has a follow-up scheduled."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(_("Say why the follow-up is put off."), field="reason")
+    lead, now = lifecycle.lock_now(lead)
+    lifecycle.require_lead_owner(lead, by)
+    if lead.stage not in SALES_STAGES or lead.next_follow_up_at is None:
+        raise TransitionNotAllowed(_("This lead has no follow-up to snooze."))
+    if until is None or until <= now:
+        raise InvalidInput(_("Snooze to a moment in the future."), field="until")
+    if until > now + FOLLOW_UP_HORIZON:
+        raise InvalidInput(_("Snooze within the next two years."), field="until")
+    snooze = Snooze.objects.create(
+        lead=lead,
+        user=by,
+        was_due_at=lead.next_follow_up_at,
+        until=until,
+        reason=reason[:300],
+        at=now,
+    )
+    lead.next_follow_up_at = until
+    lead.save(update_fields=["next_follow_up_at", "updated_at"])
+    return snooze
+
+
+def _require_task_scope(lead, by):
+    """A rep adds tasks on their own open leads; a manager on any open lead."""
+    if not lead.is_open:
+        raise TransitionNotAllowed(_("This lead is closed: reopen it to add a task."))
+    if roles.is_manager(by):
+        return
+    if not roles.is_rep(by):
+        raise ActionForbidden(_("Only salespeople and managers can do this."))
+    if lead.owner_id != by.pk:
+        raise ActionForbidden(_("This lead is not assigned to you."))
+
+
+@transaction.atomic
+def task_add(*, lead, by, kind, title, due_at):
+    """Add a task for ``by`` on ``lead`` (their own lead, or any for a manager), due at
+    ``due_at`` (within the follow-up horizon)."""
+    if kind not in TaskKind.values:
+        raise InvalidInput(_("Choose call back, send a quote or other."), field="kind")
+    title = (title or "").strip() or str(TaskKind(kind).label)
+    if due_at is None:
+        raise InvalidInput(_("Say when the task is due."), field="due_at")
+    lead, now = lifecycle.lock_now(lead)
+    _require_task_scope(lead, by)
+    if due_at > now + FOLLOW_UP_HORIZON:
+        raise InvalidInput(_("Set the task within the next two years."), field="due_at")
+    return Task.objects.create(
+        lead=lead, user=by, kind=kind, title=title[:200], due_at=due_at, created_at=now
+    )
+
+
+@transaction.atomic
+def task_complete(*, task, by):
+    """Mark ``task`` done: only its own rep (or a manager). Completing twice is refused."""
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if task.user_id != by.pk and not roles.is_manager(by):
+        raise ActionForbidden(_("This task is not yours."))
+    if task.completed_at is not None:
+        raise TransitionNotAllowed(_("This task is already done."))
+    task.completed_at = timezone.now()
+    task.save(update_fields=["completed_at"])
+    return task
+
+
+@transaction.atomic
+def calendar_feed_renew(*, user):
+    """A new secret calendar address for ``user`` (the old one stops working). Returns
+    the token, shown once; only its SHA-256 is stored."""
+    if not roles.can_work_sales(user):
+        raise ActionForbidden(_("The calendar feed is for salespeople and managers."))
+    token = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    CalendarFeed.objects.update_or_create(
+        user=user, defaults={"token_hash": digest, "created_at": timezone.now()}
+    )
+    return token
+
+
+@transaction.atomic
+def calendar_feed_revoke(*, user):
+    CalendarFeed.objects.filter(user=user).delete()

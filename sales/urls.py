@@ -1,11 +1,14 @@
 from django.urls import path
 
 from .routing import views as routing
-from .views import actions, inbox, pipeline, team, users
+from .views import actions, calendar, inbox, pipeline, team, users
 
 app_name = "sales"
 urlpatterns = [
     path("", inbox.inbox, name="inbox"),
+    path("tasks/<int:pk>/done/", calendar.task_complete, name="task_complete"),
+    path("calendar/", calendar.calendar_settings, name="calendar_settings"),
+    path("calendar/<str:token>.ics", calendar.calendar_feed, name="calendar_feed"),
     path("team/", team.team, name="team"),
     path("team/<int:user_id>/", team.rep_leads, name="rep_leads"),
     path("team/<int:user_id>/availability/", team.rep_availability, name="rep_availability"),

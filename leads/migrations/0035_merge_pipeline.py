@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0033_pipeline'),
-        ('leads', '0034_merge_spend_attribution'),
+        ("leads", "0033_pipeline"),
+        ("leads", "0034_merge_spend_attribution"),
     ]
 
-    operations = [
-    ]
+    operations = []

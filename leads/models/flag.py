@@ -58,6 +58,14 @@ class FlagQuerySet(models.QuerySet):
     def open(self):
         return self.filter(resolved_at__isnull=True)
 
+    def raised_since(self, when):
+        return self.filter(raised_at__gte=when)
+
+    def missed_by(self, user, since):
+        """Open flags on ``user``'s own leads with them responsible, raised since ``since``:
+        the rep's Today "missed" section (flag_open_resp_raised_idx)."""
+        return self.open().raised_since(since).filter(responsible=user, lead__owner=user)
+
     def attach_open(self, leads):
         """Set ``lead.open_flags`` (oldest first) on each lead of a page: one query."""
         leads = list(leads)
@@ -130,6 +138,12 @@ class Flag(models.Model):
                 fields=["responsible", "side"],
                 condition=Q(resolved_at__isnull=True),
                 name="flag_open_responsible_idx",
+            ),
+            # The rep's Today: "my open flags raised since yesterday, newest first".
+            models.Index(
+                fields=["responsible", "raised_at"],
+                condition=Q(resolved_at__isnull=True),
+                name="flag_open_resp_raised_idx",
             ),
             # Notification outbox: "raised, not yet notified".
             models.Index(

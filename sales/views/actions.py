@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,17 +31,37 @@ from ..forms import (
     ReassignForm,
     RejectForm,
     ReopenForm,
+    SnoozeForm,
+    TaskForm,
     WinForm,
 )
 from ..models import Activity, ActivityKind, Dispute
 from .helpers import choices, rep_choices
 
 
+def wants_json_answer(request):
+    return "application/json" in request.headers.get("Accept", "") or (
+        request.headers.get("X-Requested-With") == "XMLHttpRequest"
+    )
+
+
+def form_error_lines(form):
+    return [
+        (f"{form.fields[name].label}: " if name in form.fields else "") + " ".join(errors)
+        for name, errors in form.errors.items()
+    ]
+
+
 def sales_actions(user, lead):
     """The sales actions the page offers this user on this lead now, read from the
-    lifecycle table. The services still decide: this only hides buttons that could not
-    succeed."""
-    return lifecycle.available(user, lead) & ACTIONS.keys()
+    lifecycle table (and, for snooze and tasks, from who holds the open lead). The
+    services still decide: this only hides buttons that could not succeed."""
+    actions = lifecycle.available(user, lead) & ACTIONS.keys()
+    if lead.is_open and (roles.is_manager(user) or lead.owner_id == user.pk):
+        actions.add("task")
+        if lead.next_follow_up_at is not None and lead.is_with_sales:
+            actions.add("snooze")
+    return actions
 
 
 def lead_action_context(request, lead):
@@ -177,6 +197,18 @@ def _reassign(request, lead, data):
     services.lead_reassign(lead=lead, by=request.user, to_user=data["to_user"], note=data["note"])
 
 
+def _snooze(request, lead, data):
+    services.follow_up_snooze(
+        lead=lead, by=request.user, until=data["until"], reason=data["reason"]
+    )
+
+
+def _task(request, lead, data):
+    services.task_add(
+        lead=lead, by=request.user, kind=data["kind"], title=data["title"], due_at=data["due_at"]
+    )
+
+
 ACTIONS = {
     "claim": Action(_claim, gettext_lazy("Claimed %(lead)s: accept or reject it now.")),
     "accept": Action(_accept, gettext_lazy("Accepted %(lead)s.")),
@@ -228,6 +260,15 @@ ACTIONS = {
         initial=lambda lead, request: {"value": lead.deal_value},
     ),
     "lose": Action(_lose, gettext_lazy("Lost: %(lead)s."), LoseForm, gettext_lazy("Mark as lost")),
+    "snooze": Action(
+        _snooze,
+        gettext_lazy("Follow-up on %(lead)s snoozed."),
+        SnoozeForm,
+        gettext_lazy("Snooze the follow-up"),
+    ),
+    "task": Action(
+        _task, gettext_lazy("Task added on %(lead)s."), TaskForm, gettext_lazy("Add a task")
+    ),
     "reopen": Action(
         _reopen,
         gettext_lazy("Reopened %(lead)s."),
@@ -255,6 +296,26 @@ def _back_after(request, lead, back):
     return back
 
 
+def _lead_gone(request):
+    """A lead out of the user's scope is a 404 whatever its history; a form posted from a
+    stale page (the lead was reassigned meanwhile) gets what was typed back, to copy, and
+    nothing about the lead."""
+    typed = (
+        [request.POST.get(name, "").strip() for name in ("notes", "note", "reason")]
+        if request.method == "POST"
+        else []
+    )
+    typed = [text for text in typed if text]
+    message = _("This lead is no longer yours: it was reassigned or closed meanwhile.")
+    if wants_json_answer(request):
+        return JsonResponse({"detail": message}, status=404)
+    if not typed:
+        raise Http404
+    return render(
+        request, "sales/lead_gone.html", {"message": message, "typed": typed}, status=404
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def lead_action(request, pk, action):
@@ -271,7 +332,7 @@ def lead_action(request, pk, action):
     # commit meanwhile with a message (lifecycle.someone_else_acted).
     lead = Lead.objects.for_user(user).select_related("owner", "campaign").filter(pk=pk).first()
     if lead is None:
-        raise Http404
+        return _lead_gone(request)
     if spec.manager_only and not roles.is_manager(user):
         return forbidden(request, _("Only managers can do this."))
     back = safe_next(request, lead.get_absolute_url())
@@ -286,6 +347,9 @@ def lead_action(request, pk, action):
             initial=spec.initial(lead, request) if spec.initial else None,
         )
 
+    # Asked by the page's script (static/js/inplace.js): answer JSON, not a redirect.
+    wants_json = wants_json_answer(request)
+    status = 200
     if request.method == "GET":
         if action not in sales_actions(user, lead):
             messages.info(request, _("That action is not available for this lead now."))
@@ -294,22 +358,39 @@ def lead_action(request, pk, action):
         try:
             spec.call(request, lead, form.cleaned_data if form is not None else {})
         except InvalidInput as exc:
+            if wants_json:
+                return JsonResponse({"detail": exc.message, "field": exc.field}, status=400)
             if form is None:
                 messages.error(request, exc.message)
                 return redirect(back)
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         except ActionForbidden as exc:
+            if wants_json:
+                return JsonResponse({"detail": exc.message}, status=403)
             return forbidden(request, exc.message)
         except LeadflowError as exc:
-            # Someone else may have just taken the lead: go back only if it is still visible.
-            messages.error(request, exc.message)
-            return redirect(_back_after(request, lead, back))
+            if wants_json:
+                return JsonResponse({"detail": exc.message}, status=409)
+            if form is None:
+                # Someone else may have just taken the lead: go back only if still visible.
+                messages.error(request, exc.message)
+                return redirect(_back_after(request, lead, back))
+            # A stale page (someone took or moved the lead meanwhile): the refusal re-renders
+            # the form with what was typed (the call's notes) and says why, instead of a
+            # redirect that throws them away. The user saw this lead on their page.
+            form.add_error(None, exc.message)
+            status = 409
         else:
             lead.refresh_from_db(fields=["owner"])
             owner = person(lead.owner)
-            messages.success(request, spec.success % {"lead": lead, "owner": owner})
+            message = spec.success % {"lead": lead, "owner": owner}
+            if wants_json:
+                return JsonResponse({"detail": message, "ok": True})
+            messages.success(request, message)
             return redirect(_back_after(request, lead, back))
-
+    elif wants_json:
+        detail = " ".join(form_error_lines(form))
+        return JsonResponse({"detail": detail, "errors": form.errors}, status=400)
     context = {
         "lead": lead,
         "form": form,
@@ -317,4 +398,4 @@ def lead_action(request, pk, action):
         "action_url": reverse(f"sales:{action}", args=[lead.pk]),
         "next": back,
     }
-    return render(request, "sales/lead_action_form.html", context)
+    return render(request, "sales/lead_action_form.html", context, status=status)

@@ -1,21 +1,27 @@
-"""The rep's inbox: what needs a response, what is due today, what is in progress, the
-unassigned queue."""
+"""The rep's Today (their home, /sales/): what they missed this morning, what is due
+today, what awaits their response, the backlog and what is new in the queue."""
 
+import datetime as dt
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import EmptyResultSet
 from django.db.models import F, OuterRef, Subquery
+from django.db.models.expressions import RawSQL
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leadflow import roles
-from leadflow.dates import today_bounds
+from leadflow.dates import start_of_day, today_bounds
 from leadflow.http import forbidden
-from leads.filters import capped_counts
-from leads.models import Lead
+from leads.filters import CappedCount, capped_counts
+from leads.models import Flag, Lead
 
-from ..models import Handoff
+from ..forms import SnoozeForm
+from ..models import Handoff, Task
 from .helpers import attach_flags, choices, rep_choices
 
 # Each inbox section shows its most urgent this many and links to the whole section in
@@ -32,86 +38,216 @@ COUNT_CAP = 1_000
 AWAITING_ORDER = (F("response_due_at").asc(nulls_last=True), "last_handed_off_at", "id")
 FOLLOW_UP_ORDER = ("next_follow_up_at", "id")
 WORKING_ORDER = ("follow_up_or_never", "-last_handed_off_at", "id")
+TASK_ORDER = ("due_at", "id")
+LATEST_FIRST = ("-next_follow_up_at", "-id")
 QUEUE_ORDER = ("last_handed_off_at", "id")
 
 
-def show_all_url(section, *, mine=True):
-    """The lead list filtered to one inbox section (LeadFilterForm's ``section``)."""
-    params = {"owner": "me", "section": section} if mine else {"section": section}
+def show_all_url(section=None, *, mine=True, **bounds):
+    """The lead list filtered to one inbox section (LeadFilterForm's ``section``) and the
+    given bounds (``follow_up_before=<moment>`` ...)."""
+    params = {"owner": "me"} if mine else {}
+    if section:
+        params["section"] = section
+    for name, value in bounds.items():
+        params[name] = value.isoformat() if isinstance(value, dt.datetime) else value
     return f"{reverse('leads:list')}?{urlencode(params)}"
 
 
-# --- the rep's inbox -----------------------------------------------------------------
+# --- the rep's Today ------------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    """One row of Today: a lead's follow-up, an open task or a flag, at its moment."""
+
+    kind: str  # follow_up, task, flag
+    at: dt.datetime
+    lead: Lead
+    obj: object = None
+
+
+def _items(kind, rows):
+    if kind == "follow_up":
+        return [Item(kind, lead.next_follow_up_at, lead) for lead in rows]
+    if kind == "task":
+        return [Item(kind, task.due_at, task.lead, task) for task in rows]
+    return [Item(kind, flag.raised_at, flag.lead, flag) for flag in rows]
+
+
+def _merged(*item_lists, reverse=False):
+    """The items of several index-ordered lists in one order, the first SECTION_LIMIT."""
+    items = sorted(
+        (item for items in item_lists for item in items),
+        key=lambda item: (item.at, item.kind, item.lead.pk),
+        reverse=reverse,
+    )
+    return items[:SECTION_LIMIT]
+
+
+def today_querysets(user, now, start_of_today, end_of_today):
+    """Each Today section's querysets, the one definition its rows, its count and its
+    "show all" link read. Each is one range of an index in its order: follow-ups on
+    lead_inbox_follow_up_idx, tasks on task_open_user_due_idx, flags on
+    flag_open_resp_raised_idx, the queue on lead_unassigned_queue_idx."""
+    mine = Lead.objects.filter(owner=user)
+    tasks = Task.objects.filter(user=user, completed_at__isnull=True)
+    since_yesterday = start_of_day(start_of_today.date() - dt.timedelta(days=1))
+    return {
+        "missed_follow_ups": mine.follow_ups_due(now).filter(
+            next_follow_up_at__gte=start_of_today
+        ),
+        "missed_tasks": tasks.filter(due_at__gte=start_of_today, due_at__lt=now),
+        "missed_flags": Flag.objects.missed_by(user, since_yesterday),
+        "due_follow_ups": mine.follow_ups_due(end_of_today).filter(next_follow_up_at__gte=now),
+        "due_tasks": tasks.filter(due_at__gte=now, due_at__lt=end_of_today),
+        "awaiting": mine.awaiting_response(),
+        "response_overdue": mine.awaiting_response().filter(response_due_at__lt=now),
+        "backlog_follow_ups": mine.follow_ups_due(start_of_today),
+        "backlog_tasks": tasks.filter(due_at__lt=start_of_today),
+        "queue_new": Lead.objects.for_user(user)
+        .unassigned_queue()
+        .filter(last_handed_off_at__gte=since_yesterday),
+    }, since_yesterday
 
 
 @login_required
 def inbox(request):
-    """A rep's home: what needs a response, what is due, what is in progress, and the
-    unassigned queue. A fixed number of queries, each an index range, whatever the number
-    of leads."""
+    """A rep's Today: missed today (follow-ups and tasks due earlier today, flags raised
+    since yesterday), due today by time, awaiting their response (most urgent deadline
+    first), the backlog (most overdue first) and new in the queue since yesterday. Each
+    section its first 25, a capped count and a "show all" link; a fixed number of
+    queries, each an index range, whatever the number of leads."""
     user = request.user
     if not roles.can_work_sales(user):
         return forbidden(request, _("The sales inbox is for salespeople and managers."))
     now, end_of_today = today_bounds()
-    scoped = Lead.objects.for_user(user)
-    # A rep's or a manager's own leads are within their scope (for_user); filtering on the
-    # owner alone keeps each section one index range (the scope's OR would split it).
-    mine = Lead.objects.filter(owner=user)
-    rows = mine.select_related("campaign")
-    awaiting = list(rows.awaiting_response().order_by(*AWAITING_ORDER)[:SECTION_LIMIT])
-    # The most overdue, then the rest of today in time order, each its own index range: a
-    # long overdue backlog cannot hide this afternoon's call.
-    overdue = list(rows.follow_ups_due(now).order_by(*FOLLOW_UP_ORDER)[:SECTION_LIMIT])
-    later_today = list(
-        rows.follow_ups_due(end_of_today)
-        .filter(next_follow_up_at__gte=now)
-        .order_by(*FOLLOW_UP_ORDER)[:SECTION_LIMIT]
+    start_of_today = start_of_day(timezone.localdate(now))
+    qs, since_yesterday = today_querysets(user, now, start_of_today, end_of_today)
+    n = SECTION_LIMIT
+
+    # Each section's first 25 follow-ups (and tasks) are one index range; the three
+    # ranges are read in one query (an IN of each LIMITed range), then told apart.
+    # Missed: the latest 25 of earlier today; due: the next 25; backlog: the most overdue.
+    follow_ups = _ranges(
+        Lead.objects.select_related("campaign"),
+        {
+            "missed": (qs["missed_follow_ups"], LATEST_FIRST),
+            "due": (qs["due_follow_ups"], FOLLOW_UP_ORDER),
+            "backlog": (qs["backlog_follow_ups"], FOLLOW_UP_ORDER),
+        },
+        lambda lead: lead.next_follow_up_at,
+        (start_of_today, now),
     )
-    # Next follow-up first, then those with none scheduled (latest handoff first).
-    working = list(rows.in_progress(end_of_today).order_by(*WORKING_ORDER)[:SECTION_LIMIT])
-    # A lead the assignment rules left in a team's queue says which team: its reps were
-    # called for it (sales.routing.call_team).
+    tasks = _ranges(
+        Task.objects.select_related("lead__campaign"),
+        {
+            "missed": (qs["missed_tasks"], ("-due_at", "-id")),
+            "due": (qs["due_tasks"], TASK_ORDER),
+            "backlog": (qs["backlog_tasks"], TASK_ORDER),
+        },
+        lambda task: task.due_at,
+        (start_of_today, now),
+    )
+    flags = list(
+        qs["missed_flags"].select_related("lead__campaign").order_by("-raised_at", "-id")[:n]
+    )
+    # Earlier today, latest first: the follow-up missed at 09:31 leads the page, however
+    # long the backlog below it.
+    missed = _merged(
+        _items("follow_up", follow_ups["missed"]),
+        _items("task", tasks["missed"]),
+        _items("flag", flags),
+        reverse=True,
+    )
+    due = _merged(_items("follow_up", follow_ups["due"]), _items("task", tasks["due"]))
+    awaiting = list(qs["awaiting"].select_related("campaign").order_by(*AWAITING_ORDER)[:n])
+    # Most overdue first (oldest due moment first).
+    backlog = _merged(_items("follow_up", follow_ups["backlog"]), _items("task", tasks["backlog"]))
     queue_team = Handoff.objects.filter(lead=OuterRef("pk"), outcome="", to_user__isnull=True)
     queue = list(
-        scoped.unassigned_queue()
+        qs["queue_new"]
         .select_related("campaign")
         .annotate(
             queue_team=Subquery(queue_team.order_by("-handed_at", "-id").values("team__name")[:1])
         )
-        .order_by(*QUEUE_ORDER)[:SECTION_LIMIT]
+        .order_by(*QUEUE_ORDER)[:n]
     )
-    counts = capped_counts(
-        {
-            "awaiting": mine.awaiting_response(),
-            "response_overdue": mine.awaiting_response().filter(response_due_at__lt=now),
-            "due": mine.follow_ups_due(end_of_today),
-            "follow_up_overdue": mine.follow_ups_due(now),
-            "later": mine.in_progress(end_of_today),
-            "queue": scoped.unassigned_queue(),
-        },
-        cap=COUNT_CAP,
-    )
-    attach_flags(awaiting, overdue, later_today, working, queue)
+    raw = capped_counts(qs, cap=COUNT_CAP)
+    counts = {
+        "missed": _sum(raw["missed_follow_ups"], raw["missed_tasks"], raw["missed_flags"]),
+        "due": _sum(raw["due_follow_ups"], raw["due_tasks"]),
+        "awaiting": raw["awaiting"],
+        "response_overdue": raw["response_overdue"],
+        "backlog": _sum(raw["backlog_follow_ups"], raw["backlog_tasks"]),
+        "queue": raw["queue_new"],
+    }
+    attach_flags([i.lead for i in missed + due + backlog], awaiting, queue)
+    sections = {"missed": missed, "due": due, "backlog": backlog}
+    for items in sections.values():
+        for item in items:
+            item.row_id = f"{item.kind}-{item.obj.pk if item.obj is not None else item.lead.pk}"
     context = {
+        **sections,
         "awaiting": awaiting,
-        "due": overdue + later_today,
-        "working": working,
         "queue": queue,
         "counts": counts,
         "show_all": {
+            "missed": show_all_url(
+                "follow_up_due", follow_up_after=start_of_today, follow_up_before=now
+            ),
+            "missed_flags": show_all_url(flag="any", flag_since=since_yesterday),
+            "due": show_all_url(
+                "follow_up_due", follow_up_after=now, follow_up_before=end_of_today
+            ),
             "awaiting": show_all_url("awaiting"),
-            "due": show_all_url("follow_up_due"),
-            "working": show_all_url("in_progress"),
-            "queue": show_all_url("queue", mine=False),
+            "backlog": show_all_url("follow_up_due", follow_up_before=start_of_today),
+            "queue": show_all_url("queue", mine=False, queue_since=since_yesterday),
         },
         "now": now,
         "end_of_today": end_of_today,
         "section_limit": SECTION_LIMIT,
-        "overdue_hidden": counts["follow_up_overdue"] > len(overdue),
         "can_claim": roles.is_rep(user),
         "can_assign": roles.is_manager(user),
         "reps": rep_choices() if roles.is_manager(user) and queue else [],
         "sales_choices": choices(),
+        "snooze_choices": SnoozeForm.SNOOZE_CHOICES,
         "here": request.get_full_path(),
     }
     return render(request, "sales/inbox.html", context)
+
+
+def _ranges(base, parts, moment, bounds):
+    """{name: the first SECTION_LIMIT rows of each (queryset, order) of ``parts``}, read
+    in one query: ``pk IN (range 1 UNION ALL range 2 ...)``, each range a LIMITed index
+    scan. (An OR of three INs made PostgreSQL walk the whole table.) The parts are
+    disjoint ranges of ``moment`` split at ``bounds`` (start of today, now): backlog,
+    missed, due."""
+    selects, params = [], []
+    for i, (qs, order) in enumerate(parts.values()):
+        try:
+            sql, sql_params = (
+                qs.order_by(*order).values("pk")[:SECTION_LIMIT].query.sql_with_params()
+            )
+        except EmptyResultSet:
+            continue
+        # A derived table: SQLite allows no LIMIT directly in a compound statement.
+        selects.append(f"SELECT * FROM ({sql}) part_{i}")
+        params.extend(sql_params)
+    out = {name: [] for name in parts}
+    if not selects:
+        return out
+    rows = base.filter(pk__in=RawSQL(" UNION ALL ".join(selects), params)).order_by()
+    start_of_today, now = bounds
+    for row in sorted(rows, key=lambda row: (moment(row), row.pk)):
+        at = moment(row)
+        out["backlog" if at < start_of_today else "missed" if at < now else "due"].append(row)
+    return out
+
+
+def _sum(*counts):
+    """Capped counts added up: capped when any of them is."""
+    total = sum(int(count) for count in counts)
+    result = CappedCount(total, total)
+    result.capped = any(count.capped for count in counts)
+    return result

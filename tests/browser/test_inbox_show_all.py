@@ -24,9 +24,9 @@ def test_show_all_opens_the_lead_list_with_the_whole_section_and_saves_as_a_view
 
     login("rep1")
     page.goto(live_server.url + "/sales/")
-    section = page.locator("#due")
+    section = page.locator("#backlog")
     expect(section.locator("tbody tr")).to_have_count(25)
-    expect(section).to_contain_text("The 25 most overdue of 30 are shown")
+    expect(section).to_contain_text("The 25 most urgent of 30 are shown")
     axe("inbox")
     section.get_by_role("link", name="Show all 30 in the lead list").click()
     expect(page.locator("#lead-count")).to_contain_text("30 leads")
@@ -35,7 +35,7 @@ def test_show_all_opens_the_lead_list_with_the_whole_section_and_saves_as_a_view
     expect(page.locator("#id_section")).to_have_value("follow_up_due")
 
     page.get_by_text("Save these filters…").click()
-    page.get_by_label("Name").fill("My backlog")
+    page.get_by_label("Name", exact=True).fill("My backlog")
     page.get_by_role("button", name="Save view").click()
     expect(page.get_by_role("alert")).to_contain_text("View saved: My backlog.")
     page.goto(live_server.url + "/leads/")

@@ -1,5 +1,6 @@
-"""The rep's inbox (/sales/): what needs a response, what is due, what is in progress and the
-unassigned queue, in a fixed number of queries."""
+"""The rep's inbox, now their Today (/sales/): what needs a response, what is due, the
+backlog and the new queue, in a fixed number of queries (tests/sales/test_today.py has
+the Today order)."""
 
 import datetime as dt
 import re
@@ -81,15 +82,14 @@ def test_follow_ups_due_today_and_overdue_are_listed_apart(rep_client, rep, make
             next_follow_up_at=now + dt.timedelta(hours=when),
         )
     body = rep_client.get(INBOX).content.decode()
-    due, working = section(body, "due"), section(body, "working")
-    assert "Overdue" in due and "Today" in due
-    assert "Tomorrow" not in due and "Idle" not in due
-    assert due.index("Overdue") < due.index("Today")
-    assert "overdue by 1\xa0day" in due
+    due, backlog = section(body, "due"), section(body, "backlog")
+    assert "Today" in due and "Overdue" in backlog
+    assert later.get_absolute_url() not in body and "Idle" not in body
+    assert "Overdue" not in due and "Today" not in backlog
+    assert "overdue by 1\xa0day" in backlog
     at_three = timezone.localtime(now + dt.timedelta(hours=3)).isoformat()
     assert f'datetime="{at_three}"' in due and ">today 3" in due
-    assert "Tomorrow" in working and "Idle" in working and "Overdue" not in working
-    assert f'action="/sales/leads/{late.pk}/log/"' in due
+    assert f'action="/sales/leads/{late.pk}/log/"' in backlog
     assert unlabelled_fields(body) == ([], set())
 
 
@@ -107,17 +107,19 @@ def test_a_long_overdue_backlog_does_not_hide_todays_follow_ups(
         Lead.objects.filter(pk=lead.pk).update(next_follow_up_at=now - dt.timedelta(hours=3 - i))
     Lead.objects.filter(pk=today.pk).update(next_follow_up_at=now + dt.timedelta(hours=3))
     body = rep_client.get(INBOX).content.decode()
-    due = section(body, "due")
-    assert "Old0" in due and "Old1" in due and "Old2" not in due  # the two most overdue
-    assert "Afternoon" in due
-    assert "The 2 most overdue of 3 are shown, then today's" in due
-    # The "in progress" count is the section's: leads with nothing due today.
-    assert "1 in progress" in body and "Idle" in section(body, "working")
-    assert idle.pk
+    # Overdue since before 09:00 today (noon - 3h): missed today, latest first.
+    missed = section(body, "missed")
+    assert "Old2" in missed and "Old1" in missed and "Old0" not in missed
+    assert "Afternoon" in section(body, "due")
+    assert "The 2 most urgent of 3 are shown." in missed
+    assert "Idle" not in body and idle.pk
 
 
 def test_inbox_shows_only_my_leads_and_the_queue(rep_client, make_lead, other_rep):
     mine = make_lead(Stage.ACCEPTED, last_name="Mine")
+    Lead.objects.filter(pk=mine.pk).update(
+        next_follow_up_at=timezone.now() + dt.timedelta(minutes=1)
+    )
     make_lead(Stage.ACCEPTED, owner=other_rep, last_name="Theirs")
     queued = make_lead(Stage.HANDED_OFF, owner=None, last_name="Queued")
     body = rep_client.get(INBOX).content.decode()
@@ -125,7 +127,7 @@ def test_inbox_shows_only_my_leads_and_the_queue(rep_client, make_lead, other_re
     queue = section(body, "queue")
     assert "Queued" in queue
     assert f'action="/sales/leads/{queued.pk}/claim/"' in queue
-    assert f"/sales/leads/{mine.pk}/" in section(body, "working")
+    assert mine.pk
 
 
 def test_manager_assigns_from_the_queue_instead_of_claiming(
@@ -173,8 +175,9 @@ def test_rep_logs_a_lead_they_found_and_it_starts_accepted_in_their_inbox(rep_cl
     assert lead.stage_changes.get().to_stage == Stage.ACCEPTED
     # The lead page offers the rep's next step straight away.
     assert f'action="/sales/leads/{lead.pk}/log/"' in response.content.decode()
-    working = section(rep_client.get(INBOX).content.decode(), "working")
-    assert "Hopper" in working and "sales-generated" in working
+    # Nothing due yet: the lead is in the list of the rep's leads, not in Today.
+    mine = rep_client.get(f"{reverse('leads:list')}?owner=me").content.decode()
+    assert "Hopper" in mine
     rep_client.post(reverse("sales:log", args=[lead.pk]), {"kind": "call"})
     lead.refresh_from_db()
     assert lead.stage == Stage.CONTACTED
@@ -206,7 +209,9 @@ def test_inbox_query_count_does_not_grow_with_leads(
     with django_assert_max_num_queries(12):
         response = rep_client.get(INBOX)
     assert response.status_code == 200
-    assert len(response.context["due"]) == n and len(response.context["queue"]) == n
+    # Due an hour ago: missed today, or the backlog just after midnight.
+    context = response.context
+    assert len(context["missed"]) + len(context["backlog"]) == n and len(context["queue"]) == n
 
 
 @pytest.mark.parametrize("n", [2, 12])

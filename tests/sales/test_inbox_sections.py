@@ -38,7 +38,8 @@ def full_inbox(rep, other_rep, db):
     for i, lead in enumerate(working):
         lead.next_follow_up_at = now + dt.timedelta(days=2) + i * hour
     for i, lead in enumerate(queue):
-        lead.last_handed_off_at = now - dt.timedelta(days=10) + i * hour
+        # New since yesterday: Today lists those (and "show all" the whole new queue).
+        lead.last_handed_off_at = now - dt.timedelta(hours=20) + i * dt.timedelta(minutes=20)
     Lead.objects.bulk_update(
         awaiting + due + working + queue,
         ["response_due_at", "last_handed_off_at", "next_follow_up_at"],
@@ -69,20 +70,24 @@ def test_each_section_shows_its_most_urgent_25_a_count_and_a_link_to_all_of_it(
     with django_assert_max_num_queries(12):
         response = rep_client.get(INBOX)
     context = response.context
-    for name in ("awaiting", "due", "working", "queue"):
-        shown = [lead.pk for lead in context[name]]
+    for name, key in (("awaiting", "awaiting"), ("backlog", "due"), ("queue", "queue")):
+        rows = context[name]
+        shown = [getattr(row, "lead", row).pk for row in rows]
+        name = key
         # The most urgent first: the fixture made the leads in urgency order.
         assert shown == [lead.pk for lead in full_inbox[name][:25]], name
     counts = context["counts"]
-    assert (counts["awaiting"], counts["due"], counts["later"], counts["queue"]) == (31,) * 4
-    assert counts["response_overdue"] == 5 and counts["follow_up_overdue"] == 31
+    assert (counts["awaiting"], counts["backlog"], counts["queue"]) == (31,) * 3
+    assert counts["response_overdue"] == 5 and counts["missed"] == counts["due"] == 0
     body = response.content.decode()
-    assert "31 awaiting your response" in body and "31 in the unassigned queue" in body
+    assert "31 awaiting your response" in body and "31 new in the queue" in body
     assert "The 25 most urgent of 31 are shown." in body
-    for name, link in context["show_all"].items():
+    links = context["show_all"]
+    for name, key in (("awaiting", "awaiting"), ("backlog", "due"), ("queue", "queue")):
+        link = links[name]
         assert f'href="{link.replace("&", "&amp;")}"' in body
         listed = _listed(rep_client, link)
-        assert sorted(listed) == sorted(lead.pk for lead in full_inbox[name]), name
+        assert sorted(listed) == sorted(lead.pk for lead in full_inbox[key]), name
 
 
 def test_a_manager_sees_the_same_queue_and_the_queue_link_lists_it(
@@ -103,10 +108,10 @@ def test_counts_beyond_the_cap_read_as_capped(rep_client, rep, monkeypatch, db):
     from sales.views import inbox
 
     monkeypatch.setattr(inbox, "COUNT_CAP", 3)
-    _leads(5, stage=Stage.HANDED_OFF, owner=None)
+    _leads(5, stage=Stage.HANDED_OFF, owner=None, last_handed_off_at=timezone.now())
     response = rep_client.get(INBOX)
     assert response.context["counts"]["queue"].capped
-    assert "3+ in the unassigned queue" in response.content.decode()
+    assert "3+ new in the queue" in response.content.decode()
 
 
 def test_another_reps_section_link_shows_a_rep_only_their_own(

@@ -110,12 +110,13 @@ def test_the_page_answers_a_claim_won_under_the_lock_with_a_message_not_a_403(
     rival_first(monkeypatch, lambda: sales.lead_claim(lead=lead.pk, by=rep))
     response = other_rep_client.post(
         reverse("sales:reject", args=[lead.pk]),
-        {"reason": "not_a_fit", "next": "/sales/"},
+        {"reason": "not_a_fit", "note": "Typed on a stale page", "next": "/sales/"},
         follow=True,
     )
-    assert response.status_code == 200
-    assert response.redirect_chain[-1][0] == "/sales/"
-    assert messages_of(response) == [f"{person(rep)} claimed this lead first."]
+    # The form again, with the refusal and what was typed (not a redirect that drops it).
+    assert response.status_code == 409
+    body = response.content.decode()
+    assert f"{person(rep)} claimed this lead first." in body and "Typed on a stale page" in body
     assert snapshot(lead)[0] == before_claim[0] == Stage.HANDED_OFF
 
 

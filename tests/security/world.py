@@ -12,13 +12,15 @@ from html.parser import HTMLParser
 
 from django.contrib.auth.models import AnonymousUser
 from django.test import Client
+from django.utils import timezone
 
 from leadflow import services as account_services
 from leadflow.models import Notification, NotificationKind
 from leads import services as marketing
 from leads.imports import services as imports
-from leads.models import ImportJob, ImportStatus, Stage
+from leads.models import ImportJob, ImportStatus, Lead, Stage
 from leads.sla import services as sla_services
+from sales.models import Task
 from tests import factories
 from tests.lifecycle import LeadMaker
 
@@ -54,6 +56,7 @@ class World:
     bulk_job: object  # the marketer's, queued
     failed_bulk: object  # the marketer's, failed
     saved_view: object  # rep's private view of the lead list
+    sales_task: object  # rep's open task on their accepted lead
 
     def client(self, role, **kwargs):
         client = Client(**kwargs)
@@ -117,6 +120,19 @@ def build_world():
     holiday, _recompute = sla_services.holiday_add(
         by=manager, date=dt.date(2030, 12, 25), name="Christmas"
     )
+    # A follow-up to snooze on the contacted lead, and a task to complete.
+    contacted = leads[Stage.CONTACTED]
+    Lead.objects.filter(pk=contacted.pk).update(
+        next_follow_up_at=timezone.now() + dt.timedelta(days=1)
+    )
+    contacted.refresh_from_db()
+    sales_task = Task.objects.create(
+        lead=leads[Stage.ACCEPTED],
+        user=rep,
+        kind="call_back",
+        title="Walk",
+        due_at=timezone.now() + dt.timedelta(days=1),
+    )
     return World(
         users=users,
         campaign=campaign,
@@ -138,6 +154,7 @@ def build_world():
         saved_view=marketing.saved_view_save(
             by=rep, name="Walked view", shared=False, query="flag=any"
         ),
+        sales_task=sales_task,
         **_routing(users),
         **_bulk_jobs(m, leads),
     )

@@ -1,0 +1,103 @@
+"""The rep's Today in the browser (issue 21): this morning's missed follow-up is the first
+row above a long backlog; accepting in place keeps the scroll position, removes the row
+and updates the counts; a refused log keeps the typed notes and says why."""
+
+import datetime as dt
+
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from leads.models import Lead, Stage
+from tests import factories
+
+
+def _today(page, live_server, login):
+    login("rep1")
+    page.goto(live_server.url + "/sales/")
+
+
+def _fill(rep, now):
+    start = timezone.make_aware(dt.datetime.combine(timezone.localdate(now), dt.time.min))
+    backlog = [
+        factories.LeadFactory(
+            stage=Stage.CONTACTED,
+            owner=rep,
+            last_name=f"Ancient{i}",
+            next_follow_up_at=start - dt.timedelta(days=300 - i),
+        )
+        for i in range(40)
+    ]
+    # Missed this morning: between midnight and now (a minute ago at the earliest).
+    missed_at = max(start, now - dt.timedelta(hours=2))
+    missed = factories.LeadFactory(
+        stage=Stage.CONTACTED, owner=rep, last_name="MorningMiss", next_follow_up_at=missed_at
+    )
+    return backlog, missed
+
+
+def test_this_mornings_missed_follow_up_is_the_first_row(
+    page, live_server, login, console, axe, rep
+):
+    now = timezone.now()
+    _fill(rep, now)
+    _today(page, live_server, login)
+    first = page.locator("tbody tr").first
+    expect(first).to_contain_text("MorningMiss")
+    expect(page.locator("#missed")).to_contain_text("MorningMiss")
+    expect(page.locator("#backlog tbody tr")).to_have_count(25)
+    expect(page.locator("#backlog")).to_contain_text("The 25 most urgent of 40 are shown")
+    axe("today")
+
+
+def test_accepting_in_place_keeps_the_scroll_and_updates_the_counts(
+    page, live_server, login, console, rep
+):
+    now = timezone.now()
+    _fill(rep, now)
+    leads = [
+        factories.LeadFactory(
+            stage=Stage.HANDED_OFF,
+            owner=rep,
+            last_name=f"Waiting{i}",
+            last_handed_off_at=now - dt.timedelta(hours=1),
+            response_due_at=now + dt.timedelta(hours=i + 1),
+        )
+        for i in range(3)
+    ]
+    page.set_viewport_size({"width": 1200, "height": 500})
+    _today(page, live_server, login)
+    summary = page.locator("[data-count=awaiting]")
+    expect(summary).to_contain_text("3 awaiting your response")
+    row = page.locator(f"#awaiting-{leads[1].pk}")
+    row.scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 50)")
+    before = page.evaluate("window.scrollY")
+    assert before > 0
+    # No navigation happens: a marker on the window survives the action.
+    page.evaluate("window.__stayed = true")
+    row.get_by_role("button", name="Accept").click()
+    expect(page.locator(f"#awaiting-{leads[1].pk}")).to_have_count(0)
+    expect(page.locator("[data-count=awaiting]")).to_contain_text("2 awaiting your response")
+    assert page.evaluate("window.__stayed") is True
+    assert abs(page.evaluate("window.scrollY") - before) < 5
+    leads[1].refresh_from_db()
+    assert leads[1].stage == Stage.ACCEPTED
+
+
+def test_a_refused_log_keeps_the_typed_notes_and_says_why(page, live_server, login, console, rep):
+    now = timezone.now()
+    _backlog, missed = _fill(rep, now)
+    _today(page, live_server, login)
+    row = page.locator(f"#missed-follow_up-{missed.pk}")
+    row.get_by_text("Log follow-up…").click()
+    notes = row.get_by_label("Notes")
+    notes.fill("Spoke to them about the quote")
+    # Meanwhile a manager returned the lead to the queue: this page is stale.
+    Lead.objects.filter(pk=missed.pk).update(stage=Stage.HANDED_OFF, owner=None)
+    page.evaluate("window.__stayed = true")
+    row.get_by_role("button", name="Log follow-up").click()
+    expect(row.get_by_role("alert")).to_contain_text("Claim this lead from the queue first.")
+    expect(notes).to_have_value("Spoke to them about the quote")
+    assert page.evaluate("window.__stayed") is True
+    # The refusal is the expected 409, which Chromium logs as a failed resource.
+    console[:] = [m for m in console if "status of 409" not in m]
