@@ -295,6 +295,14 @@ ROUTES = {
     "sales:lose": Row("LFKNK", "LFKNK", kwargs=lead(Stage.OPPORTUNITY),
                       data=lambda w: {"reason": "price"}),
     "sales:reopen": Row("LFFNK", "LFFNK", kwargs=lead(Stage.WON), data=note()),
+    "sales:note": Row("LFKNK", "LFKNK", kwargs=lead(Stage.ACCEPTED), data=note()),
+    "sales:edit_opportunity": Row("LFKNK", "LFKNK", kwargs=lead(Stage.OPPORTUNITY),
+                                  data=lambda w: {"value": "1000", "probability": "50"}),
+    # The pipeline: reps see their own board and forecast, managers anyone's.
+    "sales:board": Row("LFKKK"),
+    "sales:board_move": Row("LXXXX", "LFKNK", kwargs=lead(Stage.CONTACTED),
+                            data=lambda w: {"to": "opportunity"}),
+    "sales:forecast": Row("LFKKK"),
     "sales:snooze": Row("LFKNK", "LFKNK", kwargs=lead(Stage.CONTACTED),
                         data=lambda w: {"snooze": "1h", "reason": "walk"}),
     "sales:task": Row("LFKNK", "LFKNK", kwargs=lead(Stage.ACCEPTED),
@@ -348,6 +356,7 @@ ROUTES = {
     # JSON API: 401 without credentials; the same scope and roles as the pages
     "api:funnel": Row("UKKKK", page_form=False),
     "api:attribution": Row("UKKKK", page_form=False),
+    "api:forecast": Row("UFKKK", page_form=False),
     "api:lead-list": Row("UKKKK", "UKKKK", json=True, page_form=False, data=lambda w: {
         "last_name": "Api", "email": "api@example.com", "campaign": w.campaign.pk}),
     "api:lead-detail": Row("UKKNK", kwargs=lead(Stage.ACCEPTED), page_form=False),
