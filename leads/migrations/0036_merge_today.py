@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0032_today'),
-        ('leads', '0035_merge_pipeline'),
+        ("leads", "0032_today"),
+        ("leads", "0035_merge_pipeline"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -170,13 +170,14 @@ def calendar_feed(request, token):
         raise Http404
     now = timezone.now()
     stamp = _utc(now)
+    calendar_name = _("LeadFlow follow-ups")
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//LeadFlow//Today//EN",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{_escape(_('LeadFlow follow-ups'))}",
+        f"X-WR-CALNAME:{_escape(calendar_name)}",
         "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
         "X-PUBLISHED-TTL:PT1H",
     ]

@@ -89,13 +89,13 @@ def test_a_refused_log_keeps_the_typed_notes_and_says_why(page, live_server, log
     _backlog, missed = _fill(rep, now)
     _today(page, live_server, login)
     row = page.locator(f"#missed-follow_up-{missed.pk}")
-    row.get_by_text("Log follow-up…").click()
+    row.get_by_text("Log contact…").click()
     notes = row.get_by_label("Notes")
     notes.fill("Spoke to them about the quote")
     # Meanwhile a manager returned the lead to the queue: this page is stale.
     Lead.objects.filter(pk=missed.pk).update(stage=Stage.HANDED_OFF, owner=None)
     page.evaluate("window.__stayed = true")
-    row.get_by_role("button", name="Log follow-up").click()
+    row.get_by_role("button", name="Log contact").click()
     expect(row.get_by_role("alert")).to_contain_text("Claim this lead from the queue first.")
     expect(notes).to_have_value("Spoke to them about the quote")
     assert page.evaluate("window.__stayed") is True
