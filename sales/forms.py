@@ -162,7 +162,7 @@ class ActivityForm(SalesForm):
             "objections": data["objections"],
             "notes": data["notes"],
             "occurred_at": data["occurred_at"],
-            "next_follow_up_at": data["next_follow_up_at"],
+            "next_follow_up_at": data.get("next_follow_up_at"),
             "corrects": data["corrects"],
         }
 

@@ -100,6 +100,9 @@ class Action:
     title: str = ""
     manager_only: bool = False
     initial: object = None  # (lead, request) -> the form's initial values
+    # Said instead of ``success`` when the lead was awaiting its rep's response (handed
+    # off) before the action: logging contact then also accepts it.
+    success_from_handoff: str = ""
 
 
 def upcoming_follow_up(lead):
@@ -151,7 +154,7 @@ def _log(request, lead, data):
         objections=data["objections"],
         notes=data["notes"],
         occurred_at=data["occurred_at"],
-        next_follow_up_at=data["next_follow_up_at"],
+        next_follow_up_at=data.get("next_follow_up_at"),
         corrects=data["corrects"],
     )
 
@@ -227,6 +230,9 @@ ACTIONS = {
             "next_follow_up_at": upcoming_follow_up(lead),
             **correction_initial(lead, request),
         },
+        success_from_handoff=gettext_lazy(
+            "Contact logged on %(lead)s: logging it accepted the lead."
+        ),
     ),
     "note": Action(
         _note,
@@ -346,6 +352,10 @@ def lead_action(request, pk, action):
             request.POST if request.method == "POST" else None,
             initial=spec.initial(lead, request) if spec.initial else None,
         )
+        if not lead.is_open:
+            # Won and lost leads keep no next follow-up (SPEC §3): the form asks for none.
+            for name in ("next_follow_up_at", "follow_up_quick"):
+                form.fields.pop(name, None)
 
     # Asked by the page's script (static/js/inplace.js): answer JSON, not a redirect.
     wants_json = wants_json_answer(request)
@@ -355,6 +365,7 @@ def lead_action(request, pk, action):
             messages.info(request, _("That action is not available for this lead now."))
             return redirect(lead.get_absolute_url())
     elif form is None or form.is_valid():
+        stage_before = lead.stage
         try:
             spec.call(request, lead, form.cleaned_data if form is not None else {})
         except InvalidInput as exc:
@@ -381,9 +392,12 @@ def lead_action(request, pk, action):
             form.add_error(None, exc.message)
             status = 409
         else:
-            lead.refresh_from_db(fields=["owner"])
+            lead.refresh_from_db(fields=["owner", "stage"])
             owner = person(lead.owner)
-            message = spec.success % {"lead": lead, "owner": owner}
+            success = spec.success
+            if spec.success_from_handoff and stage_before == Stage.HANDED_OFF:
+                success = spec.success_from_handoff
+            message = success % {"lead": lead, "owner": owner}
             if wants_json:
                 return JsonResponse({"detail": message, "ok": True})
             messages.success(request, message)

@@ -176,6 +176,9 @@ def inbox(request):
     raw = capped_counts(qs, cap=COUNT_CAP)
     counts = {
         "missed": _sum(raw["missed_follow_ups"], raw["missed_tasks"], raw["missed_flags"]),
+        # The missed section's link to the lead list counts the follow-ups it lists.
+        "missed_follow_ups": raw["missed_follow_ups"],
+        "missed_flags": raw["missed_flags"],
         "due": _sum(raw["due_follow_ups"], raw["due_tasks"]),
         "awaiting": raw["awaiting"],
         "response_overdue": raw["response_overdue"],
@@ -213,6 +216,7 @@ def inbox(request):
         "sales_choices": choices(),
         "snooze_choices": SnoozeForm.SNOOZE_CHOICES,
         "here": request.get_full_path(),
+        "next_query": urlencode({"next": request.get_full_path()}),
     }
     return render(request, "sales/inbox.html", context)
 

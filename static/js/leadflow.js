@@ -44,10 +44,26 @@ document.addEventListener("click", (event) => {
   });
 });
 
+window.LeadFlow = {
+  // A moment as a datetime-local value in the site's time zone (a form's data-tz),
+  // whatever the browser's own zone is.
+  siteLocal(ms, timeZone) {
+    const parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: timeZone || undefined,
+      year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    }).formatToParts(new Date(ms)).forEach((p) => { parts[p.type] = p.value; });
+    return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+  },
+  // Where a tapped phone link is remembered until the rep comes back to log the call.
+  CALL_KEY: "leadflow.call",
+};
+
 // After tapping a phone link on a lead's page, coming back to the page offers to log that
 // call, prefilled with its kind and time (the log form works the same without this).
 (() => {
-  const KEY = "leadflow.call";
+  const KEY = window.LeadFlow.CALL_KEY;
   const prompt = document.getElementById("call-prompt");
   const form = document.querySelector("#sales-actions form.log-contact");
   document.addEventListener("click", (event) => {
@@ -67,16 +83,7 @@ document.addEventListener("click", (event) => {
   const offer = () => {
     if (document.visibilityState === "visible" && pending()) prompt.hidden = false;
   };
-  // The form's times are the site's (data-tz), whatever the browser's own zone is.
-  const local = (ms) => {
-    const parts = {};
-    new Intl.DateTimeFormat("en-GB", {
-      timeZone: form.dataset.tz || undefined,
-      year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-    }).formatToParts(new Date(ms)).forEach((p) => { parts[p.type] = p.value; });
-    return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
-  };
+  const local = (ms) => window.LeadFlow.siteLocal(ms, form.dataset.tz);
   document.addEventListener("visibilitychange", offer);
   window.addEventListener("pageshow", offer);
   document.getElementById("call-prompt-log").addEventListener("click", () => {

@@ -101,3 +101,95 @@ def test_a_refused_log_keeps_the_typed_notes_and_says_why(page, live_server, log
     assert page.evaluate("window.__stayed") is True
     # The refusal is the expected 409, which Chromium logs as a failed resource.
     console[:] = [m for m in console if "status of 409" not in m]
+
+
+def _awaiting(rep, now, n=2):
+    return [
+        factories.LeadFactory(
+            stage=Stage.HANDED_OFF,
+            owner=rep,
+            last_name=f"Waiting{i}",
+            last_handed_off_at=now - dt.timedelta(hours=1),
+            response_due_at=now + dt.timedelta(hours=i + 1),
+        )
+        for i in range(n)
+    ]
+
+
+def test_typing_in_one_row_survives_acting_on_another(page, live_server, login, console, rep):
+    now = timezone.now()
+    backlog, _missed = _fill(rep, now)
+    waiting = _awaiting(rep, now)
+    _today(page, live_server, login)
+    # The row's log form is not in the page until opened: it is copied from the page's
+    # one <template>, for this row's lead.
+    row = page.locator(f"#backlog-follow_up-{backlog[0].pk}")
+    expect(row.locator("form")).to_have_count(0)
+    row.get_by_text("Log contact…").click()
+    notes = row.get_by_label("Notes")
+    notes.fill("Half-typed call notes")
+    page.locator(f"#awaiting-{waiting[0].pk}").get_by_role("button", name="Accept").click()
+    expect(page.locator(f"#awaiting-{waiting[0].pk}")).to_have_count(0)
+    expect(page.locator("[data-count=awaiting]")).to_contain_text("1 awaiting your response")
+    # The other row's open form kept what was typed, and posts for its own lead.
+    row = page.locator(f"#backlog-follow_up-{backlog[0].pk}")
+    expect(row.get_by_label("Notes")).to_have_value("Half-typed call notes")
+    row.get_by_role("button", name="Log contact").click()
+    expect(page.locator(f"#backlog-follow_up-{backlog[0].pk}")).to_have_count(0)
+    assert backlog[0].activities.get().notes == "Half-typed call notes"
+
+
+def test_after_acting_in_place_focus_is_on_the_next_row(page, live_server, login, console, rep):
+    now = timezone.now()
+    waiting = _awaiting(rep, now, n=3)
+    _today(page, live_server, login)
+    page.locator(f"#awaiting-{waiting[0].pk}").get_by_role("button", name="Accept").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#awaiting-{waiting[0].pk}")).to_have_count(0)
+    focused_row = page.evaluate(
+        "document.activeElement.closest('tr') && document.activeElement.closest('tr').id"
+    )
+    assert focused_row == f"awaiting-{waiting[1].pk}"
+
+
+def test_back_from_a_call_on_today_the_row_offers_to_log_it(
+    page, live_server, login, console, rep
+):
+    now = timezone.now()
+    lead = factories.LeadFactory(
+        stage=Stage.CONTACTED,
+        owner=rep,
+        first_name="Ada",
+        last_name="Caller",
+        phone="+31 20 123 4567",
+        # Missed this morning, whatever the hour the test runs at.
+        next_follow_up_at=max(
+            timezone.make_aware(dt.datetime.combine(timezone.localdate(now), dt.time.min)),
+            now - dt.timedelta(hours=1),
+        ),
+        created_at=now - dt.timedelta(days=2),
+        last_handed_off_at=now - dt.timedelta(days=2),
+    )
+    _today(page, live_server, login)
+    prompt = page.locator("#today-call-prompt")
+    expect(prompt).to_be_hidden()
+    # The dialler is not part of the test: the tap is recorded, the navigation dropped.
+    page.evaluate(
+        "document.addEventListener('click', e => {"
+        " if (e.target.closest('a[href^=\"tel:\"]')) e.preventDefault(); })"
+    )
+    row = page.locator(f"#missed-follow_up-{lead.pk}")
+    row.locator('a[href^="tel:"]').click()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(prompt).to_be_visible()
+    expect(prompt).to_contain_text("You called Ada Caller.")
+    prompt.get_by_role("button", name="Log that call").click()
+    expect(prompt).to_be_hidden()
+    form = row.locator("form.log-contact")
+    expect(form.locator('input[name="kind"][value="call"]')).to_be_checked()
+    expect(form.locator('input[name="occurred_at"]')).not_to_have_value("")
+    expect(form.get_by_label("Notes")).to_be_focused()
+    form.get_by_label("Notes").fill("Called about the quote")
+    form.get_by_role("button", name="Log contact").click()
+    expect(page.locator("#today-toasts")).to_contain_text("Contact logged")
+    assert lead.activities.get(notes="Called about the quote").kind == "call"

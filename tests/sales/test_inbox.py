@@ -89,7 +89,10 @@ def test_follow_ups_due_today_and_overdue_are_listed_apart(rep_client, rep, make
     assert "overdue by 1\xa0day" in backlog
     at_three = timezone.localtime(now + dt.timedelta(hours=3)).isoformat()
     assert f'datetime="{at_three}"' in due and ">today 3" in due
-    assert f'action="/sales/leads/{late.pk}/log/"' in backlog
+    # The row opens its log form (copied from the page's one <template>; without
+    # JavaScript the link opens the form's own page and comes back here).
+    assert f'href="/sales/leads/{late.pk}/log/?next=%2Fsales%2F"' in backlog
+    assert f'data-row-form="log" data-lead="{late.pk}"' in backlog
     assert unlabelled_fields(body) == ([], set())
 
 

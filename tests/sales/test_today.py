@@ -169,6 +169,68 @@ def test_each_sections_show_all_link_lists_its_leads(rep_client, busy_rep):
     }
 
 
+def test_the_missed_sections_link_counts_the_follow_ups_it_lists(rep_client, busy_rep):
+    body = rep_client.get(INBOX).content.decode()
+    missed = body[body.index('id="missed"') : body.index('id="due"')]
+    # Four missed items (two follow-ups, a task, a flag); the lead list shows the two.
+    assert "Show all 2 follow-ups in the lead list" in missed
+    assert "Leads with a flag raised since yesterday" in missed
+    # A flag's moment is when it was raised, not a deadline it missed.
+    flag_row = missed[missed.index(f'id="missed-flag-{busy_rep["flag"].pk}"') :]
+    assert "raised " in flag_row[: flag_row.index("</tr>")]
+    assert "overdue by" not in flag_row[: flag_row.index("</tr>")]
+
+
+def test_todays_rows_carry_no_copy_of_the_log_snooze_or_reject_forms(rep_client, busy_rep):
+    body = rep_client.get(INBOX).content.decode()
+    # Each kind of form is in the page once, in a <template> for a stand-in lead; rows
+    # hold a link to the form's own page (what a browser without JavaScript follows).
+    for kind in ("log", "snooze", "reject"):
+        assert body.count(f'<template data-row-form="{kind}"') == 1
+    templates = re.findall(r"<template.*?</template>", body, re.S)
+    rows = body
+    for template in templates:
+        rows = rows.replace(template, "")
+    assert 'name="notes"' not in rows and 'name="until"' not in rows
+    lead = busy_rep["missed"]
+    assert f'href="/sales/leads/{lead.pk}/log/?next=%2Fsales%2F"' in rows
+    assert f'href="/sales/leads/{lead.pk}/snooze/?next=%2Fsales%2F"' in rows
+    # The log form copied into a row offers the quick dates and posts for that row's lead.
+    log = next(t for t in templates if 'data-row-form="log"' in t)
+    pk, prefix = re.search(r'data-stand-in-pk="(\d+)" data-stand-in-prefix="(\w+)"', log).groups()
+    row_form = log.replace(pk, str(lead.pk)).replace(prefix, f"missed-follow_up-{lead.pk}")
+    assert f'action="/sales/leads/{lead.pk}/log/"' in row_form
+    assert 'name="follow_up_quick" value="tomorrow_9"' in row_form
+    assert f'id="missed-follow_up-{lead.pk}-{lead.pk}-notes"' in row_form
+    # The page is a fraction of what 125 rows of forms made (550 KB).
+    assert len(body) < 200_000
+
+
+def test_a_closed_leads_log_form_asks_for_no_next_follow_up(rep_client, rep, morning):
+    won = _lead(rep, stage=Stage.WON, deal_value=100)
+    page = rep_client.get(reverse("sales:log", args=[won.pk]))
+    assert page.status_code == 200
+    assert "next_follow_up_at" not in page.context["form"].fields
+    lead_page = rep_client.get(won.get_absolute_url()).content.decode()
+    assert 'name="next_follow_up_at"' not in lead_page
+    rep_client.post(reverse("sales:log", args=[won.pk]), {"kind": "call", "notes": "Thanks"})
+    won.refresh_from_db()
+    assert (won.stage, won.next_follow_up_at) == (Stage.WON, None)
+    assert won.activities.get().notes == "Thanks"
+
+
+def test_logging_contact_on_an_awaiting_lead_says_it_accepted_the_lead(rep_client, rep, morning):
+    lead = _lead(rep, stage=Stage.HANDED_OFF, last_handed_off_at=_at(10))
+    response = rep_client.post(
+        reverse("sales:log", args=[lead.pk]),
+        {"kind": "call", "next": INBOX},
+        headers={"accept": "application/json"},
+    )
+    assert response.json()["detail"] == f"Contact logged on {lead}: logging it accepted the lead."
+    lead.refresh_from_db()
+    assert lead.stage == Stage.CONTACTED
+
+
 @pytest.mark.parametrize("name", ["follow_up_after", "flag_since", "queue_since"])
 def test_bad_today_filters_are_form_errors(marketer_client, name, db):
     response = marketer_client.get(f"{reverse('leads:list')}?{name}=0001-01-01")
