@@ -16,22 +16,12 @@ exactly the cursor a client holds after paging that far. Writes JSON under bench
 import argparse
 import json
 import os
-import statistics
-import sys
 import time
-import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _common
+
 # Production settings: DEBUG off (no query log kept in memory), plain HTTP for the client.
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
-os.environ.setdefault("DEBUG", "0")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-" + uuid.uuid4().hex)
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
-os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+_common.in_process_environment(debug="0")
 
 import django  # noqa: E402
 
@@ -41,7 +31,6 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from leadflow.services import api_token_create  # noqa: E402
 from leads.filters import SORTS, encode_cursor  # noqa: E402
@@ -59,21 +48,15 @@ def cursor_at(user, sort, depth, **filters):
 
 
 def measure(client, params, repeat):
-    response = client.get("/api/v1/leads/", params)  # warm-up, and the correctness check
+    run = _common.server_time(client, "/api/v1/leads/", params, repeat)
+    response = run.warm_up  # the correctness check
     if response.status_code != 200:
         raise SystemExit(f"{params}: HTTP {response.status_code} {response.content[:200]!r}")
-    rows = len(response.json()["results"])
-    times = []
-    for _ in range(repeat):
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            client.get("/api/v1/leads/", params)
-            times.append((time.perf_counter() - started) * 1000)
     return {
-        "rows": rows,
-        "median_ms": round(statistics.median(times), 1),
-        "worst_ms": round(max(times), 1),
-        "queries": len(queries.captured_queries),
+        "rows": len(response.json()["results"]),
+        "median_ms": round(run.median_ms, 1),
+        "worst_ms": round(run.worst_ms, 1),
+        "queries": len(run.queries),
     }
 
 
@@ -153,9 +136,8 @@ def main():
             f"{who:8} {name:40} {result['rows']:>4} {result['median_ms']:>10} "
             f"{result['worst_ms']:>9} {result['queries']:>7}"
         )
-    out = ROOT / "benchmarks" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"api_list-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
+    _common.OUT.mkdir(parents=True, exist_ok=True)
+    (_common.OUT / f"api_list-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
         json.dumps(
             {
                 "leads": total,

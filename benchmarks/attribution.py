@@ -18,15 +18,9 @@ pipeline and won revenue, to the millionth of a lead and the cent. PostgreSQL on
 """
 
 import argparse
-import os
-import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+from _common import machine, median_ms
 
 # Each counted touch's integer weight under a model (leads/reporting/attribution.py
 # ``weights``), over ``pos`` (1-based in time order), ``n`` counted touches and, for
@@ -145,16 +139,6 @@ def setup():
     django.setup()
 
 
-def median_ms(func, repeat=5):
-    func()  # warm caches
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
 def sql_attribution(model, params):
     """{campaign id: (millionths of leads, pipeline cents, won cents)} of the raw SQL."""
     from django.db import connection
@@ -202,7 +186,7 @@ def main():
 
     if connection.vendor != "postgresql":
         raise SystemExit("Run this against PostgreSQL (set DATABASE_URL).")
-    print(f"cores: {os.cpu_count()}  database: {os.environ.get('DATABASE_URL')}")
+    print(machine())
     if not args.no_seed and Lead.objects.count() != args.leads:
         started = time.perf_counter()
         reset_demo_data()

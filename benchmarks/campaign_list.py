@@ -11,43 +11,8 @@ lifetime sums (cohortstats_campaign_sums_idx) and spend (spend_campaign_dates_id
 """
 
 import argparse
-import os
-import statistics
-import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
-
-
-def setup():
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.ALLOWED_HOSTS = ["*"]
-    settings.DEBUG = False
-    from leadflow.celery import app
-
-    app.conf.task_always_eager = True
-
-
-def timed_get(client, url, repeat=5):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    times, queries, status = [], 0, None
-    client.get(url)  # warm caches (PostgreSQL buffers, templates)
-    for _ in range(repeat):
-        with CaptureQueriesContext(connection) as ctx:
-            start = time.perf_counter()
-            response = client.get(url)
-            times.append(time.perf_counter() - start)
-        queries, status = len(ctx.captured_queries), response.status_code
-    return statistics.median(times) * 1000, queries, status
+from _common import client_for, machine, setup, timed_get
 
 
 def explain(queryset):
@@ -66,24 +31,21 @@ def main():
     parser.add_argument("--user", default="marketer")
     parser.add_argument("--no-explain", action="store_true")
     args = parser.parse_args()
-    setup()
-    from django.contrib.auth import get_user_model
+    setup(eager_tasks=True)
     from django.db.models import Count, Sum
-    from django.test import Client
 
     from campaigns.models import Campaign, SpendEntry
     from leads.models import CohortStats, Lead
     from leads.reporting import stats
 
-    print(f"cores: {os.cpu_count()}  database: {os.environ.get('DATABASE_URL', 'sqlite')}")
+    print(machine("sqlite"))
     print(
         f"leads: {Lead.objects.count():,}  campaigns: {Campaign.objects.count()}  "
         f"statistics rows: {CohortStats.objects.count():,}  "
         f"spend entries: {SpendEntry.objects.count():,}"
     )
     stats.refresh()  # the pages refresh too; this takes any backlog out of the timing
-    client = Client()
-    client.force_login(get_user_model().objects.get(username=args.user))
+    client = client_for(args.user)
     biggest = (
         Lead.objects.exclude(campaign=None)
         .values("campaign")

@@ -16,15 +16,9 @@ and the ratios page / sql-pre and page / sql-raw. PostgreSQL only.
 """
 
 import argparse
-import os
-import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+from _common import machine, median_ms, setup
 
 # Speed to lead, court time, attempts (SPEC §5; leads/reporting/definitions.py). An
 # inquiry is a marketing-origin lead; the band bounds are the minutes of SPEED_BANDS.
@@ -302,26 +296,6 @@ PRE_SQL = [
 ]
 
 
-def setup():
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.ALLOWED_HOSTS = ["*"]
-    settings.DEBUG = False
-
-
-def median_ms(func, repeat=5):
-    func()  # warm caches
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
 def run_sql(statements, params):
     from django.db import connection
 
@@ -356,7 +330,7 @@ def main():
 
     if connection.vendor != "postgresql":
         raise SystemExit("Run this against PostgreSQL (set DATABASE_URL).")
-    print(f"cores: {os.cpu_count()}  database: {os.environ.get('DATABASE_URL')}")
+    print(machine())
     if not args.no_seed and Lead.objects.count() != args.leads:
         started = time.perf_counter()
         reset_demo_data()

@@ -14,22 +14,11 @@ every section (and its index) is on record. The database is left as it was. Post
 
 import argparse
 import os
-import statistics
-import sys
-import time
-import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+import _common
+
 # Plain static storage (no collected manifest needed); DEBUG is turned off after set-up.
-os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-" + uuid.uuid4().hex)
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
-os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+_common.in_process_environment(debug="1")
 
 import django  # noqa: E402
 
@@ -42,7 +31,6 @@ settings.DEBUG = False  # no query log kept in memory, production error handling
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from leads.models import ENDED_STAGES, Lead  # noqa: E402
 
@@ -64,16 +52,10 @@ def reassign_to(rep):
 
 
 def measure(client, repeat):
-    response = client.get(PAGE)  # warm-up, and the correctness check
-    if response.status_code != 200:
-        raise SystemExit(f"{PAGE}: HTTP {response.status_code}")
-    times = []
-    for _ in range(repeat):
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            client.get(PAGE)
-            times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), max(times), queries.captured_queries
+    run = _common.server_time(client, PAGE, repeat=repeat)
+    if run.warm_up.status_code != 200:  # the correctness check
+        raise SystemExit(f"{PAGE}: HTTP {run.warm_up.status_code}")
+    return run.median_ms, run.worst_ms, run.queries
 
 
 def explain(captured):

@@ -19,21 +19,13 @@ import io
 import json
 import os
 import pstats
-import sys
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+import _common
+
 # Plain static storage (no collected manifest needed); DEBUG is turned off after set-up.
-os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-" + uuid.uuid4().hex)
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
-os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+_common.in_process_environment(debug="1")
 os.environ["INTAKE_RATE_PER_IP"] = "0"
 os.environ["INTAKE_RATE_PER_KEY"] = "0"
 

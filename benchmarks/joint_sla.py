@@ -16,25 +16,9 @@ PostgreSQL only.
 """
 
 import argparse
-import os
-import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
-
-
-def setup():
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.ALLOWED_HOSTS = ["*"]
-    settings.DEBUG = False
+from _common import client_for, machine, median_ms, setup
 
 
 def timed(func, repeat):
@@ -51,12 +35,7 @@ def timed(func, repeat):
     # Counted by a wrapper: the test client's request_started resets the query log.
     with connection.execute_wrapper(count):
         func()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000, len(statements)
+    return median_ms(func, repeat, warm_up=False), len(statements)
 
 
 def main():
@@ -69,9 +48,7 @@ def main():
     setup()
     import datetime as dt
 
-    from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test import Client
     from django.utils import timezone
 
     from leads.demo.seeder import Seeder, reset_demo_data
@@ -80,7 +57,7 @@ def main():
 
     if connection.vendor != "postgresql":
         raise SystemExit("Run this against PostgreSQL (set DATABASE_URL).")
-    print(f"cores: {os.cpu_count()}  database: {os.environ.get('DATABASE_URL')}")
+    print(machine())
     if not args.no_seed and Lead.objects.count() != args.leads:
         started = time.perf_counter()
         reset_demo_data()
@@ -92,8 +69,7 @@ def main():
     print(f"statistics brought up to date: {time.perf_counter() - started:.1f} s")
     print(f"CohortStats rows: {CohortStats.objects.count():,}")
 
-    client = Client()
-    client.force_login(get_user_model().objects.get(username="manager"))
+    client = client_for("manager")
 
     def get(url):
         def run():

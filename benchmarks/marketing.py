@@ -20,56 +20,12 @@ import argparse
 import csv
 import io
 import json
-import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
-
-
-def setup():
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.ALLOWED_HOSTS = ["*"]
-    settings.DEBUG = False
-    from leadflow.celery import app
-
-    app.conf.task_always_eager = True
-
-
-def client_for(username):
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    client = Client()
-    client.force_login(get_user_model().objects.get(username=username))
-    return client
-
-
-def timed_get(client, url, repeat=5):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    times, queries, status = [], 0, None
-    client.get(url)  # warm caches (PostgreSQL buffers, templates)
-    for _ in range(repeat):
-        with CaptureQueriesContext(connection) as ctx:
-            start = time.perf_counter()
-            response = client.get(url)
-            if response.streaming:
-                b"".join(response.streaming_content)
-            times.append(time.perf_counter() - start)
-        queries, status = len(ctx.captured_queries), response.status_code
-    return statistics.median(times) * 1000, queries, status
+from _common import ROOT, client_for, machine, setup, timed_get
 
 
 def step_seed(leads, seed):
@@ -262,9 +218,7 @@ def main():
         }[name]()
         print(json.dumps(result))
         return
-    print(
-        f"cores: {os.cpu_count()}  database: {os.environ.get('DATABASE_URL', 'sqlite (default)')}"
-    )
+    print(machine("sqlite (default)"))
     if not args.no_seed:
         print("seed:", run_step("seed", str(args.leads), str(args.seed)))
     steps = set(args.only.split(","))

@@ -7,7 +7,7 @@
 Needs a seeded database (``manage.py seed_demo``). For each search (``q=jansen``,
 ``q=fleur smit``, a phone number as digits and as a caller would type it) it reports the
 server time through Django's test client (median of 5 after a warm-up, as
-benchmarks/marketing.py), the queries per page, and EXPLAIN (ANALYZE, BUFFERS) of each
+the other page benchmarks), the queries per page, and EXPLAIN (ANALYZE, BUFFERS) of each
 statement the page runs on the leads (the bounded walk, the matches, the count).
 
 The 100,000 leads are committed and the table vacuumed and analyzed, as after an import
@@ -20,11 +20,8 @@ import argparse
 import json
 import os
 import re
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from marketing import client_for, setup, timed_get  # noqa: E402
+from _common import client_for, setup, timed_get
 
 NEWEST = 100_000
 

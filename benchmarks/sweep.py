@@ -25,14 +25,9 @@ import datetime as dt
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
-
+import _common  # noqa: F401  (the project on the path, the settings module)
 import django  # noqa: E402
 
 django.setup()

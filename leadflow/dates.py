@@ -27,6 +27,39 @@ def today_bounds():
     return now, timezone.make_aware(dt.datetime.combine(tomorrow, dt.time.min))
 
 
+# The quick moments the log forms (next follow-up) and the snooze form offer, in this
+# order. Each form offers the ones it names; the moments are computed in quick_moments.
+QUICK_MOMENTS = {
+    "in_1_hour": _("In an hour"),
+    "tomorrow_9": _("Tomorrow 9:00"),
+    "in_2_days": _("In 2 days"),
+    "next_monday_9": _("Next Monday 9:00"),
+}
+
+
+def quick_moments(now=None):
+    """{key: moment} of QUICK_MOMENTS from ``now``, in the site's time zone: an hour on
+    (elapsed time, across a clock change too), 9:00 on the local day after today, this
+    local time in two days to the minute, and 9:00 on the Monday after today (a week on
+    when today is Monday). Compare them as instants: an hour on inside autumn's repeated
+    hour is a local time with fold=1, which Python never finds == to another zone's."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+
+    def at_nine(day):
+        return timezone.make_aware(dt.datetime.combine(day, dt.time(9)), local.tzinfo)
+
+    return {
+        "in_1_hour": timezone.localtime(now.astimezone(dt.UTC) + dt.timedelta(hours=1)),
+        "tomorrow_9": at_nine(local.date() + dt.timedelta(days=1)),
+        # Wall-clock days: 15:20 stays 15:20 across a clock change.
+        "in_2_days": timezone.localtime(
+            (local + dt.timedelta(days=2)).replace(second=0, microsecond=0)
+        ),
+        "next_monday_9": at_nine(local.date() + dt.timedelta(days=7 - local.weekday())),
+    }
+
+
 def start_of_day(day):
     """Midnight at the start of ``day`` in the site's time zone (periods are local days)."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))

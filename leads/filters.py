@@ -373,27 +373,41 @@ class LeadFilterForm(forms.Form):
 # --- "all matching": the list's filters as a bulk action's selection ------------------
 # The set is read when the user confirms, within the user's scope.
 
-# What a selection may name: the list's filters (and its sort, which changes nothing).
+# A list query names the filter form's fields (the filters and the sort) and the page
+# it shows (the keyset cursor, the saved view it was opened from). The one parser of a
+# query taken as input (a bulk selection, a saved view): an unknown name is refused, as a
+# misspelt filter must not widen the selection to every lead. The list pages themselves
+# show what they can and ignore the rest.
 FILTER_NAMES = frozenset(LeadFilterForm.base_fields)
+PAGE_NAMES = frozenset({"cursor", "view"})
 
 
-def filter_form(params, user):
-    """The bound LeadFilterForm of ``params`` (a query string or a dict of values or
-    lists). Raises ValueError naming the first unknown parameter: a misspelt filter must
-    not widen the selection to every lead."""
+def list_query(params):
+    """(the filters of ``params`` as a QueryDict, in the order given, the unknown names
+    sorted). ``params``: a query string, a QueryDict, or a dict of values or lists."""
     if isinstance(params, str):
         query = QueryDict(params)
+    elif isinstance(params, QueryDict):
+        query = params
     else:
         query = QueryDict(mutable=True)
         for name, value in params.items():
             values = value if isinstance(value, list) else [value]
             query.setlist(name, ["" if v is None else str(v) for v in values])
-    unknown = sorted(set(query) - FILTER_NAMES - {"cursor"})
+    filters = QueryDict(mutable=True)
+    for name in query:
+        if name in FILTER_NAMES:
+            filters.setlist(name, query.getlist(name))
+    return filters, sorted(set(query) - FILTER_NAMES - PAGE_NAMES)
+
+
+def filter_form(params, user):
+    """The bound LeadFilterForm of the list query ``params`` (see list_query). Raises
+    ValueError naming the first unknown parameter."""
+    filters, unknown = list_query(params)
     if unknown:
         raise ValueError(_("Unknown filter: %(name)s.") % {"name": unknown[0]})
-    query = query.copy()
-    query.pop("cursor", None)
-    return LeadFilterForm(query, user=user)
+    return LeadFilterForm(filters, user=user)
 
 
 def matching_leads(form, user):
@@ -436,18 +450,26 @@ def describe(form):
 
 
 def view_query(params):
-    """The part of a list query (a QueryDict) a view keeps, as a canonical query string."""
+    """The part of a list query a view keeps, as a canonical query string: the filters
+    (list_query) in the form's order, blank values left out."""
+    filters, _unknown = list_query(params)
     kept = QueryDict(mutable=True)
     for name in LeadFilterForm.base_fields:
-        values = [v for v in params.getlist(name) if v != ""]
+        values = [v for v in filters.getlist(name) if v != ""]
         if values:
             kept.setlist(name, values)
     return kept.urlencode()
 
 
 def view_errors(query, user):
-    """The filter form's errors for a stored view's query ([] when it still validates)."""
-    form = LeadFilterForm(QueryDict(query), user=user)
+    """Why a view's query does not validate: a name the list does not know (refused as
+    filter_form refuses it), or the filter form's errors for what the view keeps
+    (view_query); [] when it validates."""
+    try:
+        filter_form(query, user)
+    except ValueError as exc:
+        return [str(exc)]
+    form = filter_form(view_query(query), user)
     if form.is_valid():
         return []
     return [
@@ -503,13 +525,13 @@ class SavedViewForm(forms.Form):
         self.user = user
 
     def clean_query(self):
-        query = view_query(QueryDict(self.cleaned_data["query"]))
+        query = self.cleaned_data["query"]
         errors = view_errors(query, self.user)
         if errors:
             raise forms.ValidationError(
                 _("These filters are not valid: %(errors)s"), params={"errors": "; ".join(errors)}
             )
-        return query
+        return view_query(query)
 
 
 # --- keyset pagination -------------------------------------------------------------

@@ -2,15 +2,12 @@
 above zero, an activity cannot be in the future, ...) live in sales.services, whose
 InvalidInput errors the views attach to the field they name."""
 
-import datetime as dt
-
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leadflow.dates import DayField
+from leadflow.dates import QUICK_MOMENTS, DayField, quick_moments
 from leadflow.errors import InvalidInput
 from leadflow.models import Invitation
 from leads.forms import RepChoiceField, rep_choices_queryset
@@ -26,7 +23,7 @@ from .models import (
     Team,
 )
 from .pipeline import month_range, parse_month
-from .services import REASSIGN_CHOICES, REASSIGN_QUEUE, REASSIGN_REP, snooze_choices
+from .services import REASSIGN_CHOICES, REASSIGN_QUEUE, REASSIGN_REP
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -69,27 +66,10 @@ class RejectForm(SalesForm):
     note = _note_field()
 
 
-# The log forms' quick dates for the next follow-up, in the site's time zone.
+# The log forms' quick dates for the next follow-up (leadflow.dates.quick_moments).
 QUICK_FOLLOW_UPS = [
-    ("tomorrow_9", _("Tomorrow 9:00")),
-    ("in_2_days", _("In 2 days")),
-    ("next_monday_9", _("Next Monday 9:00")),
+    (key, QUICK_MOMENTS[key]) for key in ("tomorrow_9", "in_2_days", "next_monday_9")
 ]
-
-
-def quick_follow_up(choice, now=None):
-    """The moment of a quick date (QUICK_FOLLOW_UPS) from ``now``, on the site's calendar:
-    tomorrow at 9:00, this time in two days, or 9:00 on the Monday after today."""
-    local = timezone.localtime(now or timezone.now())
-    if choice == "in_2_days":
-        return (local + dt.timedelta(days=2)).replace(second=0, microsecond=0)
-    if choice == "tomorrow_9":
-        day = local.date() + dt.timedelta(days=1)
-    elif choice == "next_monday_9":
-        day = local.date() + dt.timedelta(days=7 - local.weekday())
-    else:
-        raise ValueError(choice)
-    return timezone.make_aware(dt.datetime.combine(day, dt.time(9)), local.tzinfo)
 
 
 CONTACT_CHOICES = [(k.value, k.label) for k in CONTACT_KINDS]
@@ -151,7 +131,7 @@ class ActivityForm(SalesForm):
     def clean(self):
         data = super().clean()
         if data.get("follow_up_quick"):
-            data["next_follow_up_at"] = quick_follow_up(data["follow_up_quick"])
+            data["next_follow_up_at"] = quick_moments()[data["follow_up_quick"]]
         return data
 
     def service_kwargs(self):
@@ -394,10 +374,10 @@ class ForecastForm(PipelineFilterForm):
 
 class SnoozeForm(SalesForm):
     submit_label = _("Snooze")
+    # The posted values, and the quick moment (leadflow.dates.quick_moments) of each.
+    QUICK_SNOOZES = {"1h": "in_1_hour", "tomorrow": "tomorrow_9", "monday": "next_monday_9"}
     SNOOZE_CHOICES = [
-        ("1h", _("In an hour")),
-        ("tomorrow", _("Tomorrow 9:00")),
-        ("monday", _("Next Monday 9:00")),
+        *((value, QUICK_MOMENTS[key]) for value, key in QUICK_SNOOZES.items()),
         ("at", _("At a chosen time")),
     ]
     snooze = forms.ChoiceField(label=_("Snooze until"), choices=SNOOZE_CHOICES, initial="tomorrow")
@@ -411,7 +391,7 @@ class SnoozeForm(SalesForm):
             if not data.get("until"):
                 self.add_error("until", _("Choose the time to snooze to."))
         elif choice:
-            data["until"] = snooze_choices()[choice]
+            data["until"] = quick_moments()[self.QUICK_SNOOZES[choice]]
         return data
 
 

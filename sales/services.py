@@ -904,24 +904,6 @@ def user_reactivate(*, user, by):
 # --- the rep's day: snooze, tasks, the calendar feed ---------------------------------
 
 
-def snooze_choices(now=None):
-    """{key: moment} of the quick snoozes, in the site's time zone: in an hour, tomorrow
-    9:00, next Monday 9:00 (a week on when today is Monday)."""
-    now = now or timezone.now()
-    local = timezone.localtime(now)
-    nine = dt.time(9, 0)
-
-    def at_nine(day):
-        return timezone.make_aware(dt.datetime.combine(day, nine))
-
-    days_to_monday = (7 - local.weekday()) % 7 or 7
-    return {
-        "1h": now + dt.timedelta(hours=1),
-        "tomorrow": at_nine(local.date() + dt.timedelta(days=1)),
-        "monday": at_nine(local.date() + dt.timedelta(days=days_to_monday)),
-    }
-
-
 @transaction.atomic
 def follow_up_snooze(*, lead, by, until, reason):
     """Put off ``lead``'s scheduled follow-up to ``until`` (after now, within the

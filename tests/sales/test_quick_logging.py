@@ -11,10 +11,11 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from leadflow.dates import quick_moments
 from leadflow.errors import InvalidInput
 from leads.models import Stage, StageChange
 from sales import services
-from sales.forms import ActivityForm, quick_follow_up
+from sales.forms import ActivityForm
 from sales.models import Activity
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -31,12 +32,12 @@ WEDNESDAY = dt.datetime(2026, 3, 4, 14, 20, tzinfo=dt.UTC)
     ],
 )
 def test_quick_dates_are_read_on_the_site_calendar(choice, expected):
-    assert quick_follow_up(choice, WEDNESDAY) == expected
+    assert quick_moments(WEDNESDAY)[choice] == expected
 
 
 def test_next_monday_on_a_monday_is_the_week_after():
     monday = dt.datetime(2026, 3, 9, 8, 0, tzinfo=dt.UTC)
-    assert quick_follow_up("next_monday_9", monday) == dt.datetime(2026, 3, 16, 9, tzinfo=AMS)
+    assert quick_moments(monday)["next_monday_9"] == dt.datetime(2026, 3, 16, 9, tzinfo=AMS)
 
 
 def test_a_posted_quick_date_schedules_the_next_follow_up(make_lead, rep, rep_client):

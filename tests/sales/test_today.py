@@ -16,6 +16,7 @@ from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
 from leads.models import Flag, FlagKind, Lead, Side, Stage
 from leads.timeline import build_timeline
 from sales import services
+from sales.forms import SnoozeForm
 from sales.models import Snooze, Task
 from tests import factories
 
@@ -33,6 +34,13 @@ def morning():
 
 def _at(hour, minute=0, days=0):
     return dt.datetime(2026, 12, 1, hour, minute, tzinfo=TZ) + dt.timedelta(days=days)
+
+
+def _snooze_until(choice):
+    """The moment the snooze form's quick ``choice`` puts a follow-up off to."""
+    form = SnoozeForm(data={"snooze": choice, "reason": "x"})
+    assert form.is_valid(), form.errors
+    return form.cleaned_data["until"]
 
 
 def _lead(owner, stage=Stage.CONTACTED, **fields):
@@ -242,7 +250,7 @@ def test_bad_today_filters_are_form_errors(marketer_client, name, db):
 
 def test_snooze_moves_the_follow_up_and_is_on_the_timeline(rep, morning):
     lead = _lead(rep, next_follow_up_at=_at(9, 31))
-    choices = services.snooze_choices()
+    choices = {value: _snooze_until(value) for value in SnoozeForm.QUICK_SNOOZES}
     assert choices["1h"] == _at(12)
     assert choices["tomorrow"] == _at(9, days=1)
     assert choices["monday"] == _at(9, days=6)  # Tuesday 1 Dec -> Monday 7 Dec
