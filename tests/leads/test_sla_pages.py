@@ -335,10 +335,27 @@ def test_open_flags_show_as_linked_text_badges_on_the_list_and_the_lead_page(
     assert Flag.objects.open().filter(lead=lead, kind=FlagKind.RESPONSE_OVERDUE).count() == 0
 
 
-def test_the_flag_badges_partial_renders_nothing_without_flags():
-    from django.template.loader import render_to_string
+def test_the_flag_badges_tag_renders_nothing_without_flags():
+    from leads.templatetags.flag_tags import flag_badges
 
-    assert render_to_string("leads/_flag_badges.html", {"flags": []}).strip() == ""
+    assert flag_badges([]) == ""
+    assert flag_badges(None) == ""
+
+
+def test_a_flag_badge_names_its_kind_and_side_in_text_and_links_to_its_list(db):
+    from leads.models import Side
+    from leads.templatetags.flag_tags import flag_badges
+
+    lead = factories.LeadFactory()
+    flag = Flag.objects.create(
+        lead=lead, kind=FlagKind.FOLLOW_UP_OVERDUE, side=Side.SALES, raised_at=lead.created_at
+    )
+    html = str(flag_badges([flag]))
+    assert html.startswith('<span class="flag-badges"><a class="badge badge-flag flag-sales')
+    assert 'href="/leads/?flag=follow_up_overdue"' in html
+    assert '<span class="visually-hidden">Open flag: </span>' in html
+    assert f'{flag.get_kind_display()}<span class="flag-side"> · Sales</span>' in html
+    assert 'title="Sales side, raised ' in html and "Show all leads with this flag." in html
 
 
 def test_the_policy_forms_show_thresholds_as_durations():
