@@ -2,6 +2,7 @@
 today, what awaits their response, the backlog and what is new in the queue."""
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -18,7 +19,8 @@ from leadflow import roles
 from leadflow.dates import start_of_day, today_bounds
 from leadflow.http import forbidden
 from leads.filters import CappedCount, capped_counts
-from leads.models import Flag, Lead
+from leads.models import Flag, Lead, Stage
+from leads.models.lead import NEVER
 
 from ..forms import SnoozeForm
 from ..models import Handoff, Task
@@ -108,6 +110,9 @@ def today_querysets(user, now, start_of_today, end_of_today):
         "queue_new": Lead.objects.for_user(user)
         .unassigned_queue()
         .filter(last_handed_off_at__gte=since_yesterday),
+        # Being worked with nothing due today: next follow-up later, or none scheduled
+        # (lead_inbox_in_progress_idx). Nothing the rep holds drops out of Today unseen.
+        "in_progress": mine.in_progress(end_of_today),
     }, since_yesterday
 
 
@@ -136,8 +141,7 @@ def inbox(request):
             "due": (qs["due_follow_ups"], FOLLOW_UP_ORDER),
             "backlog": (qs["backlog_follow_ups"], FOLLOW_UP_ORDER),
         },
-        lambda lead: lead.next_follow_up_at,
-        (start_of_today, now),
+        _by_moment(lambda lead: lead.next_follow_up_at, start_of_today, now),
     )
     tasks = _ranges(
         Task.objects.select_related("lead__campaign"),
@@ -146,8 +150,7 @@ def inbox(request):
             "due": (qs["due_tasks"], TASK_ORDER),
             "backlog": (qs["backlog_tasks"], TASK_ORDER),
         },
-        lambda task: task.due_at,
-        (start_of_today, now),
+        _by_moment(lambda task: task.due_at, start_of_today, now),
     )
     flags = list(
         qs["missed_flags"].select_related("lead__campaign").order_by("-raised_at", "-id")[:n]
@@ -161,18 +164,31 @@ def inbox(request):
         reverse=True,
     )
     due = _merged(_items("follow_up", follow_ups["due"]), _items("task", tasks["due"]))
-    awaiting = list(qs["awaiting"].select_related("campaign").order_by(*AWAITING_ORDER)[:n])
     # Most overdue first (oldest due moment first).
     backlog = _merged(_items("follow_up", follow_ups["backlog"]), _items("task", tasks["backlog"]))
+    # Awaiting, in progress and the queue are disjoint sets of leads (handed off to the
+    # rep; theirs in a working stage; no rep): their first 25 each in one query, as above.
     queue_team = Handoff.objects.filter(lead=OuterRef("pk"), outcome="", to_user__isnull=True)
-    queue = list(
-        qs["queue_new"]
-        .select_related("campaign")
-        .annotate(
+    leads = _ranges(
+        Lead.objects.select_related("campaign").annotate(
             queue_team=Subquery(queue_team.order_by("-handed_at", "-id").values("team__name")[:1])
-        )
-        .order_by(*QUEUE_ORDER)[:n]
+        ),
+        {
+            "awaiting": (qs["awaiting"], AWAITING_ORDER),
+            "in_progress": (qs["in_progress"], WORKING_ORDER),
+            "queue": (qs["queue_new"], QUEUE_ORDER),
+        },
+        lambda lead: (
+            "queue"
+            if lead.owner_id is None
+            else "awaiting"
+            if lead.stage == Stage.HANDED_OFF
+            else "in_progress"
+        ),
     )
+    awaiting = sorted(leads["awaiting"], key=_awaiting_key)
+    in_progress = sorted(leads["in_progress"], key=_in_progress_key)
+    queue = sorted(leads["queue"], key=lambda lead: (lead.last_handed_off_at, lead.pk))
     raw = capped_counts(qs, cap=COUNT_CAP)
     counts = {
         "missed": _sum(raw["missed_follow_ups"], raw["missed_tasks"], raw["missed_flags"]),
@@ -184,8 +200,9 @@ def inbox(request):
         "response_overdue": raw["response_overdue"],
         "backlog": _sum(raw["backlog_follow_ups"], raw["backlog_tasks"]),
         "queue": raw["queue_new"],
+        "in_progress": raw["in_progress"],
     }
-    attach_flags([i.lead for i in missed + due + backlog], awaiting, queue)
+    attach_flags([i.lead for i in missed + due + backlog], awaiting, queue, in_progress)
     sections = {"missed": missed, "due": due, "backlog": backlog}
     for items in sections.values():
         for item in items:
@@ -194,6 +211,7 @@ def inbox(request):
         **sections,
         "awaiting": awaiting,
         "queue": queue,
+        "in_progress": in_progress,
         "counts": counts,
         "show_all": {
             "missed": show_all_url(
@@ -206,6 +224,7 @@ def inbox(request):
             "awaiting": show_all_url("awaiting"),
             "backlog": show_all_url("follow_up_due", follow_up_before=start_of_today),
             "queue": show_all_url("queue", mine=False, queue_since=since_yesterday),
+            "in_progress": show_all_url("in_progress"),
         },
         "now": now,
         "end_of_today": end_of_today,
@@ -221,12 +240,11 @@ def inbox(request):
     return render(request, "sales/inbox.html", context)
 
 
-def _ranges(base, parts, moment, bounds):
+def _ranges(base, parts, section_of):
     """{name: the first SECTION_LIMIT rows of each (queryset, order) of ``parts``}, read
     in one query: ``pk IN (range 1 UNION ALL range 2 ...)``, each range a LIMITed index
     scan. (An OR of three INs made PostgreSQL walk the whole table.) The parts are
-    disjoint ranges of ``moment`` split at ``bounds`` (start of today, now): backlog,
-    missed, due."""
+    disjoint; ``section_of(row)`` names the part a row came from. Rows come in no order."""
     selects, params = [], []
     for i, (qs, order) in enumerate(parts.values()):
         try:
@@ -241,12 +259,32 @@ def _ranges(base, parts, moment, bounds):
     out = {name: [] for name in parts}
     if not selects:
         return out
-    rows = base.filter(pk__in=RawSQL(" UNION ALL ".join(selects), params)).order_by()
-    start_of_today, now = bounds
-    for row in sorted(rows, key=lambda row: (moment(row), row.pk)):
-        at = moment(row)
-        out["backlog" if at < start_of_today else "missed" if at < now else "due"].append(row)
+    for row in base.filter(pk__in=RawSQL(" UNION ALL ".join(selects), params)).order_by():
+        out[section_of(row)].append(row)
     return out
+
+
+def _by_moment(moment, start_of_today, now):
+    """A follow-up's or task's part by its moment, split at the start of today and now:
+    backlog, missed, due (each part's rows in order of that moment)."""
+
+    def section_of(row):
+        at = moment(row)
+        return "backlog" if at < start_of_today else "missed" if at < now else "due"
+
+    return section_of
+
+
+# The Python twins of AWAITING_ORDER and WORKING_ORDER, for rows read in one query
+# (PostgreSQL sorts NULLs last ascending and first descending).
+def _awaiting_key(lead):
+    due = lead.response_due_at
+    return (due is None, due or NEVER, lead.last_handed_off_at or NEVER, lead.pk)
+
+
+def _in_progress_key(lead):
+    handed = lead.last_handed_off_at.timestamp() if lead.last_handed_off_at else math.inf
+    return (lead.next_follow_up_at or NEVER, -handed, lead.pk)
 
 
 def _sum(*counts):

@@ -84,7 +84,11 @@ def test_follow_ups_due_today_and_overdue_are_listed_apart(rep_client, rep, make
     body = rep_client.get(INBOX).content.decode()
     due, backlog = section(body, "due"), section(body, "backlog")
     assert "Today" in due and "Overdue" in backlog
-    assert later.get_absolute_url() not in body and "Idle" not in body
+    # Tomorrow's and the idle lead are in progress (nothing due today), listed last.
+    in_progress = section(body, "in-progress")
+    assert later.get_absolute_url() in in_progress and "Idle" in in_progress
+    assert in_progress.index("Tomorrow") < in_progress.index("Idle")  # none scheduled last
+    assert later.get_absolute_url() not in due + backlog and "Idle" not in due + backlog
     assert "Overdue" not in due and "Today" not in backlog
     assert "overdue by 1\xa0day" in backlog
     at_three = timezone.localtime(now + dt.timedelta(hours=3)).isoformat()
@@ -115,7 +119,7 @@ def test_a_long_overdue_backlog_does_not_hide_todays_follow_ups(
     assert "Old2" in missed and "Old1" in missed and "Old0" not in missed
     assert "Afternoon" in section(body, "due")
     assert "The 2 most urgent of 3 are shown." in missed
-    assert "Idle" not in body and idle.pk
+    assert "Idle" not in body.split('id="in-progress"')[0] and idle.pk
 
 
 def test_inbox_shows_only_my_leads_and_the_queue(rep_client, make_lead, other_rep):
