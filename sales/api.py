@@ -17,7 +17,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leadflow import roles
-from leadflow.api.base import MAX_MONEY, CursorPagination, choice, user_by_id, validated
+from leadflow.api.base import (
+    MAX_MONEY,
+    CursorPagination,
+    DateTimeField,
+    choice,
+    user_by_id,
+    validated,
+)
 from leads.models import Lead, LostReason, RejectionReason
 
 from . import services
@@ -129,7 +136,7 @@ class ActivityCreateSerializer(serializers.Serializer):
         choices=ActivityOutcome.choices, required=False, allow_blank=True, default=""
     )
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    occurred_at = serializers.DateTimeField(
+    occurred_at = DateTimeField(
         required=False,
         allow_null=True,
         help_text=gettext_lazy(
@@ -137,7 +144,7 @@ class ActivityCreateSerializer(serializers.Serializer):
             "than the policy's grace after it, the activity counts at logged_at."
         ),
     )
-    next_follow_up_at = serializers.DateTimeField(
+    next_follow_up_at = DateTimeField(
         required=False,
         allow_null=True,
         help_text=gettext_lazy(

@@ -76,6 +76,18 @@ def choice(choices, **kwargs):
     return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True, **kwargs)
 
 
+class DateTimeField(serializers.DateTimeField):
+    """DRF's DateTimeField for input, with a naive moment at the calendar's start (year 1,
+    which the site's time zone puts before year 1 in UTC) a 400 like the other out-of-range
+    moments: DRF's own check of it overflowed, a 500."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+
+
 def validated(serializer_class, request):
     """The request body validated by ``serializer_class`` (a 400 with field errors if not)."""
     serializer = serializer_class(data=request.data, context={"request": request})
