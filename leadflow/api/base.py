@@ -26,7 +26,13 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from ..errors import InvalidInput, LeadflowError
 
 # Re-exported: the API's views import them from here.
-from .defaults import CanMarket, HasRole, IsManager, TokenAuthentication  # noqa: F401
+from .defaults import (  # noqa: F401
+    CanMarket,
+    CanWorkSales,
+    HasRole,
+    IsManager,
+    TokenAuthentication,
+)
 
 # --- schema: the token scheme ----------------------------------------------------------
 
