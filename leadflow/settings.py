@@ -488,6 +488,9 @@ SPECTACULAR_SETTINGS = {
         "RejectionReasonEnum": "leads.models.RejectionReason",
         "LostReasonEnum": "leads.models.LostReason",
         "DisqualifyReasonEnum": "leads.models.DisqualifyReason",
+        # Two choice sets named "kind": the activity's keeps the name it had first.
+        "KindEnum": "sales.models.ActivityKind",
+        "TaskKindEnum": "sales.models.TaskKind",
     },
 }
 

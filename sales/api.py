@@ -1,15 +1,17 @@
-"""Sales' court in the JSON API: claim, accept, reject, follow-ups, opportunity, won, lost,
-and the manager's reopen, reassign and dispute rulings. Every action calls the service the
-pages call; the service decides who may (403) and from which stage (409)."""
+"""Sales' court in the JSON API: claim, accept, reject, follow-ups, snooze, opportunity, won,
+lost, the rep's tasks, and the manager's reopen, reassign and dispute rulings. Every action
+calls the service the pages call; the service decides who may (403) and from which stage
+(409)."""
 
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -17,7 +19,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leadflow import roles
-from leadflow.api.base import MAX_MONEY, CursorPagination, choice, user_by_id, validated
+from leadflow.api.base import (
+    ERROR_DESCRIPTIONS,
+    MAX_MONEY,
+    CanWorkSales,
+    CursorPagination,
+    DateTimeField,
+    ErrorSerializer,
+    api_url,
+    choice,
+    user_by_id,
+    validated,
+)
+from leadflow.dates import validate_day
 from leads.models import Lead, LostReason, RejectionReason
 
 from . import services
@@ -29,6 +43,8 @@ from .models import (
     Dispute,
     DisputeRuling,
     ObjectionTag,
+    Task,
+    TaskKind,
     TeamMembership,
 )
 from .pipeline import forecast, pipeline_owners
@@ -129,7 +145,7 @@ class ActivityCreateSerializer(serializers.Serializer):
         choices=ActivityOutcome.choices, required=False, allow_blank=True, default=""
     )
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    occurred_at = serializers.DateTimeField(
+    occurred_at = DateTimeField(
         required=False,
         allow_null=True,
         help_text=gettext_lazy(
@@ -137,7 +153,7 @@ class ActivityCreateSerializer(serializers.Serializer):
             "than the policy's grace after it, the activity counts at logged_at."
         ),
     )
-    next_follow_up_at = serializers.DateTimeField(
+    next_follow_up_at = DateTimeField(
         required=False,
         allow_null=True,
         help_text=gettext_lazy(
@@ -206,6 +222,31 @@ class DisputeRuleSerializer(serializers.Serializer):
         help_text=gettext_lazy("Overturned: user id of the salesperson who gets the lead."),
     )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class SnoozeSerializer(serializers.Serializer):
+    preset = serializers.ChoiceField(
+        choices=list(services.snooze_choices()),
+        required=False,
+        help_text=gettext_lazy(
+            "1h: in an hour; tomorrow: tomorrow 9:00; monday: next Monday 9:00 (a week on "
+            "when today is Monday), in the site's time zone. Give this or until."
+        ),
+    )
+    until = DateTimeField(
+        required=False,
+        help_text=gettext_lazy(
+            "The moment to snooze to: in the future, at most two years ahead. Give this or preset."
+        ),
+    )
+    reason = serializers.CharField(max_length=300, help_text=gettext_lazy("Why it is put off."))
+
+    def validate(self, data):
+        if ("preset" in data) == ("until" in data):
+            raise ValidationError(_("Give either a preset or until."))
+        if "preset" in data:
+            data["until"] = services.snooze_choices()[data.pop("preset")]
+        return data
 
 
 class SalesLeadActions:
@@ -283,6 +324,24 @@ class SalesLeadActions:
             .get(pk=activity.pk)
         )
         return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Snooze the lead's follow-up (a preset or a moment, with a reason)",
+        description=(
+            "Puts off the lead's scheduled follow-up; the snooze is on the lead's timeline. "
+            "Its rep or a manager, on an open lead with sales that has a follow-up. Answers "
+            "with the lead: `next_follow_up_at` is the new moment."
+        ),
+        request=SnoozeSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def snooze(self, request, pk=None):
+        lead = self.acted_on()
+        data = validated(SnoozeSerializer, request)
+        services.follow_up_snooze(
+            lead=lead, by=request.user, until=data["until"], reason=data["reason"]
+        )
+        return self.lead_response(lead)
 
     @extend_schema(
         summary="Make an opportunity of a contacted lead",
@@ -401,6 +460,175 @@ class DisputeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             note=data["note"],
         )
         return Response(self.get_serializer(Dispute.objects.get(pk=dispute.pk)).data)
+
+
+# --- tasks -------------------------------------------------------------------------------
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    lead_name = serializers.CharField(source="lead.full_name", read_only=True)
+    user_username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "url",
+            "lead",
+            "lead_name",
+            "user",
+            "user_username",
+            "kind",
+            "title",
+            "due_at",
+            "created_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, task) -> str:
+        return api_url(self.context.get("request"), "api:task-detail", task.pk)
+
+
+class TaskPageSerializer(serializers.Serializer):
+    is_page = True
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = TaskSerializer(many=True)
+
+
+class TaskCreateSerializer(serializers.Serializer):
+    lead = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text=gettext_lazy(
+            "The lead's id: your own open lead (a manager: any open lead). A lead outside "
+            "your scope is a 404."
+        ),
+    )
+    kind = serializers.ChoiceField(choices=TaskKind.choices)
+    title = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=gettext_lazy("Default: the kind's name."),
+    )
+    due_at = DateTimeField(
+        help_text=gettext_lazy(
+            "When it is due, at most two years ahead (a moment already past makes it overdue)."
+        )
+    )
+
+
+class TaskFilterSerializer(serializers.Serializer):
+    lead = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    # validate_day: a moment near year 1 or 9999 is out of the database's reach in UTC.
+    due_before = DateTimeField(
+        required=False,
+        input_formats=["iso-8601", "%Y-%m-%d"],
+        validators=[lambda moment: validate_day(moment.date())],
+        help_text=gettext_lazy("A moment, or a date for its midnight (site time zone)."),
+    )
+
+
+class TaskPagination(CursorPagination):
+    ordering = ("due_at", "id")
+
+
+class TaskViewSet(viewsets.GenericViewSet):
+    """A salesperson's tasks on their leads (README "The rep's day"): the list is your own
+    open tasks by due time; a task is yours to open and complete (a manager: anyone's, as
+    on the pages). Adding one calls the page's service, with its checks."""
+
+    serializer_class = TaskSerializer
+    pagination_class = TaskPagination
+    permission_classes = [CanWorkSales]
+    queryset = Task.objects.none()  # the schema's; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return Task.objects.for_user(self.request.user).select_related("lead", "user")
+
+    def task_response(self, task, status_code=status.HTTP_200_OK, **kwargs):
+        task = Task.objects.select_related("lead", "user").get(pk=task.pk)
+        return Response(self.get_serializer(task).data, status=status_code, **kwargs)
+
+    @extend_schema(
+        summary="List your open tasks, by due time",
+        parameters=[
+            OpenApiParameter("lead", int, description=gettext_lazy("Only this lead's tasks.")),
+            OpenApiParameter(
+                "due_before",
+                str,
+                description=gettext_lazy(
+                    "Only tasks due before this moment (or the midnight that starts this "
+                    "date, in the site's time zone)."
+                ),
+            ),
+            OpenApiParameter(
+                "cursor", str, description=gettext_lazy("Opaque cursor from `next` or `previous`.")
+            ),
+            OpenApiParameter(
+                "page_size",
+                int,
+                description=gettext_lazy("Tasks per page, 1 to %(max)s (default %(default)s).")
+                % {"max": TaskPagination.max_page_size, "default": TaskPagination.page_size},
+            ),
+        ],
+        responses={200: TaskPageSerializer},
+    )
+    def list(self, request):
+        params = TaskFilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = params.validated_data
+        qs = self.get_queryset().filter(user=request.user).open()
+        if "lead" in filters:
+            qs = qs.filter(lead_id=filters["lead"])
+        if "due_before" in filters:
+            qs = qs.filter(due_at__lt=filters["due_before"])
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(summary="Get a task", responses={200: TaskSerializer})
+    def retrieve(self, request, pk=None):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Add a task on a lead",
+        description=(
+            "A call back, a quote to send or something else, due at a moment; it shows in "
+            "your Today and your calendar feed. On your own open lead (a manager: any open "
+            "lead)."
+        ),
+        request=TaskCreateSerializer,
+        responses={
+            201: TaskSerializer,
+            404: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS["404"]),
+        },
+    )
+    def create(self, request):
+        data = validated(TaskCreateSerializer, request)
+        # The lead as the pages fetch it: one outside the user's scope is a 404.
+        lead = get_object_or_404(Lead.objects.for_user(request.user), pk=data["lead"])
+        task = services.task_add(
+            lead=lead,
+            by=request.user,
+            kind=data["kind"],
+            title=data["title"],
+            due_at=data["due_at"],
+        )
+        location = api_url(request, "api:task-detail", task.pk)
+        return self.task_response(task, status.HTTP_201_CREATED, headers={"Location": location})
+
+    @extend_schema(summary="Mark a task done", request=None, responses={200: TaskSerializer})
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        task = self.get_object()
+        return self.task_response(services.task_complete(task=task, by=request.user))
 
 
 # --- users -------------------------------------------------------------------------------

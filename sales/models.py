@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Channel
+from leadflow import roles
 from leadflow.models import AppendOnly, ChatChannels
 from leads.models import InquiryType, Origin, RejectionReason
 
@@ -467,6 +468,18 @@ class TaskKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class TaskQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """The tasks this user may open and complete: their own; a manager's, anyone's.
+        Another rep's task is a 404, as a lead outside the scope is."""
+        if roles.is_manager(user):
+            return self.all()
+        return self.filter(user=user)
+
+    def open(self):
+        return self.filter(completed_at__isnull=True)
+
+
 class Task(models.Model):
     """Something a rep means to do on a lead at a time. Open until completed; shown in
     the rep's Today by its due time and in their calendar feed."""
@@ -480,6 +493,8 @@ class Task(models.Model):
     due_at = models.DateTimeField(_("due"))
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_at", "id"]

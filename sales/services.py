@@ -948,12 +948,15 @@ def _require_task_scope(lead, by):
 @transaction.atomic
 def task_add(*, lead, by, kind, title, due_at):
     """Add a task for ``by`` on ``lead`` (their own lead, or any for a manager), due at
-    ``due_at`` (within the follow-up horizon)."""
+    ``due_at`` (within the follow-up horizon; a moment already past is an overdue task)."""
     if kind not in TaskKind.values:
         raise InvalidInput(_("Choose call back, send a quote or other."), field="kind")
     title = (title or "").strip() or str(TaskKind(kind).label)
     if due_at is None:
         raise InvalidInput(_("Say when the task is due."), field="due_at")
+    # Year 1 in the site's time zone is before year 1 in UTC: stored, it broke every read.
+    if due_at.date() < EARLIEST_DAY:
+        raise InvalidInput(_("Enter a date between 1900 and 9998."), field="due_at")
     lead, now = lifecycle.lock_now(lead)
     _require_task_scope(lead, by)
     if due_at > now + FOLLOW_UP_HORIZON:

@@ -26,7 +26,13 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from ..errors import InvalidInput, LeadflowError
 
 # Re-exported: the API's views import them from here.
-from .defaults import CanMarket, HasRole, IsManager, TokenAuthentication  # noqa: F401
+from .defaults import (  # noqa: F401
+    CanMarket,
+    CanWorkSales,
+    HasRole,
+    IsManager,
+    TokenAuthentication,
+)
 
 # --- schema: the token scheme ----------------------------------------------------------
 
@@ -74,6 +80,18 @@ def choice(choices, **kwargs):
     """A read-only choice field whose empty value ("" for "not set") the schema admits:
     ModelSerializer drops allow_blank from read-only fields."""
     return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True, **kwargs)
+
+
+class DateTimeField(serializers.DateTimeField):
+    """DRF's DateTimeField for input, with a naive moment at the calendar's start (year 1,
+    which the site's time zone puts before year 1 in UTC) a 400 like the other out-of-range
+    moments: DRF's own check of it overflowed, a 500."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
 
 
 def validated(serializer_class, request):

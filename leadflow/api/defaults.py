@@ -79,6 +79,15 @@ class CanMarket(HasRole):
         return super().has_permission(request, view) and roles.can_market(request.user)
 
 
+class CanWorkSales(HasRole):
+    """Sales' court (tasks): salespeople and managers (SPEC §1)."""
+
+    message = gettext_lazy("Only salespeople and managers can do this.")
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and roles.can_work_sales(request.user)
+
+
 # --- parsing ---------------------------------------------------------------------------
 
 

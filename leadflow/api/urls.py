@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet
 from leads.api import AttributionView, BulkJobViewSet, FunnelView, LeadViewSet, SavedViewViewSet
-from sales.api import DisputeViewSet, ForecastView, UserViewSet
+from sales.api import DisputeViewSet, ForecastView, TaskViewSet, UserViewSet
 from sales.routing.api import AssignmentRuleViewSet, TeamViewSet
 
 from .base import api_not_found
@@ -32,6 +32,7 @@ router.register("bulk-jobs", BulkJobViewSet, basename="bulk-job")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("saved-views", SavedViewViewSet, basename="saved-view")
 router.register("disputes", DisputeViewSet, basename="dispute")
+router.register("tasks", TaskViewSet, basename="task")
 router.register("users", UserViewSet, basename="user")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 router.register("teams", TeamViewSet, basename="team")

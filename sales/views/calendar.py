@@ -34,12 +34,7 @@ EVENT_LENGTH = dt.timedelta(minutes=15)
 @require_POST
 def task_complete(request, pk):
     """Complete one of the user's open tasks (a manager: anyone's)."""
-    tasks = (
-        Task.objects.all()
-        if roles.is_manager(request.user)
-        else Task.objects.filter(user=request.user)
-    )
-    task = get_object_or_404(tasks.select_related("lead"), pk=pk)
+    task = get_object_or_404(Task.objects.for_user(request.user).select_related("lead"), pk=pk)
     back = safe_next(request, reverse("sales:inbox"))
     try:
         services.task_complete(task=task, by=request.user)

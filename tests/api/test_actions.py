@@ -242,6 +242,21 @@ def test_a_follow_up_at_the_calendars_end_is_400_not_500(client_as, make_lead, m
     assert not lead.activities.exists()
 
 
+@pytest.mark.parametrize("field", ["occurred_at", "next_follow_up_at"])
+def test_a_naive_moment_in_year_one_is_400_not_500(client_as, make_lead, field):
+    """Year 1 at midnight in the site's time zone is before year 1 in UTC: DRF's own check
+    of the moment overflowed."""
+    lead = make_lead(Stage.ACCEPTED)
+    response = client_as("rep").post(
+        f"/api/v1/leads/{lead.pk}/activities/",
+        {"kind": "call", field: "0001-01-01T00:00:00"},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+    assert not lead.activities.exists()
+
+
 def test_an_activity_without_a_follow_up_keeps_the_scheduled_one_null_clears_it(
     client_as, make_lead
 ):

@@ -20,6 +20,10 @@ def test_schema_is_openapi_3_and_public(db):
         "/api/v1/leads/{id}/activities/",
         "/api/v1/campaigns/",
         "/api/v1/disputes/{id}/rule/",
+        "/api/v1/leads/{id}/snooze/",
+        "/api/v1/tasks/",
+        "/api/v1/tasks/{id}/",
+        "/api/v1/tasks/{id}/complete/",
     ):
         assert path in paths, path
     assert "tokenAuth" in schema["components"]["securitySchemes"]
@@ -43,6 +47,21 @@ def test_lead_list_documents_the_filters(db):
     schema = yaml.safe_load(Client().get("/api/v1/schema/").content)
     names = {p["name"] for p in schema["paths"]["/api/v1/leads/"]["get"]["parameters"]}
     assert {"q", "stage", "campaign", "channel", "owner", "flag", "sort", "cursor"} <= names
+
+
+def test_task_list_documents_its_filters_and_its_page(db):
+    schema = yaml.safe_load(Client().get("/api/v1/schema/").content)
+    operation = schema["paths"]["/api/v1/tasks/"]["get"]
+    names = {p["name"] for p in operation["parameters"]}
+    assert {"lead", "due_before", "cursor", "page_size"} <= names
+    page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert set(schema["components"]["schemas"][page.rsplit("/", 1)[1]]["properties"]) == {
+        "next",
+        "previous",
+        "results",
+    }
+    # A lead outside the caller's scope is a 404 on adding a task, as on the page.
+    assert "404" in schema["paths"]["/api/v1/tasks/"]["post"]["responses"]
 
 
 def test_docs_are_served_from_vendored_files(db):

@@ -19,6 +19,7 @@ method (POST, or PATCH where so marked) with a valid body, so an allowed role's 
 succeeds; refused requests must change nothing.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -372,6 +373,8 @@ ROUTES = {
                         data=lambda w: {"value": "1000"}, page_form=False),
     "api:lead-lost": Row("UXXXX", "UFKNK", kwargs=lead(Stage.OPPORTUNITY), json=True,
                          data=lambda w: {"reason": "price"}, page_form=False),
+    "api:lead-snooze": Row("UXXXX", "UFKNK", kwargs=lead(Stage.CONTACTED), json=True,
+                           data=lambda w: {"preset": "1h", "reason": "walk"}, page_form=False),
     "api:lead-reopen": Row("UXXXX", "UFFNK", kwargs=lead(Stage.WON), page_form=False),
     "api:lead-reassign": Row("UXXXX", "UFFNK", kwargs=lead(Stage.ACCEPTED), json=True,
                              data=lambda w: {"to_user": w.users["other_rep"].pk},
@@ -410,6 +413,13 @@ ROUTES = {
                             page_form=False),
     "api:webhook-deliveries": Row("UFFFK", kwargs=lambda w: {"pk": w.webhook.pk},
                                   page_form=False),
+    # Tasks: a salesperson's own (a manager's: anyone's); an out-of-scope lead is a 404.
+    "api:task-list": Row("UFKKK", "UFKNK", json=True, page_form=False, data=lambda w: {
+        "lead": w.leads[Stage.ACCEPTED].pk, "kind": "call_back",
+        "due_at": (w.sales_task.due_at + dt.timedelta(hours=1)).isoformat()}),
+    "api:task-detail": Row("UFKNK", kwargs=lambda w: {"pk": w.sales_task.pk}, page_form=False),
+    "api:task-complete": Row("UFXXX", "UFKNK", kwargs=lambda w: {"pk": w.sales_task.pk},
+                             page_form=False),
     "api:dispute-list": Row("UKKKK", page_form=False),
     "api:user-list": Row("UKKKK", page_form=False),
     "api:saved-view-list": Row("UKKKK", "UKKKK", json=True, page_form=False,
