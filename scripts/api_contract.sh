@@ -49,16 +49,22 @@ port=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0
   --log-level warning >/dev/null 2>"$work/server.log" &
 server=$!
 base="http://127.0.0.1:$port"
-"$VENV/bin/python" - "$base/api/v1/schema/" <<'PY'
-import sys, time, urllib.request
-for attempt in range(60):
+# Up when /health/ answers; then the schema is built once, however long that takes on a
+# busy machine (a retry while the first build still runs made drf-spectacular's
+# extension loading race between two threads and answer 500).
+"$VENV/bin/python" - "$base" <<'PY'
+import sys, time, urllib.error, urllib.request
+for attempt in range(120):
     try:
-        urllib.request.urlopen(sys.argv[1], timeout=5).read()
+        urllib.request.urlopen(sys.argv[1] + "/health/", timeout=5).read()
         break
+    except urllib.error.HTTPError:
+        break  # answering, if not healthy: the schema decides
     except OSError:
-        if attempt == 59:
+        if attempt == 119:
             raise
         time.sleep(0.5)
+urllib.request.urlopen(sys.argv[1] + "/api/v1/schema/", timeout=300).read()
 PY
 
 status=0
