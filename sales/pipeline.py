@@ -31,6 +31,7 @@ from leadflow import roles
 from leadflow.dates import start_of_day
 from leadflow.errors import ActionForbidden, InvalidInput
 from leadflow.names import person
+from leads import lifecycle
 from leads.filters import capped_counts
 from leads.models import (
     PIPELINE_PROBABILITY,
@@ -79,30 +80,43 @@ class Column:
     probability: int
     leads: list
     count: object  # a CappedCount
+    more_url: str | None = None  # the lead list of the column's leads, when it has one
 
     @property
     def more(self):
         return max(int(self.count) - len(self.leads), 0)
 
 
-def board(owners):
+def card_moves(user, lead):
+    """The columns ``user`` may move ``lead``'s card to now, forward first: where the
+    lifecycle's actions they may take (lifecycle.available) lead among BOARD_STAGES. To
+    contacted is logging a call, email or meeting (the table's "contact", a step inside
+    "log"). The services still decide when the move is posted."""
+    actions = lifecycle.available(user, lead)
+    reached = {lifecycle.TRANSITIONS[name].to_stage for name in actions}
+    if "log" in actions:
+        reached.add(Stage.CONTACTED)
+    targets = [s for s in BOARD_STAGES if s in reached and lifecycle.can_move(lead.stage, s)]
+    here = BOARD_STAGES.index(lead.stage) if lead.stage in BOARD_STAGES else -1
+    # Forward moves first, should the table ever allow one back.
+    order = sorted(targets, key=lambda s: BOARD_STAGES.index(s) < here)
+    return [(stage, Stage(stage).label) for stage in order]
+
+
+def board(owners, user):
     """The board's columns (BOARD_STAGES), newest first, BOARD_LIMIT cards each, with their
-    counts (one query for the counts, one per column for its cards)."""
+    counts (one query for the counts, one per column for its cards) and, on each card, the
+    moves ``user`` may make (``lead.moves``, :func:`card_moves`)."""
     base = _owned(Lead.objects.all(), owners)
     per_stage = {stage: base.filter(stage=stage) for stage in BOARD_STAGES}
     counts = capped_counts({str(s): qs for s, qs in per_stage.items()}, cap=BOARD_COUNT_CAP)
-    today = timezone.localdate()
     columns = []
     for stage, qs in per_stage.items():
         leads = list(
             qs.select_related("owner").order_by("-id")[:BOARD_LIMIT] if counts[str(stage)] else []
         )
         for lead in leads:
-            lead.slipped = bool(
-                lead.stage == Stage.OPPORTUNITY
-                and lead.expected_close_on
-                and lead.expected_close_on < today
-            )
+            lead.moves = card_moves(user, lead)
         columns.append(
             Column(
                 stage, Stage(stage).label, PIPELINE_PROBABILITY[stage], leads, counts[str(stage)]

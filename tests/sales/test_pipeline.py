@@ -107,6 +107,55 @@ def test_a_board_column_is_cut_at_its_limit_and_counts_the_rest(
     assert accepted.leads[0].pk == leads[-1].pk  # newest first
 
 
+def test_a_columns_more_links_to_the_lead_list_of_its_leads(
+    make_lead, rep, other_rep, rep_client, manager_client
+):
+    for _ in range(BOARD_LIMIT + 2):
+        make_lead(Stage.ACCEPTED)
+    make_lead(Stage.CONTACTED)
+    make_lead(Stage.ACCEPTED, owner=other_rep)
+    column = rep_client.get(reverse("sales:board")).context["columns"][0]
+    assert column.more_url == f"{reverse('leads:list')}?owner=me&stage=accepted"
+    assert f'<a href="{column.more_url.replace("&", "&amp;")}">and 2 more</a>' in (
+        rep_client.get(reverse("sales:board")).content.decode()
+    )
+    assert rep_client.get(column.more_url).context["total"] == BOARD_LIMIT + 2
+    # A manager looking at rep1's board gets rep1's list; a team's board has no such list.
+    theirs = manager_client.get(reverse("sales:board"), {"owner": rep.pk}).context["columns"]
+    assert theirs[0].more_url == f"{reverse('leads:list')}?owner={rep.pk}&stage=accepted"
+    assert manager_client.get(theirs[0].more_url).context["total"] == BOARD_LIMIT + 2
+    team = Team.objects.create(name="North")
+    TeamMembership.objects.create(team=team, user=rep)
+    teams = manager_client.get(reverse("sales:board"), {"team": team.pk})
+    assert teams.context["columns"][0].more_url is None
+    assert "and 2 more" in teams.content.decode()
+
+
+def test_the_move_menu_offers_only_the_lifecycles_moves_forward_under_a_blank_default(
+    make_lead, rep, rep_client, manager_client
+):
+    accepted = make_lead(Stage.ACCEPTED)
+    contacted = make_lead(Stage.CONTACTED)
+    opportunity = make_lead(Stage.OPPORTUNITY)
+    for client, params in ((rep_client, {}), (manager_client, {"owner": rep.pk})):
+        response = client.get(reverse("sales:board"), params)
+        moves = {lead.pk: lead.moves for c in response.context["columns"] for lead in c.leads}
+        assert moves == {
+            accepted.pk: [(Stage.CONTACTED, "Contacted")],
+            contacted.pk: [(Stage.OPPORTUNITY, "Opportunity")],
+            opportunity.pk: [],
+        }
+        page = response.content.decode()
+        card = page.split(f'id="card-{accepted.pk}"')[1].split("</li>")[0]
+        options = card.split("<select")[1].split("</select>")[0]
+        assert options.index('<option value="" selected>Move to…</option>') < options.index(
+            'value="contacted"'
+        )
+        assert 'value="accepted"' not in options and 'value="opportunity"' not in options
+        card = page.split(f'id="card-{opportunity.pk}"')[1].split("</li>")[0]
+        assert "<select" not in card  # nowhere to go on the board: won or lost, below
+
+
 def test_a_manager_chooses_whose_board(make_lead, rep, other_rep, manager_client):
     make_lead(Stage.ACCEPTED)
     theirs = make_lead(Stage.ACCEPTED, owner=other_rep)
@@ -148,6 +197,55 @@ def test_a_forbidden_move_is_refused_with_the_services_reason(make_lead, rep, re
     assert "Cannot make an opportunity of this lead" in page
     lead.refresh_from_db()
     assert lead.stage == Stage.ACCEPTED
+
+
+def test_moving_an_opportunity_back_to_accepted_says_it_cannot_go_back(make_lead, rep, rep_client):
+    lead = make_lead(Stage.OPPORTUNITY)
+    url = reverse("sales:board_move", args=[lead.pk])
+    response = rep_client.post(url, {"to": "accepted"}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 409
+    assert response.json()["detail"] == "A lead cannot go from Opportunity to Accepted."
+    # The service decides, and says the same to anyone asking it.
+    with pytest.raises(TransitionNotAllowed) as expected:
+        services.lead_accept(lead=lead, by=rep)
+    assert response.json()["detail"] == str(expected.value.message)
+    page = rep_client.post(url, {"to": "accepted"}, follow=True).content.decode()
+    assert "A lead cannot go from Opportunity to Accepted." in page
+    assert "already accepted" not in page
+    lead.refresh_from_db()
+    assert lead.stage == Stage.OPPORTUNITY
+
+
+def test_a_move_says_it_succeeded_with_and_without_the_script(make_lead, rep, rep_client):
+    plain = make_lead(Stage.CONTACTED)
+    response = rep_client.post(
+        reverse("sales:board_move", args=[plain.pk]), {"to": "opportunity"}, follow=True
+    )
+    assert f"{plain} is now an opportunity." in response.content.decode()
+    scripted = make_lead(Stage.CONTACTED)
+    answer = rep_client.post(
+        reverse("sales:board_move", args=[scripted.pk]),
+        {"to": "opportunity"},
+        HTTP_ACCEPT="application/json",
+    )
+    assert answer.json() == {
+        "detail": f"{scripted} is now an opportunity.",
+        "stage": "opportunity",
+    }
+    # The script reloads the board, which says so.
+    assert (
+        f"{scripted} is now an opportunity."
+        in rep_client.get(reverse("sales:board")).content.decode()
+    )
+
+
+def test_the_board_shows_money_and_names_as_people_read_them(make_lead, rep, manager_client):
+    lead = make_lead(Stage.CONTACTED)
+    services.lead_to_opportunity(lead=lead, by=rep, value="68250")
+    page = manager_client.get(reverse("sales:board"), {"owner": rep.pk}).content.decode()
+    card = page.split(f'id="card-{lead.pk}"')[1].split("</li>")[0]
+    assert "€68,250.00" in card and "68250.00" not in card
+    assert person(rep) in card
 
 
 def test_moving_to_contacted_goes_to_the_log_form(make_lead, rep, rep_client):
