@@ -750,45 +750,75 @@ def _money_field(help_text):
     )
 
 
-class ForecastCellSerializer(serializers.Serializer):
-    month = serializers.CharField(help_text=gettext_lazy("YYYY-MM"))
-    count = serializers.IntegerField(
-        help_text=gettext_lazy("Open opportunities expected to close in the month.")
-    )
+class ForecastBucketSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text=gettext_lazy("Open opportunities."))
     value = _money_field(gettext_lazy("Their value, a decimal string."))
     weighted = _money_field(gettext_lazy("Their value weighted by probability."))
-    slipped = serializers.IntegerField(
-        help_text=gettext_lazy("Of those, how many have a close date in the past.")
+
+
+class ForecastMonthSerializer(ForecastBucketSerializer):
+    month = serializers.CharField(help_text=gettext_lazy("YYYY-MM"))
+    count = serializers.IntegerField(
+        help_text=gettext_lazy(
+            "Open opportunities expected to close in the month whose close date has not "
+            "passed (this month: from today on)."
+        )
     )
     won = serializers.IntegerField(help_text=gettext_lazy("Deals won in the month."))
     won_value = _money_field(gettext_lazy("Their value, a decimal string."))
 
 
-class ForecastRepSerializer(serializers.Serializer):
+class ForecastTotalSerializer(ForecastBucketSerializer):
+    count = serializers.IntegerField(
+        help_text=gettext_lazy("Every open opportunity: the buckets and the months added up.")
+    )
+    won = serializers.IntegerField(help_text=gettext_lazy("Deals won in the months."))
+    won_value = _money_field(gettext_lazy("Their value, a decimal string."))
+
+
+class ForecastRowSerializer(serializers.Serializer):
+    """Every open opportunity counted once: slipped, no close date, a month, other months."""
+
+    slipped = ForecastBucketSerializer(
+        help_text=gettext_lazy("Open opportunities whose expected close date has passed.")
+    )
+    no_close_date = ForecastBucketSerializer(
+        help_text=gettext_lazy("Open opportunities without an expected close date.")
+    )
+    months = ForecastMonthSerializer(many=True)
+    other_months = ForecastBucketSerializer(
+        help_text=gettext_lazy(
+            "Open opportunities expected to close (from today on) outside the months."
+        )
+    )
+    total = ForecastTotalSerializer()
+
+
+class ForecastRepSerializer(ForecastRowSerializer):
     owner = serializers.IntegerField()
     username = serializers.CharField()
-    months = ForecastCellSerializer(many=True)
+    name = serializers.CharField(help_text=gettext_lazy("Full name, else the username."))
 
 
-class ForecastTeamSerializer(serializers.Serializer):
+class ForecastTeamSerializer(ForecastRowSerializer):
     team = serializers.IntegerField()
     name = serializers.CharField()
-    months = ForecastCellSerializer(many=True)
 
 
 class ForecastSerializer(serializers.Serializer):
     months = serializers.ListField(child=serializers.CharField())
     reps = ForecastRepSerializer(many=True)
-    totals = ForecastCellSerializer(many=True)
+    totals = ForecastRowSerializer(help_text=gettext_lazy("Everyone's together."))
     teams = ForecastTeamSerializer(
         many=True, required=False, help_text=gettext_lazy("Managers only: per sales team.")
     )
 
 
 class ForecastView(APIView):
-    """The forecast per rep and per month of expected close (README "Pipeline"): a rep gets
-    their own; a manager everyone's, a team's (``team``) or a rep's (``owner``), with the
-    per-team sums. ``months_from`` and ``months_to`` as YYYY-MM, inclusive (default: this
+    """The forecast per rep and per month of expected close (README "Pipeline"), every open
+    opportunity once (slipped, no close date, a month, other months): a rep gets their own;
+    a manager everyone's, a team's (``team``) or a rep's (``owner``), with the per-team
+    sums. ``months_from`` and ``months_to`` as YYYY-MM, inclusive (default: this
     month and the five after it, at most 24)."""
 
     @extend_schema(

@@ -147,6 +147,11 @@ def lead_accept(*, lead, by, note="", at=None):
     """handed_off -> accepted."""
     lead, at = lifecycle.lock_now(lead, at)
     if lead.stage != Stage.HANDED_OFF:
+        seen = getattr(lead.as_seen, "stage", None)
+        if lead.stage in (Stage.CONTACTED, Stage.OPPORTUNITY) and seen != Stage.HANDED_OFF:
+            # Neither a second accept nor a race lost on a handed-off lead: a contacted lead
+            # or an opportunity taken back to accepted (a board card), which nothing does.
+            raise lifecycle.cannot_go(lead.stage, Stage.ACCEPTED)
         if lead.stage in SALES_STAGES and lead.accepted_at:
             if lead.owner_id == by.pk:
                 raise TransitionNotAllowed(_("You already accepted this lead."))

@@ -174,6 +174,12 @@ def follow_up_or_never():
     return Coalesce("next_follow_up_at", Value(NEVER), output_field=models.DateTimeField())
 
 
+def close_date_slipped_q(today=None):
+    """Lead.close_date_slipped as a filter: an open opportunity whose expected close date
+    is before ``today`` (the site's today by default)."""
+    return Q(stage=Stage.OPPORTUNITY, expected_close_on__lt=today or timezone.localdate())
+
+
 class LeadQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(stage__in=ENDED_STAGES)
@@ -558,7 +564,8 @@ class Lead(models.Model):
     @property
     def close_date_slipped(self):
         """An open opportunity whose expected close date is in the past (on the site's
-        calendar): what close_date_passed flags and the board marks."""
+        calendar): what close_date_passed flags, the board marks and the forecast puts in
+        its "Slipped" bucket (:func:`close_date_slipped_q`, the same rule in the database)."""
         return bool(
             self.stage == Stage.OPPORTUNITY
             and self.expected_close_on

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,12 +19,21 @@ from leads.models import Lead, Stage
 
 from .. import services
 from ..forms import ForecastForm, PipelineFilterForm
-from ..pipeline import BOARD_STAGES, board, forecast, pipeline_owners
+from ..pipeline import board, forecast, pipeline_owners
 
 
 def _owners(request, form):
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     return pipeline_owners(request.user, owner=data.get("owner"), team=data.get("team"))
+
+
+def _list_owner(request, form):
+    """The lead list's ``owner`` filter for the board's rep (LeadFilterForm): "me" for a
+    rep, the chosen rep's id for a manager; None for a team (the list has no team filter)."""
+    if not roles.is_manager(request.user):
+        return "me"
+    owner = form.cleaned_data.get("owner") if form.is_bound and form.is_valid() else None
+    return str(owner.pk) if owner is not None else None
 
 
 @login_required
@@ -38,14 +48,19 @@ def board_view(request):
     except ActionForbidden as exc:
         return forbidden(request, exc.message)
     # A manager first picks whose board: everyone's open leads make no board (None).
-    columns = board(owners) if owners is not None else []
+    columns = board(owners, request.user) if owners is not None else []
+    list_owner = _list_owner(request, form)
+    if list_owner is not None:
+        # "and 757 more": the lead list of the same leads, this rep's in this stage.
+        for column in columns:
+            query = urlencode({"owner": list_owner, "stage": column.stage})
+            column.more_url = f"{reverse('leads:list')}?{query}"
     return render(
         request,
         "sales/pipeline_board.html",
         {
             "form": form,
             "columns": columns,
-            "targets": [(s, Stage(s).label) for s in BOARD_STAGES],
             "here": request.get_full_path(),
             "choose": roles.is_manager(request.user),
         },
@@ -100,9 +115,10 @@ def board_move(request, pk):
             return forbidden(request, exc.message)
         messages.error(request, exc.message)
         return redirect(back)
+    # Also for the board's script, which reloads to redraw the card in its new column.
+    messages.success(request, success)
     if wants_json:
         return JsonResponse({"detail": success, "stage": to})
-    messages.success(request, success)
     return redirect(back)
 
 

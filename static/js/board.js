@@ -52,7 +52,9 @@
       countOf(from, -1);
       countOf(target, 1);
     }
-    window.location.reload(); // the card's links and menu follow its new stage
+    // The card's links and menu follow its new stage; the reloaded board says what was done
+    // (the move's success message, stored by the server).
+    window.location.reload();
   };
 
   board.querySelectorAll(".board-card").forEach((card) => {

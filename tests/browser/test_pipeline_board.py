@@ -1,5 +1,7 @@
-"""The pipeline board in a browser: a forbidden move (accepted -> opportunity) is refused
-with the service's reason and the card stays; an allowed one (drag and drop) moves it."""
+"""The pipeline board in a browser: the move menu offers only the lifecycle's moves; a
+forbidden move (accepted -> opportunity, opportunity -> accepted) dragged anyway is refused
+with the service's reason and the card stays; an allowed one (drag and drop) moves it and
+says so."""
 
 import datetime as dt
 
@@ -23,6 +25,7 @@ def test_the_board_refuses_a_forbidden_move_and_the_card_stays(
 ):
     accepted = make_lead(Stage.ACCEPTED, first_name="Grace", last_name="Hopper")
     contacted = make_lead(Stage.CONTACTED, first_name="Alan", last_name="Turing")
+    opportunity = make_lead(Stage.OPPORTUNITY, first_name="Ada", last_name="Lovelace")
 
     login("rep1")
     page.goto(f"{live_server.url}/sales/board/")
@@ -30,24 +33,38 @@ def test_the_board_refuses_a_forbidden_move_and_the_card_stays(
     card = page.locator(f"#card-{accepted.pk}")
     expect(_column(page, "accepted").locator(f"#card-{accepted.pk}")).to_have_count(1)
 
-    # The move menu, enhanced: the post goes by fetch and the refusal shows on the card.
-    card.get_by_label("Move to").select_option("opportunity")
-    card.get_by_role("button", name="Move").click()
+    # The move menu offers what the lifecycle allows from the card's stage, under a blank
+    # default: from accepted only contacted (the log form); an opportunity has no menu.
+    menu = card.get_by_label("Move to")
+    expect(menu).to_have_value("")
+    expect(menu.locator("option")).to_have_text(["Move to…", "Contacted"])
+    expect(page.locator(f"#card-{contacted.pk}").locator("option")).to_have_text(
+        ["Move to…", "Opportunity"]
+    )
+    expect(page.locator(f"#card-{opportunity.pk}").get_by_label("Move to")).to_have_count(0)
+
+    # Dragging it to opportunity posts the move anyway: refused with the service's reason,
+    # shown on the card, which stays.
     refusal = card.locator(".board-refusal")
+    _drag(page, card, "opportunity")
     expect(refusal).to_be_visible()
     expect(refusal).to_contain_text("Cannot make an opportunity of this lead")
     expect(_column(page, "accepted").locator(f"#card-{accepted.pk}")).to_have_count(1)
     expect(_column(page, "opportunity").locator(f"#card-{accepted.pk}")).to_have_count(0)
-
-    # Dragging it there is the same post, refused the same way.
-    refusal.evaluate("box => { box.hidden = true; box.textContent = ''; }")
-    _drag(page, card, "opportunity")
-    expect(refusal).to_contain_text("Cannot make an opportunity of this lead")
-    expect(_column(page, "accepted").locator(f"#card-{accepted.pk}")).to_have_count(1)
     assert Lead.objects.get(pk=accepted.pk).stage == Stage.ACCEPTED
 
-    # An allowed move by drag and drop: the contacted lead becomes an opportunity.
+    # An opportunity dragged back to accepted: the refusal says so, not "already accepted".
+    back = page.locator(f"#card-{opportunity.pk}")
+    _drag(page, back, "accepted")
+    expect(back.locator(".board-refusal")).to_have_text(
+        "A lead cannot go from Opportunity to Accepted."
+    )
+    assert Lead.objects.get(pk=opportunity.pk).stage == Stage.OPPORTUNITY
+
+    # An allowed move by drag and drop: the contacted lead becomes an opportunity, and the
+    # reloaded board says so.
     _drag(page, page.locator(f"#card-{contacted.pk}"), "opportunity")
+    expect(page.get_by_role("alert").filter(has_text="is now an opportunity")).to_have_count(1)
     expect(_column(page, "opportunity").locator(f"#card-{contacted.pk}")).to_have_count(1)
     page.wait_for_load_state("networkidle")
     assert Lead.objects.get(pk=contacted.pk).stage == Stage.OPPORTUNITY
