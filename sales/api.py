@@ -35,7 +35,7 @@ from leadflow.dates import validate_day
 from leads.models import Lead, LostReason, RejectionReason
 
 from . import services
-from .forms import ForecastForm
+from .forms import ForecastForm, SnoozeForm
 from .models import (
     Activity,
     ActivityKind,
@@ -226,7 +226,7 @@ class DisputeRuleSerializer(serializers.Serializer):
 
 class SnoozeSerializer(serializers.Serializer):
     preset = serializers.ChoiceField(
-        choices=list(services.snooze_choices()),
+        choices=list(SnoozeForm.quick_snoozes()),
         required=False,
         help_text=gettext_lazy(
             "1h: in an hour; tomorrow: tomorrow 9:00; monday: next Monday 9:00 (a week on "
@@ -245,7 +245,7 @@ class SnoozeSerializer(serializers.Serializer):
         if ("preset" in data) == ("until" in data):
             raise ValidationError(_("Give either a preset or until."))
         if "preset" in data:
-            data["until"] = services.snooze_choices()[data.pop("preset")]
+            data["until"] = SnoozeForm.quick_snoozes()[data.pop("preset")]
         return data
 
 

@@ -384,6 +384,12 @@ class SnoozeForm(SalesForm):
     until = forms.DateTimeField(label=_("Chosen time"), required=False, widget=_datetime_input())
     reason = forms.CharField(label=_("Reason"), max_length=300)
 
+    @classmethod
+    def quick_snoozes(cls, now=None):
+        """{posted value: moment} of the quick snoozes (the page's and the API's presets)."""
+        moments = quick_moments(now)
+        return {value: moments[key] for value, key in cls.QUICK_SNOOZES.items()}
+
     def clean(self):
         data = super().clean()
         choice = data.get("snooze")
@@ -391,7 +397,7 @@ class SnoozeForm(SalesForm):
             if not data.get("until"):
                 self.add_error("until", _("Choose the time to snooze to."))
         elif choice:
-            data["until"] = quick_moments()[self.QUICK_SNOOZES[choice]]
+            data["until"] = self.quick_snoozes()[choice]
         return data
 
 

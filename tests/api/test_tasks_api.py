@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from leadflow.errors import InvalidInput
 from leads.models import Lead, Stage
 from sales import services
+from sales.forms import SnoozeForm
 from sales.models import Snooze, Task
 from tests import factories
 
@@ -65,7 +66,7 @@ def test_snooze_by_preset_moves_the_follow_up_and_answers_with_the_lead(client_a
 def test_snooze_presets_are_the_services_quick_snoozes(client_as, rep, morning):
     lead = _lead(rep, next_follow_up_at=_at(9, 31))
     client = client_as("rep")
-    for preset, moment in services.snooze_choices().items():
+    for preset, moment in SnoozeForm.quick_snoozes().items():
         assert _snooze(client, lead, {"preset": preset, "reason": "x"}).status_code == 200
         lead.refresh_from_db()
         assert lead.next_follow_up_at == moment, preset
