@@ -151,7 +151,7 @@
     const call = document.visibilityState === "visible" && pendingCall();
     if (!callPrompt || !call) return;
     const text = callPrompt.querySelector("[data-call-text]");
-    text.textContent = text.dataset.template.replace("%(name)s", call.name);
+    text.textContent = text.dataset.template.replace("NAME", call.name);
     callPrompt.hidden = false;
   }
   if (callPrompt) {
