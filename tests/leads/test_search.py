@@ -71,7 +71,17 @@ def people(db, marketer):
 
 PATHS = {
     "walk": {},
+    # Past a walk of 3: all the matches, sorted (few of them).
     "matches": {"SEARCH_WALK": 3},
+    # Many matches, sorted by creation: a window of creation times past the walk.
+    "window": {"SEARCH_WALK": 3, "SEARCH_SORT_ALL": 0},
+    # A window too narrow even widened: all the matches, sorted.
+    "narrow window": {
+        "SEARCH_WALK": 3,
+        "SEARCH_SORT_ALL": 0,
+        "SEARCH_WINDOW_PAGES": 0.01,
+        "SEARCH_WINDOW_GROWTH": 2,
+    },
     "common": {"SEARCH_WALK": 3, "SEARCH_MATCHES_CAP": 2},
 }
 
@@ -241,3 +251,34 @@ def test_the_folded_filters_are_open_when_a_filter_is_set(marketer_client, db):
     assert 'aria-expanded="true"' in opened and "Filters <span" in opened
     wrong = marketer_client.get(f"{LIST}?created_from=yesterday").content.decode()
     assert 'class="lead-filters collapse row g-2 align-items-end show"' in wrong
+
+
+@pytest.mark.parametrize("sort", ["-created", "created"])
+def test_past_the_walk_a_creation_sorted_page_comes_from_a_window_not_every_match(
+    marketer_client, people, monkeypatch, sort
+):
+    monkeypatch.setattr(views, "PER_PAGE", 4)
+    for name, value in PATHS["window"].items():
+        monkeypatch.setattr(filters, name, value)
+    sorted_all = []
+    monkeypatch.setattr(filters, "_match_ids", lambda *args: sorted_all.append(args) or (None, 0))
+    expected = ordered(reference(people, "smit"), sort)
+    seen, total = walk_pages(marketer_client, f"q=smit&sort={sort}")
+    assert seen == [lead.pk for lead in expected] and total == (len(expected), False)
+    assert sorted_all == []
+
+
+def test_a_window_holding_less_than_a_page_falls_back_to_sorting_every_match(
+    marketer_client, people, monkeypatch
+):
+    monkeypatch.setattr(views, "PER_PAGE", 4)
+    for name, value in PATHS["narrow window"].items():
+        monkeypatch.setattr(filters, name, value)
+    calls = []
+    match_ids = filters._match_ids
+    monkeypatch.setattr(filters, "_match_ids", lambda *a: calls.append(1) or match_ids(*a))
+    first = marketer_client.get(f"{LIST}?q=smit").context["leads"]
+    assert [lead.pk for lead in first] == [
+        lead.pk for lead in ordered(reference(people, "smit"), "-created")[:4]
+    ]
+    assert calls == [1]
