@@ -327,6 +327,11 @@ NO_LONGER_YOURS = gettext_lazy(
 )
 
 
+# A queued lead another rep claimed before this user's (stale) page acted: told without
+# naming them, as every lead out of the user's scope is (sales.views.actions).
+CLAIMED_BY_ANOTHER = gettext_lazy("Another rep claimed this lead first, so nothing was done.")
+
+
 def claimed_first(rep):
     return TransitionNotAllowed(_("%(rep)s claimed this lead first.") % {"rep": person(rep)})
 

@@ -137,10 +137,21 @@ def saved_view_context(request, form):
                 )
                 % {"name": view.name},
             )
+    # A save refused on the previous request (saved_view_create) comes back with what was
+    # typed, the form open, once.
+    draft = request.session.pop(SAVED_VIEW_DRAFT, None)
+    initial = {"query": view_query(request.GET)}
+    if draft:
+        initial.update(name=draft.get("name", ""), shared=bool(draft.get("shared")))
     return {
         "view_pills": pills,
-        "save_view_form": SavedViewForm(initial={"query": view_query(request.GET)}),
+        "save_view_form": SavedViewForm(initial=initial),
+        "save_view_refused": bool(draft),
     }
+
+
+# The session key holding the name and sharing a refused "Save these filters" typed.
+SAVED_VIEW_DRAFT = "saved_view_draft"
 
 
 def _own_view_or_refusal(request, pk):
@@ -156,14 +167,23 @@ def _own_view_or_refusal(request, pk):
 def saved_view_list(request):
     """The user's saved views (rename, share, delete), their team's shared ones, and the
     defaults; a view whose filters no longer validate says why."""
-    user = request.user
-    if not roles.can_see_leads(user):
+    if not roles.can_see_leads(request.user):
         raise PermissionDenied
+    return _saved_view_page(request)
+
+
+def _saved_view_page(request, refused=None, status=200):
+    """The saved views page; ``refused`` (view pk, typed name, typed sharing, reason) shows
+    a refused rename again with what was typed and why."""
+    user = request.user
     views = list(SavedView.objects.visible_to(user).select_related("owner"))
     for view in views:
         view.errors = view_errors(view.query, user)
         view.url = list_url(view.query, str(view.pk))
         view.mine = view.owner_id == user.pk
+        view.typed_name, view.typed_shared, view.refusal = view.name, view.shared, None
+        if refused and refused[0] == view.pk:
+            view.typed_name, view.typed_shared, view.refusal = refused[1:]
     defaults = [
         {"name": view.name, "url": list_url(view.query, f"default-{view.key}")}
         for view in default_views(user)
@@ -172,6 +192,7 @@ def saved_view_list(request):
         request,
         "leads/savedview_list.html",
         {"views": views, "defaults": defaults},
+        status=status,
     )
 
 
@@ -183,10 +204,14 @@ def saved_view_create(request):
         raise PermissionDenied
     form = SavedViewForm(request.POST, user=request.user)
     back = list_url(view_query(QueryDict(request.POST.get("query", ""))))
+    # A refusal goes back to the list (whose filters and links live at its own URL) with
+    # the reason and what was typed, for the save form there to show again.
+    draft = {"name": request.POST.get("name", "")[:200], "shared": "shared" in request.POST}
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, error)
+        request.session[SAVED_VIEW_DRAFT] = draft
         return redirect(back)
     data = form.cleaned_data
     try:
@@ -195,6 +220,7 @@ def saved_view_create(request):
         )
     except LeadflowError as exc:
         messages.error(request, exc.message)
+        request.session[SAVED_VIEW_DRAFT] = draft
         return redirect(back)
     messages.success(request, _("View saved: %(name)s.") % {"name": view.name})
     return redirect(list_url(view.query, str(view.pk)))
@@ -207,17 +233,14 @@ def saved_view_edit(request, pk):
     view, refusal = _own_view_or_refusal(request, pk)
     if refusal:
         return refusal
+    name, shared = request.POST.get("name", ""), request.POST.get("shared") == "on"
     try:
-        services.saved_view_save(
-            by=request.user,
-            view=view,
-            name=request.POST.get("name", ""),
-            shared=request.POST.get("shared") == "on",
-        )
+        services.saved_view_save(by=request.user, view=view, name=name, shared=shared)
     except LeadflowError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("View saved: %(name)s.") % {"name": view.name})
+        # The page again with the typed name in its field and the reason beside it.
+        view.refresh_from_db()
+        return _saved_view_page(request, refused=(view.pk, name, shared, exc.message))
+    messages.success(request, _("View saved: %(name)s.") % {"name": view.name})
     return redirect("leads:saved_views")
 
 

@@ -108,7 +108,7 @@ class ActivityForm(SalesForm):
         label=_("Next follow-up"), required=False, widget=_datetime_input()
     )
     follow_up_quick = forms.ChoiceField(
-        label=_("or quickly"),
+        label=_("Quick follow-up date"),
         choices=[("", "—"), *QUICK_FOLLOW_UPS],
         required=False,
         help_text=_("A quick date replaces the next follow-up above."),

@@ -50,6 +50,11 @@ def lead_bulk(request):
     hand_off_form = HandOffForm(request.POST)
     is_hand_off = request.POST.get("action") == BulkAction.HAND_OFF
     if not form.is_valid() or (is_hand_off and not hand_off_form.is_valid()):
+        if form.cleaned_data.get("all_matching") and set(form.errors) == {"reason"}:
+            # "Select all N matching" lives only in this post: a missing reason is asked for
+            # on the confirmation page, which keeps the selection, not on the list.
+            data = {**form.cleaned_data, "reason": "", "confirmed": False}
+            return _all_matching(request, data, {}, back, reason_errors=form.errors["reason"])
         _errors(request, form, *([hand_off_form] if is_hand_off else []))
         return redirect(back)
     data = form.cleaned_data
@@ -116,7 +121,7 @@ def _target(params):
     return _("the unassigned sales queue")
 
 
-def _all_matching(request, data, params, back):
+def _all_matching(request, data, params, back, reason_errors=()):
     user = request.user
     try:
         filters = filter_form(data["filter"], user)
@@ -132,10 +137,16 @@ def _all_matching(request, data, params, back):
         if not count:
             messages.error(request, _("No leads match these filters."))
             return redirect(back)
+        dropped = {
+            "csrfmiddlewaretoken",
+            "confirmed",
+            "ids",
+            *(("reason",) if reason_errors else ()),
+        }
         carried = [
             (name, value)
             for name, values in request.POST.lists()
-            if name not in ("csrfmiddlewaretoken", "confirmed", "ids")
+            if name not in dropped
             for value in values
         ]
         return render(
@@ -147,6 +158,8 @@ def _all_matching(request, data, params, back):
                 "action": action,
                 "target": _target(params) if action == BulkAction.HAND_OFF else "",
                 "reason_label": dict(DisqualifyReason.choices).get(data["reason"]),
+                "reason_errors": reason_errors,
+                "reasons": DisqualifyReason.choices,
                 "filters": describe(filters),
                 "carried": carried,
                 "back": back,

@@ -35,7 +35,7 @@ from ..forms import (
     TaskForm,
     WinForm,
 )
-from ..models import Activity, ActivityKind, Dispute
+from ..models import Activity, ActivityKind, Dispute, Handoff
 from .helpers import choices, rep_choices
 
 
@@ -302,20 +302,36 @@ def _back_after(request, lead, back):
     return back
 
 
-def _lead_gone(request):
-    """A lead out of the user's scope is a 404 whatever its history; a form posted from a
-    stale page (the lead was reassigned meanwhile) gets what was typed back, to copy, and
-    nothing about the lead."""
+def _claimed_by_another(pk, user, action):
+    """A stale page offered ``action`` on a queued lead that another rep has claimed since
+    (the lead's latest handoff went to the queue and someone else took it): that race was
+    lost to a claim, not to a reassign."""
+    transition = lifecycle.TRANSITIONS.get(action)
+    if transition is None or transition.queue == lifecycle.OFF_QUEUE:
+        return False
+    latest = Handoff.objects.filter(lead_id=pk).only("claimed_at", "to_user_id").last()
+    return latest is not None and latest.claimed_at is not None and latest.to_user_id != user.pk
+
+
+def _lead_gone(request, pk, action):
+    """A lead out of the user's scope is a 404 whatever its history, naming no one; a form
+    posted from a stale page (the lead was reassigned meanwhile) gets what was typed back,
+    to copy, and nothing about the lead. A claim (or an answer) on a queued lead another
+    rep claimed first says so: the rep saw it in the queue, and nothing more is told."""
     typed = (
         [request.POST.get(name, "").strip() for name in ("notes", "note", "reason")]
         if request.method == "POST"
         else []
     )
     typed = [text for text in typed if text]
-    message = _("This lead is no longer yours: it was reassigned or closed meanwhile.")
+    claimed = _claimed_by_another(pk, request.user, action)
+    if claimed:
+        message = lifecycle.CLAIMED_BY_ANOTHER
+    else:
+        message = _("This lead is no longer yours: it was reassigned or closed meanwhile.")
     if wants_json_answer(request):
         return JsonResponse({"detail": message}, status=404)
-    if not typed:
+    if not typed and not (claimed and request.method == "POST"):
         raise Http404
     return render(
         request, "sales/lead_gone.html", {"message": message, "typed": typed}, status=404
@@ -338,7 +354,7 @@ def lead_action(request, pk, action):
     # commit meanwhile with a message (lifecycle.someone_else_acted).
     lead = Lead.objects.for_user(user).select_related("owner", "campaign").filter(pk=pk).first()
     if lead is None:
-        return _lead_gone(request)
+        return _lead_gone(request, pk, action)
     if spec.manager_only and not roles.is_manager(user):
         return forbidden(request, _("Only managers can do this."))
     back = safe_next(request, lead.get_absolute_url())

@@ -10,13 +10,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from leadflow import roles
 from leadflow.errors import ActionForbidden, LeadflowError
 from leadflow.http import forbidden, safe_next
+from leadflow.i18n import user_language
 from leads.models import SALES_STAGES, Lead
 
 from .. import services
@@ -83,7 +84,11 @@ def calendar_settings(request):
 
 def _feed_user(token):
     digest = hashlib.sha256(token.encode()).hexdigest()
-    feed = CalendarFeed.objects.select_related("user").filter(token_hash=digest).first()
+    feed = (
+        CalendarFeed.objects.select_related("user", "user__profile")
+        .filter(token_hash=digest)
+        .first()
+    )
     # The lookup is by digest; the comparison again in constant time guards the equality.
     if feed is None or not hmac.compare_digest(feed.token_hash, digest):
         return None
@@ -159,10 +164,20 @@ def calendar_events(user, now):
 def calendar_feed(request, token):
     """The rep's open follow-ups and tasks as iCalendar (RFC 5545), for calendar
     subscription: no login, the token is the credential; a revoked token is a 404. A
-    follow-up's UID names its lead (a snoozed follow-up moves, it is not a new event)."""
+    follow-up's UID names its lead (a snoozed follow-up moves, it is not a new event).
+    Written in the owner's language: the calendar app asks in its own, or in none."""
     user = _feed_user(token)
     if user is None:
         raise Http404
+    with translation.override(user_language(user)):
+        body = _feed_body(request, user)
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="leadflow.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+def _feed_body(request, user):
     now = timezone.now()
     stamp = _utc(now)
     calendar_name = _("LeadFlow follow-ups")
@@ -189,8 +204,4 @@ def calendar_feed(request, token):
             "END:VEVENT",
         ]
     lines.append("END:VCALENDAR")
-    body = "\r\n".join(_fold(line) for line in lines) + "\r\n"
-    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = 'inline; filename="leadflow.ics"'
-    response["Cache-Control"] = "private, max-age=300"
-    return response
+    return "\r\n".join(_fold(line) for line in lines) + "\r\n"

@@ -126,3 +126,53 @@ def test_lead_list_filters_stay_in_their_row_on_a_desktop(
     stage = page.locator("#stage-label").bounding_box()
     # The first filter sits beside the search, in the same row, as before.
     assert stage["x"] > search["x"] + search["width"] and abs(stage["y"] - search["y"]) < 40
+
+
+LAPTOP = {"width": 1366, "height": 768}
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_managers_menu_bar_fits_a_1366_px_laptop_screen(
+    page, live_server, login, console, manager, language
+):
+    """Every manager page was 1418 px wide at 1366 ("My leads" wrapped, "Log out" was off
+    the screen): the settings pages sit in one Manage menu now."""
+    manager.is_staff = True  # the Admin link too, the widest bar there is
+    manager.save(update_fields=["is_staff"])
+    page.set_viewport_size(LAPTOP)
+    login("manager")
+    page.context.add_cookies(
+        [{"name": "django_language", "value": language, "url": live_server.url}]
+    )
+    for path in ("/sales/", "/leads/", "/dashboard/", "/sales/users/"):
+        page.goto(f"{live_server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth <= 1366"), (
+            path,
+            page.evaluate("document.documentElement.scrollWidth"),
+        )
+        brand = page.locator(".navbar-brand").bounding_box()
+        for item in page.locator("#nav > ul > li").all():
+            box = item.bounding_box()
+            # One row: every item on the brand's line, and within the screen.
+            assert abs(box["y"] - brand["y"]) < 20 and box["x"] + box["width"] <= 1366, path
+            assert box["height"] < 50, (path, item.inner_text())
+    # The settings pages are one menu away, and the page is shown as active there.
+    page.locator("#nav-manage").click()
+    users = page.locator("#nav .dropdown-menu a.dropdown-item.active")
+    expect(users).to_have_attribute("href", "/sales/users/")
+    page.locator("#nav .dropdown-menu").get_by_role(
+        "link", name="Jobs" if language == "en" else "Taken"
+    ).click()
+    expect(page).to_have_url(f"{live_server.url}/leads/jobs/")
+
+
+def test_the_managers_menu_folds_behind_the_toggle_on_a_phone(
+    phone, live_server, login, console, manager
+):
+    login("manager")
+    phone.goto(f"{live_server.url}/sales/team/")
+    assert phone.evaluate(NO_OVERFLOW)
+    phone.get_by_role("button", name="Toggle navigation").click()
+    phone.locator("#nav-manage").click()
+    expect(phone.locator("#nav .dropdown-menu").get_by_role("link", name="Users")).to_be_visible()
+    assert phone.evaluate(NO_OVERFLOW)

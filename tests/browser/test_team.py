@@ -18,6 +18,7 @@ def test_manager_invites_a_rep_who_sets_a_password_and_gets_leads(
     page, live_server, login, console, axe, manager, marketer, rep, mailoutbox, make_lead
 ):
     login("manager")
+    page.locator("#nav-manage").click()  # the managers' settings menu
     page.get_by_role("link", name="Users", exact=True).click()
     page.get_by_role("link", name="Invite a user").click()
     page.get_by_label("E-mail").fill("sanne@example.com")
@@ -58,6 +59,7 @@ def test_manager_deactivates_a_rep_whose_leads_move_and_who_cannot_log_in(
 ):
     leads = [make_lead(stage) for stage in (Stage.HANDED_OFF, Stage.ACCEPTED, Stage.WON)]
     login("manager")
+    page.locator("#nav-manage").click()  # the managers' settings menu
     page.get_by_role("link", name="Users", exact=True).click()
     page.locator("#user-table").get_by_role("link", name=rep.get_full_name()).click()
     axe("user page")

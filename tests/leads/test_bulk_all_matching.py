@@ -7,6 +7,7 @@ import datetime as dt
 from urllib.parse import urlencode
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -325,3 +326,36 @@ def test_a_marketer_demoted_during_the_job_is_refused_lead_by_lead(make_lead, wi
     assert bulk.skipped_by_reason(job) == [
         ("Only marketers and managers can do this.", 3, [lead.pk for lead in leads])
     ]
+
+
+def test_the_job_page_ends_its_confirmed_at_sentence_with_one_full_stop(
+    marketer_client, make_lead, winter, small_pages
+):
+    new_leads(make_lead, winter, 12)
+    # 5:55 in the morning in the site's time zone: English writes "5:55 a.m."
+    with time_machine.travel(dt.datetime(2026, 12, 2, 4, 55, tzinfo=dt.UTC), tick=False):
+        confirm_all(marketer_client, filters(winter), action="disqualify", reason="spam")
+    body = marketer_client.get(BulkJob.objects.get().get_absolute_url()).content.decode()
+    assert "at 12/02/2026 5:55 a.m. " in body or "at 12/02/2026 5:55 a.m.\n" in body
+    assert "a.m.." not in body
+
+
+def test_disqualifying_all_matching_without_a_reason_asks_for_it_keeping_the_selection(
+    marketer_client, make_lead, winter, small_pages
+):
+    leads = new_leads(make_lead, winter, 25)
+    query = filters(winter)
+    post = {"action": "disqualify", "reason": "", "all_matching": "1", "filter": query}
+    page = marketer_client.post(BULK, {**post, "next": f"{LIST}?{query}"})
+    # Not back to the list (where the selection would be gone): the confirmation of all 25,
+    # with the reason to choose.
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Disqualify: all 25 leads that match these filters now." in body
+    assert 'id="id_confirm_reason_error">Choose a reason for disqualifying.</div>' in body
+    carried = dict(page.context["carried"])
+    assert carried["all_matching"] == "1" and carried["filter"] == query
+    assert "reason" not in carried and not BulkJob.objects.exists()
+    marketer_client.post(BULK, {**carried, "reason": "spam", "confirmed": "1"})
+    bulk.bulk_job_run(BulkJob.objects.get().pk)
+    assert {Lead.objects.get(pk=lead.pk).stage for lead in leads} == {Stage.DISQUALIFIED}

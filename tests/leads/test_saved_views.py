@@ -241,3 +241,36 @@ def test_select_all_matching_works_on_a_saved_views_page(
         },
     )
     assert page.status_code == 200 and page.context["count"] == 2
+
+
+def test_a_refused_duplicate_name_on_the_list_keeps_what_was_typed(marketer_client, marketer):
+    saved_view_save(by=marketer, name="Winter", shared=False, query="")
+    response = marketer_client.post(
+        CREATE, {"name": "winter", "shared": "on", "query": "flag=any"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == f"{LIST}?flag=any"
+    body = response.content.decode()
+    assert "You already have a view with this name." in body
+    form = re.search(r'<details class="ms-1" open>.*?</details>', body, re.S).group(0)
+    assert 'name="name" id="id_view_name" value="winter"' in form
+    assert 'id="id_view_shared" class="form-check-input" checked' in form
+    # Once: the list shown again afterwards has an empty, closed save form.
+    again = marketer_client.get(f"{LIST}?flag=any").content.decode()
+    assert '<details class="ms-1">' in again and 'value="winter"' not in again
+    assert SavedView.objects.count() == 1
+
+
+def test_a_refused_rename_on_the_views_page_keeps_the_typed_name(rep_client, rep):
+    saved_view_save(by=rep, name="Hot", shared=False, query="flag=any")
+    view = saved_view_save(by=rep, name="Cold", shared=False, query="")
+    response = rep_client.post(
+        reverse("leads:saved_view_edit", args=[view.pk]), {"name": "hot", "shared": "on"}
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    field = re.search(rf'<input[^>]*id="view-{view.pk}-name"[^>]*>', body).group(0)
+    assert 'value="hot"' in field and 'aria-invalid="true"' in field
+    assert f'id="view-{view.pk}-error">You already have a view with this name.</div>' in body
+    assert re.search(rf'id="view-{view.pk}-shared"[^>]*checked', body)
+    view.refresh_from_db()
+    assert (view.name, view.shared) == ("Cold", False)

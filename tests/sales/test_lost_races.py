@@ -205,3 +205,53 @@ def test_the_contact_form_saved_after_a_reassign_before_is_a_404(
     assert response.status_code == 404
     assert seen(lead).last_name != "Renamed"
     assert rep_client.get(reverse("leads:edit", args=[lead.pk])).status_code == 404
+
+
+# A stale page: another rep claimed the queued lead before this rep's Claim was read.
+CLAIMED_BY_ANOTHER = "Another rep claimed this lead first, so nothing was done."
+
+
+def test_claiming_from_a_stale_page_a_lead_another_rep_claimed_says_they_claimed_it_first(
+    make_lead, rep, other_rep_client
+):
+    lead = make_lead(Stage.HANDED_OFF, owner=None)
+    sales.lead_claim(lead=lead.pk, by=rep)
+    before = snapshot(lead)
+    url = reverse("sales:claim", args=[lead.pk])
+    # Without JavaScript: still the 404 of a lead out of scope, now saying why.
+    response = other_rep_client.post(url, {"next": "/sales/"})
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert CLAIMED_BY_ANOTHER in body and person(rep) not in body
+    as_json = other_rep_client.post(url, headers={"accept": "application/json"})
+    assert as_json.status_code == 404
+    assert as_json.json() == {"detail": CLAIMED_BY_ANOTHER}
+    assert snapshot(lead) == before
+
+
+def test_rejecting_from_a_stale_page_a_lead_another_rep_claimed_keeps_the_typed_note(
+    make_lead, rep, other_rep_client
+):
+    lead = make_lead(Stage.HANDED_OFF, owner=None)
+    sales.lead_claim(lead=lead.pk, by=rep)
+    response = other_rep_client.post(
+        reverse("sales:reject", args=[lead.pk]),
+        {"reason": "not_a_fit", "note": "Typed on a stale page"},
+    )
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert CLAIMED_BY_ANOTHER in body and "Typed on a stale page" in body
+    assert person(rep) not in body
+
+
+def test_a_claimed_lead_later_reassigned_away_from_its_claimer_is_no_longer_theirs(
+    make_lead, rep, rep_client, other_rep, manager
+):
+    lead = make_lead(Stage.HANDED_OFF, owner=None)
+    sales.lead_claim(lead=lead.pk, by=rep)
+    sales.lead_reassign(lead=lead.pk, by=manager, to_user=other_rep)
+    response = rep_client.post(
+        reverse("sales:accept", args=[lead.pk]), headers={"accept": "application/json"}
+    )
+    assert response.status_code == 404
+    assert "no longer yours" in response.json()["detail"]

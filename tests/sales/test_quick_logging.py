@@ -169,3 +169,22 @@ def test_a_win_needs_a_value_even_in_one_step(make_lead, rep):
         services.lead_win(lead=lead, by=rep, value="0")
     lead.refresh_from_db()
     assert lead.stage == Stage.CONTACTED
+
+
+def test_a_bad_quick_date_is_refused_under_a_label_that_reads_as_a_field_name(
+    make_lead, rep, rep_client
+):
+    lead = make_lead(Stage.ACCEPTED)
+    url = reverse("sales:log", args=[lead.pk])
+    answer = rep_client.post(
+        url, {"kind": "call", "follow_up_quick": "someday"}, headers={"accept": "application/json"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("Quick follow-up date: Select a valid choice.")
+    # The full-page form labels the select with it, below the next follow-up.
+    page = rep_client.get(url).content.decode()
+    label = page.split('for="id_follow_up_quick"')[1].split("</label>")[0]
+    assert label.split(">")[1].strip() == "Quick follow-up date"
+    assert page.index("Next follow-up") < page.index("Quick follow-up date")
+    assert "or quickly" not in page
+    assert not lead.activities.exists()

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from leadflow.errors import ActionForbidden, InvalidInput, TransitionNotAllowed
+from leadflow.models import Profile
 from leads.models import Flag, FlagKind, Lead, Side, Stage
 from leads.timeline import build_timeline
 from sales import services
@@ -369,6 +370,29 @@ def test_the_calendar_feed_serves_follow_ups_and_tasks_as_icalendar(
     # Stable UIDs: the same event again on the next read.
     again = icalendar.Calendar.from_ical(client.get(url).content)
     assert {str(e["UID"]) for e in again.walk("VEVENT")} == set(events)
+
+
+def test_the_calendar_feed_is_written_in_its_owners_language_not_the_calendar_apps(
+    rep_client, client, rep, morning
+):
+    lead = _lead(rep, first_name="Fleur", last_name="Smit", next_follow_up_at=_at(14))
+    task = Task.objects.create(lead=lead, user=rep, kind="call_back", title="", due_at=_at(16))
+    url = _feed_url(rep_client)
+    Profile.objects.update_or_create(user=rep, defaults={"language": "nl"})
+    # Google Calendar fetching it in English: the rep chose Dutch.
+    response = client.get(url, headers={"accept-language": "en"})
+    calendar = icalendar.Calendar.from_ical(response.content)
+    assert str(calendar["X-WR-CALNAME"]) == "LeadFlow-opvolgingen"
+    events = {str(e["UID"]): e for e in calendar.walk("VEVENT")}
+    assert str(events[f"follow-up-{lead.pk}@leadflow"]["SUMMARY"]) == "Opvolgen: Fleur Smit"
+    assert str(events[f"task-{task.pk}@leadflow"]["DESCRIPTION"]) == "Terugbellen"
+    # Someone who never chose gets the site's default (English), whatever the app asks.
+    Profile.objects.filter(user=rep).delete()
+    calendar = icalendar.Calendar.from_ical(
+        client.get(url, headers={"accept-language": "nl"}).content
+    )
+    event = next(e for e in calendar.walk("VEVENT") if str(e["UID"]).startswith("follow-up"))
+    assert str(event["SUMMARY"]) == "Follow up: Fleur Smit"
 
 
 def test_a_revoked_or_renewed_calendar_address_is_a_404(rep_client, client, rep, morning):
