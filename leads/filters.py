@@ -112,14 +112,19 @@ class CappedCount(int):
 
 def capped_counts(querysets, cap=None):
     """{name: CappedCount} of each queryset, all counted in one query: each count reads at
-    most ``cap`` + 1 rows (``SELECT COUNT(*) FROM (... LIMIT cap + 1)``; COUNT_CAP unless
+    most ``cap`` + 1 rows, in the queryset's order_by() when it has one
+    (``SELECT COUNT(*) FROM (... LIMIT cap + 1)``; COUNT_CAP unless
     given), so a section of 200,000 leads costs what one of ``cap`` does."""
     cap = COUNT_CAP if cap is None else cap
     parts, params, counts = [], [], {}
     using = None
     for name, qs in querysets.items():
         try:
-            sql, sql_params = qs.order_by().values("pk")[: cap + 1].query.sql_with_params()
+            # An explicit order is kept: in an index's order, PostgreSQL reads the first
+            # cap + 1 entries of that index and stops (unordered, it may bitmap-scan the
+            # whole range first).
+            counted = qs if qs.query.order_by else qs.order_by()
+            sql, sql_params = counted.values("pk")[: cap + 1].query.sql_with_params()
         except EmptyResultSet:
             counts[name] = CappedCount(0, cap)
             continue

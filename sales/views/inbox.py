@@ -23,7 +23,7 @@ from leads.models import Flag, Lead, Stage
 from leads.models.lead import NEVER
 
 from ..forms import SnoozeForm
-from ..models import Handoff, Task
+from ..models import Handoff, Task, TaskKind
 from .helpers import attach_flags, choices, rep_choices
 
 # Each inbox section shows its most urgent this many and links to the whole section in
@@ -189,7 +189,23 @@ def inbox(request):
     awaiting = sorted(leads["awaiting"], key=_awaiting_key)
     in_progress = sorted(leads["in_progress"], key=_in_progress_key)
     queue = sorted(leads["queue"], key=lambda lead: (lead.last_handed_off_at, lead.pk))
-    raw = capped_counts(qs, cap=COUNT_CAP)
+    # Each count in its section's index order, so each reads at most COUNT_CAP + 1 entries.
+    orders = {
+        "missed_follow_ups": FOLLOW_UP_ORDER,
+        "due_follow_ups": FOLLOW_UP_ORDER,
+        "backlog_follow_ups": FOLLOW_UP_ORDER,
+        "missed_tasks": TASK_ORDER,
+        "due_tasks": TASK_ORDER,
+        "backlog_tasks": TASK_ORDER,
+        "awaiting": AWAITING_ORDER,
+        "response_overdue": AWAITING_ORDER,
+        "in_progress": WORKING_ORDER,
+        "queue_new": QUEUE_ORDER,
+    }
+    raw = capped_counts(
+        {name: qs[name].order_by(*orders[name]) if name in orders else qs[name] for name in qs},
+        cap=COUNT_CAP,
+    )
     counts = {
         "missed": _sum(raw["missed_follow_ups"], raw["missed_tasks"], raw["missed_flags"]),
         # The missed section's link to the lead list counts the follow-ups it lists.
@@ -234,6 +250,9 @@ def inbox(request):
         "reps": rep_choices() if roles.is_manager(user) and queue else [],
         "sales_choices": choices(),
         "snooze_choices": SnoozeForm.SNOOZE_CHOICES,
+        # Choice labels read once per page, not through get_FOO_display() on every row.
+        "stage_labels": {value: str(label) for value, label in Stage.choices},
+        "task_kind_labels": {value: str(label) for value, label in TaskKind.choices},
         "here": request.get_full_path(),
         "next_query": urlencode({"next": request.get_full_path()}),
     }
