@@ -710,7 +710,7 @@ def search_rows(qs, search, keyset, order, limit, count_cap):
     if len(rows) == limit:
         total = None if count_cap is None else _capped_count(qs.filter(search), count_cap + 1)
         return rows, total
-    windowed = _window_rows(qs, page_qs, search, keyset, order, limit, count_cap)
+    windowed = _window_rows(qs, page_qs, search, keyset, order, limit, count_cap, rows)
     if windowed is not None:
         return windowed
     ids, total = _match_ids(qs, search, keyset, order, limit)
@@ -746,11 +746,12 @@ def _walk(page_qs, search, order, limit):
     return RawSQL(f"SELECT m_id FROM ({sql}) w WHERE m_hit LIMIT {limit}", params)
 
 
-def _window_rows(qs, page_qs, search, keyset, order, limit, count_cap):
+def _window_rows(qs, page_qs, search, keyset, order, limit, count_cap, walked):
     """(rows, total) as search_rows answers them when sorted by creation time: all the
     matches sorted when there are at most SEARCH_SORT_ALL, else the first page found in a
-    window of creation times past the walk. None when the sort is another or the widened
-    window still holds less than a page (search_rows then sorts all the matches). One
+    window of creation times past the walk (``walked``: the walk's rows, less than a page,
+    and the answer when the walk saw every row). None when the sort is another or the
+    widened window still holds less than a page (search_rows then sorts all the matches). One
     statement for the capped number of matches (and the page's ids when few, and the span
     of creation times), one per window."""
     field = order[0]
@@ -779,9 +780,13 @@ def _window_rows(qs, page_qs, search, keyset, order, limit, count_cap):
         params,
     )
     total = None if count_cap is None else min(count, count_cap + 1)
+    if edge_at is None:  # the walk saw every row: ``walked`` holds all its matches
+        return walked, total
     if few_ids is not None:
+        if set(few_ids) == {row.pk for row in walked}:
+            return walked, total
         return list(qs.filter(pk__in=few_ids).order_by(*order)) if few_ids else [], total
-    if edge_at is None or far_at is None:  # the walk saw every row: sort all the matches
+    if far_at is None:
         return None
     span = abs(edge_at - far_at) * SEARCH_WINDOW_PAGES * limit / min(count, cap)
     for width in (span, span * SEARCH_WINDOW_GROWTH):
