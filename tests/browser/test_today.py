@@ -54,16 +54,7 @@ def test_accepting_in_place_keeps_the_scroll_and_updates_the_counts(
 ):
     now = timezone.now()
     _fill(rep, now)
-    leads = [
-        factories.LeadFactory(
-            stage=Stage.HANDED_OFF,
-            owner=rep,
-            last_name=f"Waiting{i}",
-            last_handed_off_at=now - dt.timedelta(hours=1),
-            response_due_at=now + dt.timedelta(hours=i + 1),
-        )
-        for i in range(3)
-    ]
+    leads = _awaiting(rep, now, n=3)
     page.set_viewport_size({"width": 1200, "height": 500})
     _today(page, live_server, login)
     summary = page.locator("[data-count=awaiting]")
