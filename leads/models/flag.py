@@ -67,11 +67,15 @@ class FlagQuerySet(models.QuerySet):
         return self.open().raised_since(since).filter(responsible=user, lead__owner=user)
 
     def attach_open(self, leads):
-        """Set ``lead.open_flags`` (oldest first) on each lead of a page: one query."""
+        """Set ``lead.open_flags`` (oldest first) on each lead of a page: one query. The
+        flags carry what their badges show (``flag_badges``: kind, side, when raised)."""
         leads = list(leads)
         by_lead = {lead.pk: [] for lead in leads}
         if by_lead:
-            for flag in self.open().filter(lead_id__in=by_lead).order_by("raised_at", "pk"):
+            flags = (
+                self.open().filter(lead_id__in=by_lead).only("lead", "kind", "side", "raised_at")
+            )
+            for flag in flags.order_by("raised_at", "pk"):
                 by_lead[flag.lead_id].append(flag)
         for lead in leads:
             lead.open_flags = by_lead[lead.pk]
