@@ -939,15 +939,12 @@ def follow_up_snooze(*, lead, by, until, reason):
 
 
 def _require_task_scope(lead, by):
-    """A rep adds tasks on their own open leads; a manager on any open lead."""
+    """A rep adds tasks on their own open leads; a manager on any open lead. A lead that
+    stopped being the rep's while the request waited for its lock is "someone else acted
+    first" (a 409), as for every sales action (``lifecycle.require_lead_owner``)."""
     if not lead.is_open:
         raise TransitionNotAllowed(_("This lead is closed: reopen it to add a task."))
-    if roles.is_manager(by):
-        return
-    if not roles.is_rep(by):
-        raise ActionForbidden(_("Only salespeople and managers can do this."))
-    if lead.owner_id != by.pk:
-        raise ActionForbidden(_("This lead is not assigned to you."))
+    lifecycle.require_lead_owner(lead, by)
 
 
 @transaction.atomic

@@ -3,8 +3,11 @@ loser waited for the row lock) is told so with a 409 (a message on the pages), n
 or a 404. A lead already out of the user's scope when their request reads it is a 404
 that names no one, whatever its history (issue 15, finding 6)."""
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from leadflow.errors import ActionForbidden, TransitionNotAllowed
@@ -12,10 +15,12 @@ from leadflow.names import person
 from leads import services as marketing
 from leads.models import Lead, Stage
 from sales import services as sales
+from sales.models import Task
 from tests.races import rival_first
 
 from .helpers import messages_of, snapshot
 
+HOUR = dt.timedelta(hours=1)
 NO_LONGER_YOURS = (
     "This lead is no longer yours (it was reassigned or handed back), so nothing was done."
 )
@@ -73,6 +78,43 @@ def test_editing_the_contact_of_a_lead_reassigned_meanwhile_is_a_conflict(
     )
     with pytest.raises(TransitionNotAllowed, match="no longer yours"):
         marketing.lead_update_contact(lead=read, by=rep, data={"last_name": "X", "phone": "1"})
+
+
+def test_a_task_on_a_lead_reassigned_meanwhile_is_a_conflict_and_adds_nothing(
+    make_lead, rep, other_rep, manager, monkeypatch
+):
+    lead = make_lead(Stage.CONTACTED)
+    read = seen(lead)
+    rival_first(
+        monkeypatch, lambda: sales.lead_reassign(lead=lead.pk, by=manager, to_user=other_rep)
+    )
+    with pytest.raises(TransitionNotAllowed) as refused:
+        sales.task_add(lead=read, by=rep, kind="call_back", title="", due_at=timezone.now() + HOUR)
+    assert (refused.value.status, refused.value.message) == (409, NO_LONGER_YOURS)
+    assert not Task.objects.filter(lead=lead).exists()
+
+
+def test_the_api_answers_a_task_on_a_lead_reassigned_meanwhile_with_409(
+    make_lead, rep, other_rep, manager, monkeypatch
+):
+    lead = make_lead(Stage.CONTACTED)
+    rival_first(
+        monkeypatch, lambda: sales.lead_reassign(lead=lead.pk, by=manager, to_user=other_rep)
+    )
+    due = (timezone.now() + HOUR).isoformat()
+    response = api(rep).post(
+        "/api/v1/tasks/", {"lead": lead.pk, "kind": "call_back", "due_at": due}, format="json"
+    )
+    assert (response.status_code, response.json()) == (409, {"detail": NO_LONGER_YOURS})
+    assert not Task.objects.filter(lead=lead).exists()
+
+
+def test_a_task_on_another_reps_lead_is_still_forbidden(make_lead, rep, other_rep):
+    lead = make_lead(Stage.CONTACTED, owner=other_rep)
+    with pytest.raises(ActionForbidden, match="not assigned to you"):
+        sales.task_add(
+            lead=seen(lead), by=rep, kind="call_back", title="", due_at=timezone.now() + HOUR
+        )
 
 
 def test_a_rep_who_never_had_the_lead_is_still_forbidden(make_lead, rep, other_rep):
