@@ -228,13 +228,17 @@ def stays_with_marketing_after_intake(lead):
 
 
 def notify_new_hand_raiser(lead):
-    """Tell the campaign's owner (the managers when it has none) of a new web-form lead."""
+    """Tell the campaign's owner (the managers when it has none) of a new web-form lead.
+    The text is built only when somebody is told (most public posts: nobody)."""
+    people = campaign_people(lead.campaign)
+    if not people:
+        return
     text = lazy_text(
         gettext_lazy("%(type)s via %(campaign)s"),
         type=lead.get_inquiry_type_display(),
         campaign=lead.campaign.name,
     )
-    for user in campaign_people(lead.campaign):
+    for user in people:
         notify(user=user, kind=NotificationKind.NEW_HAND_RAISER, lead=lead, text=text, email=True)
 
 
