@@ -12,12 +12,19 @@ limits are switched off for the run (one client address, one key); everything el
 production configuration (DEBUG off). Use a database of its own: the leads stay (the stage
 log is append-only); ``--fresh`` empties it first. Prints the figures and writes them as
 JSON under benchmarks/out/.
+
+On Linux it also says where the machine's CPU went while wrk ran, per answered post: the
+gunicorn processes, every PostgreSQL process (its backends, WAL writer, checkpointer and
+autovacuum: run it on an otherwise idle server) and wrk itself, read from /proc. The
+cores divided by their sum is the most posts per second this machine could answer at that
+cost, whatever the concurrency.
 """
 
 import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -112,6 +119,57 @@ def wait_until_up(url, timeout=30):
     raise SystemExit(f"gunicorn did not answer at {url} within {timeout} s")
 
 
+def _cpu_seconds(pid):
+    """User plus system CPU seconds of one process so far (Linux /proc), or 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _processes():
+    """{pid: (command name, parent pid)} of every process, from /proc."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    text = stat.read()
+            except OSError:
+                continue
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            found[int(entry)] = (name, int(text.rsplit(")", 1)[1].split()[1]))
+    return found
+
+
+def cpu_snapshot(server_pid):
+    """CPU seconds so far of gunicorn (its master and workers) and of PostgreSQL (every
+    process named postgres), or None where /proc is missing (not Linux)."""
+    if not os.path.isdir("/proc"):
+        return None
+    processes = _processes()
+    gunicorn = {server_pid} | {pid for pid, (_n, ppid) in processes.items() if ppid == server_pid}
+    postgres = {pid for pid, (name, _p) in processes.items() if name.startswith("postgres")}
+    return {
+        "gunicorn": sum(_cpu_seconds(pid) for pid in gunicorn),
+        "postgresql": sum(_cpu_seconds(pid) for pid in postgres),
+    }
+
+
+def cpu_per_post(before, after, wrk_seconds, posts):
+    """Milliseconds of CPU per answered post by gunicorn, PostgreSQL and wrk, their total,
+    and the posts per second the machine's cores could answer at that cost."""
+    if before is None or after is None or not posts:
+        return None
+    spent = {name: after[name] - before[name] for name in before} | {"wrk": wrk_seconds}
+    per_post = {name: round(1000 * seconds / posts, 2) for name, seconds in spent.items()}
+    per_post["total"] = round(sum(1000 * seconds / posts for seconds in spent.values()), 2)
+    per_post["cpu_bound_posts_per_s"] = round(1000 * os.cpu_count() / per_post["total"], 1)
+    return per_post
+
+
 def parse_wrk(output):
     def number(pattern, default=0.0):
         match = re.search(pattern, output)
@@ -147,6 +205,12 @@ def main():
         help="sync workers (--worker-class sync --threads 1), as issue 20's aim is measured",
     )
     parser.add_argument("--fresh", action="store_true", help="empty the database first")
+    parser.add_argument(
+        "--unknown-key",
+        action="store_true",
+        help="post to a key no campaign has: the cost of LeadFlow's cheapest answer (a 404 "
+        "after the campaign lookup), every answer must be that 404",
+    )
     parser.add_argument("--allow-sqlite", action="store_true", help="for a quick try only")
     args = parser.parse_args()
     if not 1 <= args.duration <= 120 or not 1 <= args.connections <= 64:
@@ -178,6 +242,8 @@ def main():
     )
 
     port = free_port()
+    if args.unknown_key:
+        key = f"no-such-key-{run}"
     url = f"http://127.0.0.1:{port}/intake/{key}/"
     # A sync worker needs --threads 1 too (gunicorn.conf.py: with more it runs gthread).
     threads = 1 if args.sync else args.threads
@@ -205,6 +271,8 @@ def main():
         wait_until_up(url)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA)
+        cpu_before = cpu_snapshot(server.pid)
+        wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
         result = subprocess.run(
             [
@@ -226,6 +294,8 @@ def main():
             timeout=args.duration + 60,
         )
         elapsed = time.monotonic() - started
+        cpu_after = cpu_snapshot(server.pid)
+        wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         os.unlink(script.name)
     finally:
         server.terminate()
@@ -249,8 +319,20 @@ def main():
         "leads_created": leads,
         "touches_created": touches,
         "leads_per_s": round(leads / args.duration, 1),
-        "errors": stats["non_2xx"] + stats["socket_errors"],
+        # With --unknown-key every answer is the 404 and any other one is an error.
+        "errors": (
+            abs(stats["non_2xx"] - stats["requests"]) if args.unknown_key else stats["non_2xx"]
+        )
+        + stats["socket_errors"],
         "wall_s": round(elapsed, 1),
+        # Per lead made: each answered post made one (those in flight at the end too).
+        "cpu_ms_per_post": cpu_per_post(
+            cpu_before,
+            cpu_after,
+            (wrk_after.ru_utime + wrk_after.ru_stime)
+            - (wrk_before.ru_utime + wrk_before.ru_stime),
+            stats["requests"] if args.unknown_key else leads,
+        ),
     }
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
@@ -260,7 +342,8 @@ def main():
     print(json.dumps(summary, indent=2))
     # Every answered request made one lead; wrk does not count the (at most one per
     # connection) requests still in flight when it stops, the server finishes them.
-    if summary["errors"] or not 0 <= leads - stats["requests"] <= args.connections:
+    made = 0 if args.unknown_key else stats["requests"]
+    if summary["errors"] or not 0 <= leads - made <= args.connections:
         raise SystemExit(
             f"errors: {summary['errors']}, leads {leads} for {stats['requests']} requests"
         )
