@@ -6,10 +6,12 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
 from . import outbox
+from .i18n import user_language
 
 task = outbox.lookup
 
@@ -37,6 +39,19 @@ def enqueue_at(when, name, *args, **kwargs):
 
 # A job stalled this many times in a row without progress has failed, not stalled.
 MAX_STALLS = 3
+
+
+def reader_language(job):
+    """The language a job the watchdog resumes or fails writes in (its row reasons, its
+    error, its notification), where no request says which: its creator's chosen one, else
+    the site's (``leadflow.i18n.user_language``), as LeadFlow writes to them elsewhere.
+    One query: the creator with their profile."""
+    creator = (
+        get_user_model().objects.select_related("profile").filter(pk=job.created_by_id).first()
+        if job.created_by_id
+        else None
+    )
+    return user_language(creator) if creator is not None else settings.LANGUAGE_CODE
 
 
 def stall_cutoff(now=None):

@@ -268,19 +268,23 @@ def bulk_watchdog():
     with transaction.atomic():
         stalled = jobs.find_stalled(BulkJob.objects.filter(status__in=ACTIVE_BULK))
         for job in stalled:
+            # No request says whose language: the skip reasons and the error are the
+            # creator's to read (leadflow.jobs.reader_language).
+            language = jobs.reader_language(job)
             if job.stalls >= jobs.MAX_STALLS:
                 job.status = BulkStatus.FAILED
-                job.error = _("Stopped making progress after %(done)s of %(total)s leads.") % {
-                    "done": number_format(job.processed, force_grouping=True),
-                    "total": number_format(job.total, force_grouping=True),
-                }
+                with translation.override(language):
+                    job.error = _("Stopped making progress after %(done)s of %(total)s leads.") % {
+                        "done": number_format(job.processed, force_grouping=True),
+                        "total": number_format(job.total, force_grouping=True),
+                    }
                 job.run_token = None
                 job.save()
             else:
                 logger.warning("bulk job %s stalled; resuming", job.pk)
                 job.status = BulkStatus.QUEUED
                 job.save()
-                enqueue("leads.tasks.run_bulk_job", job.pk)
+                enqueue("leads.tasks.run_bulk_job", job.pk, language=language)
     return stalled
 
 

@@ -320,15 +320,19 @@ def import_watchdog():
     with transaction.atomic():
         stalled = jobs.find_stalled(ImportJob.objects.filter(status__in=ACTIVE_IMPORT))
         for job in stalled:
+            # No request says whose language: the row reasons, the error and the "done"
+            # notification are the uploader's to read (leadflow.jobs.reader_language).
+            language = jobs.reader_language(job)
             if job.stalls >= jobs.MAX_STALLS:
                 job.status = ImportStatus.FAILED
-                job.error = _stalled_error(job)
+                with translation.override(language):
+                    job.error = _stalled_error(job)
                 job.run_token = None
                 job.save()
             else:
                 # Shown as stalled until the resumed run takes it (leadflow.jobs.claim_run).
                 logger.warning("import %s stalled; resuming", job.pk)
-                _resume(job)
+                _resume(job, language=language)
     return stalled
 
 

@@ -4,6 +4,7 @@ durable job through the same services, and its report of what moved and what was
 skipped and why."""
 
 import datetime as dt
+from unittest.mock import patch
 from urllib.parse import urlencode
 
 import pytest
@@ -359,3 +360,61 @@ def test_disqualifying_all_matching_without_a_reason_asks_for_it_keeping_the_sel
     marketer_client.post(BULK, {**carried, "reason": "spam", "confirmed": "1"})
     bulk.bulk_job_run(BulkJob.objects.get().pk)
     assert {Lead.objects.get(pk=lead.pk).stage for lead in leads} == {Stage.DISQUALIFIED}
+
+
+def _stalled_for_ten_minutes(job):
+    BulkJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - dt.timedelta(minutes=10)
+    )
+
+
+def test_a_job_the_watchdog_resumes_writes_its_skip_reasons_in_its_creators_language(
+    make_lead, winter, marketer, immediate_on_commit
+):
+    from django.contrib.auth.models import Group
+
+    from leadflow import roles
+    from leadflow.i18n import remember_language
+    from leads.tasks import watch_jobs
+
+    remember_language(marketer, "nl")
+    leads = new_leads(make_lead, winter, 2)
+    with patch.object(bulk, "enqueue"):  # its worker dies before the first lead
+        job = bulk.bulk_job_create(
+            by=marketer, action="qualify", params={}, lead_ids=[lead.pk for lead in leads]
+        )
+    # Meanwhile the marketer lost the role, so each lead is skipped, with the reason.
+    marketer.groups.remove(Group.objects.get(name=roles.MARKETING))
+    _stalled_for_ten_minutes(job)
+    assert watch_jobs()["bulk"] == 1  # resumed, and (on commit) run by the task
+    job.refresh_from_db()
+    assert (job.status, job.skipped_count) == (BulkStatus.DONE, 2)
+    assert bulk.skipped_by_reason(job) == [
+        ("Alleen marketeers en managers kunnen dit doen.", 2, [lead.pk for lead in leads])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("chosen", "error"),
+    [
+        ("nl", "Geen voortgang meer na 0 van 2 leads."),
+        ("", "Stopped making progress after 0 of 2 leads."),  # none chosen: the site's
+    ],
+)
+def test_a_job_that_keeps_stalling_fails_in_its_creators_language(
+    make_lead, winter, marketer, chosen, error
+):
+    from leadflow import jobs
+    from leadflow.i18n import remember_language
+
+    if chosen:
+        remember_language(marketer, chosen)
+    leads = new_leads(make_lead, winter, 2)
+    job = bulk.bulk_job_create(
+        by=marketer, action="qualify", params={}, lead_ids=[lead.pk for lead in leads]
+    )
+    BulkJob.objects.filter(pk=job.pk).update(stalls=jobs.MAX_STALLS)
+    _stalled_for_ten_minutes(job)
+    assert [j.pk for j in bulk.bulk_watchdog()] == [job.pk]
+    job.refresh_from_db()
+    assert (job.status, job.error) == (BulkStatus.FAILED, error)

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leadflow import jobs
+from leadflow.i18n import remember_language
 from leads.imports import services as imports
 from leads.models import DeadlineRecompute, ImportJob, ImportRow, ImportStatus, Lead, SLAPolicy
 from leads.sla.calendar import deadlines_recompute, recompute_watchdog
@@ -208,6 +209,38 @@ def test_a_stalled_check_of_the_rows_starts_again(marketer_client, google, monke
     imports.import_watchdog()
     job.refresh_from_db()
     assert job.status == ImportStatus.VALIDATED and job.valid_rows == 1
+
+
+def test_a_check_the_watchdog_resumes_writes_its_row_reasons_in_the_uploaders_language(
+    marketer_client, marketer, google, monkeypatch
+):
+    remember_language(marketer, "nl")
+    upload(marketer_client, f"{SALESFORCE}\nA,Alpha,,,,,Google Ads,,\n")  # no email, no phone
+    job = ImportJob.objects.get()
+    with patch.object(imports, "enqueue"):  # its worker dies before the check starts
+        map_and_check(marketer_client, job)
+    minutes_later(job)
+    imports.import_watchdog()
+    job.refresh_from_db()
+    assert (job.status, job.invalid_rows) == (ImportStatus.VALIDATED, 1)
+    assert ImportRow.objects.get(job=job).reason == "geen e-mailadres en geen telefoonnummer"
+
+
+def test_an_import_that_keeps_stalling_fails_in_the_uploaders_language(
+    marketer_client, marketer, google
+):
+    remember_language(marketer, "nl")
+    job = validated_job(marketer_client)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.RUNNING, stalls=jobs.MAX_STALLS - 1, run_token=uuid.uuid4()
+    )
+    minutes_later(job)
+    imports.import_watchdog()
+    job.refresh_from_db()
+    assert (job.status, job.error) == (
+        ImportStatus.FAILED,
+        "Geen voortgang meer na 0 van 7 rijen; probeer het opnieuw.",
+    )
 
 
 def test_a_killed_recompute_resumes_from_its_position(manager, monkeypatch):
