@@ -72,13 +72,36 @@ def phone_key(text):
     return digits.lstrip("0") or None
 
 
+# E.164 country calling codes are prefix-free: those starting with 1 or 7 are one digit,
+# these are two, every other one is three ("+358", "+971").
+TWO_DIGIT_COUNTRY_CODES = frozenset(
+    "20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 "
+    "60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98".split()
+)
+
+
+def national_key(text):
+    """For a number written internationally ("+31 6 1234 5678", "0031 6 ...", as caller ID
+    shows it), the key of its national significant number ("612345678"), which a lead
+    saved nationally ("06-12345678") holds: its country code dropped, and a "(0)" or
+    trunk zero after it ("+31 (0)6 ..." and Italy's "+39 06 ..."). Else None."""
+    key = phone_key(text)
+    compact = "".join(text.split())
+    if key is None or not (compact.startswith("+") or compact.startswith("00")):
+        return None
+    length = 1 if key[0] in "17" else 2 if key[:2] in TWO_DIGIT_COUNTRY_CODES else 3
+    national = key[length:].lstrip("0")
+    return national if len(national) >= PHONE_MIN_DIGITS else None
+
+
 def search_q(text):
     """Every word must appear in one of SEARCH_FIELDS: "Fleur Smit" finds Fleur Smit (first
     and last name), "smit acme" Smit at Acme, and "van der Berg" a last name with spaces
     (a field holding the whole text holds each of its words). Each field has an
     UPPER(col) trigram index on PostgreSQL (leads 0004), so each word is a bitmap OR of
     index scans. A phone number also matches the digits of the lead's phone (phone_key),
-    on lead_phone_digits_trgm_idx (leads 0028)."""
+    on lead_phone_digits_trgm_idx (leads 0028); one written internationally also matches
+    its national digits (national_key)."""
 
     def anywhere(term):
         return Q(*[Q(**{f"{name}__icontains": term}) for name in SEARCH_FIELDS], _connector=Q.OR)
@@ -89,6 +112,10 @@ def search_q(text):
     key = phone_key(text)
     if key:
         q |= Q(Contains(PhoneDigits("phone"), key))
+    national = national_key(text)
+    if national:
+        # "+31 6 1234 5678" also finds the lead saved as "06-12345678".
+        q |= Q(Contains(PhoneDigits("phone"), national))
     return q
 
 

@@ -190,6 +190,34 @@ def test_a_phone_number_finds_its_lead_however_it_is_spaced(marketer_client, db,
     assert [lead.pk for lead in response.context["leads"]] == [wanted.pk]
 
 
+@pytest.mark.parametrize(
+    ("saved", "text"),
+    [
+        ("06-12345678", "+31 6 12345678"),
+        ("06-12345678", "+31612345678"),
+        ("06-12345678", "0031 6 1234 5678"),
+        ("06-12345678", "+31 (0)6 12345678"),
+        ("020 555 1234", "+31 20 555 1234"),
+        ("(212) 555-0134", "+1 212 555 0134"),
+        ("040 123 4567", "+358 40 123 4567"),
+        ("06 1234 5678", "+39 06 1234 5678"),  # Italy keeps the 0 after its code
+    ],
+)
+def test_a_caller_id_in_international_form_finds_a_lead_saved_nationally(
+    marketer_client, db, saved, text
+):
+    wanted = factories.LeadFactory(phone=saved)
+    factories.LeadFactory(phone="+31 6 87654321")
+    response = marketer_client.get(LIST, {"q": text})
+    assert [lead.pk for lead in response.context["leads"]] == [wanted.pk]
+
+
+def test_a_national_number_does_not_lose_its_leading_digits_as_a_country_code(marketer_client, db):
+    # Only "+" or "00" marks a country code: "31 6 1234 5678" typed as is is not Dutch.
+    factories.LeadFactory(phone="06-12345678")
+    assert list(marketer_client.get(LIST, {"q": "316 1234 5678"}).context["leads"]) == []
+
+
 def test_five_digits_are_not_a_phone_search(marketer_client, db):
     factories.LeadFactory(phone="+31 6 31667339")
     assert list(marketer_client.get(LIST, {"q": "31667"}).context["leads"]) == []
