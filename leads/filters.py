@@ -19,7 +19,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.lookups import Contains
 from django.http import QueryDict
 from django.utils.http import urlencode
-from django.utils.timezone import localdate
+from django.utils.timezone import localdate, localtime
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Channel
@@ -384,6 +384,32 @@ class LeadFilterForm(forms.Form):
             else " ".join(errors)
             for name, errors in self.errors.items()
         ]
+
+    # The moment filters (a date means its midnight). Only "Follow-up due before" has a
+    # control in the filter bar, a date; the rep's Today links set the others, and times.
+    MOMENTS = ("follow_up_before", "follow_up_after", "flag_since", "queue_since")
+    BAR_DATE = "follow_up_before"
+
+    def bar_moments(self):
+        """What the filter bar shows of the moment filters: (``day``, ``kept``). ``day`` is
+        the "YYYY-MM-DD" its date control shows ("" for none): the bound value when it is
+        a local midnight. ``kept`` is [(name, label, moment, raw)] of the bound ones no
+        control can show (another filter, or a time of day, as Today's "show all" links
+        set them): the bar carries them as hidden inputs, so refining the list (a search,
+        another filter) keeps them instead of widening the list."""
+        if not self.is_valid():
+            return "", []
+        day, kept = "", []
+        for name in self.MOMENTS:
+            moment = self.cleaned_data.get(name)
+            if moment is None:
+                continue
+            local = localtime(moment)
+            if name == self.BAR_DATE and local.time() == dt.time(0):
+                day = local.date().isoformat()
+            else:
+                kept.append((name, self.fields[name].label, local, self.data.get(name)))
+        return day, kept
 
     def folded_count(self):
         """The filters set besides the search: the list opens its folded filters (on a

@@ -79,8 +79,17 @@ class LeadListView(LoginRequiredMixin, FormView):
         params = request.GET.copy()
         params.pop("cursor", None)
         reps = list(rep_choices_queryset())
+        bar_day, kept = form.bar_moments()
         context = {
             "form": form,
+            "bar_day": bar_day,
+            # A "due before" with a time of day is a chip, not the date control.
+            "bar_date_kept": any(name == form.BAR_DATE for name, *_rest in kept),
+            # Each with the list without it, for the chip's remove link.
+            "kept_moments": [
+                (name, label, moment, raw, list_url(_without(params, name)))
+                for name, label, moment, raw in kept
+            ],
             "leads": leads,
             "page": page,
             "folded_active": form.folded_count(),
@@ -95,6 +104,12 @@ class LeadListView(LoginRequiredMixin, FormView):
             **saved_view_context(request, form),
         }
         return render(request, self.template_name, context)
+
+
+def _without(params, name):
+    params = params.copy()
+    params.pop(name, None)
+    return params.urlencode()
 
 
 def list_url(query, view_key=None):

@@ -235,3 +235,47 @@ def test_reps_are_named_as_on_the_lead_page_and_the_dashboard(marketer_client, m
     body = marketer_client.get(LIST).content.decode()
     assert body.count(">Ruben de Vries<") >= 3
     assert f">{rep.username}<" not in body
+
+
+# --- the moment filters the rep's Today links set ---------------------------------------
+
+
+def _filter_bar(body):
+    """The filter form of the list page (the first form with method get)."""
+    start = body.index('<form method="get"')
+    return body[start : body.index("</form>", start)]
+
+
+def test_moments_without_a_control_are_kept_as_hidden_inputs_when_the_list_is_refined(
+    rep_client, make_lead
+):
+    # Today's "missed" link: due from the start of today until now, times of day.
+    after, before = "2026-12-02T00:00:00+01:00", "2026-12-02T14:05:00+01:00"
+    response = rep_client.get(
+        LIST, {"owner": "me", "follow_up_after": after, "follow_up_before": before}
+    )
+    bar = _filter_bar(response.content.decode())
+    assert f'<input type="hidden" name="follow_up_after" value="{after}">' in bar
+    assert f'<input type="hidden" name="follow_up_before" value="{before}">' in bar
+    # No empty date control of the same name to override the kept moment.
+    assert 'type="date" name="follow_up_before"' not in bar
+    assert "Follow-up due from:" in bar and "Follow-up due before:" in bar
+
+
+def test_a_kept_moment_chip_links_to_the_list_without_it(rep_client):
+    response = rep_client.get(
+        LIST, {"owner": "me", "queue_since": "2026-12-01T09:30:00+01:00", "q": "smit"}
+    )
+    ((name, _label, _moment, _raw, remove_url),) = response.context["kept_moments"]
+    assert name == "queue_since"
+    assert remove_url == f"{LIST}?owner=me&q=smit"
+
+
+def test_a_due_before_at_local_midnight_shows_in_the_date_control(rep_client):
+    # Today's backlog link: due before the start of today (the site's midnight).
+    response = rep_client.get(LIST, {"follow_up_before": "2026-12-02T00:00:00+01:00"})
+    bar = _filter_bar(response.content.decode())
+    assert 'type="date" name="follow_up_before" id="id_follow_up_before"' in bar
+    assert 'value="2026-12-02"' in bar
+    assert 'type="hidden" name="follow_up_before"' not in bar
+    assert response.context["kept_moments"] == []
