@@ -192,6 +192,8 @@ class BulkForm(forms.Form):
     all_matching = forms.BooleanField(required=False)
     filter = forms.CharField(required=False, max_length=4000)
     confirmed = forms.BooleanField(required=False)
+    # How many leads the confirmation said match: a set of another size is shown again.
+    expected = forms.IntegerField(required=False, min_value=0, max_value=2**31)
 
     MAX = 500
 

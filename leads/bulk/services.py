@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leadflow import jobs, permissions, roles
 from leadflow.bulk import bulk_insert
@@ -101,12 +102,34 @@ def bulk_apply(*, by, action, params, lead_ids):
     return services.bulk(call, lead_ids, by=by, sla=SLA().preload(), **kwargs)
 
 
+class SetChanged(TransitionNotAllowed):
+    """The filters match another number of leads than the confirmation showed: nothing is
+    done, and the user confirms the new number (``total``) or cancels."""
+
+    def __init__(self, total, expected):
+        self.total = total
+        super().__init__(
+            ngettext(
+                "%(now)s lead matches these filters now, not %(then)s: confirm again.",
+                "%(now)s leads match these filters now, not %(then)s: confirm again.",
+                total,
+            )
+            % {
+                "now": number_format(total, force_grouping=True),
+                "then": number_format(expected, force_grouping=True),
+            }
+        )
+
+
 @transaction.atomic
-def bulk_job_create(*, by, action, params, leads=None, lead_ids=None, selection=""):
+def bulk_job_create(
+    *, by, action, params, leads=None, lead_ids=None, selection="", expected_total=None
+):
     """Fix the set on a new job and queue its run: the leads of the queryset ``leads`` (the
     list's filters in the user's scope) as they match now, copied by one INSERT … SELECT,
-    or the ids of ``lead_ids``. Refuses an empty set, and a user who may not take
-    marketing's actions."""
+    or the ids of ``lead_ids``. Refuses an empty set, a user who may not take marketing's
+    actions, and a set of another size than ``expected_total`` (what the user confirmed,
+    when given: SetChanged, and nothing is written)."""
     permissions.require_marketing(by)
     job = BulkJob.objects.create(
         created_by=by,
@@ -124,6 +147,8 @@ def bulk_job_create(*, by, action, params, leads=None, lead_ids=None, selection=
         total = len(lead_ids)
     if not total:
         raise InvalidInput(_("No leads match, so there is nothing to do."), field="ids")
+    if expected_total is not None and total != expected_total:
+        raise SetChanged(total, expected_total)
     job.total = total
     job.save(update_fields=["total"])
     enqueue("leads.tasks.run_bulk_job", job.pk, language=translation.get_language())

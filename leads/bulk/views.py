@@ -137,57 +137,78 @@ def _all_matching(request, data, params, back, reason_errors=()):
         if not count:
             messages.error(request, _("No leads match these filters."))
             return redirect(back)
-        dropped = {
-            "csrfmiddlewaretoken",
-            "confirmed",
-            "ids",
-            *(("reason",) if reason_errors else ()),
-        }
-        carried = [
-            (name, value)
-            for name, values in request.POST.lists()
-            if name not in dropped
-            for value in values
-        ]
-        return render(
-            request,
-            "leads/bulk_confirm.html",
-            {
-                "count": count,
-                "action_label": BulkAction(action).label,
-                "action": action,
-                "target": _target(params) if action == BulkAction.HAND_OFF else "",
-                "reason_label": dict(DisqualifyReason.choices).get(data["reason"]),
-                "reason_errors": reason_errors,
-                "reasons": DisqualifyReason.choices,
-                "filters": describe(filters),
-                "carried": carried,
-                "back": back,
-                "inline_max": services.INLINE_MAX,
-            },
-        )
+        return _confirmation(request, data, params, filters, back, count, reason_errors)
     # The set is fixed here, as the filters match now: a small one is run at once, a
-    # larger one copied into a job (in the database, however many).
+    # larger one copied into a job (in the database, however many). Either must be the
+    # number the confirmation showed: leads that arrived or changed meanwhile are shown
+    # to the user, not swept in unseen.
+    expected = data.get("expected")
     ids = matching_ids(filters, user, limit=services.INLINE_MAX + 1)
     if not ids:
         messages.error(request, _("No leads match these filters."))
         return redirect(back)
     if len(ids) <= services.INLINE_MAX:
+        if expected is not None and len(ids) != expected:
+            changed = services.SetChanged(len(ids), expected)
+            return _confirmation(request, data, params, filters, back, len(ids), changed=changed)
         _apply_now(request, action, params, ids)
         return redirect(back)
-    job = services.bulk_job_create(
-        by=user,
-        action=action,
-        params=params,
-        leads=matching_leads(filters, user),
-        selection=data["filter"],
-    )
+    try:
+        job = services.bulk_job_create(
+            by=user,
+            action=action,
+            params=params,
+            leads=matching_leads(filters, user),
+            selection=data["filter"],
+            expected_total=expected,
+        )
+    except services.SetChanged as changed:
+        return _confirmation(request, data, params, filters, back, changed.total, changed=changed)
     messages.success(
         request,
         _("%(action)s: %(n)s leads, fixed as they matched now, one by one in the background.")
         % {"action": BulkAction(action).label, "n": number_format(job.total, force_grouping=True)},
     )
     return redirect(job.get_absolute_url())
+
+
+def _confirmation(request, data, params, filters, back, count, reason_errors=(), changed=None):
+    """The page that says how many leads the action is for, carrying the list's post (the
+    filters, the action) and that number; again with ``changed`` (SetChanged) when the
+    set no longer had the number confirmed."""
+    dropped = {
+        "csrfmiddlewaretoken",
+        "confirmed",
+        "ids",
+        "expected",
+        *(("reason",) if reason_errors else ()),
+    }
+    carried = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name not in dropped
+        for value in values
+    ]
+    action = data["action"]
+    return render(
+        request,
+        "leads/bulk_confirm.html",
+        {
+            "count": count,
+            "changed": changed.message if changed else "",
+            "action_label": BulkAction(action).label,
+            "action": action,
+            "target": _target(params) if action == BulkAction.HAND_OFF else "",
+            "reason_label": dict(DisqualifyReason.choices).get(data["reason"]),
+            "reason_errors": reason_errors,
+            "reasons": DisqualifyReason.choices,
+            "filters": describe(filters),
+            "carried": [*carried, ("expected", count)],
+            "back": back,
+            "inline_max": services.INLINE_MAX,
+        },
+        status=409 if changed else 200,
+    )
 
 
 @login_required

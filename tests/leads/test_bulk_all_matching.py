@@ -418,3 +418,39 @@ def test_a_job_that_keeps_stalling_fails_in_its_creators_language(
     assert [j.pk for j in bulk.bulk_watchdog()] == [job.pk]
     job.refresh_from_db()
     assert (job.status, job.error) == (BulkStatus.FAILED, error)
+
+
+def test_leads_arriving_between_the_count_and_the_confirm_are_shown_not_swept_in(
+    marketer_client, make_lead, winter, small_pages
+):
+    new_leads(make_lead, winter, 15)
+    post = {"action": "qualify", "all_matching": "1", "filter": filters(winter), "next": LIST}
+    page = marketer_client.post(BULK, post)
+    assert page.context["count"] == 15 and ("expected", 15) in page.context["carried"]
+    new_leads(make_lead, winter, 2)  # a web form, an import, while the page was open
+
+    again = marketer_client.post(BULK, {**dict(page.context["carried"]), "confirmed": "1"})
+    assert again.status_code == 409
+    assert "17 leads match these filters now, not 15: confirm again." in again.content.decode()
+    assert not BulkJob.objects.exists() and not BulkJobLead.objects.exists()
+    assert not Lead.objects.filter(stage=Stage.MQL).exists()
+
+    carried = dict(again.context["carried"])
+    assert carried["expected"] == 17
+    done = marketer_client.post(BULK, {**carried, "confirmed": "1"})
+    job = BulkJob.objects.get()
+    assert done["Location"] == job.get_absolute_url() and job.total == 17
+
+
+def test_a_small_set_that_changed_since_the_count_is_shown_again_too(
+    marketer_client, marketer, make_lead, winter, small_pages
+):
+    leads = new_leads(make_lead, winter, 4)
+    post = {"action": "nurture", "all_matching": "1", "filter": filters(winter), "next": LIST}
+    page = marketer_client.post(BULK, post)
+    marketing.lead_qualify(lead=leads[0], by=marketer)  # no longer New: out of the set
+
+    again = marketer_client.post(BULK, {**dict(page.context["carried"]), "confirmed": "1"})
+    assert again.status_code == 409
+    assert "3 leads match these filters now, not 4: confirm again." in again.content.decode()
+    assert not Lead.objects.filter(stage=Stage.NURTURE).exists()
