@@ -244,6 +244,18 @@ def bulk_progress(request, pk):
             "processed": job.processed,
             "moved": job.moved_count,
             "skipped": job.skipped_count,
+            # The page's two cards as it words them (its language's number format and
+            # plural), so they follow the bar while the job runs.
+            "cards": {
+                "moved": [
+                    number_format(job.moved_count, force_grouping=True),
+                    ngettext("lead moved", "leads moved", job.moved_count),
+                ],
+                "skipped": [
+                    number_format(job.skipped_count, force_grouping=True),
+                    ngettext("lead skipped", "leads skipped", job.skipped_count),
+                ],
+            },
             "stalled": job.is_stalled,
         }
     )

@@ -36,6 +36,13 @@
       .then((data) => {
         show(data.progress);
         if (text && data.progress_label) text.textContent = data.progress_label;
+        // A bulk job's cards (moved, skipped), worded by the server.
+        for (const [name, [number, label]] of Object.entries(data.cards || {})) {
+          const numberBox = document.querySelector(`[data-card-number="${name}"]`);
+          const labelBox = document.querySelector(`[data-card-label="${name}"]`);
+          if (numberBox) numberBox.textContent = number;
+          if (labelBox) labelBox.textContent = label;
+        }
         if (data.status_label !== initial || Boolean(data.stalled) !== wasStalled) {
           window.location.reload();
         } else {

@@ -52,3 +52,35 @@ def test_select_all_matching_confirm_and_report(
     assert set(Lead.objects.filter(stage=Stage.MQL).values_list("pk", flat=True)) == {
         lead.pk for lead in leads
     }
+
+
+def test_the_job_pages_cards_follow_the_run_without_a_reload(page, live_server, login, db):
+    from unittest.mock import patch
+
+    from django.utils import timezone
+
+    from leads.models import BulkJob, BulkStatus
+
+    maud = factories.marketer(username="maud")
+    winter = factories.CampaignFactory(name="Winter")
+    leads = [
+        marketing.lead_intake(
+            by=maud, data={"last_name": f"W{i}", "email": f"w{i}@example.com"}, campaign=winter
+        ).lead
+        for i in range(3)
+    ]
+    with patch.object(bulk, "enqueue"):  # the worker is this test
+        job = bulk.bulk_job_create(
+            by=maud, action="qualify", params={}, lead_ids=[lead.pk for lead in leads]
+        )
+    running = BulkJob.objects.filter(pk=job.pk)
+    running.update(status=BulkStatus.RUNNING, heartbeat_at=timezone.now())
+    login("maud")
+    page.goto(f"{live_server.url}{job.get_absolute_url()}")
+    expect(page.locator("#job-moved")).to_have_text("0")
+
+    running.update(moved_count=1, skipped_count=2, processed=3, heartbeat_at=timezone.now())
+    expect(page.locator("#job-moved")).to_have_text("1")
+    expect(page.locator('[data-card-label="moved"]')).to_have_text("lead moved")
+    expect(page.locator("#job-skipped")).to_have_text("2")
+    expect(page.locator('[data-card-label="skipped"]')).to_have_text("leads skipped")

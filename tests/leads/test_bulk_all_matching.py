@@ -269,6 +269,7 @@ def test_the_job_page_is_the_owners_and_the_managers(
     assert other_client.get(job.get_absolute_url()).status_code == 404
     progress = marketer_client.get(reverse("leads:bulk_progress", args=[job.pk])).json()
     assert progress["total"] == 2 and progress["status"] == "queued"
+    assert progress["cards"] == {"moved": ["0", "leads moved"], "skipped": ["0", "leads skipped"]}
     jobs_page = manager_client.get(reverse("leads:jobs")).content.decode()
     assert job.get_absolute_url() in jobs_page
 
@@ -454,3 +455,20 @@ def test_a_small_set_that_changed_since_the_count_is_shown_again_too(
     assert again.status_code == 409
     assert "3 leads match these filters now, not 4: confirm again." in again.content.decode()
     assert not Lead.objects.filter(stage=Stage.NURTURE).exists()
+
+
+def test_the_progress_words_the_cards_in_the_page_language(
+    marketer_client, marketer, make_lead, winter
+):
+    leads = new_leads(make_lead, winter, 2)
+    job = bulk.bulk_job_create(
+        by=marketer, action="nurture", params={}, lead_ids=[lead.pk for lead in leads]
+    )
+    BulkJob.objects.filter(pk=job.pk).update(moved_count=1234, skipped_count=1)
+    progress = marketer_client.get(
+        reverse("leads:bulk_progress", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="nl"
+    ).json()
+    assert progress["cards"] == {
+        "moved": ["1.234", "leads verplaatst"],
+        "skipped": ["1", "lead overgeslagen"],
+    }
