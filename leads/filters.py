@@ -295,6 +295,13 @@ class LeadFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        # "campaign=19&campaign=3" (or the API's {"campaign": [19, 3]}) would be read as
+        # its last value alone: refused, so no one believes both were applied.
+        if hasattr(self.data, "getlist"):
+            for name, field in self.fields.items():
+                repeated = [v for v in self.data.getlist(name) if v != ""]
+                if not isinstance(field, forms.MultipleChoiceField) and len(repeated) > 1:
+                    self.add_error(name, _("Choose one value, not several."))
         start, end = data.get("created_from"), data.get("created_to")
         if start and end and end < start:
             self.add_error("created_to", _("The end date cannot be before the start date."))

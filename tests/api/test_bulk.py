@@ -86,6 +86,8 @@ def test_ids_hand_off_to_a_chosen_rep(client_as, make_lead, winter, rep):
         ({"action": "hand_off", "filter": {}, "to": "somebody"}, "to"),
         ({"action": "qualify", "filter": {"stage": "bogus"}}, "filter"),
         ({"action": "qualify", "filter": {"stgae": "new"}}, "filter"),
+        # One campaign at a time: two would have been read as the last alone.
+        ({"action": "qualify", "filter": {"campaign": [1, 2]}}, "filter"),
         ({"action": "qualify", "filter": {"q": "nobody-at-all"}}, "ids"),
         ({"action": "qualify"}, "non_field_errors"),
         ({"action": "qualify", "filter": {}, "ids": [1]}, "non_field_errors"),

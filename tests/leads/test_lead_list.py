@@ -279,3 +279,16 @@ def test_a_due_before_at_local_midnight_shows_in_the_date_control(rep_client):
     assert 'value="2026-12-02"' in bar
     assert 'type="hidden" name="follow_up_before"' not in bar
     assert response.context["kept_moments"] == []
+
+
+def test_a_repeated_single_value_filter_is_an_error_not_its_last_value(marketer_client):
+    one, two = factories.CampaignFactory(), factories.CampaignFactory()
+    factories.LeadFactory(campaign=one)
+    factories.LeadFactory(campaign=two)
+    response = marketer_client.get(f"{LIST}?campaign={one.pk}&campaign={two.pk}")
+    assert response.status_code == 200
+    assert list(response.context["leads"]) == []
+    assert "Campaign: Choose one value, not several." in response.content.decode()
+    # A stage is a list: several are one filter.
+    both = marketer_client.get(f"{LIST}?stage=new&stage=mql")
+    assert not both.context["form"].errors
