@@ -19,6 +19,7 @@ from leadflow.csv_safe import SafeWriter
 from leadflow.errors import LeadflowError
 from leadflow.http import forbidden, report_refused, run_action, safe_next
 from leadflow.names import person
+from sales import routing
 
 from .. import services as lead_services
 from ..filters import describe, filter_form, matching_ids, matching_leads
@@ -115,6 +116,8 @@ def _target(params):
         rep = get_user_model().objects.filter(pk=params.get("to_user")).first()
         return person(rep) if rep else "—"
     if mode == lead_services.HAND_OFF_AUTO:
+        if not routing.any_active_rule():
+            return _("the unassigned sales queue: no assignment rule is active")
         return _("whoever the assignment rules pick")
     if mode == lead_services.HAND_OFF_ROUND_ROBIN:
         return _("the next salesperson in turn (round-robin)")

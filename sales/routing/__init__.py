@@ -5,6 +5,14 @@ rep or queue a lead goes to (``engine.route``), with the pages and the API that 
 campaign that routes at once, the rules page's preview, and anything else that hands a
 lead on "by the rules"."""
 
-from .engine import Decision, Facts, call_team, describe, route, team_names
+from .engine import Decision, Facts, any_active_rule, call_team, describe, route, team_names
 
-__all__ = ["Decision", "Facts", "call_team", "describe", "route", "team_names"]
+__all__ = [
+    "Decision",
+    "Facts",
+    "any_active_rule",
+    "call_team",
+    "describe",
+    "route",
+    "team_names",
+]

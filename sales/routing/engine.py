@@ -263,6 +263,11 @@ def _route_rep(rule, *, at, commit, exclude=None):
     return Decision(rule=rule, rep=rule.target_user)
 
 
+def any_active_rule():
+    """Whether "by the rules" can send a lead anywhere but the unassigned queue."""
+    return AssignmentRule.objects.filter(is_active=True).exists()
+
+
 def first_match(facts):
     rules = AssignmentRule.objects.filter(is_active=True).select_related(
         "target_user", "target_team"

@@ -472,3 +472,27 @@ def test_the_progress_words_the_cards_in_the_page_language(
         "moved": ["1.234", "leads verplaatst"],
         "skipped": ["1", "lead overgeslagen"],
     }
+
+
+def test_hand_off_by_the_rules_says_so_when_no_rule_is_active(
+    marketer_client, make_lead, winter, small_pages
+):
+    from sales.models import AssignmentRule, RuleTarget
+
+    make_lead.campaign = winter
+    [make_lead(Stage.MQL) for _ in range(12)]
+    post = {
+        "action": "hand_off",
+        "mode": "auto",
+        "all_matching": "1",
+        "filter": filters(winter, Stage.MQL),
+        "next": LIST,
+    }
+    page = marketer_client.post(BULK, post).content.decode()
+    assert "Hand off to the unassigned sales queue: no assignment rule is active." in page
+    rule = AssignmentRule.objects.create(name="All", target=RuleTarget.QUEUE, position=1)
+    page = marketer_client.post(BULK, post).content.decode()
+    assert "Hand off to whoever the assignment rules pick." in page
+    rule.is_active = False
+    rule.save()
+    assert "no assignment rule is active" in marketer_client.post(BULK, post).content.decode()
