@@ -29,6 +29,23 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   });
+  // The bulk bar shows a hand-off's target and a disqualification's reason only for
+  // those actions, and the rep picker only for "the chosen rep".
+  const bulkAction = document.getElementById("id_bulk_action");
+  const bulkMode = document.getElementById("id_bulk_mode");
+  if (bulkAction) {
+    const fit = () => {
+      document.querySelectorAll("[data-bulk-for]").forEach((group) => {
+        group.hidden = group.dataset.bulkFor !== bulkAction.value;
+      });
+      document.querySelectorAll("[data-bulk-for-mode]").forEach((group) => {
+        group.hidden = !bulkMode || group.dataset.bulkForMode !== bulkMode.value;
+      });
+    };
+    bulkAction.addEventListener("change", fit);
+    if (bulkMode) bulkMode.addEventListener("change", fit);
+    fit();
+  }
 });
 
 document.addEventListener("click", (event) => {

@@ -84,3 +84,34 @@ def test_the_job_pages_cards_follow_the_run_without_a_reload(page, live_server, 
     expect(page.locator('[data-card-label="moved"]')).to_have_text("lead moved")
     expect(page.locator("#job-skipped")).to_have_text("2")
     expect(page.locator('[data-card-label="skipped"]')).to_have_text("leads skipped")
+
+
+def test_the_bulk_bar_shows_only_what_the_chosen_action_needs(page, live_server, login, db):
+    maud = factories.marketer(username="maud")
+    factories.rep(username="ruben")
+    marketing.lead_intake(
+        by=maud,
+        data={"last_name": "Winter", "email": "w@example.com"},
+        campaign=factories.CampaignFactory(name="Winter"),
+    )
+    login("maud")
+    page.goto(f"{live_server.url}/leads/")
+    action = page.get_by_label("With selected:")
+    target, rep, reason = (
+        page.locator("#id_bulk_mode"),
+        page.locator("#id_bulk_rep"),
+        page.locator("#id_bulk_reason"),
+    )
+    action.select_option(label="Qualify (MQL)")
+    for control in (target, rep, reason):
+        expect(control).to_be_hidden()
+    action.select_option(label="Hand off")
+    expect(target).to_be_visible()
+    expect(rep).to_be_hidden()  # round-robin needs no rep
+    expect(reason).to_be_hidden()
+    target.select_option(label="the chosen rep")
+    expect(rep).to_be_visible()
+    action.select_option(label="Disqualify")
+    expect(reason).to_be_visible()
+    expect(target).to_be_hidden()
+    expect(rep).to_be_hidden()
