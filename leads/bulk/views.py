@@ -60,7 +60,7 @@ def lead_bulk(request):
         return redirect(back)
     data = form.cleaned_data
     if data["action"] == BulkForm.EXPORT:
-        return _export(data)
+        return _export(request, data, back)
     try:
         params = services.bulk_params(
             action=data["action"],
@@ -88,10 +88,19 @@ def lead_bulk(request):
     return redirect(back)
 
 
-def _export(data):
-    """The export of the ticked rows (by id) or of every lead matching the filters."""
+def _export(request, data, back):
+    """The export of the ticked rows (by id) or of every lead matching the filters (bad
+    filters are a message on the list, as for the other actions, not the export's 400)."""
     if data["all_matching"]:
         query = data["filter"]
+        try:
+            filters = filter_form(query, request.user)
+        except ValueError as exc:
+            messages.error(request, str(exc))
+            return redirect(back)
+        if not filters.is_valid():
+            messages.error(request, " ".join(filters.error_lines()))
+            return redirect(back)
     else:
         query = urlencode([("id", pk) for pk in data["lead_ids"]])
     return redirect(reverse("leads:export") + (f"?{query}" if query else ""))

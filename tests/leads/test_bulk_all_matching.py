@@ -288,6 +288,20 @@ def test_export_of_all_matching_and_of_the_ticked_rows(marketer_client, make_lea
     assert marketer_client.get(reverse("leads:export") + "?id=x").status_code == 400
 
 
+def test_exporting_all_matching_with_a_bad_filter_is_a_message_on_the_list(
+    marketer_client, make_lead, winter
+):
+    new_leads(make_lead, winter, 2)
+    for bad, said in (("stage=bogus", "Stage:"), ("stgae=new", "Unknown filter: stgae.")):
+        response = marketer_client.post(
+            BULK,
+            {"action": "export", "all_matching": "1", "filter": bad, "next": f"{LIST}?{bad}"},
+            follow=True,
+        )
+        assert response.redirect_chain[-1][0] == f"{LIST}?{bad}"
+        assert any(said in str(m) for m in response.context["messages"]), bad
+
+
 def test_the_list_page_costs_no_more_queries_with_the_offer(
     marketer_client, make_lead, winter, small_pages, django_assert_max_num_queries
 ):
