@@ -27,7 +27,17 @@ from leadflow import roles
 from leadflow.dates import EARLIEST_DAY, LATEST_DAY, DayField, start_of_day, today_bounds
 from leadflow.names import person
 
-from .models import SALES_STAGES, Flag, FlagKind, Lead, Origin, PhoneDigits, Stage, phone_digits
+from .models import (
+    SALES_STAGES,
+    BuiltInView,
+    Flag,
+    FlagKind,
+    Lead,
+    Origin,
+    PhoneDigits,
+    Stage,
+    phone_digits,
+)
 from .reporting.definitions import DROPPED_CATEGORIES, dropped_q, with_sales_delay
 from .sla.calendar import global_policy
 
@@ -558,16 +568,26 @@ class DefaultView:
 
 DEFAULT_VIEWS = (
     DefaultView(
-        "mine",
-        _("My open leads"),
+        BuiltInView.MINE.value,
+        BuiltInView.MINE.label,
         lambda: {"owner": "me", "stage": [s.value for s in SALES_STAGES]},
         roles.can_work_sales,
     ),
-    DefaultView("queue", _("Unassigned queue"), lambda: {"section": "queue"}, roles.can_see_leads),
-    DefaultView("flagged", _("Flagged"), lambda: {"flag": "any"}, roles.can_see_leads),
     DefaultView(
-        "new_today",
-        _("New today"),
+        BuiltInView.QUEUE.value,
+        BuiltInView.QUEUE.label,
+        lambda: {"section": "queue"},
+        roles.can_see_leads,
+    ),
+    DefaultView(
+        BuiltInView.FLAGGED.value,
+        BuiltInView.FLAGGED.label,
+        lambda: {"flag": "any"},
+        roles.can_see_leads,
+    ),
+    DefaultView(
+        BuiltInView.NEW_TODAY.value,
+        BuiltInView.NEW_TODAY.label,
         lambda: {"created_from": localdate().isoformat(), "created_to": localdate().isoformat()},
         roles.can_market,
     ),

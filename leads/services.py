@@ -31,6 +31,7 @@ from .models import (
     COURT_FIELDS,
     ENDED_STAGES,
     HAND_RAISER_TYPES,
+    BuiltInView,
     DisqualifyReason,
     ImportOutcome,
     InquiryType,
@@ -719,6 +720,11 @@ def saved_view_save(*, by, name, shared, query=None, view=None):
         raise InvalidInput(_("Give the view a name."), field="name")
     if len(name) > SavedView._meta.get_field("name").max_length:
         raise InvalidInput(_("The name is too long (80 characters at most)."), field="name")
+    if BuiltInView.named(name):
+        raise InvalidInput(
+            _("“%(name)s” is a built-in view: choose another name.") % {"name": name},
+            field="name",
+        )
     if query is not None and len(query) > SAVED_VIEW_QUERY_MAX:
         raise InvalidInput(_("These filters are too long to save."), field="query")
     if view is None:

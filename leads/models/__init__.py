@@ -54,7 +54,7 @@ from .lead import (
     stretch_minutes,
 )
 from .reporting import AttributionStats, CohortStats, RepStats, StatsState
-from .saved_view import SavedView, teammate_q
+from .saved_view import BuiltInView, SavedView, teammate_q
 from .sla import (
     CALENDAR_TIME_FIELDS,
     OPTIONAL_THRESHOLD_FIELDS,
@@ -80,6 +80,7 @@ __all__ = [
     "PhoneDigits",
     "phone_digits",
     "SavedView",
+    "BuiltInView",
     "teammate_q",
     "ACTIVE_IMPORT",
     "CONSENT_EDIT",

@@ -29,6 +29,29 @@ def teammate_q(user, prefix=""):
     return Q(pk__in=[])
 
 
+class BuiltInView(models.TextChoices):
+    """The views every user (of a role) has (leads.filters.DEFAULT_VIEWS), never stored:
+    their names are not free for a saved view, which would show as a second pill."""
+
+    MINE = "mine", _("My open leads")
+    QUEUE = "queue", _("Unassigned queue")
+    FLAGGED = "flagged", _("Flagged")
+    NEW_TODAY = "new_today", _("New today")
+
+    @classmethod
+    def named(cls, name):
+        """Whether ``name`` is a built-in view's, in any of the site's languages (a shared
+        view is read in its teammates' languages too), whatever its case."""
+        from django.utils import translation
+
+        folded = name.casefold()
+        for code, _language in settings.LANGUAGES:
+            with translation.override(code):
+                if any(folded == str(label).casefold() for label in cls.labels):
+                    return True
+        return False
+
+
 class SavedViewQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Their own views and the views their team shared (teammate_q)."""

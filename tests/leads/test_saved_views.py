@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from leadflow.errors import InvalidInput
 from leads import views
 from leads.filters import SavedViewForm, filter_form, view_errors
 from leads.models import SavedView, Stage
@@ -175,6 +176,16 @@ def test_a_second_view_of_the_same_name_is_refused(marketer_client, marketer):
     response = marketer_client.post(CREATE, {"name": "winter", "query": "flag=any"}, follow=True)
     assert "You already have a view with this name." in response.content.decode()
     assert SavedView.objects.count() == 1
+
+
+@pytest.mark.parametrize("name", ["New today", "new TODAY", "  Flagged ", "Nieuw vandaag"])
+def test_a_view_cannot_take_a_built_in_views_name(marketer_client, marketer, name):
+    response = marketer_client.post(CREATE, {"name": name, "query": "flag=any"}, follow=True)
+    assert "is a built-in view: choose another name." in response.content.decode()
+    assert not SavedView.objects.exists()
+    with pytest.raises(InvalidInput, match="built-in view"):  # a rename too, and the API's
+        view = saved_view_save(by=marketer, name="Mine", shared=False, query="")
+        saved_view_save(by=marketer, view=view, name=name, shared=False)
 
 
 def test_a_saved_view_whose_filter_no_longer_validates_says_so(marketer_client, marketer):
