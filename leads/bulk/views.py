@@ -56,6 +56,18 @@ def lead_bulk(request):
             # on the confirmation page, which keeps the selection, not on the list.
             data = {**form.cleaned_data, "reason": "", "confirmed": False}
             return _all_matching(request, data, {}, back, reason_errors=form.errors["reason"])
+        if (
+            form.is_valid()
+            and form.cleaned_data["all_matching"]
+            and set(hand_off_form.errors) == {"to_user"}
+        ):
+            # The same for a hand-off to "the chosen rep" without one (or a rep who is no
+            # longer one): the confirmation asks for the salesperson.
+            data = {**form.cleaned_data, "confirmed": False}
+            params = {"mode": lead_services.HAND_OFF_REP}
+            return _all_matching(
+                request, data, params, back, rep_errors=hand_off_form.errors["to_user"]
+            )
         _errors(request, form, *([hand_off_form] if is_hand_off else []))
         return redirect(back)
     data = form.cleaned_data
@@ -133,7 +145,7 @@ def _target(params):
     return _("the unassigned sales queue")
 
 
-def _all_matching(request, data, params, back, reason_errors=()):
+def _all_matching(request, data, params, back, reason_errors=(), rep_errors=()):
     user = request.user
     try:
         filters = filter_form(data["filter"], user)
@@ -149,7 +161,9 @@ def _all_matching(request, data, params, back, reason_errors=()):
         if not count:
             messages.error(request, _("No leads match these filters."))
             return redirect(back)
-        return _confirmation(request, data, params, filters, back, count, reason_errors)
+        return _confirmation(
+            request, data, params, filters, back, count, reason_errors, rep_errors=rep_errors
+        )
     # The set is fixed here, as the filters match now: a small one is run at once, a
     # larger one copied into a job (in the database, however many). Either must be the
     # number the confirmation showed: leads that arrived or changed meanwhile are shown
@@ -184,7 +198,9 @@ def _all_matching(request, data, params, back, reason_errors=()):
     return redirect(job.get_absolute_url())
 
 
-def _confirmation(request, data, params, filters, back, count, reason_errors=(), changed=None):
+def _confirmation(
+    request, data, params, filters, back, count, reason_errors=(), changed=None, rep_errors=()
+):
     """The page that says how many leads the action is for, carrying the list's post (the
     filters, the action) and that number; again with ``changed`` (SetChanged) when the
     set no longer had the number confirmed."""
@@ -194,6 +210,7 @@ def _confirmation(request, data, params, filters, back, count, reason_errors=(),
         "ids",
         "expected",
         *(("reason",) if reason_errors else ()),
+        *(("to_user",) if rep_errors else ()),
     }
     carried = [
         (name, value)
@@ -210,7 +227,10 @@ def _confirmation(request, data, params, filters, back, count, reason_errors=(),
             "changed": changed.message if changed else "",
             "action_label": BulkAction(action).label,
             "action": action,
-            "target": _target(params) if action == BulkAction.HAND_OFF else "",
+            # Asked for below instead when the rep is missing.
+            "target": _target(params) if action == BulkAction.HAND_OFF and not rep_errors else "",
+            "rep_errors": rep_errors,
+            "reps": HandOffForm().fields["to_user"].queryset if rep_errors else (),
             "reason_label": dict(DisqualifyReason.choices).get(data["reason"]),
             "reason_errors": reason_errors,
             "reasons": DisqualifyReason.choices,

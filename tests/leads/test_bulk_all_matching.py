@@ -510,3 +510,32 @@ def test_hand_off_by_the_rules_says_so_when_no_rule_is_active(
     rule.is_active = False
     rule.save()
     assert "no assignment rule is active" in marketer_client.post(BULK, post).content.decode()
+
+
+def test_a_hand_off_to_the_chosen_rep_without_one_asks_for_the_rep_keeping_the_selection(
+    marketer_client, make_lead, winter, small_pages, rep
+):
+    make_lead.campaign = winter
+    leads = [make_lead(Stage.MQL) for _ in range(12)]
+    post = {
+        "action": "hand_off",
+        "mode": "rep",
+        "to_user": "",
+        "all_matching": "1",
+        "filter": filters(winter, Stage.MQL),
+        "next": LIST,
+    }
+    page = marketer_client.post(BULK, post)
+    assert page.status_code == 200 and page.context["count"] == 12
+    body = page.content.decode()
+    assert 'name="to_user" id="id_confirm_rep"' in body and "Choose the salesperson." in body
+    carried = dict(page.context["carried"])
+    assert "to_user" not in carried and carried["mode"] == "rep"
+    assert not BulkJob.objects.exists()
+
+    marketer_client.post(BULK, {**carried, "to_user": rep.pk, "confirmed": "1"})
+    job = BulkJob.objects.get()
+    bulk.bulk_job_run(job.pk)
+    assert {
+        (lead.stage, lead.owner_id) for lead in Lead.objects.filter(pk__in=[x.pk for x in leads])
+    } == {(Stage.HANDED_OFF, rep.pk)}
