@@ -105,13 +105,7 @@ def _export(request, data, back):
     filters are a message on the list, as for the other actions, not the export's 400)."""
     if data["all_matching"]:
         query = data["filter"]
-        try:
-            filters = filter_form(query, request.user)
-        except ValueError as exc:
-            messages.error(request, str(exc))
-            return redirect(back)
-        if not filters.is_valid():
-            messages.error(request, " ".join(filters.error_lines()))
+        if _valid_filters(request, query) is None:
             return redirect(back)
     else:
         query = urlencode([("id", pk) for pk in data["lead_ids"]])
@@ -130,14 +124,16 @@ def _apply_now(request, action, params, ids, missing=0):
     report_refused(request, refused, missing)
 
 
-def _target(params):
-    """Whom a bulk hand-off goes to, in words (the confirmation and the job's page)."""
+def _target(params, upcoming=False):
+    """Whom a bulk hand-off goes to, in words (the confirmation and the job's page). Only
+    ``upcoming`` (the confirmation) says that rules with none active mean the queue: the
+    job's page describes what was asked, whatever the rules are now."""
     mode = params.get("mode")
     if mode == lead_services.HAND_OFF_REP:
         rep = get_user_model().objects.filter(pk=params.get("to_user")).first()
         return person(rep) if rep else "—"
     if mode == lead_services.HAND_OFF_AUTO:
-        if not routing.any_active_rule():
+        if upcoming and not routing.any_active_rule():
             return _("the unassigned sales queue: no assignment rule is active")
         return _("whoever the assignment rules pick")
     if mode == lead_services.HAND_OFF_ROUND_ROBIN:
@@ -145,15 +141,24 @@ def _target(params):
     return _("the unassigned sales queue")
 
 
-def _all_matching(request, data, params, back, reason_errors=(), rep_errors=()):
-    user = request.user
+def _valid_filters(request, query):
+    """The bound, valid filter form of a bulk post's ``filter`` (the list's query), or
+    None once the reason is a message for the list (an unknown or a bad filter)."""
     try:
-        filters = filter_form(data["filter"], user)
+        filters = filter_form(query, request.user)
     except ValueError as exc:
         messages.error(request, str(exc))
-        return redirect(back)
+        return None
     if not filters.is_valid():
         messages.error(request, " ".join(filters.error_lines()))
+        return None
+    return filters
+
+
+def _all_matching(request, data, params, back, reason_errors=(), rep_errors=()):
+    user = request.user
+    filters = _valid_filters(request, data["filter"])
+    if filters is None:
         return redirect(back)
     action = data["action"]
     if not data["confirmed"]:
@@ -228,7 +233,11 @@ def _confirmation(
             "action_label": BulkAction(action).label,
             "action": action,
             # Asked for below instead when the rep is missing.
-            "target": _target(params) if action == BulkAction.HAND_OFF and not rep_errors else "",
+            "target": (
+                _target(params, upcoming=True)
+                if action == BulkAction.HAND_OFF and not rep_errors
+                else ""
+            ),
             "rep_errors": rep_errors,
             "reps": HandOffForm().fields["to_user"].queryset if rep_errors else (),
             "reason_label": dict(DisqualifyReason.choices).get(data["reason"]),

@@ -510,6 +510,12 @@ def test_hand_off_by_the_rules_says_so_when_no_rule_is_active(
     rule.is_active = False
     rule.save()
     assert "no assignment rule is active" in marketer_client.post(BULK, post).content.decode()
+    # A job's page says what was asked, not what the rules would do now.
+    _page, _done = confirm_all(
+        marketer_client, filters(winter, Stage.MQL), "hand_off", mode="auto"
+    )
+    job_page = marketer_client.get(BulkJob.objects.get().get_absolute_url()).content.decode()
+    assert "Hand off to whoever the assignment rules pick." in job_page
 
 
 def test_a_hand_off_to_the_chosen_rep_without_one_asks_for_the_rep_keeping_the_selection(
